@@ -1,0 +1,126 @@
+"""The ``bclib`` command line.
+
+Mistakes a user can fix (a bad parameter, a missing folder, a damaged
+dataset) are printed as one line, ``bclib: error: ...``, with exit status 2;
+``--debug`` shows the full traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from pathlib import Path
+from typing import Optional, Sequence
+
+from .errors import UserError
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 700x460, got {text!r}") from None
+    if width < 16 or height < 16:
+        raise argparse.ArgumentTypeError("width and height must be at least 16")
+    return width, height
+
+
+def cmd_synth(args) -> int:
+    from .data import synth
+
+    if args.layout == "breakhis":
+        out = synth.make_breakhis(
+            args.out, seed=args.seed, images_per_magnification=args.images_per_magnification,
+            size=args.size or (700, 460), force=args.force, workers=args.workers,
+        )
+    else:
+        out = synth.make_bach(
+            args.out, seed=args.seed, images_per_class=args.images_per_class,
+            size=args.size or (512, 384), force=args.force, workers=args.workers,
+        )
+    info = json.loads((Path(out) / synth.MARKER).read_text())
+    print(f"synthetic {args.layout} dataset: {info['n_images']} images in {out} (seed {info['seed']})")
+    return 0
+
+
+def cmd_audit(args) -> int:
+    from .data.audit import audit
+    from .data.index import index_dataset
+    from .io import write_json_atomic
+
+    index = index_dataset(args.dataset, args.root)
+    record = audit(index, split=args.split, seed=args.seed)
+    if args.json:
+        write_json_atomic(args.json, record)
+    else:
+        print(json.dumps(record, indent=2))
+    stream = sys.stderr if not args.json else sys.stdout
+    print(f"{index.provenance()}; {len(index.problems)} problem(s)", file=stream)
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .runner import run_notebooks
+
+    only = [part for item in (args.only or []) for part in item.split(",")]
+    run_notebooks(args.params, only=only or None, overrides=args.set or [], log=lambda m: print(m, flush=True))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bclib", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("synth", help="write the embedded synthetic dataset in a real layout")
+    p.add_argument("--layout", choices=["breakhis", "bach"], required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", type=_size, default=None, help="WIDTHxHEIGHT (default 700x460 BreakHis, 512x384 BACH)")
+    p.add_argument("--images-per-magnification", type=int, default=3, help="BreakHis: images per patient and magnification")
+    p.add_argument("--images-per-class", type=int, default=12, help="BACH: images per class")
+    p.add_argument("--workers", type=int, default=None, help="processes drawing images (default: up to 4)")
+    p.add_argument("--force", action="store_true", help="regenerate even if the dataset exists")
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("audit", help="count images, patients and problems of a dataset (JSON)")
+    p.add_argument("--dataset", choices=["breakhis", "bach"], required=True)
+    p.add_argument("--root", type=Path, required=True)
+    p.add_argument("--split", choices=["patient", "folds", "image"], default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", type=Path, default=None, help="write the JSON here (default: print it)")
+    p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("run", help="execute the numbered notebooks headlessly with papermill")
+    p.add_argument("--params", type=Path, required=True)
+    p.add_argument("--only", action="append", help="notebook prefixes, e.g. --only 00,01")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one parameter, e.g. train.epochs=3")
+    p.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UserError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"bclib: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bclib: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:  # disk full, permissions: the user's environment, not a bug
+        if args.debug:
+            traceback.print_exc()
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"bclib: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

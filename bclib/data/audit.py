@@ -1,0 +1,98 @@
+"""What is in a dataset: counts, patients, problems, and what a split looks like.
+
+:func:`audit` returns the JSON object written by ``bclib audit``; the other
+functions build the tables notebook 00 shows.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pandas as pd
+
+from .index import DatasetIndex
+from .layouts import BREAKHIS_MAGNIFICATIONS, BREAKHIS_SUBTYPES
+from .splits import PARTS, make_split
+
+
+def _counts(series: pd.Series, order: list[str]) -> dict[str, int]:
+    counts = series.value_counts()
+    return {key: int(counts.get(key, 0)) for key in order}
+
+
+def audit(index: DatasetIndex, split: Optional[str] = None, seed: int = 0,
+          val_fraction: float = 0.2, test_fraction: float = 0.2, fold: int = 1) -> dict:
+    """The audit record: counts per class/subtype/magnification, patients, problems, and a split."""
+    frame = index.frame
+    record = {
+        "dataset": index.dataset,
+        "root": str(index.root),
+        "synthetic": index.synthetic,
+        "fingerprint": index.fingerprint(),
+        "n_images": int(len(frame)),
+        "by_class": _counts(frame["label"], index.class_names),
+    }
+    if index.dataset == "breakhis":
+        record["n_patients"] = int(frame["patient"].nunique())
+        record["by_subtype"] = _counts(frame["subtype"], list(BREAKHIS_SUBTYPES))
+        record["by_magnification"] = _counts(frame["magnification"], BREAKHIS_MAGNIFICATIONS)
+    record["problems"] = list(index.problems)
+    if split:
+        parts = make_split(index, split, seed, val_fraction, test_fraction, fold)
+        record["split"] = {"method": split, "seed": seed}
+        record["splits"] = {}
+        for part in PARTS:
+            rows = parts[parts["part"] == part]
+            patients = sorted(p for p in rows["patient"].unique() if p)
+            record["splits"][part] = {
+                "n_images": int(len(rows)),
+                "by_class": _counts(rows["label"], index.class_names),
+                "n_patients": len(patients) if index.has_patients else None,
+                "patients": patients if index.has_patients else None,
+            }
+    return record
+
+
+def subtype_magnification_table(index: DatasetIndex) -> pd.DataFrame:
+    """The paper's Table 3 for this dataset: images per subtype (rows) and magnification (columns)."""
+    frame = index.frame
+    table = pd.crosstab([frame["label"], frame["subtype"]], frame["magnification"])
+    table = table.reindex(columns=[m for m in BREAKHIS_MAGNIFICATIONS if m in table.columns], fill_value=0)
+    order = [(BREAKHIS_SUBTYPES[s][0], s) for s in BREAKHIS_SUBTYPES if (BREAKHIS_SUBTYPES[s][0], s) in table.index]
+    table = table.reindex(order)
+    table["Total"] = table.sum(axis=1)
+    table.loc[("all", "Total"), :] = table.sum(axis=0)
+    table.index.names = ["class", "subtype"]
+    table.columns.name = None
+    return table.astype(int)
+
+
+def class_balance(index: DatasetIndex) -> pd.DataFrame:
+    """Images and patients per class, with each class's share of the images."""
+    frame = index.frame
+    out = frame.groupby("label").agg(images=("path", "size"))
+    if index.has_patients:
+        out["patients"] = frame.groupby("label")["patient"].nunique()
+    out = out.reindex([c for c in index.class_names if c in out.index])
+    out["share_of_images"] = (out["images"] / out["images"].sum()).round(3)
+    return out
+
+
+def image_properties(index: DatasetIndex) -> pd.DataFrame:
+    """How many images of each stored size and colour mode."""
+    frame = index.frame
+    return (frame.groupby(["width", "height", "mode"]).size().rename("images").reset_index()
+            .sort_values("images", ascending=False).reset_index(drop=True))
+
+
+def split_summary(split: pd.DataFrame, class_names: list[str]) -> pd.DataFrame:
+    """Images per class and patients in each part of a split."""
+    rows = []
+    for part in PARTS:
+        sub = split[split["part"] == part]
+        row = {"part": part, "images": len(sub)}
+        row.update({c: int((sub["label"] == c).sum()) for c in class_names})
+        named = sub["patient"].astype(str)
+        row["patients"] = int(named[named != ""].nunique())
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("part")

@@ -1,0 +1,78 @@
+"""tf.data input pipelines: decode, resize, cache, shuffle, batch, prefetch.
+
+Images come out as ``float32`` in [0, 255], shape (size, size, 3): each model
+applies its own backbone's ``preprocess_input`` inside itself, so the input
+pipeline never normalises (one shared normalisation for backbones that expect
+different ones is a classic silent bug).
+
+Decoding goes through :func:`bclib.data.images.load_rgb` (PIL), which reads
+TIFF (BACH) as well as PNG and converts every colour mode to RGB. Images are
+resized to a square with antialiasing, as the paper resizes its tiles.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from .images import load_rgb
+
+
+def _tf():
+    import tensorflow as tf  # imported lazily: `bclib audit` and friends do not need TensorFlow
+
+    return tf
+
+
+def decode_resize(path, size: int):
+    """A tf op: read ``path`` with PIL, resize to (size, size) with antialiasing, float32 in [0, 255]."""
+    tf = _tf()
+
+    def _load(p):
+        return load_rgb(p.decode() if isinstance(p, bytes) else str(p))
+
+    image = tf.numpy_function(_load, [path], tf.uint8, stateful=False)
+    image.set_shape([None, None, 3])
+    image = tf.image.resize(tf.cast(image, tf.float32), (size, size), method="bilinear", antialias=True)
+    return tf.clip_by_value(image, 0.0, 255.0)
+
+
+def make_dataset(
+    frame: pd.DataFrame,
+    image_size: int,
+    batch_size: int,
+    shuffle: bool = False,
+    seed: int = 0,
+    cache: bool | str = True,
+    label_column: Optional[str] = "label_index",
+    drop_remainder: bool = False,
+):
+    """A batched ``tf.data.Dataset`` of (image, label) over the rows of ``frame``.
+
+    ``cache=True`` keeps decoded, resized images in memory after the first
+    pass; a string caches them to that file prefix instead; False re-decodes
+    every epoch. With ``label_column=None`` only images are yielded.
+    """
+    tf = _tf()
+    autotune = tf.data.AUTOTUNE
+    paths = tf.constant(frame["path"].astype(str).to_numpy())
+    if label_column is None:
+        ds = tf.data.Dataset.from_tensor_slices(paths)
+        ds = ds.map(lambda p: decode_resize(p, image_size), num_parallel_calls=autotune, deterministic=True)
+    else:
+        labels = tf.constant(frame[label_column].to_numpy().astype(np.int32))
+        ds = tf.data.Dataset.from_tensor_slices((paths, labels))
+        ds = ds.map(lambda p, y: (decode_resize(p, image_size), y), num_parallel_calls=autotune, deterministic=True)
+    if cache:
+        ds = ds.cache(cache if isinstance(cache, str) else "")
+    if shuffle:
+        ds = ds.shuffle(max(1, len(frame)), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(autotune)
+
+
+def load_batch(paths, image_size: int) -> np.ndarray:
+    """Decode and resize a handful of images eagerly (figures, predictions): (n, size, size, 3) float32."""
+    tf = _tf()
+    return np.stack([decode_resize(tf.constant(str(p)), image_size).numpy() for p in paths])

@@ -1,0 +1,279 @@
+"""The typed schema behind ``params/*.yaml``.
+
+A parameter file is validated in full before anything runs: an unknown key
+(a typo such as ``epocs``), a value of the wrong type or one out of range is
+refused with a one-line message naming the file, the key and the reason.
+
+Files have a top-level ``seed`` and the sections ``data``, ``gan``,
+``metrics``, ``train``, ``eval`` and ``run``. Relative paths in a file are
+taken relative to the folder holding that file, so ``params/smoke.yaml`` says
+``root: ../data/synthetic/breakhis``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import UserError
+from .paths import project_root
+
+MAGNIFICATIONS = ("40X", "100X", "200X", "400X")
+
+
+class _Section(BaseModel):
+    # extra="forbid" is what turns a typo into an error instead of a silent default.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataParams(_Section):
+    dataset: Literal["breakhis", "bach"]
+    root: Path = Field(description="Dataset folder; any sensible level of the real layout.")
+    split: Literal["patient", "folds", "image"] = "patient"
+    image_size: int = Field(224, ge=16, le=2048, description="Side of the square model input, pixels.")
+    val_fraction: float = Field(0.2, gt=0, lt=1, description="Share of the non-test data used for validation.")
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="Share of the data held out for testing.")
+    fold: int = Field(1, ge=1, le=5, description="Fold of Folds.csv used by split: folds.")
+    magnifications: Optional[list[Literal["40X", "100X", "200X", "400X"]]] = Field(
+        None, description="BreakHis magnifications to keep (all when null)."
+    )
+    paper_proportions: bool = Field(
+        False, description="split: image only: per-class val/test shares of the paper's Table 2."
+    )
+    batch_size: int = Field(32, ge=1, le=4096, description="Batch size of inference/preview pipelines.")
+    cache: bool = Field(True, description="Cache decoded, resized images in tf.data.")
+
+
+class GanParams(_Section):
+    resolution: int = Field(64, ge=32, le=512)
+    batch_size: int = Field(32, ge=1, le=1024)
+    latent_dim: int = Field(128, ge=1, le=4096)
+    total_kimg: float = Field(10.0, gt=0)
+    snapshot_kimg: float = Field(1.0, gt=0)
+    gamma: float = Field(10.0, ge=0)
+    penalty: Literal["wgan-gp", "r1"] = "wgan-gp"
+    g_loss: Literal["wasserstein", "hinge"] = "wasserstein"
+    lambda_feat: float = Field(0.0, ge=0)
+    n_critic: int = Field(5, ge=1, le=100)
+    lr_g: float = Field(1e-4, gt=0, le=1)
+    lr_d: float = Field(1e-4, gt=0, le=1)
+    beta1: float = Field(0.0, ge=0, lt=1)
+    beta2: float = Field(0.9, ge=0, lt=1)
+    ema_kimg: Optional[float] = Field(None, gt=0, description="Half-life of the generator EMA in kimg; null = off.")
+    target_class: Optional[str] = Field(None, description="Class to synthesise for rebalancing (e.g. benign).")
+    n_generate: int = Field(0, ge=0, description="How many images of target_class to generate for the classifiers.")
+    gamma_sweep: list[float] = Field(default_factory=list, description="Gammas of the sweep (notebook 02).")
+    batch_sweep: list[int] = Field(default_factory=list, description="Batch sizes of the sweep (notebook 02).")
+
+    @field_validator("resolution")
+    @classmethod
+    def _power_of_two(cls, value: int) -> int:
+        if value & (value - 1):
+            raise ValueError(f"must be a power of two between 32 and 512, got {value}")
+        return value
+
+    @field_validator("gamma_sweep")
+    @classmethod
+    def _non_negative(cls, values: list[float]) -> list[float]:
+        if any(v < 0 for v in values):
+            raise ValueError("gammas must be >= 0")
+        return values
+
+    @field_validator("batch_sweep")
+    @classmethod
+    def _positive(cls, values: list[int]) -> list[int]:
+        if any(v < 1 for v in values):
+            raise ValueError("batch sizes must be >= 1")
+        return values
+
+
+class MetricsParams(_Section):
+    features: str = Field("inception", description="'inception' or a path to a saved .keras classifier.")
+    weights: Literal["imagenet", "none"] = "imagenet"
+    n_generated: int = Field(1000, ge=2)
+    kid_subsets: int = Field(100, ge=1)
+    kid_subset_size: int = Field(1000, ge=2)
+
+
+class TrainParams(_Section):
+    models: list[str] = Field(default_factory=lambda: ["densenet201"])
+    variants: list[Literal["none", "tradaug", "cwgan", "tradaug+cwgan"]] = Field(default_factory=lambda: ["none"])
+    seeds: list[int] = Field(default_factory=lambda: [0])
+    epochs: int = Field(50, ge=1, le=10000)
+    fine_tune_epochs: int = Field(0, ge=0, le=10000)
+    batch_size: int = Field(32, ge=1, le=4096)
+    learning_rate: float = Field(1e-4, gt=0, le=1)
+    lr_decay_rate: float = Field(0.96, gt=0, le=1)
+    lr_decay_steps: int = Field(1000, ge=1)
+    l2: float = Field(1e-4, ge=0)
+    early_stopping_patience: int = Field(10, ge=1)
+    class_weights: bool = False
+    image_size: int = Field(224, ge=16, le=2048)
+    weights: str = Field("imagenet", description="'imagenet', 'none' or a path to a local weights file.")
+
+
+class EvalParams(_Section):
+    bootstrap: int = Field(1000, ge=0, description="Bootstrap resamples for 95% intervals.")
+    confidence: float = Field(0.95, gt=0, lt=1)
+
+
+class RunParams(_Section):
+    profile: Optional[str] = Field(None, description="Name of the output folder; defaults to the file name.")
+    output_dir: Optional[Path] = Field(None, description="Defaults to outputs/<profile> in the project.")
+    notebooks: Optional[list[str]] = Field(None, description="Notebook prefixes to run (all when null).")
+
+    @field_validator("profile")
+    @classmethod
+    def _simple_name(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and (not value or "/" in value or value.startswith(".")):
+            raise ValueError("must be a plain folder name")
+        return value
+
+
+class Params(_Section):
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    data: DataParams
+    gan: GanParams = Field(default_factory=GanParams)
+    metrics: MetricsParams = Field(default_factory=MetricsParams)
+    train: TrainParams = Field(default_factory=TrainParams)
+    eval: EvalParams = Field(default_factory=EvalParams)
+    run: RunParams = Field(default_factory=RunParams)
+
+    @model_validator(mode="after")
+    def _fractions_leave_training_data(self) -> "Params":
+        if self.data.val_fraction + self.data.test_fraction >= 0.9:
+            raise ValueError("data.val_fraction + data.test_fraction must be below 0.9")
+        return self
+
+    # Filled in by load_params; not part of the file.
+    _source: Optional[Path] = None
+
+    @property
+    def profile(self) -> str:
+        return self.run.profile or (self._source.stem if self._source else "default")
+
+    @property
+    def output_dir(self) -> Path:
+        return self.run.output_dir or project_root() / "outputs" / self.profile
+
+    def to_yaml(self) -> str:
+        data = self.model_dump(mode="json")
+        data["run"]["profile"] = self.profile
+        data["run"]["output_dir"] = str(self.output_dir)
+        return yaml.safe_dump(data, sort_keys=False)
+
+
+# ---------------------------------------------------------------------------
+# Loading
+
+
+def _known_keys(model: type[BaseModel], path: list[str]) -> list[str]:
+    for part in path:
+        field = model.model_fields.get(part)
+        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+            return []
+        model = field.annotation
+    return list(model.model_fields)
+
+
+def _describe(error: dict) -> str:
+    loc = [str(p) for p in error["loc"]]
+    key = ".".join(loc) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        parent = [p for p in loc[:-1] if not p.isdigit()]
+        close = difflib.get_close_matches(loc[-1], _known_keys(Params, parent), n=1)
+        hint = f" (did you mean '{'.'.join(parent + close)}'?)" if close else ""
+        return f"{key}: unknown key{hint}"
+    if error["type"] == "missing":
+        return f"{key}: required key is missing"
+    message = error["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    return f"{key}: {message} (got {error.get('input')!r})"
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``section.key=value`` into a key path and a YAML-parsed value."""
+    if "=" not in text:
+        raise UserError(f"--set {text!r}: expected KEY=VALUE, e.g. --set train.epochs=3")
+    key, raw = text.split("=", 1)
+    parts = [p for p in key.strip().split(".") if p]
+    if not parts:
+        raise UserError(f"--set {text!r}: empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return parts, value
+
+
+def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...]) -> dict:
+    for text in overrides:
+        parts, value = parse_override(text)
+        node = raw
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise UserError(f"--set {text!r}: '{part}' is not a section")
+            node = child
+        node[parts[-1]] = value
+    return raw
+
+
+def _resolve_paths(params: Params, base: Path) -> None:
+    def absolute(p: Path) -> Path:
+        p = Path(os.path.expanduser(str(p)))
+        return p if p.is_absolute() else (base / p).resolve()
+
+    params.data.root = absolute(params.data.root)
+    if params.run.output_dir is not None:
+        params.run.output_dir = absolute(params.run.output_dir)
+
+
+def load_params(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()) -> Params:
+    """Read, override and validate a parameter file; raise UserError naming file and key."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: parameter file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise UserError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: expected a mapping of sections at the top level")
+    raw = apply_overrides(raw, overrides)
+    try:
+        params = Params.model_validate(raw)
+    except ValidationError as exc:
+        problems = [_describe(e) for e in exc.errors()]
+        more = f" (+{len(problems) - 1} more: {'; '.join(problems[1:])})" if len(problems) > 1 else ""
+        raise UserError(f"{path}: {problems[0]}{more}") from None
+    params._source = path.resolve()
+    _resolve_paths(params, path.resolve().parent)
+    return params
+
+
+def check_runnable(params: Params) -> None:
+    """Refuse, before any computation, a run whose data or output folder is unusable."""
+    source = params._source or "parameters"
+    if not params.data.root.exists():
+        raise UserError(f"{source}: data.root: folder does not exist: {params.data.root}")
+    out = params.output_dir
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"{source}: run.output_dir: cannot write to {out}: {exc.strerror or exc}") from None

@@ -1,0 +1,153 @@
+"""Headless execution of the numbered notebooks with papermill.
+
+``bclib run --params params/smoke.yaml`` validates the parameters (and the
+data and output folders) before anything runs, then executes
+``notebooks/NN_*.ipynb`` in order into ``outputs/<profile>/notebooks/``. Each
+notebook receives one papermill parameter, ``params_path``: the resolved
+parameter file (overrides applied, paths absolute) written to
+``outputs/<profile>/params.yaml``.
+
+``outputs/<profile>/manifest.json`` records the parameters, the git commit,
+package versions, a fingerprint of the data, and wall time and status per
+notebook. It is rewritten (atomically) after every notebook, so it is
+truthful even when a run is interrupted. A failing notebook stops the run
+(later notebooks build on earlier ones); the error names the notebook and
+the cell.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from .data.index import fingerprint_tree
+from .errors import UserError
+from .io import atomic_path, write_json_atomic, write_text_atomic
+from .params import Params, check_runnable, load_params
+from .paths import notebooks_dir as default_notebooks_dir
+from .provenance import git_commit, machine, package_versions
+
+
+class NotebookFailed(UserError):
+    """A notebook raised; the message names the notebook and the cell."""
+
+
+@dataclass
+class NotebookResult:
+    name: str
+    status: str  # ok | failed | not run
+    wall_s: float = 0.0
+    output: Optional[str] = None
+    error: Optional[str] = None
+    cell: Optional[int] = None
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+def discover(notebooks_dir: Path, only: Optional[Sequence[str]] = None) -> list[Path]:
+    """The numbered notebooks (``NN_name.ipynb``), in order, restricted to the ``only`` prefixes."""
+    notebooks = sorted(p for p in notebooks_dir.glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        wanted = [o.strip() for o in only if o.strip()]
+        unknown = [w for w in wanted if not any(p.name.startswith(w) for p in notebooks)]
+        if unknown:
+            available = ", ".join(p.name[:2] for p in notebooks) or "none"
+            raise UserError(f"--only: no notebook starts with {', '.join(unknown)} (available: {available})")
+        notebooks = [p for p in notebooks if any(p.name.startswith(w) for w in wanted)]
+    if not notebooks:
+        raise UserError(f"{notebooks_dir}: no numbered notebooks (NN_*.ipynb) to run")
+    return notebooks
+
+
+def _failure_text(exc: Exception) -> tuple[str, Optional[int]]:
+    """``ename: evalue`` and the failing cell's position in the notebook (1-based, all cells counted)."""
+    index = getattr(exc, "cell_index", None)
+    ename, evalue = getattr(exc, "ename", type(exc).__name__), getattr(exc, "evalue", str(exc))
+    return f"{ename}: {evalue}".strip(), (index + 1 if index is not None else None)
+
+
+def run_notebooks(
+    params_file: str | os.PathLike,
+    only: Optional[Sequence[str]] = None,
+    overrides: Sequence[str] = (),
+    notebooks_dir: Optional[Path] = None,
+    kernel_name: Optional[str] = None,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Execute the notebooks; return the manifest. Raise NotebookFailed if one fails."""
+    import papermill  # heavy import, only needed here
+
+    params: Params = load_params(params_file, overrides)
+    check_runnable(params)
+    notebooks_dir = Path(notebooks_dir) if notebooks_dir else default_notebooks_dir()
+    selected = only or params.run.notebooks
+    notebooks = discover(notebooks_dir, selected)
+
+    out = params.output_dir
+    nb_out = out / "notebooks"
+    nb_out.mkdir(parents=True, exist_ok=True)
+    resolved = write_text_atomic(out / "params.yaml", params.to_yaml())
+
+    started = time.time()
+    manifest = {
+        "profile": params.profile,
+        "params_file": str(Path(params_file).resolve()),
+        "overrides": list(overrides),
+        "params": params.model_dump(mode="json"),
+        "git": git_commit(),
+        "packages": package_versions(),
+        "machine": machine(),
+        "data": {
+            "dataset": params.data.dataset,
+            "root": str(params.data.root),
+            "fingerprint": fingerprint_tree(params.data.root),
+        },
+        "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "status": "running",
+        "notebooks": [NotebookResult(p.stem, "not run").as_dict() for p in notebooks],
+    }
+    write_json_atomic(out / "manifest.json", manifest)
+
+    failure: Optional[NotebookResult] = None
+    for number, notebook in enumerate(notebooks, start=1):
+        result = NotebookResult(notebook.stem, "running")
+        log(f"[{number}/{len(notebooks)}] {notebook.name} ...")
+        target = nb_out / notebook.name
+        t0 = time.time()
+        with atomic_path(target) as tmp:
+            try:
+                papermill.execute_notebook(
+                    str(notebook), str(tmp), parameters={"params_path": str(resolved)},
+                    kernel_name=kernel_name, cwd=str(notebooks_dir), progress_bar=False,
+                    log_output=False,
+                )
+                result.status = "ok"
+            except papermill.PapermillExecutionError as exc:
+                result.status = "failed"
+                result.error, result.cell = _failure_text(exc)
+        result.wall_s = round(time.time() - t0, 2)
+        result.output = str(target.relative_to(out))
+        manifest["notebooks"][number - 1] = result.as_dict()
+        write_json_atomic(out / "manifest.json", manifest)
+        log(f"[{number}/{len(notebooks)}] {notebook.name}: {result.status} ({result.wall_s:.1f} s)")
+        if result.status == "failed":
+            failure = result
+            break
+
+    manifest["wall_s"] = round(time.time() - started, 2)
+    manifest["finished"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    manifest["status"] = "failed" if failure else "ok"
+    write_json_atomic(out / "manifest.json", manifest)
+    if failure:
+        raise NotebookFailed(
+            f"notebook {failure.name}.ipynb failed in cell {failure.cell} (counting all cells from 1): {failure.error} "
+            f"(executed copy: {out / failure.output})"
+        )
+    log(f"done: {len(notebooks)} notebook(s) in {manifest['wall_s']:.1f} s -> {out}")
+    return manifest
+

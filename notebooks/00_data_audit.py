@@ -1,0 +1,210 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 00 · Data audit: what is in the dataset, and how we split it
+#
+# Before training anything we look at the data itself. This notebook answers
+# four questions that decide whether later numbers can be trusted:
+#
+# 1. **How many images of each kind are there?** We rebuild the paper's Table 3
+#    (images per tumour subtype and magnification) for the dataset found on disk,
+#    and put the paper's own counts beside it.
+# 2. **How unbalanced are the classes, and how many patients stand behind them?**
+#    BreakHis has thousands of images but only 82 patients; the number of
+#    patients, not images, limits how well a result generalises.
+# 3. **Is anything broken?** Unreadable, truncated or misnamed files are listed,
+#    not silently dropped.
+# 4. **Does the split keep patients apart?** If images of one patient appear in
+#    both training and test sets, a model can score well by recognising the
+#    patient's stain and tissue rather than the disease.
+#
+# By default (`params/smoke.yaml`) everything here runs on the **embedded
+# synthetic dataset**: procedurally drawn H&E-like tiles filed exactly like the
+# real BreakHis archive. Point `data.root` in a parameter file at the real data
+# and the same cells audit it.
+
+# %% tags=["parameters"]
+# Papermill replaces this cell when the notebook runs headlessly (`bclib run`).
+params_path = "../params/smoke.yaml"
+
+# %% [markdown]
+# ## Setup
+# `bclib.notebook.setup` reads and validates the parameter file (a typo in a key
+# stops here with a message naming it), creates the output folders and fixes
+# the random seeds.
+
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from bclib.data import audit as dataset_audit
+from bclib.data.images import load_rgb
+from bclib.data.index import index_dataset
+from bclib.data.layouts import BREAKHIS_MAGNIFICATIONS, BREAKHIS_SUBTYPES
+from bclib.data.splits import make_split, patient_overlap, split_from_params
+from bclib.figures import label_provenance, sample_grid, save_figure
+from bclib.io import write_json_atomic
+from bclib.notebook import save_table, setup
+from bclib.reference import paper_table3
+
+session = setup(params_path)
+params = session.params
+print(f"profile: {params.profile} | dataset: {params.data.dataset} | split: {params.data.split} | seed: {params.seed}")
+
+# %% [markdown]
+# ## 1. Index the dataset
+# `index_dataset` walks the archive in its published layout, reads every image
+# once to make sure it decodes, and returns one table row per usable image with
+# its class, subtype, magnification and patient. The patient id comes from the
+# file name (`SOB_B_A-14-22549AB-40-001.png` → patient `14-22549AB`).
+
+# %%
+index = index_dataset(params.data.dataset, params.data.root)
+provenance = index.provenance()
+print(provenance)
+index.frame[["relpath", "label", "subtype", "magnification", "patient"]].head()
+
+# %% [markdown]
+# ## 2. Images per subtype and magnification (the paper's Table 3)
+# Each BreakHis slide was photographed at four magnifications, so every subtype
+# appears four times. Look at how strongly ductal carcinoma dominates the
+# malignant class: a classifier can be "accurate" by leaning on it.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+if index.dataset == "breakhis":
+    table3 = dataset_audit.subtype_magnification_table(index)
+    save_table(table3, "00_subtype_by_magnification", session)
+    print(table3.to_string())
+
+# %% [markdown]
+# For comparison, the counts the paper reports for the real BreakHis
+# (Deebani et al. 2025, Table 3). On the embedded synthetic data the totals are
+# much smaller by design; the *shape* (four magnifications, ductal carcinoma
+# largest) is what should match.
+
+# %%
+paper_table3()
+
+# %% [markdown]
+# ## 3. Class balance and patients
+# The share of images per class tells us what a trivial "always predict the
+# majority class" model would score. The patient column is the honest sample
+# size: a test set of 160 images may hold only a handful of patients.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+balance = dataset_audit.class_balance(index)
+save_table(balance, "00_class_balance", session)
+print(balance.to_string())
+
+# %%
+fig, ax = plt.subplots(figsize=(6, 3))
+counts = index.frame.groupby(["magnification", "label"]).size().unstack("label") if index.dataset == "breakhis" \
+    else index.frame.groupby("label").size().to_frame("images")
+counts.plot.bar(ax=ax, rot=0)
+ax.set_ylabel("images")
+ax.set_title("Images per class" + (" and magnification" if index.dataset == "breakhis" else ""))
+label_provenance(fig, provenance)
+save_figure(fig, "00_class_balance", session.output_dir);
+
+# %% [markdown]
+# ## 4. Image sizes, colour modes and problems
+# Real archives contain surprises: a grayscale scan, an RGBA export, a file cut
+# short by a broken download. Every image is converted to RGB when it is read;
+# files that cannot be used at all are listed below with the reason and left out.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(dataset_audit.image_properties(index).to_string(index=False))
+
+# %%
+# NBVAL_CHECK_OUTPUT
+problems = pd.DataFrame(index.problems, columns=["path", "problem"])
+print(f"{len(problems)} problem(s) found")
+problems.head(20)
+
+# %% [markdown]
+# ## 5. What the tissue looks like
+# One example per class and magnification (the paper's Figures 2 and 3). As the
+# magnification grows we see fewer, larger structures. In malignant tissue look
+# for crowded, large, dark and irregular nuclei; in benign tissue for sparse,
+# small nuclei lining gland-like rings.
+
+# %%
+rows = list(BREAKHIS_SUBTYPES) if index.dataset == "breakhis" else index.class_names
+row_key = "subtype" if index.dataset == "breakhis" else "label"
+if index.dataset == "breakhis":
+    fig = sample_grid(index.frame, row_key, "magnification", rows, BREAKHIS_MAGNIFICATIONS,
+                      load_rgb, seed=params.seed)
+else:
+    fig = sample_grid(index.frame.assign(any=""), row_key, "any", rows, [""], load_rgb, per_cell=4, seed=params.seed)
+label_provenance(fig, provenance)
+save_figure(fig, "00_samples", session.output_dir);
+
+# %% [markdown]
+# ## 6. The split: are patients kept apart?
+# bclib splits **by patient** by default: all images of a patient go to one of
+# train, validation or test, and the class proportions are kept similar in each
+# part. The table shows images per class and the number of patients per part.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+split = split_from_params(index, params)
+summary = dataset_audit.split_summary(split, index.class_names)
+save_table(summary, "00_split_summary", session)
+print(summary.to_string())
+
+# %%
+# NBVAL_CHECK_OUTPUT
+overlap = patient_overlap(split)
+if not index.has_patients:
+    print("This dataset publishes no patient ids: each image is its own group.")
+for pair, shared in overlap.items():
+    print(f"patients shared by {pair}: {len(shared)}")
+
+# %% [markdown]
+# For contrast, the **image-level** split that the paper used. Images are shuffled
+# without regard to who they came from, so the same patients turn up in training
+# and in test. Any accuracy measured this way partly rewards recognising patients.
+# Notebook 05 measures how much that inflates the scores.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+image_split = make_split(index, "image", params.seed, params.data.val_fraction, params.data.test_fraction)
+for pair, shared in patient_overlap(image_split).items():
+    print(f"image-level split, patients shared by {pair}: {len(shared)}")
+
+# %% [markdown]
+# ## 7. The audit record
+# Everything above is also written as one JSON file next to the figures, the
+# same record `bclib audit` produces on the command line.
+
+# %%
+record = dataset_audit.audit(index, split=params.data.split, seed=params.seed,
+                             val_fraction=params.data.val_fraction, test_fraction=params.data.test_fraction,
+                             fold=params.data.fold)
+audit_path = write_json_atomic(session.output_dir / "audit.json", record)
+print(f"wrote {audit_path.name}: {record['n_images']} images, {len(record['problems'])} problem(s)")
+
+# %% [markdown]
+# ## What to take away
+# * The classes are unbalanced (about one benign image for two malignant), which
+#   is why the paper synthesises extra benign images with a GAN (notebook 01).
+# * There are far fewer patients than images. Every result in this compendium is
+#   therefore reported with uncertainty, and on a patient-disjoint test set.
+# * If the problem list above is not empty, check those files before training:
+#   they are excluded from every later step.
