@@ -64,10 +64,20 @@ def discover(notebooks_dir: Path, only: Optional[Sequence[str]] = None) -> list[
     return notebooks
 
 
-def _failure_text(exc: Exception) -> tuple[str, Optional[int]]:
-    """``ename: evalue`` and the failing cell's position in the notebook (1-based, all cells counted)."""
+def _failure_text(exc: Exception, executed: Path) -> tuple[str, Optional[int]]:
+    """``ename: evalue`` and the failing cell's position in the source notebook (1-based, all cells counted).
+
+    papermill's index counts the parameter cell it injects; that cell is not in
+    the notebook the user edits, so it is discounted.
+    """
+    import nbformat
+
     index = getattr(exc, "cell_index", None)
     ename, evalue = getattr(exc, "ename", type(exc).__name__), getattr(exc, "evalue", str(exc))
+    if index is not None:
+        cells = nbformat.read(executed, as_version=4).cells
+        injected = [i for i, c in enumerate(cells) if "injected-parameters" in c.metadata.get("tags", [])]
+        index -= sum(1 for i in injected if i < index)
     return f"{ename}: {evalue}".strip(), (index + 1 if index is not None else None)
 
 
@@ -129,7 +139,7 @@ def run_notebooks(
                 result.status = "ok"
             except papermill.PapermillExecutionError as exc:
                 result.status = "failed"
-                result.error, result.cell = _failure_text(exc)
+                result.error, result.cell = _failure_text(exc, tmp)
         result.wall_s = round(time.time() - t0, 2)
         result.output = str(target.relative_to(out))
         manifest["notebooks"][number - 1] = result.as_dict()
@@ -145,7 +155,7 @@ def run_notebooks(
     write_json_atomic(out / "manifest.json", manifest)
     if failure:
         raise NotebookFailed(
-            f"notebook {failure.name}.ipynb failed in cell {failure.cell} (counting all cells from 1): {failure.error} "
+            f"notebook {failure.name}.ipynb failed in cell {failure.cell} (counting all cells from 1, markdown included): {failure.error} "
             f"(executed copy: {out / failure.output})"
         )
     log(f"done: {len(notebooks)} notebook(s) in {manifest['wall_s']:.1f} s -> {out}")

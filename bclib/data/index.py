@@ -251,9 +251,10 @@ def _read_folds(breast: Path, root: Path, frame: pd.DataFrame, problems: list) -
         return None
     table["path"] = [os.path.normpath(location.parent / f) for f in table["filename"]]
     known = set(frame["path"])
-    missing = sorted(set(table.loc[~table["path"].isin(known), "filename"]))
-    for name in missing:
-        _problem(problems, root, location.parent / name, "listed in Folds.csv but not a usable image; ignored")
+    unknown = table.loc[~table["path"].isin(known)]
+    # Files that exist but were skipped are reported already, with their own reason.
+    for name in sorted({f for f, p in zip(unknown["filename"], unknown["path"]) if not os.path.exists(p)}):
+        _problem(problems, root, location.parent / name, "listed in Folds.csv but the file is missing; ignored")
     table = table[table["path"].isin(known)].copy()
     table["fold"] = pd.to_numeric(table["fold"], errors="coerce").astype("Int64")
     table["grp"] = table["grp"].str.strip().str.lower()

@@ -30,7 +30,8 @@ def decode_resize(path, size: int):
     """A tf op: read ``path`` with PIL, resize to (size, size) with antialiasing, float32 in [0, 255]."""
     tf = _tf()
 
-    def _load(p):
+    def _load(p):  # p arrives as a numpy bytes scalar or 0-d array
+        p = p.item() if hasattr(p, "item") else p
         return load_rgb(p.decode() if isinstance(p, bytes) else str(p))
 
     image = tf.numpy_function(_load, [path], tf.uint8, stateful=False)

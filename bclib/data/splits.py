@@ -54,10 +54,11 @@ def _hold_out_groups(labels: np.ndarray, groups: np.ndarray, fraction: float, se
     in the held-out part when that is possible at all.
     """
     n_groups = len(np.unique(groups))
-    k = int(round(1 / fraction))
-    k = max(2, min(k, n_groups))
-    if n_groups < 2:
-        raise UserError("cannot split: the data holds fewer than two patients/groups")
+    largest_class = max(len(np.unique(groups[labels == c])) for c in np.unique(labels))
+    # scikit-learn needs k <= groups of the largest class; a small set gets a larger held-out share.
+    k = min(int(round(1 / fraction)), n_groups, largest_class)
+    if k < 2:
+        raise UserError("cannot split: too few patients (or images, where no patient ids exist) per class")
     splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     classes = set(labels)
     best = None

@@ -1,0 +1,77 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from bclib.cli import main
+from bclib.data import synth
+from helpers import breast_dir, first_image
+
+N_BREAKHIS = (sum(synth.DEFAULT_PATIENTS.values()) + 1) * 4
+
+
+def run_cli(*args):
+    """The installed console script, as a user runs it."""
+    bclib = Path(sys.executable).with_name("bclib")
+    return subprocess.run([str(bclib), *map(str, args)], capture_output=True, text=True, timeout=300)
+
+
+def test_audit_breakhis_exact_counts(breakhis_copy, tmp_path):
+    first_image(breast_dir(breakhis_copy) / "benign").write_bytes(b"")
+    out = tmp_path / "audit.json"
+    assert main(["audit", "--dataset", "breakhis", "--root", str(breakhis_copy), "--json", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert record["dataset"] == "breakhis" and record["synthetic"] is True
+    assert record["n_images"] == N_BREAKHIS - 1
+    assert record["n_patients"] == sum(synth.DEFAULT_PATIENTS.values())
+    assert record["by_class"] == {"benign": 31, "malignant": 68}
+    assert record["by_subtype"]["adenosis"] == 7 and record["by_subtype"]["lobular_carcinoma"] == 16
+    assert set(record["by_magnification"]) == {"40X", "100X", "200X", "400X"}
+    assert len(record["problems"]) == 1 and record["problems"][0]["problem"].startswith("empty file")
+    assert not Path(record["problems"][0]["path"]).is_absolute()
+    assert "splits" not in record
+
+
+def test_audit_with_patient_split(breakhis_root, tmp_path):
+    out = tmp_path / "audit.json"
+    assert main(["audit", "--dataset", "breakhis", "--root", str(breakhis_root), "--split", "patient",
+                 "--seed", "2", "--json", str(out)]) == 0
+    splits = json.loads(out.read_text())["splits"]
+    assert set(splits) == {"train", "val", "test"}
+    assert sum(s["n_images"] for s in splits.values()) == N_BREAKHIS
+    sets = [set(s["patients"]) for s in splits.values()]
+    assert not (sets[0] & sets[1] or sets[0] & sets[2] or sets[1] & sets[2])
+    assert all(s["n_patients"] == len(s["patients"]) for s in splits.values())
+
+
+def test_audit_bach(bach_root, tmp_path):
+    out = tmp_path / "bach.json"
+    assert main(["audit", "--dataset", "bach", "--root", str(bach_root), "--split", "patient", "--json", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert record["n_images"] == 16 and record["by_class"] == {c: 4 for c in ("normal", "benign", "in_situ", "invasive")}
+    assert "n_patients" not in record and record["splits"]["test"]["patients"] is None
+
+
+def test_audit_without_dataset_is_one_line_and_nonzero(tmp_path):
+    result = run_cli("audit", "--dataset", "breakhis", "--root", tmp_path, "--json", tmp_path / "a.json")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "no BreakHis dataset here" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "a.json").exists()
+
+
+def test_run_with_typo_stops_before_running(tmp_path):
+    params = tmp_path / "typo.yaml"
+    params.write_text(f"data:\n  dataset: breakhis\n  root: {tmp_path}\ntrain:\n  epocs: 3\n")
+    result = run_cli("run", "--params", params)
+    assert result.returncode == 2
+    assert "train.epocs: unknown key" in result.stderr and str(params) in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_synth_command(tmp_path):
+    result = run_cli("synth", "--layout", "bach", "--out", tmp_path / "b", "--images-per-class", "2", "--size", "32x32")
+    assert result.returncode == 0, result.stderr
+    assert "8 images" in result.stdout
+    bad = run_cli("synth", "--layout", "bach", "--out", tmp_path / "c", "--size", "big")
+    assert bad.returncode == 2 and "WIDTHxHEIGHT" in bad.stderr

@@ -1,0 +1,127 @@
+"""The project's own wiring: pins in one place, environments that agree, paired notebooks."""
+
+import re
+import subprocess
+import tomllib
+
+import jupytext
+import nbformat
+import pytest
+import yaml
+
+from bclib.paths import project_root
+
+ROOT = project_root()
+PIN = re.compile(r"^([A-Za-z0-9_.\-\[\]]+)==([0-9][A-Za-z0-9.\-+]*)$")
+
+
+def requirement_lines():
+    lines = [l.strip() for l in (ROOT / "requirements.txt").read_text().splitlines()]
+    return [l for l in lines if l and not l.startswith("#")]
+
+
+def normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_requirements_are_exact_pins():
+    lines = requirement_lines()
+    assert lines and all(PIN.match(l) for l in lines), [l for l in lines if not PIN.match(l)]
+    names = [normalise(PIN.match(l).group(1)) for l in lines]
+    assert len(names) == len(set(names))
+    for needed in ("tensorflow", "keras", "keras-cv", "jupyterlab", "papermill", "nbval", "jupytext", "numpy",
+                   "pandas", "seaborn", "scikit-learn", "scikit-image", "pyyaml", "pydantic"):
+        assert needed in names, needed
+
+
+@pytest.mark.parametrize("env_file, pip_ref, needs_editable", [
+    ("environment.yml", "-r requirements.txt", True),
+    ("binder/environment.yml", "-r ../requirements.txt", False),
+])
+def test_conda_environments_reuse_the_pins(env_file, pip_ref, needs_editable):
+    env = yaml.safe_load((ROOT / env_file).read_text())
+    deps = env["dependencies"]
+    assert "python=3.11" in deps and "pip" in deps
+    pip_section = next(d["pip"] for d in deps if isinstance(d, dict))
+    assert pip_ref in pip_section
+    assert ("-e ." in pip_section) == needs_editable
+    # Nothing is pinned twice: conda lists only python and pip, pip only the shared file (and bclib).
+    assert all(isinstance(d, dict) or d.split("=")[0] in ("python", "pip") for d in deps)
+    assert all(entry.startswith("-r ") or entry == "-e ." for entry in pip_section)
+
+
+def test_binder_post_build_installs_bclib_and_pairs_notebooks():
+    post = ROOT / "binder" / "postBuild"
+    text = post.read_text()
+    assert post.stat().st_mode & 0o111
+    assert "pip install --no-deps -e ." in text and "jupytext --sync" in text and "bclib synth" in text
+
+
+def test_package_metadata_agrees_with_the_pins_and_spares_colab():
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pinned = {normalise(PIN.match(l).group(1)) for l in requirement_lines()}
+    for dep in meta["dependencies"]:
+        name = normalise(re.split(r"[<>=!~ ;\[]", dep)[0])
+        assert name in pinned, f"{name} is a dependency of bclib but not pinned in requirements.txt"
+        # Installing bclib on Colab must never replace its TensorFlow/Keras.
+        assert name not in ("tensorflow", "tensorflow-cpu", "keras", "keras-cv")
+    assert meta["scripts"]["bclib"] == "bclib.cli:main"
+
+
+def test_readme_quick_start_is_the_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"^(make \w+)$", quick, flags=re.M)
+    assert commands == ["make demo", "make test"]
+
+
+def test_ci_runs_make_test():
+    text = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^make test$", text, flags=re.M)
+
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_notebooks_exist_and_are_numbered():
+    assert NOTEBOOKS and NOTEBOOKS[0].name == "00_data_audit.ipynb"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_paired_with_its_script(path):
+    script = path.with_suffix(".py")
+    assert script.exists(), f"{script.name} missing: run `make sync`"
+    from_ipynb = jupytext.read(path)
+    from_script = jupytext.read(script)
+    code = lambda nb: [c.source.strip() for c in nb.cells if c.cell_type == "code"]  # noqa: E731
+    text = lambda nb: [c.source.strip() for c in nb.cells if c.cell_type == "markdown"]  # noqa: E731
+    assert code(from_ipynb) == code(from_script)
+    assert text(from_ipynb) == text(from_script)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_has_a_papermill_parameters_cell(path):
+    nb = nbformat.read(path, as_version=4)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and "params_path" in tagged[0].source
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert all(not o.get("output_type") == "error" for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_notebook_carries_smoke_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert sum(bool(c.outputs) for c in code) >= len(code) // 2, "run `make refresh-notebooks`"
+    assert any("NBVAL_CHECK_OUTPUT" in c.source for c in code)
+
+
+def test_jupytext_config_pairs_ipynb_and_percent_scripts():
+    assert 'formats = "ipynb,py:percent"' in (ROOT / "jupytext.toml").read_text()
+
+
+def test_large_or_generated_files_are_not_tracked():
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    if not tracked:
+        pytest.skip("not a git checkout")
+    assert not [t for t in tracked if t.startswith(("data/", ".venv/")) or (t.startswith("outputs/") and t != "outputs/README.md")]

@@ -1,0 +1,32 @@
+import json
+
+import pytest
+
+from bclib.io import append_jsonl, atomic_path, read_jsonl, write_json_atomic
+
+
+def test_atomic_write_replaces_only_on_success(tmp_path):
+    target = tmp_path / "result.json"
+    write_json_atomic(target, {"v": 1})
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text('{"v": 2, "half')
+            raise RuntimeError("killed mid-write")
+    assert json.loads(target.read_text()) == {"v": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["result.json"]
+
+
+def test_temporary_file_keeps_the_suffix(tmp_path):
+    with atomic_path(tmp_path / "figure.png") as tmp:
+        assert tmp.suffix == ".png" and tmp.parent == tmp_path
+        tmp.write_bytes(b"x")
+    assert (tmp_path / "figure.png").read_bytes() == b"x"
+
+
+def test_jsonl_reader_ignores_a_torn_last_line(tmp_path):
+    log = tmp_path / "metrics.jsonl"
+    append_jsonl(log, {"kimg": 1})
+    append_jsonl(log, {"kimg": 2})
+    with open(log, "a") as fh:
+        fh.write('{"kimg": 3, "lo')
+    assert read_jsonl(log) == [{"kimg": 1}, {"kimg": 2}]

@@ -1,0 +1,94 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from bclib.data.index import DatasetIndex, index_bach, index_breakhis
+from bclib.data.splits import image_split, make_split, patient_overlap
+from bclib.errors import UserError
+
+
+@pytest.fixture(scope="module")
+def breakhis_index(breakhis_root):
+    return index_breakhis(breakhis_root)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_patient_split_never_shares_patients(breakhis_index, seed):
+    split = make_split(breakhis_index, "patient", seed=seed)
+    assert all(not shared for shared in patient_overlap(split).values())
+    for part in ("train", "val", "test"):
+        assert set(split.loc[split["part"] == part, "label"]) == {"benign", "malignant"}
+    assert set(split["part"]) == {"train", "val", "test"} and len(split) == len(breakhis_index.frame)
+
+
+def test_patient_split_is_deterministic_and_seeded(breakhis_index):
+    a = make_split(breakhis_index, "patient", seed=3)["part"]
+    b = make_split(breakhis_index, "patient", seed=3)["part"]
+    c = make_split(breakhis_index, "patient", seed=4)["part"]
+    assert a.equals(b) and not a.equals(c)
+
+
+def test_patient_split_sizes_follow_the_fractions(breakhis_index):
+    split = make_split(breakhis_index, "patient", seed=0, val_fraction=0.25, test_fraction=0.25)
+    shares = split["part"].value_counts(normalize=True)
+    assert abs(shares["test"] - 0.25) < 0.12
+    assert abs(shares["val"] - 0.75 * 0.25) < 0.12
+
+
+def test_folds_split_follows_folds_csv(breakhis_index):
+    for fold in (1, 3):
+        split = make_split(breakhis_index, "folds", seed=0, fold=fold)
+        rows = breakhis_index.folds[breakhis_index.folds["fold"] == fold]
+        expected_test = set(rows.loc[rows["grp"] == "test", "path"])
+        assert set(split.loc[split["part"] == "test", "path"]) == expected_test
+        assert all(not shared for shared in patient_overlap(split).values())
+        assert (split["part"] == "val").any()
+
+
+def test_folds_split_needs_folds_csv(breakhis_copy):
+    (breakhis_copy / "Folds.csv").unlink()
+    with pytest.raises(UserError, match="needs Folds.csv"):
+        make_split(index_breakhis(breakhis_copy), "folds")
+
+
+def test_image_split_is_stratified_and_leaks_patients(breakhis_index):
+    split = make_split(breakhis_index, "image", seed=0, val_fraction=0.2, test_fraction=0.2)
+    test = split[split["part"] == "test"]
+    overall = (split["label"] == "benign").mean()
+    assert abs((test["label"] == "benign").mean() - overall) < 0.05
+    assert len(patient_overlap(split)["train&test"]) > 0  # the leak the patient split prevents
+
+
+def test_paper_proportions_reproduce_table2_counts():
+    frame = pd.DataFrame({
+        "label": ["benign"] * 2480 + ["malignant"] * 5429,
+        "relpath": [f"f{i}" for i in range(7909)],
+        "patient": "",
+    })
+    split = image_split(frame, seed=0, val_fraction=0.2, test_fraction=0.2, dataset="breakhis", paper_proportions=True)
+    counts = pd.crosstab(frame["label"], split)
+    assert counts.loc["benign"].to_dict() == {"train": 1924, "val": 481, "test": 75}
+    assert counts.loc["malignant"].to_dict() == {"train": 4274, "val": 1070, "test": 85}
+
+
+def test_magnification_filter(breakhis_index):
+    split = make_split(breakhis_index, "patient", seed=0, magnifications=["40X"])
+    assert set(split["magnification"]) == {"40X"} and len(split) == len(breakhis_index.frame) // 4
+    with pytest.raises(UserError, match="no images at magnification"):
+        make_split(DatasetIndex("breakhis", breakhis_index.root, ["benign", "malignant"],
+                                breakhis_index.frame.assign(magnification="40X")), "patient", magnifications=["400X"])
+
+
+def test_bach_patient_split_falls_back_to_images(bach_root):
+    index = index_bach(bach_root)
+    split = make_split(index, "patient", seed=0, val_fraction=0.25, test_fraction=0.25)
+    assert set(split["part"]) == {"train", "val", "test"}
+    for part in ("train", "test"):
+        assert set(split.loc[split["part"] == part, "label"]) == set(index.class_names)
+    assert patient_overlap(split) == {"train&val": set(), "train&test": set(), "val&test": set()}
+
+
+def test_unknown_split_is_refused(breakhis_index):
+    with pytest.raises(UserError, match="unknown split"):
+        make_split(breakhis_index, "random")
+    np.testing.assert_equal(len(breakhis_index.frame) > 0, True)

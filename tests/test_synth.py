@@ -1,0 +1,142 @@
+import csv
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bclib.data import synth
+from bclib.data.layouts import BREAKHIS_SUBTYPES
+from bclib.errors import UserError
+from helpers import breast_dir, photos_dir
+
+BREAKHIS_PATH = re.compile(
+    r"^BreaKHis_v1/histology_slides/breast/(benign|malignant)/SOB/([a-z_]+)/"
+    r"SOB_([BM])_([A-Z]+)_(\d+)-([0-9]+[A-Z]*)/(40|100|200|400)X/"
+    r"SOB_\3_\4-\5-\6-\7-(\d{3})\.png$"
+)
+
+
+def tree_digest(root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(root).as_posix().encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_breakhis_paths_follow_the_real_layout(breakhis_root):
+    pngs = sorted(breakhis_root.rglob("*.png"))
+    assert len(pngs) == (sum(synth.DEFAULT_PATIENTS.values()) + 1) * 4  # +1: the shared patient
+    for path in pngs:
+        match = BREAKHIS_PATH.match(path.relative_to(breakhis_root).as_posix())
+        assert match, path
+        klass, subtype, letter, code = match.group(1, 2, 3, 4)
+        assert BREAKHIS_SUBTYPES[subtype] == (klass, code) and letter == klass[0].upper()
+    assert {p.parent.name for p in pngs} == {"40X", "100X", "200X", "400X"}
+
+
+def test_default_size_is_700_by_460_rgb(tmp_path):
+    root = synth.make_breakhis(tmp_path / "d", patients_per_subtype={"adenosis": 1, "ductal_carcinoma": 1}, workers=1)
+    for path in root.rglob("*.png"):
+        with Image.open(path) as image:
+            assert image.size == (700, 460) and image.mode == "RGB"
+
+
+def test_one_patient_is_filed_under_two_subtypes(breakhis_root):
+    slides = [p.name for p in breast_dir(breakhis_root).glob("*/SOB/*/*")]
+    patients = [name.split("_", 3)[3] for name in slides]
+    shared = {p for p in patients if patients.count(p) > 1}
+    assert len(shared) == 1
+    subtypes = {p.parent.name for p in breast_dir(breakhis_root).glob(f"*/SOB/*/*{shared.pop()}")}
+    assert subtypes == {"ductal_carcinoma", "lobular_carcinoma"}
+
+
+def test_class_balance_is_close_to_the_real_one(breakhis_root):
+    pngs = list(breakhis_root.rglob("*.png"))
+    benign = sum("/benign/" in p.as_posix() for p in pngs)
+    assert 0.27 <= benign / len(pngs) <= 0.36  # real BreakHis: 2480 / 7909 = 31%
+
+
+def test_folds_csv_is_patient_wise_and_complete(breakhis_root):
+    with open(breakhis_root / "Folds.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["fold", "mag", "grp", "filename"]
+    images = {p.relative_to(breakhis_root).as_posix() for p in breakhis_root.rglob("*.png")}
+    for fold in "12345":
+        fold_rows = [r for r in rows if r["fold"] == fold]
+        assert {r["filename"] for r in fold_rows} == images and len(fold_rows) == len(images)
+        assert {r["grp"] for r in fold_rows} == {"train", "test"}
+        patient = lambda r: "-".join(Path(r["filename"]).name.split("-")[1:3])  # noqa: E731
+        train = {patient(r) for r in fold_rows if r["grp"] == "train"}
+        test = {patient(r) for r in fold_rows if r["grp"] == "test"}
+        assert not train & test
+        assert all(r["mag"] + "X" == Path(r["filename"]).parent.name for r in fold_rows)
+
+
+def test_bach_layout_and_ground_truth(bach_root):
+    photos = photos_dir(bach_root)
+    names = {folder: sorted(p.name for p in (photos / folder).glob("*.tif")) for folder in synth.BACH_FOLDERS}
+    assert names["Benign"] == ["b001.tif", "b002.tif", "b003.tif", "b004.tif"]
+    assert names["InSitu"][0] == "is001.tif" and names["Invasive"][0] == "iv001.tif" and names["Normal"][0] == "n001.tif"
+    with open(photos / "microscopy_ground_truth.csv") as fh:
+        truth = list(csv.reader(fh))
+    assert len(truth) == 16 and truth[0] == ["n001.tif", "Normal"]  # no header line
+    assert {label for _, label in truth} == {"Normal", "Benign", "InSitu", "Invasive"}
+    with Image.open(photos / "Benign" / "b001.tif") as image:
+        assert image.format == "TIFF" and image.size == (64, 48) and image.mode == "RGB"
+
+
+def test_generation_is_deterministic(tmp_path, breakhis_root):
+    again = synth.make_breakhis(tmp_path / "again", seed=0, images_per_magnification=1, size=(96, 64), workers=2)
+    assert tree_digest(again) == tree_digest(breakhis_root)
+    other = synth.make_breakhis(tmp_path / "other", seed=1, images_per_magnification=1, size=(96, 64), workers=1)
+    assert tree_digest(other) != tree_digest(breakhis_root)
+
+
+def test_idempotent_and_careful_with_foreign_folders(tmp_path, breakhis_root):
+    marker = breakhis_root / synth.MARKER
+    before = marker.stat().st_mtime_ns
+    synth.make_breakhis(breakhis_root, seed=0)  # already complete: nothing is rewritten
+    assert marker.stat().st_mtime_ns == before
+    assert json.loads(marker.read_text())["layout"] == "breakhis"
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "precious.txt").write_text("keep me")
+    with pytest.raises(UserError, match="not a bclib synthetic dataset"):
+        synth.make_breakhis(foreign)
+    assert (foreign / "precious.txt").read_text() == "keep me"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".mine")]  # no temporary folder left
+
+
+def _dark_fraction(path: Path) -> float:
+    gray = np.asarray(Image.open(path).convert("L"), dtype=float)
+    return float((gray < 120).mean())
+
+
+def test_malignant_tiles_carry_more_dark_nuclei(breakhis_root):
+    breast = breast_dir(breakhis_root)
+    benign = [_dark_fraction(p) for p in (breast / "benign").rglob("*.png")]
+    malignant = [_dark_fraction(p) for p in (breast / "malignant").rglob("*.png")]
+    assert np.mean(malignant) > 2 * np.mean(benign)
+    # ...but the classes overlap: the signal is learnable, not a single threshold.
+    assert max(benign) > min(malignant)
+
+
+def test_patients_have_a_recognisable_stain_signature(breakhis_root):
+    """Nearest neighbour on colour statistics finds the same patient far above chance: image splits leak."""
+    paths = sorted(breakhis_root.rglob("*.png"))
+    feats, patients = [], []
+    for path in paths:
+        pixels = np.asarray(Image.open(path), dtype=float).reshape(-1, 3)
+        feats.append(np.r_[np.percentile(pixels, [50, 90], axis=0).ravel()])
+        patients.append("-".join(path.name.split("-")[1:3]))
+    feats = np.array(feats)
+    feats = (feats - feats.mean(0)) / feats.std(0)
+    dist = ((feats[:, None] - feats[None]) ** 2).sum(-1)
+    np.fill_diagonal(dist, np.inf)
+    hits = np.mean([patients[i] == patients[j] for i, j in enumerate(dist.argmin(1))])
+    chance = 1 / len(set(patients))
+    assert hits > 5 * chance
