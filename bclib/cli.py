@@ -69,6 +69,27 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_gan_train(args) -> int:
+    from .params import check_runnable, load_params
+
+    params = load_params(args.params, args.set or [])
+    check_runnable(params)
+    from .gan.workflow import gan_output_dir, train_from_params
+
+    out = args.out or gan_output_dir(params)
+    trainer = train_from_params(params, out, log=lambda m: print(m, flush=True))
+    print(f"cWGAN at {trainer.kimg:.2f} kimg; snapshots, fakes grids and metrics.jsonl in {out}")
+    return 0
+
+
+def cmd_gan_generate(args) -> int:
+    from .gan.generate import generate
+
+    out = generate(args.snapshot, args.class_name, args.n, args.seed, args.out, force=args.force)
+    print(f"wrote {args.n} generated '{args.class_name}' images and manifest.csv to {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bclib", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
@@ -98,6 +119,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", action="append", help="notebook prefixes, e.g. --only 00,01")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one parameter, e.g. train.epochs=3")
     p.set_defaults(func=cmd_run)
+
+    gan = sub.add_parser("gan", help="train the cWGAN or generate images with it").add_subparsers(
+        dest="gan_command", required=True)
+    p = gan.add_parser("train", help="train (or resume) the cWGAN on the training split")
+    p.add_argument("--params", type=Path, required=True)
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one parameter")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: outputs/<profile>/gan)")
+    p.set_defaults(func=cmd_gan_train)
+    p = gan.add_parser("generate", help="write labelled images from a snapshot")
+    p.add_argument("--snapshot", type=Path, required=True, help="a snapshot folder or a training output folder")
+    p.add_argument("--class", dest="class_name", required=True)
+    p.add_argument("--n", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--force", action="store_true", help="replace an earlier generated folder")
+    p.set_defaults(func=cmd_gan_generate)
     return parser
 
 

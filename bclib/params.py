@@ -67,6 +67,11 @@ class GanParams(_Section):
     ema_kimg: Optional[float] = Field(None, gt=0, description="Half-life of the generator EMA in kimg; null = off.")
     target_class: Optional[str] = Field(None, description="Class to synthesise for rebalancing (e.g. benign).")
     n_generate: int = Field(0, ge=0, description="How many images of target_class to generate for the classifiers.")
+    max_channels: int = Field(256, ge=8, le=2048, description="Most feature maps in any layer of G and D.")
+    channel_base: int = Field(4096, ge=64, description="Feature maps at size s: min(max_channels, channel_base / s).")
+    keep_snapshots: int = Field(2, ge=1, description="Snapshots kept on disk (older ones are deleted).")
+    xla: bool = Field(False, description="Compile the training step with XLA.")
+    deterministic: bool = Field(True, description="TensorFlow op determinism (bit-identical CPU reruns).")
     gamma_sweep: list[float] = Field(default_factory=list, description="Gammas of the sweep (notebook 02).")
     batch_sweep: list[int] = Field(default_factory=list, description="Batch sizes of the sweep (notebook 02).")
 

@@ -350,3 +350,38 @@ def index_dataset(dataset: str, root: str | os.PathLike) -> DatasetIndex:
     if dataset == "bach":
         return index_bach(root)
     raise UserError(f"unknown dataset '{dataset}' (expected breakhis or bach)")
+
+
+# ---------------------------------------------------------------------------
+# Generated images (cWGAN output)
+
+
+def index_generated(folder: str | os.PathLike, class_names: list[str]) -> DatasetIndex:
+    """Read a folder written by ``bclib gan generate`` (its ``manifest.csv``) as an index.
+
+    Rows have ``subtype`` = ``cwgan`` and no patient or magnification, so they can be
+    concatenated to a training split (``pd.concat([train, generated.frame])``).
+    """
+    folder = Path(folder).resolve()
+    manifest = folder / "manifest.csv"
+    if not manifest.is_file():
+        raise UserError(f"{folder}: no manifest.csv; not a folder written by `bclib gan generate`")
+    table = pd.read_csv(manifest, dtype=str)
+    problems: list[dict] = []
+    candidates = []
+    for name, klass in zip(table["file"], table["class"]):
+        path = folder / name
+        if klass not in class_names:
+            _problem(problems, folder, path, f"class '{klass}' is not one of {class_names}; skipped")
+            continue
+        candidates.append((path, {"label": klass, "subtype": "cwgan", "magnification": "", "patient": ""}))
+    rows = []
+    for (path, meta), info in zip(candidates, _check_images([p for p, _ in candidates])):
+        if isinstance(info, ImageProblem):
+            _problem(problems, folder, path, f"{info}; skipped")
+            continue
+        rows.append({"path": str(path), "relpath": path.relative_to(folder).as_posix(), **meta,
+                     "width": info.width, "height": info.height, "mode": info.mode})
+    if not rows:
+        raise UserError(f"{folder}: manifest.csv lists no usable images")
+    return DatasetIndex("generated", folder, list(class_names), _frame(rows, class_names), problems, synthetic=True)

@@ -21,9 +21,9 @@ from .images import load_rgb
 
 
 def _tf():
-    import tensorflow as tf  # imported lazily: `bclib audit` and friends do not need TensorFlow
+    from ..backend import tensorflow  # imported lazily: `bclib audit` and friends do not need TensorFlow
 
-    return tf
+    return tensorflow()
 
 
 def decode_resize(path, size: int):

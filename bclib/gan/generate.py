@@ -1,0 +1,96 @@
+"""Labelled synthetic images from a trained cWGAN snapshot.
+
+``generate(snapshot, "benign", n=640, seed=0, out_dir=...)`` writes PNGs sized
+like the training images (the size recorded in the snapshot) into
+``out_dir/<class>/`` plus ``out_dir/manifest.csv`` with columns
+``file, class, seed, snapshot, kimg``. The same snapshot, class, n and seed give
+the same images. The folder is assembled under a temporary name and renamed,
+so it is never half-written; :func:`bclib.data.index.index_generated` reads it
+back as a table that can be mixed into a training set.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+from PIL import Image
+
+from ..backend import tensorflow
+from ..errors import UserError
+from .train import latest_snapshot, list_snapshots, load_generator, read_state, to_uint8
+
+tf = tensorflow()
+
+MANIFEST = "manifest.csv"
+
+
+def resolve_snapshot(path: str | Path) -> Path:
+    """A snapshot folder, or a training output folder meaning its newest complete snapshot."""
+    path = Path(path)
+    snapshot = latest_snapshot(path)
+    if snapshot is None:
+        raise UserError(f"{path}: no complete cWGAN snapshot here (expected state.json or snapshot-* folders)")
+    return snapshot
+
+
+def sample(generator, class_index: int, n: int, seed: int, latent_dim: int, batch_size: int = 64) -> np.ndarray:
+    """n images of one class as uint8 (n, r, r, 3); latents drawn statelessly from ``seed``."""
+    z_all = tf.random.stateless_normal([n, latent_dim], seed=[int(seed), 0])
+    chunks = []
+    for start in range(0, n, batch_size):
+        z = z_all[start:start + batch_size]
+        y = tf.fill([tf.shape(z)[0], 1], class_index)
+        chunks.append(to_uint8(generator([z, y], training=False)))
+    return np.concatenate(chunks) if chunks else np.zeros((0, 1, 1, 3), np.uint8)
+
+
+def generate(snapshot: str | Path, class_name: str, n: int, seed: int, out_dir: str | Path,
+             size: Optional[tuple[int, int]] = None, force: bool = False) -> Path:
+    """Write ``n`` generated images of ``class_name``; return ``out_dir``."""
+    snapshot = resolve_snapshot(snapshot)
+    state = read_state(snapshot)
+    classes = state["class_names"]
+    if class_name not in classes:
+        raise UserError(f"--class {class_name!r}: the snapshot knows {', '.join(classes)}")
+    if n < 1:
+        raise UserError("--n must be at least 1")
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()):
+        if not force:
+            raise UserError(f"{out}: folder is not empty; choose another --out or pass --force")
+        if not (out / MANIFEST).is_file():
+            raise UserError(f"{out}: not a folder of generated images (no {MANIFEST}); refusing to overwrite")
+    width, height = size or tuple(state["source_size"])
+    generator = load_generator(snapshot)
+    images = sample(generator, classes.index(class_name), n, seed, state["gan"]["latent_dim"])
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        (tmp / class_name).mkdir()
+        rows = []
+        for i, image in enumerate(images):
+            name = f"{class_name}/cwgan_{class_name}_s{seed}_{i:05d}.png"
+            resized = tf.image.resize(image[None].astype(np.float32), (height, width), antialias=True)[0]
+            Image.fromarray(np.clip(np.round(resized.numpy()), 0, 255).astype(np.uint8)).save(tmp / name)
+            rows.append({"file": name, "class": class_name, "seed": seed, "snapshot": snapshot.name,
+                         "kimg": round(float(state["kimg"]), 3)})
+        with open(tmp / MANIFEST, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=["file", "class", "seed", "snapshot", "kimg"])
+            writer.writeheader()
+            writer.writerows(rows)
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+__all__ = ["generate", "resolve_snapshot", "sample", "list_snapshots", "MANIFEST"]

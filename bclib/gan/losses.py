@@ -1,0 +1,69 @@
+"""GAN losses and penalties (TensorFlow backend).
+
+Conventions (critic score D(x, y): higher means "more real"):
+
+* critic Wasserstein loss:  mean D(fake) - mean D(real)
+* ``wgan-gp`` penalty (Gulrajani et al. 2017): mean (||grad_x D(x_hat)||_2 - 1)^2 on
+  x_hat = eps * real + (1 - eps) * fake with eps ~ U[0, 1] drawn **per sample**.
+  (A popular Keras example draws eps from a normal distribution, which puts
+  interpolates outside the segment between the two images; that is not the method.)
+* ``r1`` penalty (Mescheder et al. 2018): 0.5 * mean ||grad_x D(real)||^2, so that
+  ``gamma * penalty`` is StyleGAN2-ADA's ``gamma / 2 * ||grad||^2``.
+* generator ``wasserstein``: -mean D(fake); ``hinge`` (the paper's Eq. 2): mean max(0, 1 - D(fake)).
+* feature matching: squared distance between the mean critic features of a
+  real and a fake batch (Salimans et al. 2016), weighted by ``lambda_feat``.
+
+Each penalty also returns the mean gradient norm, which the trainer logs.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ..backend import tensorflow
+
+tf = tensorflow()
+
+Critic = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]  # (images, labels) -> scores (batch, 1)
+
+
+def critic_wasserstein(real_scores, fake_scores):
+    return tf.reduce_mean(fake_scores) - tf.reduce_mean(real_scores)
+
+
+def _gradient_norms(critic: Critic, images, labels):
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        scores = critic(images, labels)
+    grads = tape.gradient(scores, images)
+    return tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]) + 1e-12)
+
+
+def gradient_penalty(critic: Critic, real, fake, labels, eps=None, seed=None):
+    """Two-sided WGAN-GP penalty; ``eps`` (batch,) in [0, 1] or drawn U[0, 1] with a stateless ``seed``."""
+    batch = tf.shape(real)[0]
+    if eps is None:
+        eps = tf.random.stateless_uniform([batch], seed=seed if seed is not None else [0, 0], dtype=real.dtype)
+    eps = tf.reshape(tf.cast(eps, real.dtype), [-1, 1, 1, 1])
+    interpolates = eps * real + (1.0 - eps) * fake
+    norms = _gradient_norms(critic, interpolates, labels)
+    return tf.reduce_mean(tf.square(norms - 1.0)), tf.reduce_mean(norms)
+
+
+def r1_penalty(critic: Critic, real, labels):
+    """Zero-centred penalty on real images: 0.5 * mean ||grad||^2."""
+    norms = _gradient_norms(critic, real, labels)
+    return 0.5 * tf.reduce_mean(tf.square(norms)), tf.reduce_mean(norms)
+
+
+def generator_loss(fake_scores, kind: str):
+    if kind == "wasserstein":
+        return -tf.reduce_mean(fake_scores)
+    if kind == "hinge":
+        return tf.reduce_mean(tf.nn.relu(1.0 - fake_scores))
+    raise ValueError(f"unknown generator loss {kind!r}")
+
+
+def feature_matching(real_features, fake_features):
+    diff = tf.reduce_mean(real_features, axis=0) - tf.reduce_mean(fake_features, axis=0)
+    return tf.reduce_sum(tf.square(diff))

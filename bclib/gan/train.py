@@ -1,0 +1,407 @@
+"""Training the cWGAN in kimg, with atomic snapshots, resume and a metrics log.
+
+Progress is counted in **kimg**: thousands of real images shown to the critic
+(each iteration shows ``batch_size * n_critic`` of them). Every
+``snapshot_kimg`` the trainer writes, into its output folder:
+
+* ``snapshot-<images seen, 9 digits>/`` with ``generator.keras``, ``critic.keras``
+  (and ``generator_ema.keras``), ``optimizers.npz`` and ``state.json`` (the
+  counters needed to continue). The folder is assembled under a temporary name
+  and renamed into place, so a snapshot either exists whole or not at all;
+* ``fakes-<images seen>.png``: a grid drawn from fixed latents, one row per class;
+* one JSON line appended to ``metrics.jsonl``: kimg, losses, penalty, gradient
+  norm, wall time (plus whatever snapshot hooks add, e.g. FID/KID).
+
+Starting the trainer on a folder that holds snapshots resumes from the newest
+complete one. Random numbers are drawn statelessly from (seed, iteration), and
+the order of real images from (seed, epoch), so an interrupted and resumed run
+performs exactly the same updates as an uninterrupted one; with TensorFlow's op
+determinism on (CPU) the weights are bit-identical. On GPUs some kernels have no
+deterministic implementation, and XLA may fuse differently after a restart, so
+there only the statistics are guaranteed.
+
+Leakage guard: the trainer accepts training-split images only and refuses any
+image or patient that also belongs to the validation or test parts; the
+patients it saw are written to ``training_patients.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..backend import keras as _keras
+from ..backend import set_determinism, tensorflow
+from ..errors import UserError
+from ..io import append_jsonl, atomic_path, read_jsonl, write_json_atomic, write_text_atomic
+from . import losses
+from .models import build_critic, build_generator
+
+tf = tensorflow()
+keras = _keras()
+
+SNAPSHOT_PREFIX = "snapshot-"
+Hook = Callable[["CWGANTrainer", Path], dict]
+
+
+# ---------------------------------------------------------------------------
+# Leakage guard
+
+
+def guard_training_split(train: pd.DataFrame, held_out: Optional[pd.DataFrame] = None) -> list[str]:
+    """Refuse training data that is not the training split; return the training patients.
+
+    ``train`` must contain only rows of the ``train`` part (when it has a ``part``
+    column); no image and no patient may also appear in ``held_out``.
+    """
+    if "part" in train.columns:
+        wrong = train[train["part"] != "train"]
+        if len(wrong):
+            parts = ", ".join(sorted(set(wrong["part"])))
+            raise UserError(f"GAN training refused: {len(wrong)} image(s) from the {parts} part(s); "
+                            "the generator may only see training patients")
+    patients = sorted(p for p in train["patient"].astype(str).unique() if p)
+    if held_out is not None and len(held_out):
+        shared_images = set(train["path"]) & set(held_out["path"])
+        if shared_images:
+            raise UserError(f"GAN training refused: {len(shared_images)} image(s) are also in validation/test")
+        shared = set(patients) & set(held_out["patient"].astype(str)) - {""}
+        if shared:
+            example = ", ".join(sorted(shared)[:3])
+            raise UserError(f"GAN training refused: {len(shared)} patient(s) are also in validation/test "
+                            f"(e.g. {example}); use a patient-disjoint split")
+    return patients
+
+
+# ---------------------------------------------------------------------------
+# Snapshots on disk
+
+
+def list_snapshots(folder: str | Path) -> list[Path]:
+    """Complete snapshots in ``folder`` (or ``folder`` itself if it is one), oldest first."""
+    folder = Path(folder)
+    if (folder / "state.json").is_file():
+        return [folder]
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob(f"{SNAPSHOT_PREFIX}*") if (p / "state.json").is_file())
+
+
+def latest_snapshot(folder: str | Path) -> Optional[Path]:
+    snapshots = list_snapshots(folder)
+    return snapshots[-1] if snapshots else None
+
+
+def read_state(snapshot: Path) -> dict:
+    return json.loads((snapshot / "state.json").read_text())
+
+
+def load_generator(snapshot: Path, prefer_ema: bool = True):
+    """The generator of a snapshot (its EMA copy when there is one), loaded in Keras safe mode."""
+    from . import models  # noqa: F401  (registers the custom layer for deserialisation)
+
+    path = snapshot / "generator_ema.keras"
+    if not (prefer_ema and path.is_file()):
+        path = snapshot / "generator.keras"
+    return keras.models.load_model(path, safe_mode=True, compile=False)
+
+
+def load_critic(snapshot: Path):
+    from . import models  # noqa: F401
+
+    return keras.models.load_model(snapshot / "critic.keras", safe_mode=True, compile=False)
+
+
+# ---------------------------------------------------------------------------
+# Images
+
+
+def load_images_u8(frame: pd.DataFrame, resolution: int, batch_size: int = 32) -> np.ndarray:
+    """Decode and resize every image of ``frame`` once (tf.data), kept as uint8 (N, r, r, 3)."""
+    from ..data.pipeline import make_dataset
+
+    dataset = make_dataset(frame, resolution, batch_size, cache=False, label_column=None)
+    batches = [np.clip(np.round(batch.numpy()), 0, 255).astype(np.uint8) for batch in dataset]
+    return np.concatenate(batches) if batches else np.zeros((0, resolution, resolution, 3), np.uint8)
+
+
+def to_uint8(images) -> np.ndarray:
+    """Generator output in [-1, 1] -> uint8 [0, 255]."""
+    images = np.asarray(images, dtype=np.float32)
+    return np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def image_grid(rows: Sequence[np.ndarray], border: int = 2) -> np.ndarray:
+    """Tile rows of uint8 images (each (n, h, w, 3)) into one image with white borders."""
+    n = max(len(r) for r in rows)
+    h, w = rows[0].shape[1:3]
+    grid = np.full((len(rows) * (h + border) + border, n * (w + border) + border, 3), 255, np.uint8)
+    for i, row in enumerate(rows):
+        for j, image in enumerate(row):
+            y, x = border + i * (h + border), border + j * (w + border)
+            grid[y:y + h, x:x + w] = image
+    return grid
+
+
+# ---------------------------------------------------------------------------
+# The trainer
+
+
+class CWGANTrainer:
+    """Train (or resume) a cWGAN on the training split; see the module docstring."""
+
+    def __init__(self, params, train: pd.DataFrame, class_names: list[str], out_dir: str | Path,
+                 held_out: Optional[pd.DataFrame] = None, hooks: Sequence[Hook] = (),
+                 log: Callable[[str], None] = print, provenance: str = ""):
+        self.params = params
+        self.cfg = params.gan
+        self.seed = int(params.seed)
+        self.class_names = list(class_names)
+        self.out = Path(out_dir)
+        self.hooks = list(hooks)
+        self.log = log
+        self.provenance = provenance
+        self.patients = guard_training_split(train, held_out)
+        if train.empty:
+            raise UserError("GAN training refused: the training split is empty")
+        self.out.mkdir(parents=True, exist_ok=True)
+
+        set_determinism(self.seed, deterministic_ops=params.gan.deterministic)
+        cfg = self.cfg
+        self.images = load_images_u8(train, cfg.resolution)
+        self.labels = train["label_index"].to_numpy().astype(np.int32)
+        self.source_size = [int(train["width"].median()), int(train["height"].median())]
+        self.n = len(self.images)
+        self._images_tf = tf.constant(self.images)
+        self._labels_tf = tf.constant(self.labels.reshape(-1, 1))
+
+        k = len(self.class_names)
+        self.generator = build_generator(cfg.resolution, cfg.latent_dim, k, cfg.max_channels, cfg.channel_base)
+        self.critic = build_critic(cfg.resolution, k, cfg.max_channels, cfg.channel_base)
+        self.generator_ema = None
+        if cfg.ema_kimg:
+            self.generator_ema = build_generator(cfg.resolution, cfg.latent_dim, k, cfg.max_channels, cfg.channel_base)
+            self.generator_ema.set_weights(self.generator.get_weights())
+        self.opt_g = keras.optimizers.Adam(cfg.lr_g, beta_1=cfg.beta1, beta_2=cfg.beta2)
+        self.opt_d = keras.optimizers.Adam(cfg.lr_d, beta_1=cfg.beta1, beta_2=cfg.beta2)
+        self.opt_g.build(self.generator.trainable_variables)
+        self.opt_d.build(self.critic.trainable_variables)
+
+        self.images_seen = 0
+        self.iteration = 0
+        self.wall_s = 0.0
+        self._fixed_z = tf.random.stateless_normal([8, cfg.latent_dim], seed=[self.seed, 424242])
+        # No tensor-dependent Python control flow in the step, so AutoGraph is not needed.
+        self._step = tf.function(self._train_step, jit_compile=bool(cfg.xla), autograph=False)
+
+        write_json_atomic(self.out / "training_patients.json", {
+            "n_images": int(self.n), "patients": self.patients,
+            "by_class": {c: int((self.labels == i).sum()) for i, c in enumerate(self.class_names)},
+            "note": "The generator was trained on these training-split patients only.",
+        })
+        for stale in self.out.glob(f".{SNAPSHOT_PREFIX}*"):  # a snapshot interrupted while being written
+            shutil.rmtree(stale, ignore_errors=True)
+        resumed = latest_snapshot(self.out)
+        if resumed is not None:
+            self._restore(resumed)
+
+    # -- one iteration ---------------------------------------------------------
+
+    @property
+    def kimg(self) -> float:
+        return self.images_seen / 1000.0
+
+    @property
+    def images_per_iteration(self) -> int:
+        return self.cfg.batch_size * self.cfg.n_critic
+
+    @staticmethod
+    def _seed(step_seed, *keys):
+        """An independent stateless seed for each (iteration, critic step, purpose)."""
+        for key in keys:
+            step_seed = tf.random.experimental.stateless_fold_in(step_seed, key)
+        return step_seed
+
+    def _critic_fn(self, images, labels):
+        return self.critic([images, labels], training=True)[0]
+
+    def _train_step(self, real_u8, labels, step_seed):
+        cfg = self.cfg
+        batch = cfg.batch_size
+        stats = {"loss_d": 0.0, "wasserstein": 0.0, "penalty": 0.0, "grad_norm": 0.0}
+        real_features = None
+        for j in range(cfg.n_critic):
+            real = tf.cast(real_u8[j], tf.float32) / 127.5 - 1.0
+            y = labels[j]
+            z = tf.random.stateless_normal([batch, cfg.latent_dim], seed=self._seed(step_seed, j, 1))
+            fake = self.generator([z, y], training=True)
+            with tf.GradientTape() as tape:
+                real_scores, real_features = self.critic([real, y], training=True)
+                fake_scores, _ = self.critic([fake, y], training=True)
+                w_loss = losses.critic_wasserstein(real_scores, fake_scores)
+                if cfg.penalty == "wgan-gp":
+                    penalty, grad_norm = losses.gradient_penalty(self._critic_fn, real, fake, y, seed=self._seed(step_seed, j, 2))
+                else:
+                    penalty, grad_norm = losses.r1_penalty(self._critic_fn, real, y)
+                loss_d = w_loss + cfg.gamma * penalty
+            grads = tape.gradient(loss_d, self.critic.trainable_variables)
+            self.opt_d.apply(grads, self.critic.trainable_variables)
+            for key, value in (("loss_d", loss_d), ("wasserstein", w_loss), ("penalty", penalty), ("grad_norm", grad_norm)):
+                stats[key] += value / cfg.n_critic
+
+        y = labels[-1]
+        z = tf.random.stateless_normal([batch, cfg.latent_dim], seed=self._seed(step_seed, cfg.n_critic, 3))
+        with tf.GradientTape() as tape:
+            fake = self.generator([z, y], training=True)
+            fake_scores, fake_features = self.critic([fake, y], training=True)
+            loss_g = losses.generator_loss(fake_scores, cfg.g_loss)
+            if cfg.lambda_feat > 0:
+                loss_g += cfg.lambda_feat * losses.feature_matching(tf.stop_gradient(real_features), fake_features)
+        grads = tape.gradient(loss_g, self.generator.trainable_variables)
+        self.opt_g.apply(grads, self.generator.trainable_variables)
+        if self.generator_ema is not None:
+            beta = 0.5 ** (batch / (cfg.ema_kimg * 1000.0))
+            for ema, live in zip(self.generator_ema.trainable_variables, self.generator.trainable_variables):
+                ema.assign(beta * ema + (1.0 - beta) * live)
+        stats["loss_g"] = loss_g
+        return stats
+
+    def _batch_indices(self) -> np.ndarray:
+        """Indices of the next ``n_critic * batch_size`` real images: a fresh permutation per epoch."""
+        positions = self.images_seen + np.arange(self.images_per_iteration)
+        epochs, offsets = np.divmod(positions, self.n)
+        out = np.empty_like(positions)
+        for epoch in np.unique(epochs):
+            order = np.random.default_rng([self.seed, 7, int(epoch)]).permutation(self.n)
+            mask = epochs == epoch
+            out[mask] = order[offsets[mask]]
+        return out.reshape(self.cfg.n_critic, self.cfg.batch_size)
+
+    def step(self) -> dict:
+        idx = tf.constant(self._batch_indices())
+        real = tf.gather(self._images_tf, idx)
+        labels = tf.gather(self._labels_tf, idx)
+        step_seed = tf.constant([self.seed, self.iteration], dtype=tf.int32)
+        stats = self._step(real, labels, step_seed)
+        self.images_seen += self.images_per_iteration
+        self.iteration += 1
+        return {k: float(v) for k, v in stats.items()}
+
+    # -- the loop ---------------------------------------------------------------
+
+    def train(self, stop_after_kimg: Optional[float] = None) -> list[dict]:
+        """Train until ``total_kimg`` (or ``stop_after_kimg``); return the metrics records written."""
+        cfg = self.cfg
+        target = min(cfg.total_kimg, stop_after_kimg) if stop_after_kimg else cfg.total_kimg
+        next_snapshot = (np.floor(self.kimg / cfg.snapshot_kimg + 1e-9) + 1) * cfg.snapshot_kimg
+        running: dict[str, list] = {}
+        records = []
+        if self.kimg >= target:
+            self.log(f"already at {self.kimg:.2f} kimg (target {target}); nothing to do")
+            return records
+        self.log(f"training cWGAN {cfg.resolution}px on {self.n} images from {len(self.patients)} patients, "
+                 f"from {self.kimg:.2f} to {target} kimg")
+        t_last = time.time()
+        while self.kimg < target - 1e-9:
+            for key, value in self.step().items():
+                running.setdefault(key, []).append(value)
+            if self.kimg >= min(next_snapshot, target) - 1e-9:
+                self.wall_s += time.time() - t_last
+                t_last = time.time()
+                record = {"kimg": round(self.kimg, 3), "iteration": self.iteration,
+                          **{k: float(np.mean(v)) for k, v in running.items()},
+                          "wall_s": round(self.wall_s, 2)}
+                running = {}
+                records.append(self.snapshot(record))
+                self.log(f"  kimg {record['kimg']:.2f}: loss_d {record['loss_d']:.3f} loss_g {record['loss_g']:.3f} "
+                         f"penalty {record['penalty']:.3f} ({self.wall_s:.0f} s)")
+                next_snapshot += cfg.snapshot_kimg
+        return records
+
+    # -- snapshots -------------------------------------------------------------
+
+    def snapshot(self, record: dict) -> dict:
+        """Write snapshot, fakes grid and metrics line for the current state; return the record."""
+        name = f"{SNAPSHOT_PREFIX}{self.images_seen:09d}"
+        final = self.out / name
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=self.out))
+        try:
+            self.generator.save(tmp / "generator.keras")
+            self.critic.save(tmp / "critic.keras")
+            if self.generator_ema is not None:
+                self.generator_ema.save(tmp / "generator_ema.keras")
+            arrays = {f"g{i:04d}": v.numpy() for i, v in enumerate(self.opt_g.variables)}
+            arrays.update({f"d{i:04d}": v.numpy() for i, v in enumerate(self.opt_d.variables)})
+            np.savez(tmp / "optimizers.npz", **arrays)
+            grid_name = f"fakes-{self.images_seen:09d}.png"
+            self.save_fakes_grid(self.out / grid_name)
+            record = {**record, "fakes": grid_name}
+            for hook in self.hooks:
+                record.update(hook(self, tmp))
+            state = {
+                "images_seen": self.images_seen, "kimg": self.kimg, "iteration": self.iteration,
+                "wall_s": self.wall_s, "seed": self.seed, "class_names": self.class_names,
+                "source_size": self.source_size, "gan": self.cfg.model_dump(mode="json"),
+                "provenance": self.provenance, "record": record,
+            }
+            write_text_atomic(tmp / "state.json", json.dumps(state, indent=2))  # written last
+            if final.exists():
+                shutil.rmtree(final)
+            tmp.rename(final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        append_jsonl(self.out / "metrics.jsonl", record)
+        for old in list_snapshots(self.out)[:-self.cfg.keep_snapshots]:
+            shutil.rmtree(old, ignore_errors=True)
+        return record
+
+    def _restore(self, snapshot: Path) -> None:
+        state = read_state(snapshot)
+        mine = self.cfg.model_dump(mode="json")
+        for key in ("resolution", "latent_dim", "max_channels", "channel_base"):
+            if state["gan"].get(key) != mine[key]:
+                raise UserError(f"{snapshot}: cannot resume: gan.{key} was {state['gan'].get(key)}, now {mine[key]}; "
+                                "use a new output folder")
+        if state["class_names"] != self.class_names:
+            raise UserError(f"{snapshot}: cannot resume: classes were {state['class_names']}, now {self.class_names}")
+        self.generator.set_weights(load_generator(snapshot, prefer_ema=False).get_weights())
+        self.critic.set_weights(load_critic(snapshot).get_weights())
+        if self.generator_ema is not None:
+            source = snapshot / "generator_ema.keras"
+            weights = load_generator(snapshot, prefer_ema=source.is_file()).get_weights()
+            self.generator_ema.set_weights(weights)
+        with np.load(snapshot / "optimizers.npz") as arrays:
+            for prefix, optimizer in (("g", self.opt_g), ("d", self.opt_d)):
+                for i, variable in enumerate(optimizer.variables):
+                    variable.assign(arrays[f"{prefix}{i:04d}"])
+        self.images_seen, self.iteration = int(state["images_seen"]), int(state["iteration"])
+        self.wall_s = float(state["wall_s"])
+        self._repair_metrics(state["record"])
+        self.log(f"resumed from {snapshot.name} at {self.kimg:.2f} kimg")
+
+    def _repair_metrics(self, last: dict) -> None:
+        """Make metrics.jsonl end with the resumed snapshot's record (drop lines written after it)."""
+        path = self.out / "metrics.jsonl"
+        records = [r for r in read_jsonl(path) if r.get("kimg", 0) < last["kimg"] - 1e-9] + [last]
+        with atomic_path(path) as tmp:
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+    def save_fakes_grid(self, path: Path) -> Path:
+        generator = self.generator_ema or self.generator
+        rows = []
+        for label in range(len(self.class_names)):
+            y = tf.fill([self._fixed_z.shape[0], 1], label)
+            rows.append(to_uint8(generator([self._fixed_z, y], training=False)))
+        from PIL import Image
+
+        with atomic_path(path) as tmp:
+            Image.fromarray(image_grid(rows)).save(tmp, format="PNG")
+        return path

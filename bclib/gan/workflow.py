@@ -1,0 +1,29 @@
+"""From a parameter profile to a trained cWGAN: the steps ``bclib gan train`` and notebook 01 share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from ..data.index import index_dataset
+from ..data.splits import split_from_params
+from ..params import Params
+
+
+def gan_output_dir(params: Params) -> Path:
+    return params.output_dir / "gan"
+
+
+def train_from_params(params: Params, out_dir: Optional[str | Path] = None, hooks: Sequence = (),
+                      log: Callable[[str], None] = print, stop_after_kimg: Optional[float] = None):
+    """Index the data, split it as the profile says, and train (or resume) on the training part only."""
+    from .train import CWGANTrainer
+
+    index = index_dataset(params.data.dataset, params.data.root)
+    split = split_from_params(index, params)
+    train = split[split["part"] == "train"]
+    held_out = split[split["part"].isin(["val", "test"])]
+    trainer = CWGANTrainer(params, train, index.class_names, out_dir or gan_output_dir(params),
+                           held_out=held_out, hooks=hooks, log=log, provenance=index.provenance())
+    trainer.train(stop_after_kimg=stop_after_kimg)
+    return trainer

@@ -1,0 +1,199 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 01 · Training the conditional Wasserstein GAN
+#
+# The paper's first idea is to **make more training images** of the minority
+# class (benign) with a generative adversarial network, so that the classifiers
+# see a balanced training set. Two networks are trained against each other:
+#
+# * the **generator** turns random noise *z* plus a class label *y* into an image;
+# * the **critic** scores how real an image looks *for that class*.
+#
+# In a *Wasserstein* GAN the critic does not output a probability; it outputs an
+# unbounded score, and the gap between its average score on real and on generated
+# images estimates how far apart the two distributions are. A penalty on the
+# critic's gradient (WGAN-GP, or R1 as in StyleGAN2-ADA, weighted by `gamma`) keeps
+# that estimate well behaved. Training progress is counted in **kimg**: thousands
+# of real images shown to the critic.
+#
+# Two rules keep this honest:
+#
+# 1. the GAN only ever sees **training patients** (the trainer refuses any image or
+#    patient from the validation or test parts and records which patients it saw);
+# 2. we **check for memorisation**: a GAN that copies its training images would
+#    add nothing and could leak them.
+#
+# With the smoke profile the GAN is tiny and trains for a few kimg on synthetic
+# tiles, so the pictures stay blurry. The machinery is the same as for the
+# paper-sized run (`params/breakhis.yaml`, 512×512 pixels, hundreds of kimg on a GPU).
+
+# %% tags=["parameters"]
+params_path = "../params/smoke.yaml"
+
+# %%
+import json
+
+import numpy as np
+import pandas as pd
+
+from bclib.figures import label_provenance, save_figure
+from bclib.gan import analysis, report
+from bclib.gan.generate import generate
+from bclib.gan.train import image_grid, latest_snapshot, load_critic, load_generator, load_images_u8
+from bclib.gan.workflow import gan_output_dir, train_from_params
+from bclib.io import read_jsonl, write_json_atomic
+from bclib.notebook import save_table, setup
+
+session = setup(params_path)
+params = session.params
+gan = params.gan
+print(f"profile {params.profile}: {gan.resolution}px, batch {gan.batch_size}, {gan.total_kimg} kimg, "
+      f"penalty {gan.penalty} (gamma {gan.gamma}), generator loss {gan.g_loss}")
+
+# %% [markdown]
+# ## 1. Train (or resume)
+# `train_from_params` indexes the dataset, makes the profile's patient-disjoint
+# split and trains on the training part only. If the output folder already holds
+# snapshots, training resumes from the newest complete one, so re-running this
+# cell after an interruption loses nothing.
+
+# %%
+trainer = train_from_params(params)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+out = gan_output_dir(params)
+records = read_jsonl(out / "metrics.jsonl")
+provenance = f"{trainer.provenance} | cWGAN {gan.resolution}px, {trainer.kimg:.2f} kimg"
+print(f"trained on {trainer.n} images of {len(trainer.patients)} training patients")
+print(f"{len(records)} snapshot records, last at {records[-1]['kimg']} kimg")
+
+# %% [markdown]
+# ## 2. How training went
+# Left: the critic's loss (Wasserstein estimate plus penalty). A critic loss that
+# moves towards zero means real and generated images are getting harder to tell
+# apart. Middle: the generator's loss, which only means something relative to the
+# current critic, so expect it to wander. Right: the penalty and the critic's
+# gradient norm; WGAN-GP pushes the norm towards 1.
+
+# %%
+fig = report.training_curves(records)
+label_provenance(fig, provenance)
+save_figure(fig, "01_training_curves", session.output_dir);
+
+# %% [markdown]
+# ## 3. What the generator draws, over time
+# Each grid uses the *same* random latents at every snapshot, one row per class,
+# so differences between grids show learning, not new noise. Compare the colour,
+# the density of dark nuclei and the texture with the real tiles in the last row.
+
+# %%
+rng = np.random.default_rng(params.seed)
+real_rows = [trainer.images[rng.choice(np.flatnonzero(trainer.labels == k), 8)] for k in range(len(trainer.class_names))]
+fig = report.fakes_over_time(out, records, image_grid(real_rows), trainer.class_names)
+label_provenance(fig, provenance)
+save_figure(fig, "01_fakes_over_time", session.output_dir);
+
+# %% [markdown]
+# ## 4. Does the GAN copy its training images?
+# For every generated image we find the closest training image, by pixels (both
+# shrunk to 32×32) and by the critic's internal features. As a yardstick, the same
+# distance is measured between each training image and its nearest *other*
+# training image. Generated images that sit much closer to one training image than
+# training images sit to each other would be copies.
+
+# %%
+snapshot = latest_snapshot(out)
+generator, critic = load_generator(snapshot), load_critic(snapshot)
+from bclib.gan.generate import sample  # noqa: E402
+
+generated = np.concatenate([sample(generator, k, 32, seed=params.seed, latent_dim=gan.latent_dim)
+                            for k in range(len(trainer.class_names))])
+nearest = analysis.nearest_training_images(generated, trainer.images, critic)
+reference = analysis.training_nn_distances(trainer.images, critic)
+summary = pd.DataFrame({
+    "generated to nearest training image": nearest[["pixel_distance", "feature_distance"]].median(),
+    "training image to nearest other training image": reference.median(),
+}).T.round(3)
+save_table(summary, "01_memorisation_distances", session)
+summary
+
+# %%
+fig = report.closest_pairs(generated, trainer.images, nearest)
+label_provenance(fig, provenance)
+save_figure(fig, "01_closest_pairs", session.output_dir);
+
+# %% [markdown]
+# ## 5. The critic as a classifier
+# The paper suggests the trained discriminator can be reused as a classifier. We
+# test that cheaply: freeze the critic, take its feature vector for each image,
+# fit a logistic regression on the training split and score it on the **test
+# split** (patients the GAN never saw). The probe's regularisation is chosen by
+# cross-validation across training *patients*: with few patients an unregularised
+# probe learns each patient's stain instead of the class. Compare the accuracy with
+# the share of the majority class, which is what always guessing it achieves.
+
+# %%
+from bclib.data.index import index_dataset  # noqa: E402
+from bclib.data.splits import split_from_params  # noqa: E402
+
+index = index_dataset(params.data.dataset, params.data.root)
+split = split_from_params(index, params)
+test = split[split["part"] == "test"]
+train = split[split["part"] == "train"]
+probe = analysis.critic_linear_probe(critic, trainer.images, trainer.labels,
+                                     load_images_u8(test, gan.resolution), test["label_index"].to_numpy(),
+                                     train_groups=train["patient"], seed=params.seed)
+probe["majority_class_share"] = float(test["label"].value_counts(normalize=True).max())
+probe["data"] = provenance
+write_json_atomic(session.output_dir / "tables" / "01_critic_probe.json", probe)
+pd.Series(probe)
+
+# %% [markdown]
+# Read this number with its context. A critic trained for a few kimg on synthetic
+# tiles (the smoke profile) has not learned much about tissue, and with a handful
+# of training patients its features can even separate *patients* better than
+# classes, which sends a probe below the majority share on new patients. The
+# claim is only worth testing on the real data with the paper-sized GAN.
+
+# %% [markdown]
+# ## 6. The synthetic training images for the classifiers
+# Finally we generate the labelled set that notebooks 03 and 04 add to the
+# training data in their `cwgan` variants: `gan.n_generate` images of
+# `gan.target_class` (the paper adds 640 benign images to BreakHis). They are
+# written as PNGs the size of the source tiles, with a `manifest.csv` recording
+# the snapshot and seed of every file.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+if gan.target_class and gan.n_generate:
+    generated_dir = generate(out, gan.target_class, gan.n_generate, seed=params.seed,
+                             out_dir=session.output_dir / "generated", force=True)
+    manifest = pd.read_csv(generated_dir / "manifest.csv")
+    print(f"{len(manifest)} '{gan.target_class}' images from {manifest['snapshot'].iloc[0]} in {generated_dir.name}/")
+else:
+    print("This profile generates no images (gan.n_generate is 0 or gan.target_class is empty).")
+
+# %% [markdown]
+# ## What to take away
+# * The losses and grids show whether the GAN is learning; FID and KID
+#   (notebook 02) measure it.
+# * The memorisation table is the check to read before trusting synthetic images:
+#   generated images should be no closer to the training set than training
+#   images are to each other.
+# * Everything above used training patients only, so the test split stays a fair
+#   judge for the classifiers that later train on these images.

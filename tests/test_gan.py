@@ -1,0 +1,259 @@
+"""cWGAN: losses, conditioning, snapshots, resume, determinism, leakage guard, generation."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+
+from bclib.data.index import index_breakhis, index_generated  # noqa: E402
+from bclib.data.splits import make_split  # noqa: E402
+from bclib.errors import UserError  # noqa: E402
+from bclib.gan import losses  # noqa: E402
+from bclib.gan.generate import generate  # noqa: E402
+from bclib.gan.models import build_critic, build_generator  # noqa: E402
+from bclib.gan.train import CWGANTrainer, guard_training_split, list_snapshots  # noqa: E402
+from bclib.io import read_jsonl  # noqa: E402
+from bclib.params import load_params  # noqa: E402
+
+TINY_GAN = """
+seed: 3
+data: {{dataset: breakhis, root: {root}}}
+gan: {{resolution: 32, batch_size: 4, latent_dim: 8, n_critic: 2, total_kimg: {total}, snapshot_kimg: 0.016,
+       max_channels: 16, channel_base: 256, keep_snapshots: 10, ema_kimg: 0.05}}
+run: {{output_dir: {out}}}
+"""
+
+
+def tiny_params(tmp_path, root, total=0.048, name="p.yaml"):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / name
+    path.write_text(TINY_GAN.format(root=root, total=total, out=tmp_path / "out"))
+    return load_params(path)
+
+
+@pytest.fixture(scope="module")
+def split(breakhis_root):
+    index = index_breakhis(breakhis_root)
+    return index, make_split(index, "patient", seed=0)
+
+
+def train_part(split):
+    index, parts = split
+    return parts[parts["part"] == "train"], parts[parts["part"] != "train"]
+
+
+# -- losses -------------------------------------------------------------------
+
+
+def linear_critic(weights):
+    w = tf.constant(weights, tf.float32)
+    return lambda images, labels: tf.reduce_sum(images * w, axis=[1, 2, 3])[:, None]
+
+
+def test_gradient_penalty_of_a_linear_critic_is_known():
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(4, 4, 3)).astype(np.float32)
+    real = tf.constant(rng.normal(size=(5, 4, 4, 3)), tf.float32)
+    fake = tf.constant(rng.normal(size=(5, 4, 4, 3)), tf.float32)
+    labels = tf.zeros((5, 1), tf.int32)
+    norm = np.linalg.norm(w)
+    penalty, grad_norm = losses.gradient_penalty(linear_critic(w), real, fake, labels, seed=[1, 2])
+    np.testing.assert_allclose(penalty.numpy(), (norm - 1) ** 2, rtol=1e-5)
+    np.testing.assert_allclose(grad_norm.numpy(), norm, rtol=1e-5)
+    r1, _ = losses.r1_penalty(linear_critic(w), real, labels)
+    np.testing.assert_allclose(r1.numpy(), 0.5 * norm**2, rtol=1e-5)
+
+
+def test_interpolation_weights_are_uniform_per_sample():
+    """With D(x) = <w, x>, D(x_hat) = eps * D(real) + (1 - eps) * D(fake), so eps can be read back."""
+    captured = {}
+    w = tf.ones((2, 2, 1))
+
+    def critic(images, labels):
+        captured["interpolates"] = images
+        return tf.reduce_sum(images * w, axis=[1, 2, 3])[:, None]
+
+    real, fake = tf.ones((4000, 2, 2, 1)), tf.zeros((4000, 2, 2, 1))
+    losses.gradient_penalty(critic, real, fake, tf.zeros((4000, 1), tf.int32), seed=[5, 6])
+    eps = captured["interpolates"].numpy().reshape(4000, -1)
+    assert np.allclose(eps, eps[:, :1])  # one eps per sample, shared by its pixels
+    eps = eps[:, 0]
+    assert eps.min() >= 0 and eps.max() <= 1
+    assert abs(eps.mean() - 0.5) < 0.02 and abs(eps.var() - 1 / 12) < 0.01  # U[0, 1]
+
+
+def test_generator_losses():
+    scores = tf.constant([[2.0], [0.5], [-1.0]])
+    np.testing.assert_allclose(losses.generator_loss(scores, "wasserstein").numpy(), -0.5)
+    np.testing.assert_allclose(losses.generator_loss(scores, "hinge").numpy(), (0 + 0.5 + 2.0) / 3)
+    np.testing.assert_allclose(losses.critic_wasserstein(tf.constant([1.0, 3.0]), tf.constant([0.0])).numpy(), -2.0)
+    real, fake = tf.constant([[1.0, 2.0], [3.0, 4.0]]), tf.constant([[0.0, 0.0]])
+    np.testing.assert_allclose(losses.feature_matching(real, fake).numpy(), 2.0**2 + 3.0**2)
+
+
+# -- models ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("resolution", [32, 64])
+def test_shapes_and_conditioning(resolution):
+    generator = build_generator(resolution, 8, 2, max_channels=16, channel_base=256)
+    critic = build_critic(resolution, 2, max_channels=16, channel_base=256)
+    z = tf.random.stateless_normal([3, 8], seed=[0, 1])
+    a = generator([z, tf.zeros([3, 1], tf.int32)])
+    b = generator([z, tf.ones([3, 1], tf.int32)])
+    assert a.shape == (3, resolution, resolution, 3)
+    assert np.abs(a.numpy()).max() <= 1.0
+    assert np.abs(a.numpy() - b.numpy()).mean() > 1e-4  # the label changes the image
+    s0, features = critic([a, tf.zeros([3, 1], tf.int32)])
+    s1, _ = critic([a, tf.ones([3, 1], tf.int32)])
+    assert s0.shape == (3, 1) and features.shape[0] == 3
+    assert not np.allclose(s0.numpy(), s1.numpy())  # ...and the critic's score
+    assert not any("batch_normalization" in layer.name for layer in critic.layers)
+
+
+def test_resolution_must_be_a_power_of_two():
+    with pytest.raises(ValueError, match="power of two"):
+        build_generator(48, 8, 2)
+
+
+# -- leakage guard ----------------------------------------------------------------
+
+
+def test_guard_refuses_validation_or_test_images(split):
+    _, parts = split
+    with pytest.raises(UserError, match="from the test part"):
+        guard_training_split(parts[parts["part"].isin(["train", "test"])])
+    train, held = train_part(split)
+    assert guard_training_split(train, held) == sorted(train["patient"].unique())
+
+
+def test_guard_refuses_an_image_split(split):
+    index, _ = split
+    parts = make_split(index, "image", seed=0)
+    train, held = parts[parts["part"] == "train"], parts[parts["part"] != "train"]
+    with pytest.raises(UserError, match="patient-disjoint"):
+        guard_training_split(train, held)
+
+
+# -- training, snapshots, resume, determinism -------------------------------------------
+
+
+def final_weights(out: Path):
+    from bclib.gan.train import latest_snapshot, load_critic, load_generator
+
+    snapshot = latest_snapshot(out)
+    return load_generator(snapshot, prefer_ema=False).get_weights() + load_critic(snapshot).get_weights()
+
+
+def test_train_snapshot_resume_equals_uninterrupted(tmp_path, split):
+    train, held = train_part(split)
+    index, _ = split
+    straight = CWGANTrainer(tiny_params(tmp_path / "a", index.root), train, index.class_names,
+                            tmp_path / "a" / "gan", held_out=held, log=lambda m: None)
+    straight.train()
+    records = read_jsonl(tmp_path / "a" / "gan" / "metrics.jsonl")
+    assert [r["kimg"] for r in records] == [0.016, 0.032, 0.048]
+    assert {"loss_d", "loss_g", "penalty", "grad_norm", "wasserstein", "wall_s", "fakes"} <= set(records[0])
+    assert (tmp_path / "a" / "gan" / records[-1]["fakes"]).is_file()
+    patients = json.loads((tmp_path / "a" / "gan" / "training_patients.json").read_text())["patients"]
+    assert patients == sorted(train["patient"].unique())
+
+    out = tmp_path / "b" / "gan"
+    first = CWGANTrainer(tiny_params(tmp_path / "b", index.root), train, index.class_names, out,
+                         held_out=held, log=lambda m: None)
+    first.train(stop_after_kimg=0.032)
+    assert [s.name for s in list_snapshots(out)] == ["snapshot-000000016", "snapshot-000000032"]
+    (out / ".snapshot-000000040.tmpjunk").mkdir()  # debris of a run killed while writing
+    resumed = CWGANTrainer(tiny_params(tmp_path / "b", index.root), train, index.class_names, out,
+                           held_out=held, log=lambda m: None)
+    assert resumed.kimg == pytest.approx(0.032) and resumed.iteration == first.iteration
+    assert not list(out.glob(".snapshot-*"))
+    resumed.train()
+    assert [r["kimg"] for r in read_jsonl(out / "metrics.jsonl")] == [0.016, 0.032, 0.048]
+    for a, b in zip(final_weights(tmp_path / "a" / "gan"), final_weights(out)):
+        np.testing.assert_array_equal(a, b)  # bit-identical on CPU with op determinism
+
+
+def test_resume_refuses_a_different_architecture(tmp_path, split):
+    train, held = train_part(split)
+    index, _ = split
+    out = tmp_path / "gan"
+    CWGANTrainer(tiny_params(tmp_path, index.root, total=0.016), train, index.class_names, out,
+                 held_out=held, log=lambda m: None).train()
+    params = tiny_params(tmp_path, index.root, total=0.032)
+    params.gan.latent_dim = 16
+    with pytest.raises(UserError, match="gan.latent_dim was 8, now 16"):
+        CWGANTrainer(params, train, index.class_names, out, held_out=held, log=lambda m: None)
+
+
+def test_killed_training_continues_with_nothing_lost(tmp_path, breakhis_root):
+    params = tmp_path / "p.yaml"
+    params.write_text(TINY_GAN.format(root=breakhis_root, total=0.096, out=tmp_path / "out"))
+    out = tmp_path / "gan"
+    bclib = Path(sys.executable).with_name("bclib")
+    command = [str(bclib), "gan", "train", "--params", str(params), "--out", str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and len(list_snapshots(out)) < 2 and process.poll() is None:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    before = [r["kimg"] for r in read_jsonl(out / "metrics.jsonl")]
+    assert before and before[-1] < 0.096
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "resumed from snapshot-" in result.stdout
+    kimgs = [r["kimg"] for r in read_jsonl(out / "metrics.jsonl")]
+    assert kimgs == sorted(set(kimgs)) and kimgs[-1] == pytest.approx(0.096)
+    assert kimgs[: len(before) - 1] == before[:-1]
+    assert not list(out.glob(".*"))
+
+
+# -- generation ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, split):
+    tmp_path = tmp_path_factory.mktemp("gen")
+    train, held = train_part(split)
+    index, _ = split
+    out = tmp_path / "gan"
+    CWGANTrainer(tiny_params(tmp_path, index.root, total=0.016), train, index.class_names, out,
+                 held_out=held, log=lambda m: None).train()
+    return out
+
+
+def test_generate_is_deterministic_and_readable(tmp_path, trained):
+    a = generate(trained, "benign", 3, seed=7, out_dir=tmp_path / "a")
+    b = generate(trained, "benign", 3, seed=7, out_dir=tmp_path / "b")
+    c = generate(trained, "benign", 3, seed=8, out_dir=tmp_path / "c")
+    files = sorted((a / "benign").glob("*.png"))
+    assert len(files) == 3
+    same = [(f.read_bytes() == (b / "benign" / f.name).read_bytes()) for f in files]
+    assert all(same)
+    assert files[0].read_bytes() != next((c / "benign").glob("*.png")).read_bytes()
+    index = index_generated(a, ["benign", "malignant"])
+    assert len(index.frame) == 3 and set(index.frame["label"]) == {"benign"} and index.synthetic
+    assert (index.frame["width"] == 96).all() and (index.frame["height"] == 64).all()  # sized like the source
+    manifest = (a / "manifest.csv").read_text().splitlines()
+    assert manifest[0] == "file,class,seed,snapshot,kimg" and manifest[1].endswith(",7,snapshot-000000016,0.016")
+
+
+def test_generate_refuses_unknown_class_and_busy_folder(tmp_path, trained):
+    with pytest.raises(UserError, match="the snapshot knows benign, malignant"):
+        generate(trained, "normal", 2, 0, tmp_path / "x")
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "thesis.tex").write_text("precious")
+    with pytest.raises(UserError, match="not empty"):
+        generate(trained, "benign", 2, 0, tmp_path / "busy")
+    with pytest.raises(UserError, match="no complete cWGAN snapshot"):
+        generate(tmp_path, "benign", 2, 0, tmp_path / "y")
+    assert os.listdir(tmp_path / "busy") == ["thesis.tex"]
