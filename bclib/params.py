@@ -71,6 +71,7 @@ class GanParams(_Section):
     channel_base: int = Field(4096, ge=64, description="Feature maps at size s: min(max_channels, channel_base / s).")
     keep_snapshots: int = Field(2, ge=1, description="Snapshots kept on disk (older ones are deleted).")
     xla: bool = Field(False, description="Compile the training step with XLA.")
+    mixed_precision: bool = Field(False, description="bfloat16 compute with float32 weights (for GPUs).")
     deterministic: bool = Field(True, description="TensorFlow op determinism (bit-identical CPU reruns).")
     gamma_sweep: list[float] = Field(default_factory=list, description="Gammas of the sweep (notebook 02).")
     batch_sweep: list[int] = Field(default_factory=list, description="Batch sizes of the sweep (notebook 02).")

@@ -49,7 +49,8 @@ class ProjectionScore(layers.Layer):
 
     def build(self, input_shape):
         features_shape, _ = input_shape
-        self.embedding = layers.Embedding(self.num_classes, features_shape[-1], name="class_projection")
+        self.embedding = layers.Embedding(self.num_classes, features_shape[-1], dtype=self.dtype_policy,
+                                          name="class_projection")
         self.embedding.build((None,))
 
     def call(self, inputs):
@@ -82,7 +83,7 @@ def build_generator(resolution: int, latent_dim: int, num_classes: int, max_chan
         for i in range(2):
             x = layers.Conv2D(ch, 3, padding="same", kernel_initializer="he_normal", name=f"conv{size}_{i}")(x)
             x = layers.LeakyReLU(0.2)(x)
-    image = layers.Conv2D(3, 1, activation="tanh", name="to_rgb")(x)
+    image = layers.Conv2D(3, 1, activation="tanh", dtype="float32", name="to_rgb")(x)
     return keras.Model([z, label], image, name="generator")
 
 
@@ -104,9 +105,10 @@ def build_critic(resolution: int, num_classes: int, max_channels: int = 256, cha
             x = layers.LeakyReLU(0.2)(x)
         x = layers.AveragePooling2D(2, name=f"down{size}")(x)
     x = layers.Flatten()(x)
-    features = layers.LeakyReLU(0.2, name="features")(
-        layers.Dense(channels(4), kernel_initializer="he_normal", name="feature_dense")(x))
-    unconditional = layers.Dense(1, name="score_linear")(features)
-    conditional = ProjectionScore(num_classes, name="score_projection")([features, label])
-    score = layers.Add(name="score")([unconditional, conditional])
+    # The head runs in float32 even under a mixed-precision policy.
+    features = layers.LeakyReLU(0.2, dtype="float32", name="features")(
+        layers.Dense(channels(4), kernel_initializer="he_normal", dtype="float32", name="feature_dense")(x))
+    unconditional = layers.Dense(1, dtype="float32", name="score_linear")(features)
+    conditional = ProjectionScore(num_classes, dtype="float32", name="score_projection")([features, label])
+    score = layers.Add(dtype="float32", name="score")([unconditional, conditional])
     return keras.Model([image, label], [score, features], name="critic")

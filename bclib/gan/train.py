@@ -183,12 +183,20 @@ class CWGANTrainer:
         self._labels_tf = tf.constant(self.labels.reshape(-1, 1))
 
         k = len(self.class_names)
-        self.generator = build_generator(cfg.resolution, cfg.latent_dim, k, cfg.max_channels, cfg.channel_base)
-        self.critic = build_critic(cfg.resolution, k, cfg.max_channels, cfg.channel_base)
-        self.generator_ema = None
-        if cfg.ema_kimg:
-            self.generator_ema = build_generator(cfg.resolution, cfg.latent_dim, k, cfg.max_channels, cfg.channel_base)
-            self.generator_ema.set_weights(self.generator.get_weights())
+        # bfloat16 compute (float32 weights and outputs) when asked: meant for GPUs; no loss scaling needed.
+        previous_policy = keras.mixed_precision.dtype_policy()
+        if cfg.mixed_precision:
+            keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
+        try:
+            self.generator = build_generator(cfg.resolution, cfg.latent_dim, k, cfg.max_channels, cfg.channel_base)
+            self.critic = build_critic(cfg.resolution, k, cfg.max_channels, cfg.channel_base)
+            self.generator_ema = None
+            if cfg.ema_kimg:
+                self.generator_ema = build_generator(cfg.resolution, cfg.latent_dim, k, cfg.max_channels,
+                                                     cfg.channel_base)
+                self.generator_ema.set_weights(self.generator.get_weights())
+        finally:
+            keras.mixed_precision.set_dtype_policy(previous_policy)
         self.opt_g = keras.optimizers.Adam(cfg.lr_g, beta_1=cfg.beta1, beta_2=cfg.beta2)
         self.opt_d = keras.optimizers.Adam(cfg.lr_d, beta_1=cfg.beta1, beta_2=cfg.beta2)
         self.opt_g.build(self.generator.trainable_variables)
@@ -244,10 +252,11 @@ class CWGANTrainer:
             fake = self.generator([z, y], training=True)
             with tf.GradientTape() as tape:
                 real_scores, real_features = self.critic([real, y], training=True)
-                fake_scores, _ = self.critic([fake, y], training=True)
+                fake_scores, _ = self.critic([tf.cast(fake, tf.float32), y], training=True)
                 w_loss = losses.critic_wasserstein(real_scores, fake_scores)
                 if cfg.penalty == "wgan-gp":
-                    penalty, grad_norm = losses.gradient_penalty(self._critic_fn, real, fake, y, seed=self._seed(step_seed, j, 2))
+                    penalty, grad_norm = losses.gradient_penalty(self._critic_fn, real, tf.cast(fake, tf.float32), y,
+                                                                 seed=self._seed(step_seed, j, 2))
                 else:
                     penalty, grad_norm = losses.r1_penalty(self._critic_fn, real, y)
                 loss_d = w_loss + cfg.gamma * penalty
