@@ -90,6 +90,21 @@ def cmd_gan_generate(args) -> int:
     return 0
 
 
+def cmd_fid(args) -> int:
+    from .io import write_json_atomic
+    from .metrics.features import extractor_from_settings
+    from .metrics.score import score_folders
+
+    extractor = extractor_from_settings(args.features, args.weights, args.image_size)
+    record = score_folders(args.real_dir, args.fake_dir, extractor, args.kid_subsets, args.kid_subset_size,
+                           cache_dir=args.cache)
+    if args.json:
+        write_json_atomic(args.json, record)
+    print(json.dumps({k: record[k] for k in ("fid", "kid_mean", "kid_std", "n_real", "n_fake", "features")}))
+    print(f"note: {record['note']}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bclib", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
@@ -119,6 +134,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", action="append", help="notebook prefixes, e.g. --only 00,01")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one parameter, e.g. train.epochs=3")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("fid", help="FID and KID between two folders of images")
+    p.add_argument("real_dir", type=Path)
+    p.add_argument("fake_dir", type=Path)
+    p.add_argument("--features", default="inception", help="'inception' or a saved classifier PATH.keras")
+    p.add_argument("--weights", choices=["imagenet", "none"], default="imagenet",
+                   help="InceptionV3 weights ('none' = untrained, for offline use)")
+    p.add_argument("--image-size", type=int, default=299, help="extractor input size (InceptionV3: 299)")
+    p.add_argument("--kid-subsets", type=int, default=100)
+    p.add_argument("--kid-subset-size", type=int, default=1000)
+    p.add_argument("--cache", type=Path, default=None, help="folder to cache features in")
+    p.add_argument("--json", type=Path, default=None)
+    p.set_defaults(func=cmd_fid)
 
     gan = sub.add_parser("gan", help="train the cWGAN or generate images with it").add_subparsers(
         dest="gan_command", required=True)

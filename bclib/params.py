@@ -74,6 +74,7 @@ class GanParams(_Section):
     mixed_precision: bool = Field(False, description="bfloat16 compute with float32 weights (for GPUs).")
     deterministic: bool = Field(True, description="TensorFlow op determinism (bit-identical CPU reruns).")
     gamma_sweep: list[float] = Field(default_factory=list, description="Gammas of the sweep (notebook 02).")
+    sweep_kimg: Optional[float] = Field(None, gt=0, description="Length of each sweep run (null: total_kimg).")
     batch_sweep: list[int] = Field(default_factory=list, description="Batch sizes of the sweep (notebook 02).")
 
     @field_validator("resolution")
@@ -101,7 +102,9 @@ class GanParams(_Section):
 class MetricsParams(_Section):
     features: str = Field("inception", description="'inception' or a path to a saved .keras classifier.")
     weights: Literal["imagenet", "none"] = "imagenet"
-    n_generated: int = Field(1000, ge=2)
+    image_size: int = Field(299, ge=75, le=1024, description="Extractor input size (InceptionV3's standard: 299).")
+    during_training: bool = Field(True, description="FID/KID at every cWGAN snapshot.")
+    n_generated: int = Field(1000, ge=2, description="Generated images per class for FID/KID.")
     kid_subsets: int = Field(100, ge=1)
     kid_subset_size: int = Field(1000, ge=2)
 

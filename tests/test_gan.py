@@ -28,6 +28,7 @@ seed: 3
 data: {{dataset: breakhis, root: {root}}}
 gan: {{resolution: 32, batch_size: 4, latent_dim: 8, n_critic: 2, total_kimg: {total}, snapshot_kimg: 0.016,
        max_channels: 16, channel_base: 256, keep_snapshots: 10, ema_kimg: 0.05}}
+metrics: {{weights: none, image_size: 75, n_generated: 8, kid_subsets: 2, kid_subset_size: 8}}
 run: {{output_dir: {out}}}
 """
 
@@ -215,6 +216,9 @@ def test_killed_training_continues_with_nothing_lost(tmp_path, breakhis_root):
     assert kimgs == sorted(set(kimgs)) and kimgs[-1] == pytest.approx(0.096)
     assert kimgs[: len(before) - 1] == before[:-1]
     assert not list(out.glob(".*"))
+    last = read_jsonl(out / "metrics.jsonl")[-1]  # FID/KID from the snapshot hook, with N and the features used
+    assert last["fid"] >= 0 and {"fid_benign", "kid_malignant", "n_real", "n_fake"} <= set(last)
+    assert last["features"] == "inceptionv3-untrained-75" and last["n_fake"] == 16
 
 
 # -- generation ---------------------------------------------------------------------

@@ -130,6 +130,13 @@ def _is_synthetic(start: Path) -> bool:
     return any((folder / SYNTHETIC_MARKER).is_file() for folder in [start, *start.parents])
 
 
+def dataset_is_synthetic(root: str | os.PathLike) -> bool:
+    """Whether ``root`` belongs to a bclib synthetic dataset (marker above, at, or just below it)."""
+    root = Path(root).resolve()
+    return _is_synthetic(root) or any((child / SYNTHETIC_MARKER).is_file()
+                                      for child in root.glob("*") if child.is_dir())
+
+
 def _check_images(paths: list[Path]) -> list:
     """inspect_image over many files in threads (PIL releases the GIL while decoding)."""
     def check(path):

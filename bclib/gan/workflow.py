@@ -19,6 +19,10 @@ def train_from_params(params: Params, out_dir: Optional[str | Path] = None, hook
     """Index the data, split it as the profile says, and train (or resume) on the training part only."""
     from .train import CWGANTrainer
 
+    if params.metrics.during_training and not hooks:
+        from ..metrics.gan_hook import FidKidHook
+
+        hooks = [FidKidHook(params.metrics, cache_dir=params.output_dir / "cache" / "features")]
     index = index_dataset(params.data.dataset, params.data.root)
     split = split_from_params(index, params)
     train = split[split["part"] == "train"]

@@ -20,3 +20,9 @@ def paper_table3() -> pd.DataFrame:
     """The paper's Table 3 (BreakHis images per subtype x magnification) as a DataFrame."""
     entry = paper_results()["table3_breakhis_counts"]
     return pd.DataFrame.from_dict(entry["rows"], orient="index", columns=entry["columns"])
+
+
+def paper_table(key: str) -> pd.DataFrame:
+    """A table stored as ``columns`` + ``rows`` (e.g. ``table8_gamma_sweep``) as a DataFrame."""
+    entry = paper_results()[key]
+    return pd.DataFrame(entry["rows"], columns=entry["columns"])

@@ -1,0 +1,200 @@
+"""Feature extractors for FID/KID, with a cache per image set.
+
+* :func:`inception_extractor` - InceptionV3's 2048-d average-pool features at
+  299x299 (``metrics.image_size``), ImageNet weights by default. ``weights="none"``
+  gives a randomly initialised network for offline runs: its distances are only
+  comparable with each other, and every output built on them says "untrained".
+* :func:`classifier_extractor` - the penultimate layer of any saved Keras
+  classifier (the paper's "coding layer" of its multi-scale model), for
+  in-domain distances.
+
+Images are resized with antialiasing; generated images are quantised to uint8
+first (the same values a PNG would store). FIDs computed with Keras' InceptionV3
+weights are **not comparable with published FIDs**, which use the 2015
+TensorFlow Inception graph; compare within this compendium only, report N with
+every FID, and prefer KID for small sets.
+
+Features are cached as ``.npy`` under ``cache_dir`` keyed by the extractor's
+identity and a fingerprint of the images, so re-scoring the same real set costs
+nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from ..backend import keras as _keras
+from ..backend import tensorflow
+from ..data.images import ImageProblem, is_image_name
+from ..errors import UserError
+from ..io import atomic_path
+
+UNTRAINED_NOTE = "features from an UNTRAINED network (weights: none): distances are only comparable within this run"
+UNTRAINED_SEED = 1234
+NOT_COMPARABLE_NOTE = ("FID/KID from Keras' InceptionV3 weights; not comparable with published FIDs "
+                       "(2015 TensorFlow Inception graph)")
+
+
+@dataclass
+class FeatureExtractor:
+    name: str  # identity used in cache keys and reports
+    input_size: int
+    untrained: bool
+    model: object  # keras.Model mapping float32 [0, 255] images of input_size to features
+    batch_size: int = 32
+
+    @property
+    def note(self) -> str:
+        return UNTRAINED_NOTE if self.untrained else NOT_COMPARABLE_NOTE
+
+    def __call__(self, images_u8: np.ndarray) -> np.ndarray:
+        """Features (float64, N x d) of uint8 images (N, H, W, 3) of any size."""
+        tf = tensorflow()
+        out = []
+        for start in range(0, len(images_u8), self.batch_size):
+            chunk = tf.cast(np.asarray(images_u8[start:start + self.batch_size]), tf.float32)
+            chunk = tf.image.resize(chunk, (self.input_size, self.input_size), antialias=True)
+            out.append(np.asarray(self.model(tf.clip_by_value(chunk, 0, 255), training=False), dtype=np.float64))
+        return np.concatenate(out) if out else np.zeros((0, 0))
+
+
+def inception_extractor(weights: str = "imagenet", image_size: int = 299) -> FeatureExtractor:
+    keras = _keras()
+    if weights != "imagenet":
+        # The untrained network is always the same one, so its distances are comparable between runs.
+        keras.utils.set_random_seed(UNTRAINED_SEED)
+    if image_size < 75:
+        raise UserError(f"metrics.image_size: InceptionV3 needs at least 75 px, got {image_size}")
+    try:
+        backbone = keras.applications.InceptionV3(
+            include_top=False, pooling="avg", input_shape=(image_size, image_size, 3),
+            weights="imagenet" if weights == "imagenet" else None,
+        )
+    except Exception as exc:  # the weights download fails offline
+        if weights == "imagenet":
+            raise UserError("InceptionV3 ImageNet weights are not available (no network?); "
+                            "pass --weights none (untrained) or put inception_v3 weights in ~/.keras/models") from exc
+        raise
+    inputs = keras.Input((image_size, image_size, 3))
+    scaled = keras.layers.Rescaling(1 / 127.5, offset=-1.0)(inputs)  # InceptionV3's own preprocessing ("tf" mode)
+    features = backbone(scaled)
+    untrained = weights != "imagenet"
+    if untrained:
+        features = keras.layers.Rescaling(_untrained_scale(keras.Model(inputs, features), image_size))(features)
+    model = keras.Model(inputs, features, name="inception_features")
+    return FeatureExtractor(f"inceptionv3-{'imagenet' if not untrained else 'untrained'}-{image_size}",
+                            image_size, untrained, model)
+
+
+def _untrained_scale(model, image_size: int) -> float:
+    """A constant that brings the untrained network's features to unit RMS on fixed noise images.
+
+    Activations shrink through the randomly initialised layers, leaving features
+    (and FIDs) near 1e-6; the rescaling keeps the numbers readable and changes no ranking.
+    """
+    noise = np.random.default_rng(UNTRAINED_SEED).uniform(0, 255, (8, image_size, image_size, 3)).astype("float32")
+    rms = float(np.sqrt(np.mean(np.square(np.asarray(model(noise, training=False))))))
+    return 1.0 / rms if rms > 0 else 1.0
+
+
+def classifier_extractor(path: str | os.PathLike) -> FeatureExtractor:
+    """The penultimate layer of a saved ``.keras`` classifier (loaded in safe mode)."""
+    keras = _keras()
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such model file")
+    model = keras.models.load_model(path, safe_mode=True, compile=False)
+    size = model.input_shape[1]
+    if size is None:
+        raise UserError(f"{path}: the model's input size is not fixed; cannot use it as a feature extractor")
+    features = keras.Model(model.inputs, model.layers[-2].output, name="classifier_features")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    return FeatureExtractor(f"classifier-{path.stem}-{digest}", int(size), False, features)
+
+
+def extractor_from_settings(features: str, weights: str, image_size: int = 299) -> FeatureExtractor:
+    if features == "inception":
+        return inception_extractor(weights, image_size)
+    return classifier_extractor(features)
+
+
+# ---------------------------------------------------------------------------
+# Image sets and the cache
+
+
+def folder_images(folder: str | os.PathLike) -> list[Path]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"{folder}: not a folder of images")
+    paths = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_name(p))
+    if len(paths) < 2:
+        raise UserError(f"{folder}: needs at least 2 images, found {len(paths)}")
+    return paths
+
+
+def load_folder(paths: list[Path], size: int) -> tuple[np.ndarray, list[dict]]:
+    """Decode and resize images to (size, size) uint8; unreadable files are listed, not fatal."""
+    from ..data.images import load_rgb
+
+    tf = tensorflow()
+    images, problems = [], []
+    for path in paths:
+        try:
+            pixels = load_rgb(path)
+        except ImageProblem as exc:
+            problems.append({"path": str(path), "problem": f"{exc}; skipped"})
+            continue
+        resized = tf.image.resize(tf.cast(pixels, tf.float32), (size, size), antialias=True)
+        images.append(np.clip(np.round(resized.numpy()), 0, 255).astype(np.uint8))
+    if len(images) < 2:
+        raise UserError(f"fewer than 2 readable images among {len(paths)}")
+    return np.stack(images), problems
+
+
+def fingerprint_arrays(images_u8: np.ndarray) -> str:
+    digest = hashlib.sha256(np.ascontiguousarray(images_u8).tobytes())
+    digest.update(str(images_u8.shape).encode())
+    return digest.hexdigest()[:16]
+
+
+def fingerprint_paths(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        stat = path.stat()
+        digest.update(f"{path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def cached_features(extractor: FeatureExtractor, key: str, compute: Callable[[], np.ndarray],
+                    cache_dir: Optional[str | os.PathLike]) -> np.ndarray:
+    if cache_dir is None:
+        return compute()
+    path = Path(cache_dir) / f"{extractor.name}-{key}.npy"
+    if path.is_file():
+        return np.load(path, allow_pickle=False)
+    features = compute()
+    with atomic_path(path) as tmp:
+        np.save(tmp, features, allow_pickle=False)
+    return features
+
+
+def features_of_arrays(extractor: FeatureExtractor, images_u8: np.ndarray, cache_dir=None) -> np.ndarray:
+    return cached_features(extractor, fingerprint_arrays(images_u8), lambda: extractor(images_u8), cache_dir)
+
+
+def features_of_folder(extractor: FeatureExtractor, folder, cache_dir=None) -> tuple[np.ndarray, list[dict]]:
+    paths = folder_images(folder)
+    problems: list[dict] = []
+
+    def compute():
+        images, found = load_folder(paths, extractor.input_size)
+        problems.extend(found)
+        return extractor(images)
+
+    return cached_features(extractor, fingerprint_paths(paths), compute, cache_dir), problems

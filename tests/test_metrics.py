@@ -1,0 +1,120 @@
+"""FID/KID numerics pinned against closed forms and the scipy reference; the `bclib fid` command."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+from bclib.metrics import frechet_distance, kernel_inception_distance
+from bclib.metrics.distances import _route_costs, mmd2_unbiased, trace_sqrt_product
+
+
+def sqrtm_reference(a, b):
+    """The textbook implementation: scipy.linalg.sqrtm of the covariance product."""
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root = scipy.linalg.sqrtm(cov_a @ cov_b).real
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(root))
+
+
+def exact_moments(rng, n, mean, std):
+    """n samples whose sample mean and sample covariance are exactly `mean` and diag(std^2)."""
+    z = rng.normal(size=(n, len(mean)))
+    z -= z.mean(0)
+    q, _ = np.linalg.qr(z)  # orthonormal columns, still centred (spanned by centred columns)
+    return mean + q * np.sqrt(n - 1) * std
+
+
+@pytest.mark.parametrize("route", [None, "eigh", "nuclear"])
+def test_identical_sets_give_zero(route):
+    feats = np.random.default_rng(0).normal(size=(40, 16))
+    assert frechet_distance(feats, feats, route=route) == pytest.approx(0, abs=1e-9)
+
+
+@pytest.mark.parametrize("route", ["eigh", "nuclear"])
+def test_diagonal_gaussian_closed_form(route):
+    rng = np.random.default_rng(1)
+    d = 12
+    mu_a, mu_b = rng.normal(size=d), rng.normal(size=d)
+    sd_a, sd_b = rng.uniform(0.5, 2, d), rng.uniform(0.5, 2, d)
+    a, b = exact_moments(rng, 200, mu_a, sd_a), exact_moments(rng, 300, mu_b, sd_b)
+    closed = ((mu_a - mu_b) ** 2).sum() + ((sd_a - sd_b) ** 2).sum()
+    assert frechet_distance(a, b, route=route) == pytest.approx(closed, rel=1e-9)
+
+
+@pytest.mark.parametrize("n, m, d", [(60, 80, 20), (300, 250, 64), (50, 70, 128)])
+def test_agrees_with_the_sqrtm_reference(n, m, d):
+    rng = np.random.default_rng(n)
+    a = rng.normal(size=(n, d))
+    b = rng.normal(size=(m, d)) @ rng.normal(scale=0.3, size=(d, d)) + 0.5
+    reference = sqrtm_reference(a, b)
+    for route in (None, "eigh", "nuclear"):
+        assert frechet_distance(a, b, route=route) == pytest.approx(reference, rel=1e-6)
+
+
+def test_route_choice_follows_the_cost():
+    assert min(_route_costs(500, 500, 2048), key=_route_costs(500, 500, 2048).get) == "nuclear"
+    assert min(_route_costs(20000, 20000, 64), key=_route_costs(20000, 20000, 64).get) == "eigh"
+    a = np.random.default_rng(3).normal(size=(30, 10))
+    a -= a.mean(0)
+    assert trace_sqrt_product(a, a, "eigh") == pytest.approx(trace_sqrt_product(a, a, "nuclear"), rel=1e-10)
+
+
+def test_bad_feature_matrices_are_refused():
+    with pytest.raises(ValueError, match="2-D"):
+        frechet_distance(np.zeros(5), np.zeros((5, 2)))
+    with pytest.raises(ValueError, match="feature sizes differ"):
+        frechet_distance(np.zeros((5, 2)), np.zeros((5, 3)))
+    with pytest.raises(ValueError, match="NaN"):
+        kernel_inception_distance(np.full((3, 2), np.nan), np.zeros((3, 2)))
+
+
+def test_kid_hand_computed_value():
+    # d = 1, k(x, y) = (xy + 1)^3. Within X = {0, 1}: k = 1; within Y = {1, 2}: k = 27;
+    # across: k(0,1) = k(0,2) = 1, k(1,1) = 8, k(1,2) = 27 -> mean 37/4.
+    mean, std = kernel_inception_distance([[0.0], [1.0]], [[1.0], [2.0]])
+    assert mean == pytest.approx(1 + 27 - 2 * 37 / 4) and std == 0.0
+
+
+def test_kid_full_sets_are_deterministic_and_subsets_vary_with_seed():
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(30, 8)), rng.normal(0.3, size=(40, 8))
+    assert kernel_inception_distance(a, b, subset_size=40, seed=1) == kernel_inception_distance(a, b, subset_size=99, seed=2)
+    assert kernel_inception_distance(a, b, subset_size=40)[0] == pytest.approx(mmd2_unbiased(a, b))
+    one = kernel_inception_distance(a, b, num_subsets=20, subset_size=10, seed=1)
+    assert one == kernel_inception_distance(a, b, num_subsets=20, subset_size=10, seed=1)
+    assert one != kernel_inception_distance(a, b, num_subsets=20, subset_size=10, seed=2)
+    assert one[1] > 0
+
+
+def test_kid_is_unbiased_for_identical_distributions():
+    rng = np.random.default_rng(5)
+    values = [mmd2_unbiased(rng.normal(size=(20, 4)), rng.normal(size=(20, 4))) for _ in range(300)]
+    assert abs(np.mean(values)) < 3 * np.std(values) / np.sqrt(len(values))
+
+
+def test_fid_command_on_two_folders(tmp_path, bach_root):
+    pytest.importorskip("tensorflow")
+    photos = bach_root / "ICIAR2018_BACH_Challenge" / "Photos"
+    out = tmp_path / "fid.json"
+    bclib = Path(sys.executable).with_name("bclib")
+    command = [str(bclib), "fid", str(photos / "Benign"), str(photos / "Invasive"), "--weights", "none",
+               "--image-size", "75", "--kid-subset-size", "4", "--kid-subsets", "5", "--json", str(out),
+               "--cache", str(tmp_path / "cache")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-1500:]
+    record = json.loads(out.read_text())
+    assert set(record) >= {"fid", "kid_mean", "kid_std", "n_real", "n_fake", "features", "note"}
+    assert record["n_real"] == record["n_fake"] == 4 and record["fid"] > 0
+    assert record["features"] == "inceptionv3-untrained-75" and "UNTRAINED" in record["note"]
+    assert json.loads(result.stdout.strip().splitlines()[-1])["fid"] == record["fid"]
+    assert len(list((tmp_path / "cache").glob("*.npy"))) == 2
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)  # cached features, same numbers
+    assert json.loads(again.stdout.strip().splitlines()[-1]) == json.loads(result.stdout.strip().splitlines()[-1])
+    missing = subprocess.run([str(bclib), "fid", str(tmp_path / "nope"), str(photos / "Benign"), "--weights", "none"],
+                             capture_output=True, text=True, timeout=300)
+    assert missing.returncode == 2 and "not a folder of images" in missing.stderr and "Traceback" not in missing.stderr
