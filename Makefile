@@ -32,11 +32,12 @@ $(STAMP): requirements.txt pyproject.toml
 
 setup: $(STAMP)
 
-$(SYNTH_BREAKHIS): | $(STAMP)
-	$(BIN)/bclib synth --layout breakhis --out data/synthetic/breakhis --seed 0
+# Redrawn (--force) when the generator changes.
+$(SYNTH_BREAKHIS): bclib/data/synth.py | $(STAMP)
+	$(BIN)/bclib synth --layout breakhis --out data/synthetic/breakhis --seed 0 --force
 
-$(SYNTH_BACH): | $(STAMP)
-	$(BIN)/bclib synth --layout bach --out data/synthetic/bach --seed 0
+$(SYNTH_BACH): bclib/data/synth.py | $(STAMP)
+	$(BIN)/bclib synth --layout bach --out data/synthetic/bach --seed 0 --force
 
 data: $(SYNTH_BREAKHIS) $(SYNTH_BACH)
 

@@ -105,6 +105,19 @@ def cmd_fid(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    from .params import check_runnable, load_params
+    from .train import train_classifier
+
+    params = load_params(args.params, args.set or [])
+    check_runnable(params)
+    seed = params.seed if args.seed is None else args.seed
+    out = args.out or params.output_dir / "runs" / args.model / args.variant / f"seed-{seed}"
+    record = train_classifier(params, args.model, args.variant, seed, out, log=lambda m: print(m, flush=True))
+    print(f"test accuracy {record['test_accuracy']:.3f} on {record['n_test']} images; outputs in {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bclib", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
@@ -134,6 +147,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", action="append", help="notebook prefixes, e.g. --only 00,01")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one parameter, e.g. train.epochs=3")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("train", help="train one classifier (model x variant x seed)")
+    p.add_argument("--params", type=Path, required=True)
+    p.add_argument("--model", required=True, help="densenet201, nasnetmobile, resnet101, resnet50, vgg16, vgg19, "
+                                                  "mobilenet, xception or proposed")
+    p.add_argument("--variant", choices=["none", "tradaug", "cwgan", "tradaug+cwgan"], default="none")
+    p.add_argument("--seed", type=int, default=None, help="model seed (default: the profile's seed)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one parameter")
+    p.add_argument("--out", type=Path, default=None, help="default: outputs/<profile>/runs/<model>/<variant>/seed-<s>")
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("fid", help="FID and KID between two folders of images")
     p.add_argument("real_dir", type=Path)

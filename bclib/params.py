@@ -122,8 +122,14 @@ class TrainParams(_Section):
     l2: float = Field(1e-4, ge=0)
     early_stopping_patience: int = Field(10, ge=1)
     class_weights: bool = False
-    image_size: int = Field(224, ge=16, le=2048)
+    image_size: int = Field(224, ge=32, le=2048)
     weights: str = Field("imagenet", description="'imagenet', 'none' or a path to a local weights file.")
+    tradaug_mode: Literal["offline", "online"] = Field(
+        "offline", description="offline: training set expanded tradaug_copies-fold once; online: per batch.")
+    tradaug_copies: int = Field(4, ge=2, le=64, description="Offline TradAug: copies of each image (original included).")
+    stain_jitter: float = Field(0.0, ge=0, le=0.5, description="HED stain jitter strength (0 = off).")
+    cwgan_images: Optional[int] = Field(None, ge=0, description="cWGAN images added (null = all generated).")
+    tensorboard: bool = False
 
 
 class EvalParams(_Section):

@@ -24,8 +24,11 @@ def test_audit_breakhis_exact_counts(breakhis_copy, tmp_path):
     assert record["dataset"] == "breakhis" and record["synthetic"] is True
     assert record["n_images"] == N_BREAKHIS - 1
     assert record["n_patients"] == sum(synth.DEFAULT_PATIENTS.values())
-    assert record["by_class"] == {"benign": 31, "malignant": 68}
-    assert record["by_subtype"]["adenosis"] == 7 and record["by_subtype"]["lobular_carcinoma"] == 16
+    patients = synth.DEFAULT_PATIENTS
+    benign = sum(patients[s] for s in ("adenosis", "fibroadenoma", "phyllodes_tumor", "tubular_adenoma"))
+    assert record["by_class"] == {"benign": benign * 4 - 1, "malignant": N_BREAKHIS - benign * 4}
+    assert record["by_subtype"]["adenosis"] == patients["adenosis"] * 4 - 1
+    assert record["by_subtype"]["lobular_carcinoma"] == (patients["lobular_carcinoma"] + 1) * 4  # + the shared patient
     assert set(record["by_magnification"]) == {"40X", "100X", "200X", "400X"}
     assert len(record["problems"]) == 1 and record["problems"][0]["problem"].startswith("empty file")
     assert not Path(record["problems"][0]["path"]).is_absolute()

@@ -28,7 +28,8 @@ def test_breakhis_index_counts_labels_and_patients(breakhis_root):
     name = row["relpath"].rsplit("/", 1)[-1]  # SOB_B_A-14-22549AB-40-001.png
     _, year, slide, mag, _ = name.split("-")
     assert row["patient"] == f"{year}-{slide}" and row["magnification"] == f"{mag}X"
-    assert (frame["label"] == "benign").sum() == 2 * 4 * 4
+    benign_patients = sum(n for s, n in synth.DEFAULT_PATIENTS.items() if synth.BREAKHIS_SUBTYPES[s][0] == "benign")
+    assert (frame["label"] == "benign").sum() == benign_patients * 4
     assert list(frame.columns[:7]) == ["path", "relpath", "label", "label_index", "subtype", "magnification", "patient"]
     assert frame.loc[frame["label"] == "malignant", "label_index"].eq(1).all()
 
@@ -122,7 +123,8 @@ def test_structural_problems_are_reported(breakhis_copy):
     assert any("contradicts" in v or "disagree" in v for v in text.values())
     assert "tubular_adenoma" not in set(index.frame["subtype"])
     missing_in_folds = [v for v in text.values() if "listed in Folds.csv but the file is missing" in v]
-    assert len(missing_in_folds) == 2 * 4 + 1 + 1  # tubular adenoma (2 patients x 4), the 400X image, the renamed one
+    tubular = synth.DEFAULT_PATIENTS["tubular_adenoma"] * 4
+    assert len(missing_in_folds) == tubular + 1 + 1  # tubular adenoma images, the 400X image, the renamed one
 
 
 def test_bach_index(bach_root):

@@ -55,11 +55,11 @@ MARKER = SYNTHETIC_MARKER
 GENERATOR_VERSION = 1
 _MAGNIFICATIONS = [int(m[:-1]) for m in BREAKHIS_MAGNIFICATIONS]  # 40, 100, 200, 400
 
-# Patients per subtype in the default synthetic set: 8 benign and 16 malignant
+# Patients per subtype in the default synthetic set: 12 benign and 22 malignant
 # patients, about a third benign like the real data (24 of 82 patients, 31% of images).
 DEFAULT_PATIENTS = {
-    "adenosis": 2, "fibroadenoma": 2, "phyllodes_tumor": 2, "tubular_adenoma": 2,
-    "ductal_carcinoma": 7, "lobular_carcinoma": 3, "mucinous_carcinoma": 3, "papillary_carcinoma": 3,
+    "adenosis": 3, "fibroadenoma": 3, "phyllodes_tumor": 3, "tubular_adenoma": 3,
+    "ductal_carcinoma": 10, "lobular_carcinoma": 4, "mucinous_carcinoma": 4, "papillary_carcinoma": 4,
 }
 
 # Drawing scale per magnification: compressed relative to the optical ratio
@@ -88,14 +88,14 @@ class PatientStyle:
     @classmethod
     def draw(cls, rng: np.random.Generator) -> "PatientStyle":
         base = color.rgb_from_hed.copy()
-        base[0] += rng.normal(0, 0.08, 3)  # haematoxylin hue
-        base[1] += rng.normal(0, 0.08, 3)  # eosin hue
+        base[0] += rng.normal(0, 0.05, 3)  # haematoxylin hue
+        base[1] += rng.normal(0, 0.05, 3)  # eosin hue
         base = np.clip(base, 0.02, None)
         base /= np.linalg.norm(base, axis=1, keepdims=True)
         return cls(
             stain_matrix=base,
-            h_strength=float(rng.uniform(0.75, 1.3)),
-            e_strength=float(rng.uniform(0.6, 1.4)),
+            h_strength=float(rng.uniform(0.85, 1.15)),
+            e_strength=float(rng.uniform(0.75, 1.25)),
             stroma_sigma=float(rng.uniform(2.0, 7.0)),
             brightness=float(rng.uniform(-0.06, 0.04)),
             noise=float(rng.uniform(0.005, 0.03)),
