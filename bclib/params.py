@@ -121,6 +121,8 @@ class TrainParams(_Section):
     lr_decay_steps: int = Field(1000, ge=1)
     l2: float = Field(1e-4, ge=0)
     early_stopping_patience: int = Field(10, ge=1)
+    restore_best_weights: bool = Field(True, description="Keep the epoch with the lowest validation loss.")
+    fusion_channels: int = Field(128, ge=8, le=1024, description="Width of the proposed model's MSCF/CPP layers.")
     class_weights: bool = False
     image_size: int = Field(224, ge=32, le=2048)
     weights: str = Field("imagenet", description="'imagenet', 'none' or a path to a local weights file.")

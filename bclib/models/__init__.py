@@ -212,10 +212,11 @@ def build_proposed(num_classes: int, input_size: int, weights: str = "imagenet",
     return keras.Model(image, top(trunk(image)), name="proposed")
 
 
-def build_model(name: str, num_classes: int, input_size: int, weights: str = "imagenet", l2: float = 1e-4):
+def build_model(name: str, num_classes: int, input_size: int, weights: str = "imagenet", l2: float = 1e-4,
+                fusion_channels: int = 128):
     """Any registry backbone as a baseline, or ``"proposed"``; uncompiled, trunk frozen."""
     if name == "proposed":
-        return build_proposed(num_classes, input_size, weights, l2)
+        return build_proposed(num_classes, input_size, weights, l2, fusion_channels)
     return build_baseline(name, num_classes, input_size, weights, l2)
 
 

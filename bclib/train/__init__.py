@@ -155,7 +155,7 @@ def train_classifier(params, model_name: str, variant: str, seed: int, out_dir: 
         train = pd.concat([train, generated_training_images(params, split, index.class_names)], ignore_index=True)
     classes = index.class_names
 
-    model = build_model(model_name, len(classes), cfg.image_size, cfg.weights, cfg.l2)
+    model = build_model(model_name, len(classes), cfg.image_size, cfg.weights, cfg.l2, cfg.fusion_channels)
     trunk, top = trunk_and_top(model)
     if cfg.weights == "none":
         real_train = split[split["part"] == "train"]
@@ -166,7 +166,7 @@ def train_classifier(params, model_name: str, variant: str, seed: int, out_dir: 
     steps_per_epoch = max(1, int(np.ceil(len(train) * (cfg.tradaug_copies if "tradaug" in variant and not online else 1)
                                          / cfg.batch_size)))
     callbacks = [keras.callbacks.EarlyStopping("val_loss", patience=cfg.early_stopping_patience,
-                                               restore_best_weights=True)]
+                                               restore_best_weights=cfg.restore_best_weights)]
     if cfg.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(str(out / "tensorboard")))
     histories = []

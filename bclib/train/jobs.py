@@ -1,0 +1,124 @@
+"""The ablation grid as independent jobs, and what notebooks 03 and 04 show of them.
+
+Every (model, variant, seed) is one job with its own folder,
+``outputs/<profile>/runs/<model>/<variant>/seed-<s>/``, runnable on its own as
+``bclib train --params P --model M --variant V --seed S --out DIR``. A job whose
+folder holds a complete run made with the same parameters is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from ..params import Params
+
+BASELINE_VARIANTS = ("none", "tradaug")
+
+
+@dataclass
+class ClassifierJob:
+    model: str
+    variant: str
+    seed: int
+    out_dir: Path
+    params: Params = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        return f"{self.model}/{self.variant}/seed-{self.seed}"
+
+    def command(self) -> list[str]:
+        source = str(self.params._source) if self.params._source else "PARAMS.yaml"
+        return ["bclib", "train", "--params", source, "--model", self.model, "--variant", self.variant,
+                "--seed", str(self.seed), "--out", str(self.out_dir)]
+
+    def is_complete(self) -> bool:
+        from . import run_is_complete
+
+        if not run_is_complete(self.out_dir):
+            return False
+        saved = json.loads((self.out_dir / "run.json").read_text()).get("params")
+        return saved == self.params.model_dump(mode="json")
+
+
+def classifier_jobs(params: Params, which: str) -> list[ClassifierJob]:
+    """``which="baselines"``: every registry model in ``train.models`` x {none, tradaug};
+    ``which="proposed"``: the proposed model x ``train.variants``; each over ``train.seeds``."""
+    cfg = params.train
+    if which == "baselines":
+        grid = [(m, v) for m in cfg.models if m != "proposed" for v in cfg.variants if v in BASELINE_VARIANTS]
+    elif which == "proposed":
+        grid = [("proposed", v) for v in cfg.variants] if "proposed" in cfg.models else []
+    else:
+        raise ValueError(f"which must be 'baselines' or 'proposed', not {which!r}")
+    return [ClassifierJob(m, v, s, params.output_dir / "runs" / m / v / f"seed-{s}", params)
+            for m, v in grid for s in cfg.seeds]
+
+
+def run_classifier_jobs(jobs: Sequence[ClassifierJob], log: Callable[[str], None] = print) -> None:
+    """Run the jobs one after another in this process, skipping complete ones."""
+    from ..data.index import index_dataset
+    from . import train_classifier
+
+    index = None
+    for number, job in enumerate(jobs, start=1):
+        if job.is_complete():
+            log(f"[{number}/{len(jobs)}] {job.name}: complete, skipped")
+            continue
+        index = index or index_dataset(job.params.data.dataset, job.params.data.root)
+        log(f"[{number}/{len(jobs)}] {job.name}: training")
+        train_classifier(job.params, job.model, job.variant, job.seed, job.out_dir, index=index, log=lambda m: None)
+
+
+def collect_runs(jobs: Sequence[ClassifierJob]) -> pd.DataFrame:
+    """One row per finished job: model, variant, seed, test accuracy, sizes, provenance."""
+    rows = []
+    for job in jobs:
+        path = job.out_dir / "run.json"
+        if path.is_file():
+            record = json.loads(path.read_text())
+            rows.append({k: record[k] for k in ("model", "variant", "seed", "test_accuracy", "n_train",
+                                                "n_train_generated", "n_test", "epochs_run", "untrained_backbone",
+                                                "synthetic_data", "wall_s")} | {"output": str(job.out_dir)})
+    return pd.DataFrame(rows)
+
+
+def accuracy_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Test accuracy per model and variant: mean and standard deviation over seeds."""
+    grouped = runs.groupby(["model", "variant"])["test_accuracy"]
+    table = pd.DataFrame({"seeds": grouped.size(), "accuracy_mean": grouped.mean(), "accuracy_std": grouped.std()})
+    return table.fillna({"accuracy_std": 0.0}).round(3)
+
+
+def learning_curves(jobs: Sequence[ClassifierJob], provenance: str = ""):
+    """Training and validation loss and accuracy per epoch for every finished job (the paper's Figures 5-6)."""
+    done = [j for j in jobs if (j.out_dir / "history.csv").is_file()]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+    for i, job in enumerate(done):
+        history = pd.read_csv(job.out_dir / "history.csv")
+        colour = f"C{i % 10}"
+        axes[0].plot(history["epoch"], history["loss"], color=colour, label=job.name)
+        axes[0].plot(history["epoch"], history["val_loss"], color=colour, linestyle="--")
+        axes[1].plot(history["epoch"], history["accuracy"], color=colour, label=job.name)
+        axes[1].plot(history["epoch"], history["val_accuracy"], color=colour, linestyle="--")
+    axes[0].set_title("loss (solid: training, dashed: validation)")
+    axes[1].set_title("accuracy (solid: training, dashed: validation)")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+    axes[1].legend(fontsize=7, loc="lower right")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    if provenance:
+        fig.text(0.5, 0.005, provenance, ha="center", va="bottom", fontsize=8, color="#a00000")
+    return fig
+
+
+def run_provenance(runs: pd.DataFrame, split: str) -> str:
+    data = "SYNTHETIC data" if runs["synthetic_data"].all() else "real data"
+    weights = "UNTRAINED backbones (weights: none)" if runs["untrained_backbone"].any() else "ImageNet backbones"
+    return f"{data} | {weights} | {split} split"
