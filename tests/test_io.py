@@ -30,3 +30,14 @@ def test_jsonl_reader_ignores_a_torn_last_line(tmp_path):
     with open(log, "a") as fh:
         fh.write('{"kimg": 3, "lo')
     assert read_jsonl(log) == [{"kimg": 1}, {"kimg": 2}]
+
+
+def test_atomic_files_get_ordinary_permissions(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        target = write_json_atomic(tmp_path / "r.json", {})
+    finally:
+        os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o644

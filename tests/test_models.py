@@ -41,21 +41,6 @@ def test_registry_uses_each_backbones_own_preprocessing():
     assert len(set(modes.values())) == 3
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
-def test_every_model_builds_with_a_frozen_trunk(name):
-    model = build_model(name, 4, 96, "none")
-    trunk, top = trunk_and_top(model)
-    images = np.random.default_rng(1).uniform(0, 255, (2, 96, 96, 3)).astype("float32")
-    probabilities = np.asarray(model(images))
-    assert probabilities.shape == (2, 4)
-    np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
-    assert not trunk.trainable and trunk.trainable_weights == []
-    assert {id(w) for w in model.trainable_weights} == {id(w) for w in top.trainable_weights}
-    if name == "proposed":
-        preprocessors = [l for l in trunk.layers if isinstance(l, BackbonePreprocess)]
-        assert sorted(p.mode for p in preprocessors) == ["caffe", "tf", "torch"]  # one per backbone
-
-
 def test_bad_model_requests_are_refused():
     with pytest.raises(UserError, match="unknown model"):
         build_model("alexnet", 2, 64, "none")
@@ -124,3 +109,83 @@ def test_cached_path_predicts_like_the_full_model(trained_run):
     model = keras.models.load_model(run / "model.keras", safe_mode=True)
     full = model.predict(make_dataset(predictions, 64, 16, label_column=None), verbose=0)
     np.testing.assert_allclose(full, predictions[["p_benign", "p_malignant"]].to_numpy(), atol=1e-4)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_every_model_builds_and_trains_its_top_only(name):
+    keras.utils.set_random_seed(0)
+    model = build_model(name, 4, 96, "none")
+    trunk, top = trunk_and_top(model)
+    images = np.random.default_rng(1).uniform(0, 255, (4, 96, 96, 3)).astype("float32")
+    probabilities = np.asarray(model(images))
+    assert probabilities.shape == (4, 4)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
+    assert not trunk.trainable and trunk.trainable_weights == []
+    assert {id(w) for w in model.trainable_weights} == {id(w) for w in top.trainable_weights}
+    if name == "proposed":
+        preprocessors = [l for l in trunk.layers if isinstance(l, BackbonePreprocess)]
+        assert sorted(p.mode for p in preprocessors) == ["caffe", "tf", "torch"]  # one per backbone
+    # Stage 1 as the trainer runs it: the top is fitted on the frozen trunk's outputs.
+    top_before = [np.array(w) for w in top.trainable_weights]
+    top.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
+    top.fit(trunk(images), np.array([0, 1, 2, 3]), epochs=1, batch_size=4, verbose=0)
+    assert any(not np.array_equal(a, np.array(b)) for a, b in zip(top_before, top.trainable_weights))
+    np.testing.assert_allclose(np.asarray(model(images)), np.asarray(top(trunk(images))), rtol=1e-5, atol=1e-6)
+
+
+def _fake_generated_set(params_out: Path, source_images, patients):
+    """A generated-images folder and GAN patient record, as notebook 01 leaves them."""
+    import shutil
+
+    folder = params_out / "generated" / "benign"
+    folder.mkdir(parents=True)
+    rows = ["file,class,seed,snapshot,kimg"]
+    for i, path in enumerate(source_images):
+        shutil.copy(path, folder / f"cwgan_benign_s0_{i:05d}.png")
+        rows.append(f"benign/cwgan_benign_s0_{i:05d}.png,benign,0,snapshot-000000016,0.016")
+    (params_out / "generated" / "manifest.csv").write_text("\n".join(rows) + "\n")
+    (params_out / "gan").mkdir(parents=True)
+    (params_out / "gan" / "training_patients.json").write_text(json.dumps({"patients": sorted(patients)}))
+
+
+def test_cwgan_variants_add_generated_images_and_refuse_leaks(tmp_path, breakhis_root):
+    from bclib.data.index import index_breakhis
+    from bclib.data.splits import split_from_params
+    from bclib.params import load_params
+    from bclib.train import train_classifier
+
+    path = tmp_path / "p.yaml"
+    path.write_text(TINY_TRAIN.format(root=breakhis_root, out=tmp_path / "out").replace("epochs: 3", "epochs: 1"))
+    params = load_params(path)
+    index = index_breakhis(breakhis_root)
+    split = split_from_params(index, params)
+    train = split[split["part"] == "train"]
+    _fake_generated_set(tmp_path / "out", train["path"].iloc[:5], train["patient"].unique())
+    for variant in ("cwgan", "tradaug+cwgan"):
+        record = train_classifier(params, "mobilenet", variant, 0, tmp_path / variant, index=index, log=lambda m: None)
+        assert record["n_train_generated"] == 5 and record["n_train"] == len(train) + 5
+        assert (tmp_path / variant / "predictions.csv").is_file()
+    test_patient = split.loc[split["part"] == "test", "patient"].iloc[0]
+    (tmp_path / "out" / "gan" / "training_patients.json").write_text(json.dumps({"patients": [test_patient]}))
+    with pytest.raises(UserError, match="validation/test parts"):
+        train_classifier(params, "mobilenet", "cwgan", 0, tmp_path / "leak", index=index, log=lambda m: None)
+
+
+def test_fine_tuning_stage_unfreezes_part_of_the_backbone(tmp_path, breakhis_root):
+    from bclib.models import unfreeze_for_fine_tuning
+    from bclib.params import load_params
+    from bclib.train import train_classifier
+
+    model = build_model("mobilenet", 2, 64, "none")
+    unfreeze_for_fine_tuning(model, "mobilenet")
+    backbone = model.get_layer("trunk").get_layer("mobilenet")
+    flags = [layer.trainable for layer in backbone.layers]
+    assert not any(flags[: int(len(flags) * 0.7)]) and any(flags[int(len(flags) * 0.7):])
+    assert not any(l.trainable for l in backbone.layers if isinstance(l, keras.layers.BatchNormalization))
+
+    path = tmp_path / "p.yaml"
+    path.write_text(TINY_TRAIN.format(root=breakhis_root, out=tmp_path / "out")
+                    .replace("epochs: 3", "epochs: 1, fine_tune_epochs: 1"))
+    record = train_classifier(load_params(path), "mobilenet", "none", 0, tmp_path / "run", log=lambda m: None)
+    history = pd.read_csv(tmp_path / "run" / "history.csv")
+    assert list(history["stage"]) == [1, 2] and record["epochs_run"] == 2

@@ -101,6 +101,13 @@ def trunk_outputs(trunk, frame: pd.DataFrame, image_size: int, batch_size: int, 
     return arrays
 
 
+def _concatenate(blocks):
+    """Row-wise concatenation of trunk outputs (arrays, or lists of arrays for several taps)."""
+    if isinstance(blocks[0], list):
+        return [np.concatenate([b[i] for b in blocks]) for i in range(len(blocks[0]))]
+    return np.concatenate(blocks)
+
+
 def _offline_augmenter(seed: int, stain_sigma: float):
     layer = tradaug_layer(seed)
     rng = np.random.default_rng(seed)
@@ -149,10 +156,14 @@ def train_classifier(params, model_name: str, variant: str, seed: int, out_dir: 
 
     index = index or index_dataset(params.data.dataset, params.data.root)
     split = split_from_params(index, params)  # the data split follows params.seed, not the model seed
-    train = split[split["part"] == "train"]
+    real_train = split[split["part"] == "train"]
     val, test = split[split["part"] == "val"], split[split["part"] == "test"]
+    # Real and generated images are kept as separate parts so that their cached trunk
+    # outputs are shared between the variants with and without cWGAN images.
+    parts = [real_train]
     if "cwgan" in variant:
-        train = pd.concat([train, generated_training_images(params, split, index.class_names)], ignore_index=True)
+        parts.append(generated_training_images(params, split, index.class_names))
+    train = pd.concat(parts, ignore_index=True)
     classes = index.class_names
 
     model = build_model(model_name, len(classes), cfg.image_size, cfg.weights, cfg.l2, cfg.fusion_channels)
@@ -193,16 +204,15 @@ def train_classifier(params, model_name: str, variant: str, seed: int, out_dir: 
                                    class_weight=_class_weights(train["label_index"].to_numpy(), len(classes))
                                    if cfg.class_weights else None, verbose=0).history)
     else:
-        train_inputs = cached(train)
-        train_labels = train["label_index"].to_numpy()
+        blocks = [cached(part) for part in parts]
+        label_blocks = [part["label_index"].to_numpy() for part in parts]
         if "tradaug" in variant:
-            copies = [cached(train, f"-aug{seed}-{k}", _offline_augmenter(seed * 1000 + k, cfg.stain_jitter))
-                      for k in range(cfg.tradaug_copies - 1)]
-            if isinstance(train_inputs, list):
-                train_inputs = [np.concatenate([a, *(c[i] for c in copies)]) for i, a in enumerate(train_inputs)]
-            else:
-                train_inputs = np.concatenate([train_inputs, *copies])
-            train_labels = np.concatenate([train_labels] * cfg.tradaug_copies)
+            for k in range(cfg.tradaug_copies - 1):
+                augment = _offline_augmenter(seed * 1000 + k, cfg.stain_jitter)
+                blocks += [cached(part, f"-aug{seed}-{k}", augment) for part in parts]
+                label_blocks += [part["label_index"].to_numpy() for part in parts]
+        train_inputs = _concatenate(blocks)
+        train_labels = np.concatenate(label_blocks)
         log(f"{model_name}/{variant}/seed {seed}: training the top on cached trunk outputs "
             f"({len(train_labels)} training rows)")
         _compile(top, cfg.learning_rate, cfg.lr_decay_steps, cfg.lr_decay_rate)
