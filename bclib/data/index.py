@@ -150,6 +150,18 @@ def _check_images(paths: list[Path]) -> list:
         return list(pool.map(check, paths))
 
 
+def _readable_rows(candidates: list[tuple[Path, dict]], root: Path, problems: list) -> list[dict]:
+    """Index rows for the candidate files that decode; the others become problems."""
+    rows = []
+    for (path, meta), info in zip(candidates, _check_images([p for p, _ in candidates])):
+        if isinstance(info, ImageProblem):
+            _problem(problems, root, path, f"{info}; skipped")
+            continue
+        rows.append({"path": str(path), "relpath": path.relative_to(root).as_posix(), **meta,
+                     "width": info.width, "height": info.height, "mode": info.mode})
+    return rows
+
+
 def _frame(rows: Iterable[dict], class_names: list[str]) -> pd.DataFrame:
     frame = pd.DataFrame(list(rows), columns=COLUMNS)
     frame["label_index"] = frame["label"].map({c: i for i, c in enumerate(class_names)}).astype("int64")
@@ -227,13 +239,7 @@ def index_breakhis(root: str | os.PathLike) -> DatasetIndex:
             "patient": f"{match['year']}-{match['slide']}",
         }))
 
-    rows = []
-    for (path, meta), info in zip(candidates, _check_images([p for p, _ in candidates])):
-        if isinstance(info, ImageProblem):
-            _problem(problems, root, path, f"{info}; skipped")
-            continue
-        rows.append({"path": str(path), "relpath": path.relative_to(root).as_posix(), **meta,
-                     "width": info.width, "height": info.height, "mode": info.mode})
+    rows = _readable_rows(candidates, root, problems)
     if not rows:
         raise UserError(f"{root}: BreakHis layout found but it holds no readable images")
     frame = _frame(rows, BREAKHIS_CLASSES)
@@ -337,13 +343,7 @@ def index_bach(root: str | os.PathLike) -> DatasetIndex:
         for name in sorted(set(truth) - seen):
             _problem(problems, root, photos / name, "listed in microscopy_ground_truth.csv but the file is missing")
 
-    rows = []
-    for (path, meta), info in zip(candidates, _check_images([p for p, _ in candidates])):
-        if isinstance(info, ImageProblem):
-            _problem(problems, root, path, f"{info}; skipped")
-            continue
-        rows.append({"path": str(path), "relpath": path.relative_to(root).as_posix(), **meta,
-                     "width": info.width, "height": info.height, "mode": info.mode})
+    rows = _readable_rows(candidates, root, problems)
     if not rows:
         raise UserError(f"{root}: BACH layout found but it holds no readable images")
     return DatasetIndex("bach", root, list(BACH_CLASS_NAMES), _frame(rows, BACH_CLASS_NAMES), problems,
@@ -382,13 +382,7 @@ def index_generated(folder: str | os.PathLike, class_names: list[str]) -> Datase
             _problem(problems, folder, path, f"class '{klass}' is not one of {class_names}; skipped")
             continue
         candidates.append((path, {"label": klass, "subtype": "cwgan", "magnification": "", "patient": ""}))
-    rows = []
-    for (path, meta), info in zip(candidates, _check_images([p for p, _ in candidates])):
-        if isinstance(info, ImageProblem):
-            _problem(problems, folder, path, f"{info}; skipped")
-            continue
-        rows.append({"path": str(path), "relpath": path.relative_to(folder).as_posix(), **meta,
-                     "width": info.width, "height": info.height, "mode": info.mode})
+    rows = _readable_rows(candidates, folder, problems)
     if not rows:
         raise UserError(f"{folder}: manifest.csv lists no usable images")
     return DatasetIndex("generated", folder, list(class_names), _frame(rows, class_names), problems, synthetic=True)

@@ -307,8 +307,16 @@ def _prepare(out: Path, force: bool) -> Path | None:
     return Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
 
 
-def _finish(tmp: Path, out: Path, info: dict) -> Path:
-    (tmp / MARKER).write_text(json.dumps(info, indent=2) + "\n")
+def _finish(tmp: Path, out: Path, layout: str, archive_folder: str, seed: int, n_images: int,
+            size: tuple[int, int]) -> Path:
+    """Mark the dataset as synthetic (at its top and in the archive folder), then move it into place."""
+    info = {
+        "generator": "bclib.data.synth", "version": GENERATOR_VERSION, "layout": layout,
+        "seed": seed, "n_images": n_images, "size": list(size),
+        "note": "Synthetic H&E-like tiles made by bclib; not real patient data.",
+    }
+    for folder in (tmp, tmp / archive_folder):
+        (folder / MARKER).write_text(json.dumps(info, indent=2) + "\n")
     if out.exists():
         shutil.rmtree(out)
     tmp.rename(out)
@@ -376,13 +384,7 @@ def make_breakhis(
     _run_jobs(jobs, workers)
 
     _write_folds(tmp / "Folds.csv", files, patients, seed, n_folds)
-    info = {
-        "generator": "bclib.data.synth", "version": GENERATOR_VERSION, "layout": "breakhis",
-        "seed": seed, "n_images": len(files), "size": [width, height],
-        "note": "Synthetic H&E-like tiles made by bclib; not real patient data.",
-    }
-    (tmp / "BreaKHis_v1" / MARKER).write_text(json.dumps(info, indent=2) + "\n")
-    return _finish(tmp, out, info)
+    return _finish(tmp, out, "breakhis", "BreaKHis_v1", seed, len(files), size)
 
 
 def _write_folds(path: Path, files, patients, seed: int, n_folds: int) -> None:
@@ -439,10 +441,4 @@ def make_bach(
     _run_jobs(jobs, workers)
     with open(photos / "microscopy_ground_truth.csv", "w", newline="") as fh:
         csv.writer(fh).writerows(truth)
-    info = {
-        "generator": "bclib.data.synth", "version": GENERATOR_VERSION, "layout": "bach",
-        "seed": seed, "n_images": len(truth), "size": [width, height],
-        "note": "Synthetic H&E-like tiles made by bclib; not real patient data.",
-    }
-    (tmp / "ICIAR2018_BACH_Challenge" / MARKER).write_text(json.dumps(info, indent=2) + "\n")
-    return _finish(tmp, out, info)
+    return _finish(tmp, out, "bach", "ICIAR2018_BACH_Challenge", seed, len(truth), size)
