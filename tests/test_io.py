@@ -41,3 +41,18 @@ def test_atomic_files_get_ordinary_permissions(tmp_path):
     finally:
         os.umask(mask)
     assert target.stat().st_mode & 0o777 == 0o644
+
+
+def test_atomic_directory_replaces_whole_or_not_at_all(tmp_path):
+    from bclib.io import atomic_directory
+
+    target = tmp_path / "snapshot"
+    with atomic_directory(target) as tmp:
+        (tmp / "a.txt").write_text("1")
+    with pytest.raises(RuntimeError):
+        with atomic_directory(target) as tmp:
+            (tmp / "a.txt").write_text("2")
+            raise RuntimeError("killed")
+    assert (target / "a.txt").read_text() == "1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["snapshot"]
+    assert target.stat().st_mode & 0o700 == 0o700

@@ -12,8 +12,6 @@ back as a table that can be mixed into a training set.
 from __future__ import annotations
 
 import csv
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -22,6 +20,7 @@ from PIL import Image
 
 from ..backend import tensorflow
 from ..errors import UserError
+from ..io import atomic_directory
 from .train import latest_snapshot, list_snapshots, load_generator, read_state, to_uint8
 
 tf = tensorflow()
@@ -69,9 +68,7 @@ def generate(snapshot: str | Path, class_name: str, n: int, seed: int, out_dir: 
     generator = load_generator(snapshot)
     images = sample(generator, classes.index(class_name), n, seed, state["gan"]["latent_dim"])
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_directory(out) as tmp:
         (tmp / class_name).mkdir()
         rows = []
         for i, image in enumerate(images):
@@ -84,12 +81,6 @@ def generate(snapshot: str | Path, class_name: str, n: int, seed: int, out_dir: 
             writer = csv.DictWriter(fh, fieldnames=["file", "class", "seed", "snapshot", "kimg"])
             writer.writeheader()
             writer.writerows(rows)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -40,7 +39,7 @@ import pandas as pd
 from ..backend import keras as _keras
 from ..backend import set_determinism, tensorflow
 from ..errors import UserError
-from ..io import append_jsonl, atomic_path, read_jsonl, write_json_atomic, write_text_atomic
+from ..io import append_jsonl, atomic_directory, atomic_path, read_jsonl, write_json_atomic, write_text_atomic
 from . import losses
 from .models import build_critic, build_generator
 
@@ -339,9 +338,7 @@ class CWGANTrainer:
     def snapshot(self, record: dict) -> dict:
         """Write snapshot, fakes grid and metrics line for the current state; return the record."""
         name = f"{SNAPSHOT_PREFIX}{self.images_seen:09d}"
-        final = self.out / name
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=self.out))
-        try:
+        with atomic_directory(self.out / name) as tmp:
             self.generator.save(tmp / "generator.keras")
             self.critic.save(tmp / "critic.keras")
             if self.generator_ema is not None:
@@ -361,12 +358,6 @@ class CWGANTrainer:
                 "provenance": self.provenance, "record": record,
             }
             write_text_atomic(tmp / "state.json", json.dumps(state, indent=2))  # written last
-            if final.exists():
-                shutil.rmtree(final)
-            tmp.rename(final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         append_jsonl(self.out / "metrics.jsonl", record)
         for old in list_snapshots(self.out)[:-self.cfg.keep_snapshots]:
             shutil.rmtree(old, ignore_errors=True)
