@@ -118,6 +118,23 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_predict(args) -> int:
+    from .evaluation.predict import predict_images
+    from .io import write_json_atomic
+
+    results = predict_images(args.model, args.images, args.gradcam)
+    if args.json:
+        write_json_atomic(args.json, results)
+    for record in results:
+        if "error" in record:
+            print(f"bclib: {record['path']}: {record['error']}", file=sys.stderr)
+        else:
+            scores = ", ".join(f"{k[2:]}={v:.3f}" for k, v in record.items() if k.startswith("p_"))
+            print(f"{record['path']}: {record['pred']} ({scores})")
+    failed = sum("error" in r for r in results)
+    return 0 if not failed else (2 if failed == len(results) else 1)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bclib", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
@@ -170,6 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", type=Path, default=None, help="folder to cache features in")
     p.add_argument("--json", type=Path, default=None)
     p.set_defaults(func=cmd_fid)
+
+    p = sub.add_parser("predict", help="class probabilities (and Grad-CAM overlays) for images from a saved model")
+    p.add_argument("--model", type=Path, required=True, help="a model.keras written by `bclib train`")
+    p.add_argument("images", nargs="+", type=Path)
+    p.add_argument("--json", type=Path, default=None, help="also write the results here")
+    p.add_argument("--gradcam", type=Path, default=None, metavar="DIR", help="write heatmap overlays here")
+    p.set_defaults(func=cmd_predict)
 
     gan = sub.add_parser("gan", help="train the cWGAN or generate images with it").add_subparsers(
         dest="gan_command", required=True)

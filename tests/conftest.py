@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from bclib.data import synth
+from helpers import TINY_TRAIN
 
 # Small tiles keep the suite fast; layouts and naming are identical to the defaults.
 TINY_BREAKHIS = dict(images_per_magnification=1, size=(96, 64), workers=1)
@@ -34,3 +37,17 @@ def breakhis_copy(breakhis_root, tmp_path) -> Path:
 @pytest.fixture
 def bach_copy(bach_root, tmp_path) -> Path:
     return Path(shutil.copytree(bach_root, tmp_path / "bach"))
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, breakhis_root):
+    """`bclib train` of MobileNet (untrained, 64 px, TradAug) on the tiny BreakHis set: <tmp>/run holds its outputs."""
+    tmp = tmp_path_factory.mktemp("train")
+    params = tmp / "p.yaml"
+    params.write_text(TINY_TRAIN.format(root=breakhis_root, out=tmp / "out"))
+    bclib = Path(sys.executable).with_name("bclib")
+    result = subprocess.run([str(bclib), "train", "--params", str(params), "--model", "mobilenet",
+                             "--variant", "tradaug", "--out", str(tmp / "run")], capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return tmp

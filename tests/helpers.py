@@ -49,3 +49,12 @@ def bomb_png(path: Path, width: int = 100_000, height: int = 100_000) -> Path:
 def tissue_like(height: int = 64, width: int = 96, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+# Parameters of a tiny classifier run (64 px, untrained MobileNet): format with root= and out=.
+TINY_TRAIN = """
+seed: 0
+data: {{dataset: breakhis, root: {root}}}
+train: {{epochs: 3, batch_size: 16, image_size: 64, weights: none, tradaug_copies: 2, learning_rate: 0.001}}
+run: {{output_dir: {out}}}
+"""

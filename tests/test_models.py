@@ -20,6 +20,7 @@ from bclib.models import (  # noqa: E402
     trunk_and_top,
 )
 from bclib.errors import UserError  # noqa: E402
+from helpers import TINY_TRAIN  # noqa: E402
 
 REFERENCE = {
     "caffe": keras.applications.vgg16.preprocess_input,
@@ -65,27 +66,6 @@ def test_untrained_batchnorm_calibration_restores_a_usable_scale():
 
 
 # -- training --------------------------------------------------------------------------
-
-TINY_TRAIN = """
-seed: 0
-data: {{dataset: breakhis, root: {root}}}
-train: {{epochs: 3, batch_size: 16, image_size: 64, weights: none, tradaug_copies: 2, learning_rate: 0.001}}
-run: {{output_dir: {out}}}
-"""
-
-
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory, breakhis_root):
-    tmp = tmp_path_factory.mktemp("train")
-    params = tmp / "p.yaml"
-    params.write_text(TINY_TRAIN.format(root=breakhis_root, out=tmp / "out"))
-    bclib = Path(sys.executable).with_name("bclib")
-    result = subprocess.run([str(bclib), "train", "--params", str(params), "--model", "mobilenet",
-                             "--variant", "tradaug", "--out", str(tmp / "run")], capture_output=True, text=True,
-                            timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return tmp
-
 
 def test_train_writes_predictions_history_and_model(trained_run):
     run = trained_run / "run"

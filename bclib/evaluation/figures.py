@@ -1,0 +1,99 @@
+"""The report's figures: confusion matrices, ROC curves, real beside generated images, Grad-CAM.
+
+Each function returns a matplotlib figure with the provenance footer (synthetic
+data, untrained weights) when given one; notebooks save them with
+:func:`bclib.figures.save_figure`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from sklearn.metrics import auc, confusion_matrix, roc_curve
+from sklearn.preprocessing import label_binarize
+
+from ..figures import label_provenance
+
+
+def confusion_matrices(predictions: pd.DataFrame, classes: Sequence[str], provenance: str = "", title: str = ""):
+    """Counts of (true, predicted) overall and, where magnifications are known, per magnification (Figure 7)."""
+    groups = [("all images", predictions)]
+    if "magnification" in predictions and (predictions["magnification"].astype(str) != "").all():
+        groups += [(m, g) for m, g in predictions.groupby("magnification", sort=False)]
+    fig, axes = plt.subplots(1, len(groups), figsize=(2.9 * len(groups) + 0.5, 3.0), squeeze=False)
+    for ax, (name, frame) in zip(axes[0], groups):
+        counts = confusion_matrix(frame["label"], frame["pred"], labels=list(classes))
+        sns.heatmap(counts, annot=True, fmt="d", cbar=False, cmap="Blues", ax=ax,
+                    xticklabels=classes, yticklabels=classes if ax is axes[0, 0] else False)
+        ax.set_title(f"{name} (n={len(frame)})", fontsize=9)
+        ax.set_xlabel("predicted")
+    axes[0, 0].set_ylabel("true")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    label_provenance(fig, provenance)
+    return fig
+
+
+def roc_curves(named: dict[str, pd.DataFrame], classes: Sequence[str], provenance: str = ""):
+    """ROC curve per run (Figures 8-9). Two classes: the second class is positive. More: micro-averaged one-vs-rest."""
+    fig, ax = plt.subplots(figsize=(5.2, 4.4))
+    for name, frame in named.items():
+        scores = frame[[f"p_{c}" for c in classes]].to_numpy()
+        if len(classes) == 2:
+            truth, score = (frame["label"] == classes[1]).to_numpy(), scores[:, 1]
+        else:
+            truth, score = label_binarize(frame["label"], classes=list(classes)).ravel(), scores.ravel()
+        if truth.min() == truth.max():
+            continue  # one class only: no curve
+        fpr, tpr, _ = roc_curve(truth, score)
+        ax.plot(fpr, tpr, label=f"{name} (AUC {auc(fpr, tpr):.3f})")
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+    ax.set_xlabel("false-positive rate")
+    ax.set_ylabel("true-positive rate")
+    ax.set_title("ROC, " + (f"positive class '{classes[1]}'" if len(classes) == 2 else "micro-average one-vs-rest"),
+                 fontsize=10)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    label_provenance(fig, provenance)
+    return fig
+
+
+def real_beside_generated(real_paths: Sequence[str], generated_paths: Sequence[str],
+                          loader: Callable[[str], np.ndarray], provenance: str = ""):
+    """Two rows: training images of a class above cWGAN images of the same class (Figure 10)."""
+    n = max(1, min(len(real_paths), len(generated_paths)))
+    fig, axes = plt.subplots(2, n, figsize=(1.7 * n, 3.8), squeeze=False)
+    for row, (label, paths) in enumerate((("real", real_paths), ("generated", generated_paths))):
+        for k in range(n):
+            ax = axes[row, k]
+            ax.set_xticks([]), ax.set_yticks([])
+            if k < len(paths):
+                ax.imshow(loader(paths[k]))
+        axes[row, 0].set_ylabel(label)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    label_provenance(fig, provenance)
+    return fig
+
+
+def gradcam_figure(images: np.ndarray, heatmaps: np.ndarray, titles: Sequence[str], row_label: str,
+                   provenance: str = ""):
+    """Test images (top) and their Grad-CAM overlays (bottom)."""
+    from .gradcam import overlay
+
+    n = len(images)
+    fig, axes = plt.subplots(2, n, figsize=(1.9 * n, 4.2), squeeze=False)
+    for k in range(n):
+        for row, picture in enumerate((images[k].astype(np.uint8), overlay(images[k], heatmaps[k]))):
+            axes[row, k].imshow(picture)
+            axes[row, k].set_xticks([]), axes[row, k].set_yticks([])
+        axes[0, k].set_title(titles[k], fontsize=7)
+    axes[0, 0].set_ylabel("image")
+    axes[1, 0].set_ylabel(f"Grad-CAM\n{row_label}", fontsize=8)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    label_provenance(fig, provenance)
+    return fig

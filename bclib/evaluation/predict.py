@@ -1,0 +1,77 @@
+"""``bclib predict``: class probabilities for image files from a saved classifier, optionally with Grad-CAM.
+
+The model is loaded in Keras safe mode (no Python code from the file runs).
+Each image goes through the same checks and resizing as training
+(:mod:`bclib.data.images` bounds its size before decoding); an unreadable
+image gets its own error line and the others are still predicted.
+Class names come from the ``run.json`` written beside the model by
+``bclib train``; without it they are ``class_0``, ``class_1``, ...
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from ..errors import UserError
+
+
+def load_classifier(model_path: str | Path):
+    """(model, class names) from a ``.keras`` file written by ``bclib train``."""
+    from ..backend import keras
+    from .. import models  # noqa: F401  registers bclib's layers for deserialisation
+
+    path = Path(model_path)
+    if path.suffix != ".keras" or not path.is_file():
+        raise UserError(f"{path}: not a .keras model file")
+    try:
+        model = keras().models.load_model(path, safe_mode=True, compile=False)
+    except (ValueError, OSError, TypeError) as exc:
+        raise UserError(f"{path}: cannot load the model ({str(exc).splitlines()[0]})") from None
+    n_classes = int(model.output_shape[-1])
+    record = path.with_name("run.json")
+    classes = json.loads(record.read_text()).get("classes") if record.is_file() else None
+    if not classes or len(classes) != n_classes:
+        classes = [f"class_{i}" for i in range(n_classes)]
+    return model, list(classes)
+
+
+def predict_images(model_path: str | Path, image_paths: Sequence[str | Path],
+                   gradcam_dir: Optional[str | Path] = None) -> list[dict]:
+    """One record per image: ``{"path", "pred", "p_<class>"...}`` or ``{"path", "error"}``."""
+    from PIL import Image
+
+    from ..data.images import ImageProblem, inspect_image
+    from ..data.pipeline import load_batch
+    from ..io import atomic_path
+
+    model, classes = load_classifier(model_path)
+    size = int(model.input_shape[1])
+    results = []
+    for path in image_paths:
+        try:
+            inspect_image(path)
+        except (ImageProblem, OSError) as exc:
+            results.append({"path": str(path), "error": str(exc)})
+            continue
+        batch = load_batch([path], size)
+        if gradcam_dir is not None:
+            from .gradcam import gradcam, overlay
+
+            heat, probabilities = gradcam(model, batch)
+            target = Path(gradcam_dir) / f"{Path(path).stem}_gradcam.png"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(target) as tmp:
+                Image.fromarray(overlay(batch[0], heat[0])).save(tmp, format="PNG")
+        else:
+            probabilities = model.predict(batch, verbose=0)
+        p = np.asarray(probabilities)[0]
+        record = {"path": str(path), "pred": classes[int(p.argmax())]}
+        record |= {f"p_{c}": float(v) for c, v in zip(classes, p)}
+        if gradcam_dir is not None:
+            record["gradcam"] = str(target)
+        results.append(record)
+    return results

@@ -1,0 +1,172 @@
+"""Notebook 05's building blocks: Grad-CAM, the report tables beside the paper, report files, `bclib predict`."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from bclib.evaluation.gradcam import gradcam, overlay  # noqa: E402
+from bclib.evaluation.report import (  # noqa: E402
+    Report,
+    Run,
+    accuracy_beside_table14,
+    leakage_table,
+    load_run,
+    mcnemar_table,
+    over_seeds,
+    per_class_beside_paper,
+    run_scores,
+)
+from helpers import write_png  # noqa: E402
+
+# -- Grad-CAM ------------------------------------------------------------------------
+
+
+def _brightness_model(weight_for_class_0: float):
+    """trunk: mean brightness per 4x4 cell (one channel); top: average pooling -> dense over 2 classes."""
+    image = keras.Input((16, 16, 3))
+    trunk_in = keras.Input((16, 16, 3))
+    cells = keras.layers.AveragePooling2D(4)(trunk_in)
+    brightness = keras.layers.Conv2D(1, 1, use_bias=False, kernel_initializer=keras.initializers.Constant(1 / 3))(cells)
+    trunk = keras.Model(trunk_in, brightness, name="trunk")
+    top_in = keras.Input((4, 4, 1))
+    pooled = keras.layers.GlobalAveragePooling2D()(top_in)
+    dense = keras.layers.Dense(2, activation="softmax", kernel_initializer=keras.initializers.Constant(
+        [[weight_for_class_0, -weight_for_class_0]]), bias_initializer="zeros")(pooled)
+    top = keras.Model(top_in, dense, name="top")
+    return keras.Model(image, top(trunk(image)))
+
+
+def test_gradcam_points_at_the_region_that_raises_the_class_score():
+    images = np.zeros((1, 16, 16, 3), np.float32)
+    images[0, :8, :8] = 1.0  # a bright top-left quadrant
+    heat, probabilities = gradcam(_brightness_model(0.5), images, class_index=np.array([0]))
+    assert heat.shape == (1, 16, 16) and heat.max() == pytest.approx(1.0)
+    assert heat[0, :6, :6].mean() > 0.8 and heat[0, 10:, 10:].max() < 0.05
+    # Brightness lowers class 1's score: its map has no positive evidence anywhere.
+    heat_other, _ = gradcam(_brightness_model(0.5), images, class_index=np.array([1]))
+    assert heat_other.max() == 0.0
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-6)
+
+
+def test_overlay_blends_in_uint8():
+    image = np.full((8, 8, 3), 200, np.float32)
+    blended = overlay(image, np.zeros((8, 8)), alpha=0.5)
+    assert blended.dtype == np.uint8 and blended.shape == (8, 8, 3)
+    np.testing.assert_array_equal(blended, overlay(image, np.zeros((8, 8)), alpha=0.5))
+
+
+# -- report tables ---------------------------------------------------------------------
+
+
+def _run(model, variant, seed, split, correct, classes=("benign", "malignant")):
+    """A fake run of 8 test images of 4 patients; ``correct`` says which predictions are right."""
+    labels = ["benign", "benign", "malignant", "malignant"] * 2
+    preds = [l if ok else ("malignant" if l == "benign" else "benign") for l, ok in zip(labels, correct)]
+    frame = pd.DataFrame({"path": [f"img{i}.png" for i in range(8)],
+                          "patient": ["p1", "p1", "p2", "p2", "p3", "p3", "p4", "p4"],
+                          "magnification": ["40X", "100X"] * 4, "label": labels, "pred": preds})
+    frame["p_malignant"] = [0.9 if p == "malignant" else 0.1 for p in preds]
+    frame["p_benign"] = 1 - frame["p_malignant"]
+    record = {"model": model, "variant": variant, "seed": seed, "split": split, "classes": list(classes)}
+    return Run(Path("."), record, frame)
+
+
+def test_run_scores_give_intervals_around_each_estimate_and_seed_means():
+    runs = [_run("proposed", "none", s, "patient", [True] * 7 + [False]) for s in (0, 1)]
+    scores = run_scores(runs, n_resamples=200)
+    assert list(scores["accuracy"]) == [0.875, 0.875]
+    assert (scores["accuracy_low"] <= scores["accuracy"]).all() and (scores["accuracy"] <= scores["accuracy_high"]).all()
+    assert scores["patient_level_rate"].iloc[0] == pytest.approx((1 + 1 + 1 + 0.5) / 4)
+    summary = over_seeds(scores)
+    assert summary.loc[("proposed", "none", "patient"), "accuracy_mean"] == 0.875
+    assert summary.loc[("proposed", "none", "patient"), "accuracy_std"] == 0.0
+    table14 = accuracy_beside_table14(summary, "breakhis")
+    assert table14.loc["none", "our_accuracy_%"] == 87.5 and table14.loc["none", "paper_accuracy_%"] == 98.8
+    assert np.isnan(table14.loc["cwgan", "paper_accuracy_%"])  # the paper has no cWGAN-only row
+
+
+def test_per_class_table_sits_beside_the_papers_row_for_the_same_model():
+    table = per_class_beside_paper(_run("densenet201", "none", 0, "patient", [True] * 8), "breakhis")
+    assert list(table.index) == ["benign", "malignant", "Average"]
+    assert table.loc["benign", ("paper", "TP")] == 72 and table.loc["benign", ("this run", "TP")] == 4
+    no_row = per_class_beside_paper(_run("proposed", "cwgan", 0, "patient", [True] * 8), "breakhis")
+    assert no_row["paper"].isna().all().all()
+
+
+def test_leakage_and_mcnemar_tables():
+    patient = run_scores([_run("mobilenet", "none", 0, "patient", [True] * 6 + [False] * 2)], n_resamples=50)
+    image = run_scores([_run("mobilenet", "none", 0, "image", [True] * 8)], n_resamples=50)
+    gap = leakage_table(patient, image)
+    assert gap["gap_image_minus_patient"].iloc[0] == pytest.approx(0.25)
+    a = _run("a", "none", 0, "patient", [True] * 8)
+    b = _run("b", "none", 0, "patient", [True] * 4 + [False] * 4)
+    result = mcnemar_table({"a": a, "b": b}, [("a", "b")])
+    assert result["only_a_correct"].iloc[0] == 4 and result["p_value"].iloc[0] == pytest.approx(0.125)
+    b.predictions["path"] = b.predictions["path"][::-1].to_numpy()
+    with pytest.raises(ValueError, match="same test images"):
+        mcnemar_table({"a": a, "b": b}, [("a", "b")])
+
+
+def test_report_writes_markdown_and_html_with_tables_and_figures(tmp_path):
+    (tmp_path / "figures").mkdir()
+    png = write_png(tmp_path / "figures" / "f.png", np.zeros((8, 8, 3), np.uint8))
+    report = Report("Title", "SYNTHETIC data | UNTRAINED backbones")
+    report.text("Section", "First paragraph.\n\nSecond <paragraph>.")
+    report.table("A table", pd.DataFrame({"x": [0.12345]}), "a_table")
+    report.figure("A figure", png)
+    md, page = report.write(tmp_path)
+    text = md.read_text()
+    assert "> SYNTHETIC data" in text and "| 0.123 |" in text and "![A figure](figures/f.png)" in text
+    assert "(`tables/a_table.csv`)" in text
+    html = page.read_text()
+    assert "<table" in html and "src='figures/f.png'" in html and "Second &lt;paragraph&gt;." in html
+
+
+# -- bclib predict ----------------------------------------------------------------------
+
+
+def test_predict_on_a_saved_model_scores_good_images_and_names_bad_ones(trained_run, tmp_path):
+    run = trained_run / "run"
+    test_images = pd.read_csv(run / "predictions.csv")
+    good = list(test_images["path"].iloc[:2])
+    bad = tmp_path / "notes.png"
+    bad.write_text("not an image")
+    bclib = Path(sys.executable).with_name("bclib")
+    result = subprocess.run([str(bclib), "predict", "--model", str(run / "model.keras"), *good, str(bad),
+                             "--json", str(tmp_path / "out.json"), "--gradcam", str(tmp_path / "cam")],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stderr  # some images failed, the others were predicted
+    assert f"{bad}: not a readable image" in result.stderr and "Traceback" not in result.stderr
+    records = json.loads((tmp_path / "out.json").read_text())
+    assert [r["path"] for r in records] == good + [str(bad)]
+    for record, (_, row) in zip(records[:2], test_images.iloc[:2].iterrows()):
+        assert record["pred"] == row["pred"]  # same preprocessing as training's test predictions
+        assert record["p_malignant"] == pytest.approx(row["p_malignant"], abs=1e-4)
+        assert Path(record["gradcam"]).is_file()
+    assert records[2] == {"path": str(bad), "error": "not a readable image (unknown or corrupt format)"}
+
+
+def test_predict_refuses_a_file_that_is_not_a_model(tmp_path):
+    fake = tmp_path / "model.keras"
+    fake.write_bytes(b"PK\x03\x04 not really a zip")
+    bclib = Path(sys.executable).with_name("bclib")
+    result = subprocess.run([str(bclib), "predict", "--model", str(fake), "x.png"], capture_output=True, text=True,
+                            timeout=120)
+    last = result.stderr.strip().splitlines()[-1]  # TensorFlow may log above it
+    assert result.returncode == 2 and last.startswith(f"bclib: error: {fake}: cannot load the model")
+    assert "Traceback" not in result.stderr
+
+
+def test_load_run_reads_patient_ids_as_text(tmp_path):
+    frame = _run("m", "none", 0, "patient", [True] * 8).predictions.assign(patient="0012")
+    frame.to_csv(tmp_path / "predictions.csv", index=False)
+    (tmp_path / "run.json").write_text(json.dumps({"model": "m", "variant": "none", "seed": 0, "split": "patient",
+                                                   "classes": ["benign", "malignant"]}))
+    assert load_run(tmp_path).predictions["patient"].iloc[0] == "0012"
