@@ -13,11 +13,12 @@ SYNTH_BACH     := data/synthetic/bach/BCLIB_SYNTHETIC.json
 # Quieter TensorFlow logs in every command below.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: help demo test setup data sync clean refresh-notebooks
+.PHONY: help demo test bench setup data sync clean refresh-notebooks
 
 help:
 	@echo "make demo   - run all notebooks on the embedded synthetic data into outputs/smoke/"
 	@echo "make test   - run the test suite"
+	@echo "make bench  - run benchmarks/bench_*.py and write benchmarks/results.md (about 25 min on 2 cores)"
 	@echo "make data   - (re)create the embedded synthetic datasets if missing"
 	@echo "make sync   - re-pair notebooks/*.ipynb with their py:percent scripts (jupytext)"
 	@echo "make clean  - remove outputs/ results and caches (keeps .venv and data/)"
@@ -46,6 +47,10 @@ demo: setup data
 
 test: setup data
 	$(BIN)/python -m pytest
+
+# Speed figures, each against its target; see benchmarks/results.md.
+bench: setup data
+	$(BIN)/python benchmarks/run_all.py
 
 sync: setup
 	$(BIN)/jupytext --sync notebooks/[0-9][0-9]_*.ipynb

@@ -62,10 +62,15 @@ def cmd_audit(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .runner import run_notebooks
+    from .runner import run_batch, run_notebooks
 
     only = [part for item in (args.only or []) for part in item.split(",")]
-    run_notebooks(args.params, only=only or None, overrides=args.set or [], log=lambda m: print(m, flush=True))
+    say = lambda m: print(m, flush=True)  # noqa: E731
+    if args.jobs is None and args.executor is None and not args.jobs_only:
+        run_notebooks(args.params, only=only or None, overrides=args.set or [], log=say)
+    else:
+        run_batch(args.params, args.set or [], parallel=args.jobs or 1, executor=args.executor, force=args.force,
+                  notebooks=not args.jobs_only, only=only or None, log=say)
     return 0
 
 
@@ -163,6 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--params", type=Path, required=True)
     p.add_argument("--only", action="append", help="notebook prefixes, e.g. --only 00,01")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one parameter, e.g. train.epochs=3")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="first run the independent jobs (GAN, sweep points, classifiers), N at a time")
+    p.add_argument("--executor", default=None, metavar="dask://HOST:PORT",
+                   help="run the jobs on an existing Dask distributed cluster instead")
+    p.add_argument("--force", action="store_true", help="rerun jobs even if complete and up to date")
+    p.add_argument("--jobs-only", action="store_true", help="run the jobs, not the notebooks")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("train", help="train one classifier (model x variant x seed)")

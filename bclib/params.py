@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import tempfile
 from pathlib import Path
 from typing import Any, Literal, Optional
 
@@ -109,6 +110,19 @@ class MetricsParams(_Section):
     kid_subset_size: int = Field(1000, ge=2)
 
 
+# The names bclib.models.build_model accepts (kept here so that validating
+# parameters needs no TensorFlow; tests/test_models.py checks they agree).
+KNOWN_MODELS = ("densenet201", "nasnetmobile", "resnet101", "resnet50", "vgg16", "vgg19", "mobilenet", "xception",
+                "proposed")
+
+
+def _known_models(names: list[str]) -> list[str]:
+    unknown = [n for n in names if n not in KNOWN_MODELS]
+    if unknown:
+        raise ValueError(f"unknown model(s) {', '.join(unknown)} (known: {', '.join(KNOWN_MODELS)})")
+    return names
+
+
 class TrainParams(_Section):
     models: list[str] = Field(default_factory=lambda: ["densenet201"])
     variants: list[Literal["none", "tradaug", "cwgan", "tradaug+cwgan"]] = Field(default_factory=lambda: ["none"])
@@ -132,11 +146,27 @@ class TrainParams(_Section):
     stain_jitter: float = Field(0.0, ge=0, le=0.5, description="HED stain jitter strength (0 = off).")
     cwgan_images: Optional[int] = Field(None, ge=0, description="cWGAN images added (null = all generated).")
     tensorboard: bool = False
+    distribution: Literal["none", "mirrored"] = Field(
+        "none", description="mirrored: tf.distribute.MirroredStrategy over all GPUs (data parallel).")
+
+    @field_validator("models")
+    @classmethod
+    def _registry_names(cls, value: list[str]) -> list[str]:
+        return _known_models(value)
 
 
 class EvalParams(_Section):
     bootstrap: int = Field(1000, ge=0, description="Bootstrap resamples for 95% intervals.")
     confidence: float = Field(0.95, gt=0, lt=1)
+    leakage_models: list[str] = Field(
+        default_factory=lambda: ["proposed"],
+        description="Models also trained on an image-level split (variant none) to show the patient-leak gap.")
+    gradcam_images: int = Field(6, ge=0, le=64, description="Test images shown with Grad-CAM heatmaps.")
+
+    @field_validator("leakage_models")
+    @classmethod
+    def _registry_names(cls, value: list[str]) -> list[str]:
+        return _known_models(value)
 
 
 class RunParams(_Section):
@@ -289,8 +319,7 @@ def check_runnable(params: Params) -> None:
     out = params.output_dir
     try:
         out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
+        with tempfile.TemporaryFile(dir=out):  # a unique name: parallel jobs probe the same folder
+            pass
     except OSError as exc:
         raise UserError(f"{source}: run.output_dir: cannot write to {out}: {exc.strerror or exc}") from None

@@ -40,8 +40,8 @@ def main(model_name: str = "mobilenet", repeats: int = 3) -> None:
     images = make_dataset(train, cfg.image_size, cfg.batch_size, cache=True)  # decoded once: only the backbone is timed
     list(images)
 
-    fill = timeit(lambda: trunk_outputs(trunk, train, cfg.image_size, cfg.batch_size, cache=None), repeats=1, warmup=0)
-    features = trunk_outputs(trunk, train, cfg.image_size, cfg.batch_size, cache=None)
+    fill = timeit(lambda: trunk_outputs(trunk, [train], cfg.image_size, cfg.batch_size, [None])[0], repeats=1, warmup=0)
+    features = trunk_outputs(trunk, [train], cfg.image_size, cfg.batch_size, [None])[0]
     for m in (model, top):
         m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     cached = timeit(lambda: top.fit(features, labels, batch_size=cfg.batch_size, epochs=1, verbose=0), repeats=repeats)

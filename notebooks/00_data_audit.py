@@ -16,6 +16,8 @@
 # %% [markdown]
 # # 00 · Data audit: what is in the dataset, and how we split it
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/bclib/bclib/blob/main/notebooks/00_data_audit.ipynb)
+#
 # Before training anything we look at the data itself. This notebook answers
 # four questions that decide whether later numbers can be trusted:
 #
@@ -35,6 +37,20 @@
 # synthetic dataset**: procedurally drawn H&E-like tiles filed exactly like the
 # real BreakHis archive. Point `data.root` in a parameter file at the real data
 # and the same cells audit it.
+
+# %% [markdown]
+# *On Google Colab* the next cell fetches the compendium, installs bclib (keeping
+# Colab's own TensorFlow and Keras) and draws the embedded synthetic data; pick
+# `params/colab-gpu.yaml` below for a GPU-sized run. Elsewhere it does nothing.
+
+# %%
+import os, subprocess, sys  # noqa: E401
+if "google.colab" in sys.modules:
+    if not os.path.isdir("/content/bclib"):
+        subprocess.run("git clone -q --depth 1 https://github.com/bclib/bclib /content/bclib && cd /content/bclib && "
+                       "pip install -q -e . && bclib synth --layout breakhis --out data/synthetic/breakhis && "
+                       "bclib synth --layout bach --out data/synthetic/bach", shell=True, check=True)
+    os.chdir("/content/bclib/notebooks")
 
 # %% tags=["parameters"]
 # Papermill replaces this cell when the notebook runs headlessly (`bclib run`).

@@ -16,6 +16,8 @@
 # %% [markdown]
 # # 01 · Training the conditional Wasserstein GAN
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/bclib/bclib/blob/main/notebooks/01_cwgan_training.ipynb)
+#
 # The paper's first idea is to **make more training images** of the minority
 # class (benign) with a generative adversarial network, so that the classifiers
 # see a balanced training set. Two networks are trained against each other:
@@ -40,6 +42,20 @@
 # With the smoke profile the GAN is tiny and trains for a few kimg on synthetic
 # tiles, so the pictures stay blurry. The machinery is the same as for the
 # paper-sized run (`params/breakhis.yaml`, 512×512 pixels, hundreds of kimg on a GPU).
+
+# %% [markdown]
+# *On Google Colab* the next cell fetches the compendium, installs bclib (keeping
+# Colab's own TensorFlow and Keras) and draws the embedded synthetic data; pick
+# `params/colab-gpu.yaml` below for a GPU-sized run. Elsewhere it does nothing.
+
+# %%
+import os, subprocess, sys  # noqa: E401
+if "google.colab" in sys.modules:
+    if not os.path.isdir("/content/bclib"):
+        subprocess.run("git clone -q --depth 1 https://github.com/bclib/bclib /content/bclib && cd /content/bclib && "
+                       "pip install -q -e . && bclib synth --layout breakhis --out data/synthetic/breakhis && "
+                       "bclib synth --layout bach --out data/synthetic/bach", shell=True, check=True)
+    os.chdir("/content/bclib/notebooks")
 
 # %% tags=["parameters"]
 params_path = "../params/smoke.yaml"

@@ -16,6 +16,8 @@
 # %% [markdown]
 # # 02 · Choosing the GAN's settings with FID and KID
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/bclib/bclib/blob/main/notebooks/02_gan_sweeps.ipynb)
+#
 # How do we know whether one GAN is better than another? Looking at samples is
 # subjective, so the paper scores each configuration with two numbers computed on
 # features of a pretrained image network (InceptionV3):
@@ -35,6 +37,20 @@
 # internet for weights), so the numbers show the method at work, not real quality.
 # FIDs from Keras' InceptionV3 weights are in any case not comparable with
 # published FIDs, which use the original 2015 TensorFlow graph.
+
+# %% [markdown]
+# *On Google Colab* the next cell fetches the compendium, installs bclib (keeping
+# Colab's own TensorFlow and Keras) and draws the embedded synthetic data; pick
+# `params/colab-gpu.yaml` below for a GPU-sized run. Elsewhere it does nothing.
+
+# %%
+import os, subprocess, sys  # noqa: E401
+if "google.colab" in sys.modules:
+    if not os.path.isdir("/content/bclib"):
+        subprocess.run("git clone -q --depth 1 https://github.com/bclib/bclib /content/bclib && cd /content/bclib && "
+                       "pip install -q -e . && bclib synth --layout breakhis --out data/synthetic/breakhis && "
+                       "bclib synth --layout bach --out data/synthetic/bach", shell=True, check=True)
+    os.chdir("/content/bclib/notebooks")
 
 # %% tags=["parameters"]
 params_path = "../params/smoke.yaml"

@@ -125,3 +125,30 @@ def test_large_or_generated_files_are_not_tracked():
     if not tracked:
         pytest.skip("not a git checkout")
     assert not [t for t in tracked if t.startswith(("data/", ".venv/")) or (t.startswith("outputs/") and t != "outputs/README.md")]
+
+
+def _repository() -> str:
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    return meta["project"]["urls"]["Repository"].removeprefix("https://github.com/")
+
+
+@pytest.mark.parametrize("notebook", sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.name)
+def test_every_notebook_opens_in_colab_and_bootstraps_itself_there(notebook):
+    nb = nbformat.read(notebook, as_version=4)
+    badge = f"https://colab.research.google.com/github/{_repository()}/blob/main/notebooks/{notebook.name}"
+    assert badge in nb.cells[0].source  # the badge sits under the title and names this very notebook
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    first, parameters = code[0], code[1]
+    assert "parameters" in parameters.metadata.get("tags", [])
+    assert 'if "google.colab" in sys.modules:' in first.source  # a no-op everywhere else
+    assert f"git clone -q --depth 1 https://github.com/{_repository()} " in first.source
+    # bclib only, never TensorFlow or Keras: Colab's own builds stay in place
+    assert "pip install -q -e ." in first.source and "tensorflow" not in first.source and "[tf]" not in first.source
+
+
+def test_colab_profile_is_valid_and_sized_for_a_gpu():
+    from bclib.params import load_params
+
+    params = load_params(ROOT / "params" / "colab-gpu.yaml")
+    assert params.train.weights == "imagenet" and params.gan.mixed_precision
+    assert params.train.image_size == 224 and params.run.profile == "colab-gpu"

@@ -169,3 +169,34 @@ def test_fine_tuning_stage_unfreezes_part_of_the_backbone(tmp_path, breakhis_roo
     record = train_classifier(load_params(path), "mobilenet", "none", 0, tmp_path / "run", log=lambda m: None)
     history = pd.read_csv(tmp_path / "run" / "history.csv")
     assert list(history["stage"]) == [1, 2] and record["epochs_run"] == 2
+
+
+def test_parameter_schema_knows_exactly_the_registry_names():
+    from bclib.params import KNOWN_MODELS
+
+    assert list(KNOWN_MODELS) == MODEL_NAMES
+
+
+MIRRORED_SCRIPT = """
+import json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from bclib.params import load_params
+from bclib.train import train_classifier
+params = load_params(sys.argv[1], ["train.distribution=mirrored", "train.epochs=2"])
+record = train_classifier(params, "mobilenet", "none", 0, sys.argv[2], log=lambda m: None)
+print(json.dumps({k: record[k] for k in ("replicas", "distribution", "epochs_run", "test_accuracy")}))
+"""
+
+
+def test_mirrored_strategy_trains_on_two_logical_cpu_devices(tmp_path, breakhis_root):
+    path = tmp_path / "p.yaml"
+    path.write_text(TINY_TRAIN.format(root=breakhis_root, out=tmp_path / "out"))
+    result = subprocess.run([sys.executable, "-c", MIRRORED_SCRIPT, str(path), str(tmp_path / "run")],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads(result.stdout.strip().splitlines()[-1])
+    assert record["replicas"] == 2 and record["distribution"] == "mirrored" and record["epochs_run"] == 2
+    predictions = pd.read_csv(tmp_path / "run" / "predictions.csv")
+    np.testing.assert_allclose(predictions[["p_benign", "p_malignant"]].sum(axis=1), 1, rtol=1e-5)

@@ -23,7 +23,7 @@ from bclib.evaluation.report import (  # noqa: E402
     per_class_beside_paper,
     run_scores,
 )
-from helpers import write_png  # noqa: E402
+from helpers import bomb_png, write_png  # noqa: E402
 
 # -- Grad-CAM ------------------------------------------------------------------------
 
@@ -138,19 +138,21 @@ def test_predict_on_a_saved_model_scores_good_images_and_names_bad_ones(trained_
     good = list(test_images["path"].iloc[:2])
     bad = tmp_path / "notes.png"
     bad.write_text("not an image")
+    huge = bomb_png(tmp_path / "huge.png")  # a decompression-bomb header: refused before decoding
     bclib = Path(sys.executable).with_name("bclib")
-    result = subprocess.run([str(bclib), "predict", "--model", str(run / "model.keras"), *good, str(bad),
+    result = subprocess.run([str(bclib), "predict", "--model", str(run / "model.keras"), *good, str(bad), str(huge),
                              "--json", str(tmp_path / "out.json"), "--gradcam", str(tmp_path / "cam")],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 1, result.stderr  # some images failed, the others were predicted
     assert f"{bad}: not a readable image" in result.stderr and "Traceback" not in result.stderr
     records = json.loads((tmp_path / "out.json").read_text())
-    assert [r["path"] for r in records] == good + [str(bad)]
+    assert [r["path"] for r in records] == good + [str(bad), str(huge)]
     for record, (_, row) in zip(records[:2], test_images.iloc[:2].iterrows()):
         assert record["pred"] == row["pred"]  # same preprocessing as training's test predictions
         assert record["p_malignant"] == pytest.approx(row["p_malignant"], abs=1e-4)
         assert Path(record["gradcam"]).is_file()
     assert records[2] == {"path": str(bad), "error": "not a readable image (unknown or corrupt format)"}
+    assert "too large" in records[3]["error"]
 
 
 def test_predict_refuses_a_file_that_is_not_a_model(tmp_path):

@@ -51,6 +51,49 @@ def load_run(folder: str | Path) -> Run:
     return Run(folder, record, predictions)
 
 
+def finished_runs(jobs) -> list[Run]:
+    """The runs of ``jobs`` (``bclib.train.jobs.ClassifierJob``) that have finished, in job order."""
+    from ..train import run_is_complete
+
+    return [load_run(job.out_dir) for job in jobs if run_is_complete(job.out_dir)]
+
+
+def best_run(runs: Sequence[Run], proposed: bool, split: str = "patient") -> Optional[Run]:
+    """The proposed model's (or else the best baseline's) run with the highest test accuracy on ``split``.
+
+    For the proposed model, ``tradaug+cwgan`` is preferred when present (the paper's
+    headline configuration) so that the figures show the same variant as its Figure 7.
+    """
+    pool = [r for r in runs if (r.record["model"] == "proposed") == proposed and r.record["split"] == split]
+    if proposed and any(r.record["variant"] == "tradaug+cwgan" for r in pool):
+        pool = [r for r in pool if r.record["variant"] == "tradaug+cwgan"]
+    if not pool:
+        return None
+    return max(pool, key=lambda r: ((r.predictions["label"] == r.predictions["pred"]).mean(), -r.record["seed"]))
+
+
+def balanced_examples(predictions: pd.DataFrame, n: int) -> pd.DataFrame:
+    """``n`` test rows taking each class in turn (first rows of each class), for figures."""
+    groups = [g for _, g in predictions.groupby("label", sort=True)]
+    picked = [g.iloc[i] for i in range(n) for g in groups if i < len(g)]
+    return pd.DataFrame(picked[:n])
+
+
+def real_and_generated(params, n: int) -> tuple[list[str], list[str]]:
+    """Up to ``n`` training images of the cWGAN's class and ``n`` of its generated images (empty if none)."""
+    from ..data.index import index_dataset, index_generated
+    from ..data.splits import split_from_params
+
+    folder = params.output_dir / "generated"
+    if not (folder / "manifest.csv").is_file():
+        return [], []
+    index = index_dataset(params.data.dataset, params.data.root)
+    generated = index_generated(folder, index.class_names).frame
+    split = split_from_params(index, params)
+    real = split[(split["part"] == "train") & split["label"].isin(generated["label"].unique())]
+    return list(real["path"].iloc[:n]), list(generated["path"].iloc[:n])
+
+
 def _statistic(name: str, classes: Sequence[str]):
     """One headline measure as a function of a predictions table (ValueError where it is undefined)."""
     from . import _indices, patient_level_rate
@@ -150,6 +193,21 @@ def mcnemar_table(runs: dict[str, Run], pairs: Sequence[tuple[str, str]]) -> pd.
         result = mcnemar_test(pa["label"] == pa["pred"], pb["label"] == pb["pred"])
         rows.append({"a": a, "b": b, **result})
     return pd.DataFrame(rows)
+
+
+def comparison_pairs(runs: Sequence[Run]) -> list[tuple[str, str]]:
+    """Run-name pairs worth testing, per seed on the main split: each proposed variant against the
+    proposed model without augmentation, and the proposed headline run against the best baseline."""
+    pairs = []
+    for seed in sorted({r.record["seed"] for r in runs}):
+        same_seed = [r for r in runs if r.record["seed"] == seed and r.record["split"] != "image"]
+        proposed = {r.record["variant"]: r for r in same_seed if r.record["model"] == "proposed"}
+        if "none" in proposed:
+            pairs += [(proposed["none"].name, r.name) for v, r in proposed.items() if v != "none"]
+        headline, baseline = best_run(same_seed, proposed=True), best_run(same_seed, proposed=False)
+        if headline and baseline:
+            pairs.append((headline.name, baseline.name))
+    return pairs
 
 
 def leakage_table(patient_scores: pd.DataFrame, image_scores: pd.DataFrame) -> pd.DataFrame:

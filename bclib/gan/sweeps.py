@@ -37,15 +37,35 @@ class SweepJob:
     def name(self) -> str:
         return f"{self.kind}-{self.value:g}"
 
+    depends_on: tuple[str, ...] = ()
+
+    @property
+    def code_parts(self) -> tuple[str, ...]:
+        from ..runner.jobs import GAN_CODE
+
+        return GAN_CODE
+
     def command(self) -> list[str]:
         source = str(self.params._source) if self.params._source else "PARAMS.yaml"
         sets = [arg for o in self.overrides for arg in ("--set", o)]
         return ["bclib", "gan", "train", "--params", source, *sets, "--out", str(self.out_dir)]
 
-    def is_complete(self) -> bool:
+    def commands(self) -> list[list[str]]:
+        return [self.command()]
+
+    def inputs(self) -> dict:
+        return {}
+
+    def outputs_complete(self) -> bool:
         records = read_jsonl(self.out_dir / "metrics.jsonl")
         target = self.params.gan.total_kimg
         return bool(records) and records[-1]["kimg"] >= target - 1e-9
+
+    def is_complete(self) -> bool:
+        """Trained to its length with the current parameters, code and data (see bclib.runner.jobs)."""
+        from ..runner.jobs import is_done
+
+        return is_done(self)
 
 
 def sweep_jobs(params: Params, kinds=("gamma", "batch")) -> list[SweepJob]:
@@ -69,6 +89,9 @@ def sweep_jobs(params: Params, kinds=("gamma", "batch")) -> list[SweepJob]:
 
 def run_sweep_jobs(jobs: list[SweepJob], log: Callable[[str], None] = print) -> None:
     """Run the jobs one after another in this process, skipping finished ones."""
+    import time
+
+    from ..runner.jobs import record_job
     from .workflow import train_from_params
 
     for number, job in enumerate(jobs, start=1):
@@ -76,7 +99,9 @@ def run_sweep_jobs(jobs: list[SweepJob], log: Callable[[str], None] = print) -> 
             log(f"[{number}/{len(jobs)}] {job.name}: complete, skipped")
             continue
         log(f"[{number}/{len(jobs)}] {job.name}: training")
+        started = time.time()
         train_from_params(job.params, job.out_dir, log=lambda m: None)
+        record_job(job, "ok", time.time() - started)
 
 
 def sweep_records(jobs: list[SweepJob]) -> pd.DataFrame:

@@ -135,8 +135,8 @@ def _input(input_size: int):
     return keras.Input((input_size, input_size, 3), name="image")
 
 
-def build_baseline(name: str, num_classes: int, input_size: int, weights: str = "imagenet", l2: float = 1e-4):
-    """Frozen backbone -> global average pooling -> the shared head."""
+def baseline_trunk(name: str, input_size: int, weights: str = "imagenet"):
+    """The frozen part of a baseline: its backbone's preprocessing, the backbone, global average pooling."""
     backbone = backbone_model(name, input_size, weights)
     backbone.trainable = False
     image = _input(input_size)
@@ -144,9 +144,25 @@ def build_baseline(name: str, num_classes: int, input_size: int, weights: str = 
     features = layers.GlobalAveragePooling2D(name="gap")(backbone(x, training=False))
     trunk = keras.Model(image, features, name="trunk")
     trunk.trainable = False
-    top_input = keras.Input(features.shape[1:], name="trunk_features")
-    top = keras.Model(top_input, classification_head(top_input, num_classes, l2), name="top")
-    return keras.Model(image, top(trunk(image)), name=f"baseline_{name}")
+    return trunk
+
+
+def baseline_top(trunk, num_classes: int, l2: float = 1e-4):
+    """The trainable part of a baseline: the shared head on the pooled features."""
+    top_input = keras.Input(trunk.output.shape[1:], name="trunk_features")
+    return keras.Model(top_input, classification_head(top_input, num_classes, l2), name="top")
+
+
+def build_baseline(name: str, num_classes: int, input_size: int, weights: str = "imagenet", l2: float = 1e-4):
+    """Frozen backbone -> global average pooling -> the shared head."""
+    trunk = baseline_trunk(name, input_size, weights)
+    return compose(trunk, baseline_top(trunk, num_classes, l2), f"baseline_{name}")
+
+
+def compose(trunk, top, name: str):
+    """The whole model, ``top(trunk(image))``, from its two parts."""
+    image = _input(int(trunk.input.shape[1]))
+    return keras.Model(image, top(trunk(image)), name=name)
 
 
 # ---------------------------------------------------------------------------
@@ -183,10 +199,8 @@ def chain_parallel_pooling(x, channels: int, name: str = "cpp", chains=(1, 2, 3)
     return layers.Concatenate(name=f"{name}_concat")(outputs)
 
 
-def build_proposed(num_classes: int, input_size: int, weights: str = "imagenet", l2: float = 1e-4,
-                   channels: int = 128):
-    """NASNetMobile (shallow) + ResNet-101 (mid) + DenseNet-201 (deep) taps -> progressive MSCF ->
-    multi-layer feature fusion -> chain parallel pooling -> the shared head."""
+def proposed_trunk(input_size: int, weights: str = "imagenet"):
+    """The frozen part of the fusion model: three backbones, each with its own preprocessing, tapped at one depth."""
     if input_size < 32 or input_size % 32:
         raise UserError(f"the proposed model needs an input size that is a multiple of 32, got {input_size}")
     image = _input(input_size)
@@ -199,8 +213,12 @@ def build_proposed(num_classes: int, input_size: int, weights: str = "imagenet",
         taps.append(tapped(x, training=False))
     trunk = keras.Model(image, taps, name="trunk")
     trunk.trainable = False
+    return trunk
 
-    top_inputs = [keras.Input(t.shape[1:], name=f"tap_{role}") for t, (_, _, role) in zip(taps, FUSION_TAPS)]
+
+def proposed_top(trunk, num_classes: int, l2: float = 1e-4, channels: int = 128):
+    """Progressive MSCF modules -> multi-layer feature fusion -> chain parallel pooling -> the shared head."""
+    top_inputs = [keras.Input(t.shape[1:], name=f"tap_{role}") for t, (_, _, role) in zip(trunk.outputs, FUSION_TAPS)]
     shallow, mid, deep = top_inputs
     m1 = mscf_module(shallow, channels, "mscf1")
     m2 = mscf_module(layers.Concatenate(name="merge2")([_match_size(m1, mid, "down1to2"), mid]), channels, "mscf2")
@@ -208,16 +226,34 @@ def build_proposed(num_classes: int, input_size: int, weights: str = "imagenet",
     pyramid = layers.Concatenate(name="mlff_pyramid")(
         [_match_size(m1, m3, "mlff_down1"), _match_size(m2, m3, "mlff_down2"), m3])
     pooled = chain_parallel_pooling(pyramid, channels)
-    top = keras.Model(top_inputs, classification_head(pooled, num_classes, l2), name="top")
-    return keras.Model(image, top(trunk(image)), name="proposed")
+    return keras.Model(top_inputs, classification_head(pooled, num_classes, l2), name="top")
+
+
+def build_proposed(num_classes: int, input_size: int, weights: str = "imagenet", l2: float = 1e-4,
+                   channels: int = 128):
+    """NASNetMobile (shallow) + ResNet-101 (mid) + DenseNet-201 (deep) taps -> progressive MSCF ->
+    multi-layer feature fusion -> chain parallel pooling -> the shared head."""
+    trunk = proposed_trunk(input_size, weights)
+    return compose(trunk, proposed_top(trunk, num_classes, l2, channels), "proposed")
+
+
+def build_trunk(name: str, input_size: int, weights: str = "imagenet"):
+    """The frozen part of any registry model or ``proposed``."""
+    return proposed_trunk(input_size, weights) if name == "proposed" else baseline_trunk(name, input_size, weights)
+
+
+def build_top(name: str, trunk, num_classes: int, l2: float = 1e-4, fusion_channels: int = 128):
+    """The part of model ``name`` that trains in the first stage, sized for ``trunk``'s outputs."""
+    return proposed_top(trunk, num_classes, l2, fusion_channels) if name == "proposed" else \
+        baseline_top(trunk, num_classes, l2)
 
 
 def build_model(name: str, num_classes: int, input_size: int, weights: str = "imagenet", l2: float = 1e-4,
                 fusion_channels: int = 128):
-    """Any registry backbone as a baseline, or ``"proposed"``; uncompiled, trunk frozen."""
-    if name == "proposed":
-        return build_proposed(num_classes, input_size, weights, l2, fusion_channels)
-    return build_baseline(name, num_classes, input_size, weights, l2)
+    """An uncompiled classifier: a registry backbone with the shared head, or the proposed fusion model."""
+    trunk = build_trunk(name, input_size, weights)
+    return compose(trunk, build_top(name, trunk, num_classes, l2, fusion_channels),
+                   "proposed" if name == "proposed" else f"baseline_{name}")
 
 
 def trunk_and_top(model):

@@ -28,7 +28,7 @@ import hashlib
 import json
 import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -40,13 +40,20 @@ from ..data.pipeline import make_dataset
 from ..data.splits import split_from_params
 from ..errors import UserError
 from ..io import atomic_path, write_json_atomic
-from ..models import build_model, calibrate_untrained_batchnorm, trunk_and_top, unfreeze_for_fine_tuning
+from ..models import build_top, build_trunk, calibrate_untrained_batchnorm, compose, unfreeze_for_fine_tuning
+from . import checkpoint
 from .augment import hed_jitter, tradaug_layer
 
 tf = tensorflow()
 keras = _keras()
 
 VARIANTS = ("none", "tradaug", "cwgan", "tradaug+cwgan")
+FEATURE_BATCH = 64  # images per batch when computing frozen-trunk features
+# The last frozen trunk built in this process, reused by the next run with the same trunk
+# (notebooks train several variants in a row): building, calibrating and tracing the
+# three-backbone trunk again costs about half a minute on a CPU.
+_TRUNKS: dict = {}
+CALIBRATION_IMAGES = 64  # training images that set an untrained trunk's BatchNorm statistics
 
 
 # ---------------------------------------------------------------------------
@@ -81,24 +88,43 @@ def _as_list(outputs):
     return outputs if isinstance(outputs, (list, tuple)) else [outputs]
 
 
-def trunk_outputs(trunk, frame: pd.DataFrame, image_size: int, batch_size: int, cache: Optional[Path],
-                  augment: Optional[Callable] = None):
-    """Trunk outputs for every row of ``frame``: an array, or a list for several taps (cached as .npz)."""
-    if cache is not None and cache.is_file():
-        with np.load(cache) as stored:
-            arrays = [stored[f"a{i}"] for i in range(len(stored.files))]
-        return arrays[0] if len(arrays) == 1 else arrays
-    dataset = make_dataset(frame, image_size, batch_size, cache=False, label_column=None)
+def trunk_outputs(trunk, frames: Sequence[pd.DataFrame], image_size: int, batch_size: int,
+                  caches: Sequence[Optional[Path]], augment: Optional[Callable] = None) -> list:
+    """Trunk outputs for every row of each frame: per frame an array, or a list of arrays for several taps.
+
+    Outputs are cached per frame as ``.npz``; the frames not cached yet are run
+    through the trunk together in one ``predict`` call (each call traces the
+    trunk anew, which costs seconds for the three-backbone model).
+    """
+    results: list = [None] * len(frames)
+    missing = []
+    for i, cache in enumerate(caches):
+        if cache is not None and cache.is_file():
+            with np.load(cache) as stored:
+                arrays = [stored[f"a{k}"] for k in range(len(stored.files))]
+            results[i] = arrays[0] if len(arrays) == 1 else arrays
+        else:
+            missing.append(i)
+    if not missing:
+        return results
+    together = pd.concat([frames[i] for i in missing], ignore_index=True)
+    # Inference batches are larger than training batches (no gradients are kept), and
+    # predict() runs the trunk as one compiled function: calling it eagerly batch by
+    # batch was ten times slower for the three-backbone trunk on CPU.
+    dataset = make_dataset(together, image_size, max(batch_size, FEATURE_BATCH), cache=False, label_column=None)
     if augment is not None:
         dataset = dataset.map(augment, num_parallel_calls=1, deterministic=True)
-    chunks = [_as_list(trunk(batch, training=False)) for batch in dataset]
-    arrays = [np.concatenate([np.asarray(c[i]) for c in chunks]) for i in range(len(chunks[0]))]
-    if len(arrays) == 1:
-        arrays = arrays[0]
-    if cache is not None:
-        with atomic_path(cache) as tmp:
-            np.savez(tmp, **{f"a{i}": a for i, a in enumerate(_as_list(arrays))})
-    return arrays
+    outputs = [np.asarray(a) for a in _as_list(trunk.predict(dataset, verbose=0))]
+    start = 0
+    for i in missing:
+        stop = start + len(frames[i])
+        arrays = [a[start:stop] for a in outputs]
+        start = stop
+        if caches[i] is not None:
+            with atomic_path(caches[i]) as tmp:
+                np.savez(tmp, **{f"a{k}": a for k, a in enumerate(arrays)})
+        results[i] = arrays[0] if len(arrays) == 1 else arrays
+    return results
 
 
 def _concatenate(blocks):
@@ -125,10 +151,20 @@ def _offline_augmenter(seed: int, stain_sigma: float):
 # The run
 
 
-def _compile(model, learning_rate: float, decay_steps: int, decay_rate: float):
-    schedule = keras.optimizers.schedules.ExponentialDecay(learning_rate, decay_steps, decay_rate)
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+def distribution_strategy(name: str):
+    """``none``: TensorFlow's default strategy; ``mirrored``: one replica per GPU, or per CPU device
+    when there is no GPU (several logical CPUs stand in for GPUs in the tests)."""
+    if name == "none":
+        return tf.distribute.get_strategy()
+    devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+    return tf.distribute.MirroredStrategy([d.name for d in devices])
+
+
+def _compile(model, learning_rate: float, decay_steps: int, decay_rate: float, strategy):
+    with strategy.scope():  # optimizer state lives on every replica
+        schedule = keras.optimizers.schedules.ExponentialDecay(learning_rate, decay_steps, decay_rate)
+        model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
 
 
 def _class_weights(labels: np.ndarray, n_classes: int) -> dict:
@@ -166,68 +202,96 @@ def train_classifier(params, model_name: str, variant: str, seed: int, out_dir: 
     train = pd.concat(parts, ignore_index=True)
     classes = index.class_names
 
-    model = build_model(model_name, len(classes), cfg.image_size, cfg.weights, cfg.l2, cfg.fusion_channels)
-    trunk, top = trunk_and_top(model)
-    if cfg.weights == "none":
-        real_train = split[split["part"] == "train"]
-        calibration = next(iter(make_dataset(real_train.iloc[:128], cfg.image_size, 128, cache=False,
-                                             label_column=None)))
-        calibrate_untrained_batchnorm(trunk, calibration)
+    strategy = distribution_strategy(cfg.distribution)
+    calibration_frame = real_train.iloc[:CALIBRATION_IMAGES]
+    weights_id = cfg.weights if cfg.weights in ("imagenet", "none") else hashlib.sha256(
+        Path(cfg.weights).read_bytes()).hexdigest()[:12]
+    # An untrained trunk is a different random network for every seed, calibrated on this split's
+    # training images; a pretrained one is the same for every run.
+    trunk_id = f"{model_name}-{weights_id}-{cfg.image_size}" + (
+        f"-seed{seed}-cal{_frame_key(calibration_frame)}" if cfg.weights == "none" else "")
+    reusable = cfg.fine_tune_epochs == 0 and cfg.distribution == "none"  # fine-tuning changes the trunk
+    trunk = _TRUNKS.get(trunk_id) if reusable else None
+    if trunk is None:
+        with strategy.scope():  # variables are mirrored on every replica under MirroredStrategy
+            trunk = build_trunk(model_name, cfg.image_size, cfg.weights)
+        if cfg.weights == "none":
+            calibrate_untrained_batchnorm(trunk, next(iter(make_dataset(
+                calibration_frame, cfg.image_size, CALIBRATION_IMAGES, cache=False, label_column=None))))
+        _TRUNKS.clear()  # one trunk kept: the fusion trunk alone holds ~70M weights
+        if reusable:
+            _TRUNKS[trunk_id] = trunk
+    # Seeded again so the top's initial weights depend on the seed only, not on whether
+    # the trunk was just built or reused.
+    keras.utils.set_random_seed(seed)
+    with strategy.scope():
+        top = build_top(model_name, trunk, len(classes), cfg.l2, cfg.fusion_channels)
+        model = compose(trunk, top, "proposed" if model_name == "proposed" else f"baseline_{model_name}")
     online = "tradaug" in variant and cfg.tradaug_mode == "online"
-    steps_per_epoch = max(1, int(np.ceil(len(train) * (cfg.tradaug_copies if "tradaug" in variant and not online else 1)
-                                         / cfg.batch_size)))
     callbacks = [keras.callbacks.EarlyStopping("val_loss", patience=cfg.early_stopping_patience,
                                                restore_best_weights=cfg.restore_best_weights)]
     if cfg.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(str(out / "tensorboard")))
     histories = []
+    # Names this exact run: a checkpoint left by a killed run is resumed only if it matches.
+    run_tag = hashlib.sha256(json.dumps([params.model_dump(mode="json"), model_name, variant, seed],
+                                        sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def resumable_fit(stage: int, fitted, *args, epochs: int, **kwargs) -> list[dict]:
+        """``fitted.fit`` with a checkpoint after every epoch; continues a killed run's checkpoint."""
+        done, history = checkpoint.restore(fitted, out, stage, run_tag)
+        if done:
+            log(f"{model_name}/{variant}/seed {seed}: resumed stage {stage} from its checkpoint "
+                f"after epoch {len(history)}")
+        if done < epochs:
+            saver = checkpoint.EpochCheckpoint(out, stage, run_tag, history)
+            fitted.fit(*args, epochs=epochs, initial_epoch=done, callbacks=callbacks + [saver], verbose=0, **kwargs)
+            history = saver.history
+        return history
 
     cache_dir = params.output_dir / "cache" / "trunk"
-    weights_id = cfg.weights if cfg.weights in ("imagenet", "none") else hashlib.sha256(
-        Path(cfg.weights).read_bytes()).hexdigest()[:12]
-    # An untrained trunk is a different random network for every seed; a pretrained one is shared.
-    trunk_id = f"{model_name}-{weights_id}-{cfg.image_size}" + (f"-seed{seed}" if cfg.weights == "none" else "")
 
-    def cached(frame, tag="", augment=None):
-        return trunk_outputs(trunk, frame, cfg.image_size, cfg.batch_size,
-                             cache_dir / f"{trunk_id}-{_frame_key(frame)}{tag}.npz", augment)
+    def cached(frames, tag="", augment=None):
+        paths = [cache_dir / f"{trunk_id}-{_frame_key(frame)}{tag}.npz" for frame in frames]
+        return trunk_outputs(trunk, frames, cfg.image_size, cfg.batch_size, paths, augment)
 
-    val_inputs, test_inputs = cached(val), cached(test)
+    # Online TradAug trains on images, so only validation and test need trunk outputs.
+    val_inputs, test_inputs, *train_blocks = cached([val, test] + ([] if online else parts))
     if online:
         log(f"{model_name}/{variant}/seed {seed}: online TradAug, training the full model on images")
         augment = tradaug_layer(seed)
         train_ds = make_dataset(train, cfg.image_size, cfg.batch_size, shuffle=True, seed=seed).map(
             lambda x, y: (augment(x, training=True), y))
         val_ds = make_dataset(val, cfg.image_size, cfg.batch_size)
-        _compile(model, cfg.learning_rate, cfg.lr_decay_steps, cfg.lr_decay_rate)
-        histories.append(model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, callbacks=callbacks,
-                                   class_weight=_class_weights(train["label_index"].to_numpy(), len(classes))
-                                   if cfg.class_weights else None, verbose=0).history)
+        _compile(model, cfg.learning_rate, cfg.lr_decay_steps, cfg.lr_decay_rate, strategy)
+        histories.append(resumable_fit(1, model, train_ds, validation_data=val_ds, epochs=cfg.epochs,
+                                       class_weight=_class_weights(train["label_index"].to_numpy(), len(classes))
+                                       if cfg.class_weights else None))
     else:
-        blocks = [cached(part) for part in parts]
+        blocks = list(train_blocks)
         label_blocks = [part["label_index"].to_numpy() for part in parts]
         if "tradaug" in variant:
             for k in range(cfg.tradaug_copies - 1):
                 augment = _offline_augmenter(seed * 1000 + k, cfg.stain_jitter)
-                blocks += [cached(part, f"-aug{seed}-{k}", augment) for part in parts]
+                blocks += cached(parts, f"-aug{seed}-{k}", augment)
                 label_blocks += [part["label_index"].to_numpy() for part in parts]
         train_inputs = _concatenate(blocks)
         train_labels = np.concatenate(label_blocks)
         log(f"{model_name}/{variant}/seed {seed}: training the top on cached trunk outputs "
             f"({len(train_labels)} training rows)")
-        _compile(top, cfg.learning_rate, cfg.lr_decay_steps, cfg.lr_decay_rate)
-        histories.append(top.fit(train_inputs, train_labels, batch_size=cfg.batch_size, epochs=cfg.epochs,
-                                 validation_data=(val_inputs, val["label_index"].to_numpy()),
-                                 class_weight=_class_weights(train_labels, len(classes)) if cfg.class_weights else None,
-                                 shuffle=True, callbacks=callbacks, verbose=0).history)
+        _compile(top, cfg.learning_rate, cfg.lr_decay_steps, cfg.lr_decay_rate, strategy)
+        histories.append(resumable_fit(1, top, train_inputs, train_labels, batch_size=cfg.batch_size,
+                                       epochs=cfg.epochs, validation_data=(val_inputs, val["label_index"].to_numpy()),
+                                       class_weight=_class_weights(train_labels, len(classes))
+                                       if cfg.class_weights else None, shuffle=True))
 
     if cfg.fine_tune_epochs > 0:
         log(f"{model_name}/{variant}/seed {seed}: fine-tuning the unfrozen backbone layers")
         unfreeze_for_fine_tuning(model, model_name)
-        _compile(model, cfg.learning_rate / 10, cfg.lr_decay_steps, cfg.lr_decay_rate)
+        _compile(model, cfg.learning_rate / 10, cfg.lr_decay_steps, cfg.lr_decay_rate, strategy)
         train_ds = make_dataset(train, cfg.image_size, cfg.batch_size, shuffle=True, seed=seed)
-        histories.append(model.fit(train_ds, validation_data=make_dataset(val, cfg.image_size, cfg.batch_size),
-                                   epochs=cfg.fine_tune_epochs, callbacks=callbacks, verbose=0).history)
+        histories.append(resumable_fit(2, model, train_ds, epochs=cfg.fine_tune_epochs,
+                                       validation_data=make_dataset(val, cfg.image_size, cfg.batch_size)))
         probabilities = model.predict(make_dataset(test, cfg.image_size, cfg.batch_size, label_column=None), verbose=0)
     else:
         probabilities = top.predict(test_inputs, batch_size=cfg.batch_size, verbose=0)
@@ -254,9 +318,11 @@ def train_classifier(params, model_name: str, variant: str, seed: int, out_dir: 
         "n_val": int(len(val)), "n_test": int(len(test)),
         "test_accuracy": float((predictions["pred"] == predictions["label"]).mean()),
         "epochs_run": int(len(history)), "cached_trunk": not online,
+        "distribution": cfg.distribution, "replicas": int(strategy.num_replicas_in_sync),
         "params": params.model_dump(mode="json"), "wall_s": round(time.time() - started, 2),
     }
     write_json_atomic(out / "run.json", record)  # written last: its presence marks a complete run
+    checkpoint.discard(out)
     log(f"{model_name}/{variant}/seed {seed}: test accuracy {record['test_accuracy']:.3f} "
         f"on {len(test)} images ({record['wall_s']:.0f} s)")
     return record

@@ -8,6 +8,7 @@ folder holds a complete run made with the same parameters is skipped.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,23 +29,49 @@ class ClassifierJob:
     seed: int
     out_dir: Path
     params: Params = field(repr=False)
+    overrides: tuple[str, ...] = ()
+    group: str = ""  # e.g. "image-split/" for the leakage runs; keeps job names unique
 
     @property
     def name(self) -> str:
-        return f"{self.model}/{self.variant}/seed-{self.seed}"
+        return f"{self.group}{self.model}/{self.variant}/seed-{self.seed}"
 
     def command(self) -> list[str]:
         source = str(self.params._source) if self.params._source else "PARAMS.yaml"
-        return ["bclib", "train", "--params", source, "--model", self.model, "--variant", self.variant,
+        sets = [arg for text in self.overrides for arg in ("--set", text)]
+        return ["bclib", "train", "--params", source, *sets, "--model", self.model, "--variant", self.variant,
                 "--seed", str(self.seed), "--out", str(self.out_dir)]
 
-    def is_complete(self) -> bool:
+    @property
+    def code_parts(self) -> tuple[str, ...]:
+        from ..runner.jobs import CLASSIFIER_CODE
+
+        return CLASSIFIER_CODE
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        return ("gan",) if "cwgan" in self.variant else ()
+
+    def commands(self) -> list[list[str]]:
+        return [self.command()]
+
+    def inputs(self) -> dict:
+        """The generated images a cwgan variant trains on (their manifest's hash)."""
+        if "cwgan" not in self.variant:
+            return {}
+        manifest = self.params.output_dir / "generated" / "manifest.csv"
+        return {"generated": hashlib.sha256(manifest.read_bytes()).hexdigest()[:16] if manifest.is_file() else None}
+
+    def outputs_complete(self) -> bool:
         from . import run_is_complete
 
-        if not run_is_complete(self.out_dir):
-            return False
-        saved = json.loads((self.out_dir / "run.json").read_text()).get("params")
-        return saved == self.params.model_dump(mode="json")
+        return run_is_complete(self.out_dir)
+
+    def is_complete(self) -> bool:
+        """Outputs complete and made with the current parameters, code and inputs (see bclib.runner.jobs)."""
+        from ..runner.jobs import is_done
+
+        return is_done(self)
 
 
 def classifier_jobs(params: Params, which: str) -> list[ClassifierJob]:
@@ -61,9 +88,25 @@ def classifier_jobs(params: Params, which: str) -> list[ClassifierJob]:
             for m, v in grid for s in cfg.seeds]
 
 
+def leakage_jobs(params: Params) -> list[ClassifierJob]:
+    """``eval.leakage_models`` (variant none) trained on an **image-level** split, the paper's protocol.
+
+    Compared with the same model on the patient split, they show how much a split that
+    lets a patient's images fall on both sides inflates accuracy. Their folders are
+    ``outputs/<profile>/runs-image-split/<model>/none/seed-<s>/``.
+    """
+    image_split = params.model_copy(update={"data": params.data.model_copy(update={"split": "image"})})
+    return [ClassifierJob(m, "none", s, params.output_dir / "runs-image-split" / m / "none" / f"seed-{s}",
+                          image_split, overrides=("data.split=image",), group="image-split/")
+            for m in params.eval.leakage_models for s in params.train.seeds]
+
+
 def run_classifier_jobs(jobs: Sequence[ClassifierJob], log: Callable[[str], None] = print) -> None:
     """Run the jobs one after another in this process, skipping complete ones."""
+    import time
+
     from ..data.index import index_dataset
+    from ..runner.jobs import record_job
     from . import train_classifier
 
     index = None
@@ -73,7 +116,9 @@ def run_classifier_jobs(jobs: Sequence[ClassifierJob], log: Callable[[str], None
             continue
         index = index or index_dataset(job.params.data.dataset, job.params.data.root)
         log(f"[{number}/{len(jobs)}] {job.name}: training")
+        started = time.time()
         train_classifier(job.params, job.model, job.variant, job.seed, job.out_dir, index=index, log=lambda m: None)
+        record_job(job, "ok", time.time() - started)
 
 
 def collect_runs(jobs: Sequence[ClassifierJob]) -> pd.DataFrame:

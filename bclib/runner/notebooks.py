@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from .data.index import fingerprint_tree
-from .errors import UserError
-from .io import atomic_path, write_json_atomic, write_text_atomic
-from .params import Params, check_runnable, load_params
-from .paths import notebooks_dir as default_notebooks_dir
-from .provenance import git_commit, machine, package_versions
+from ..data.index import fingerprint_tree
+from ..errors import UserError
+from ..io import atomic_path, write_json_atomic, write_text_atomic
+from ..params import Params, check_runnable, load_params
+from ..paths import notebooks_dir as default_notebooks_dir
+from ..provenance import git_commit, machine, package_versions
 
 
 class NotebookFailed(UserError):
@@ -88,8 +88,13 @@ def run_notebooks(
     notebooks_dir: Optional[Path] = None,
     kernel_name: Optional[str] = None,
     log: Callable[[str], None] = print,
+    jobs: Optional[list[dict]] = None,
 ) -> dict:
-    """Execute the notebooks; return the manifest. Raise NotebookFailed if one fails."""
+    """Execute the notebooks; return the manifest. Raise NotebookFailed if one fails.
+
+    ``jobs``: the job records of a batch run that came first (``bclib run --jobs``),
+    kept in the manifest's ``jobs`` list.
+    """
     import papermill  # heavy import, only needed here
 
     params: Params = load_params(params_file, overrides)
@@ -119,6 +124,7 @@ def run_notebooks(
         },
         "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "status": "running",
+        "jobs": jobs or [],
         "notebooks": [NotebookResult(p.stem, "not run").as_dict() for p in notebooks],
     }
     write_json_atomic(out / "manifest.json", manifest)

@@ -1,0 +1,322 @@
+"""Independent jobs (GAN, sweep points, classifier runs) run in parallel, on this machine or a Dask cluster.
+
+A job is anything with ``name``, ``out_dir``, ``params``, ``commands()`` (shell
+argument lists run one after another), ``outputs_complete()``, ``inputs()``
+(fingerprints of files it reads besides the dataset), ``depends_on`` (names
+of jobs that must finish first) and, optionally, ``code_parts`` (the parts of
+bclib its result depends on). :func:`plan` lists the jobs of a profile;
+:func:`run_jobs` runs them through any :class:`concurrent.futures.Executor`.
+
+**Skipping.** Each finished job leaves ``manifest.json`` in its folder with a
+*key*: a hash of its parameters, the bclib source code it runs, the dataset's
+fingerprint and its other inputs. A job is skipped when its outputs are complete
+and its key is unchanged, so rerunning a batch (after an interruption, a failure
+or a change) redoes exactly what is missing, failed or out of date.
+
+**Where jobs run.** Every job runs as ``python -m bclib.cli ...`` in a
+subprocess, so one job's TensorFlow state never leaks into another, a crashing
+job cannot take the batch down, and a Dask worker needs nothing but the same
+environment and a shared file system.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as futures
+import datetime as _dt
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from ..errors import UserError
+from ..io import write_json_atomic
+
+MANIFEST = "manifest.json"
+# The parts of bclib whose code a job's result depends on (see code_version).
+SHARED_CODE = ("backend.py", "params.py", "io.py", "data")
+GAN_CODE = SHARED_CODE + ("gan", "metrics")
+CLASSIFIER_CODE = SHARED_CODE + ("models", "train")
+
+
+# ---------------------------------------------------------------------------
+# Keys and per-job manifests
+
+
+@lru_cache(maxsize=16)
+def code_version(parts: tuple[str, ...] = ()) -> str:
+    """sha256 (16 hex digits) over the bclib source files a job runs: ``parts`` are sub-packages or
+    modules of bclib (all of bclib when empty). Editing, say, the report code then leaves the
+    classifier runs valid, while any change to the training code makes them run again."""
+    package = Path(__file__).resolve().parents[1]
+    roots = [package / part for part in parts] or [package]
+    files = sorted({p for root in roots for p in ([root] if root.is_file() else root.rglob("*"))
+                    if p.suffix in (".py", ".yaml") and "__pycache__" not in p.parts})
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@lru_cache(maxsize=8)
+def _data_fingerprint(root: str) -> str:
+    from ..data.index import fingerprint_tree
+
+    return fingerprint_tree(root)
+
+
+def job_key(job) -> str:
+    """Hash of what determines a job's outputs: parameters, code, data and other inputs."""
+    what = {"name": job.name, "params": job.params.model_dump(mode="json"),
+            "code": code_version(tuple(getattr(job, "code_parts", ()))),
+            "data": _data_fingerprint(str(job.params.data.root)), "inputs": job.inputs()}
+    return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def read_manifest(out_dir: Path) -> Optional[dict]:
+    try:
+        return json.loads((Path(out_dir) / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def is_done(job) -> bool:
+    """Outputs complete and recorded by a successful run with the job's current key."""
+    if not job.outputs_complete():
+        return False
+    record = read_manifest(job.out_dir)
+    return bool(record) and record.get("status") == "ok" and record.get("key") == job_key(job)
+
+
+def record_job(job, status: str, wall_s: float, error: Optional[str] = None, key: Optional[str] = None) -> dict:
+    """Write the job's ``manifest.json`` (atomically) and return it."""
+    record = {"name": job.name, "status": status, "key": key or job_key(job),
+              "commands": [" ".join(c) for c in job.commands()], "wall_s": round(wall_s, 2),
+              "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    if error:
+        record["error"] = error
+    Path(job.out_dir).mkdir(parents=True, exist_ok=True)
+    write_json_atomic(Path(job.out_dir) / MANIFEST, record)
+    return record
+
+
+# ---------------------------------------------------------------------------
+# The GAN job (training then the generated set), and the plan of a profile
+
+
+@dataclass
+class GanJob:
+    """Train (or resume) the profile's cWGAN, then write its generated images for the cwgan variants."""
+
+    params: object = field(repr=False)
+    name: str = "gan"
+    depends_on: tuple[str, ...] = ()
+    code_parts: tuple[str, ...] = GAN_CODE
+
+    @property
+    def out_dir(self) -> Path:
+        return self.params.output_dir / "gan"
+
+    @property
+    def generated_dir(self) -> Path:
+        return self.params.output_dir / "generated"
+
+    def commands(self) -> list[list[str]]:
+        source = str(self.params._source)
+        gan = self.params.gan
+        return [["bclib", "gan", "train", "--params", source, "--out", str(self.out_dir)],
+                ["bclib", "gan", "generate", "--snapshot", str(self.out_dir), "--class", gan.target_class,
+                 "--n", str(gan.n_generate), "--seed", str(self.params.seed), "--out", str(self.generated_dir),
+                 "--force"]]
+
+    def outputs_complete(self) -> bool:
+        from ..io import read_jsonl
+
+        records = read_jsonl(self.out_dir / "metrics.jsonl")
+        return (bool(records) and records[-1]["kimg"] >= self.params.gan.total_kimg - 1e-9
+                and (self.generated_dir / "manifest.csv").is_file())
+
+    def inputs(self) -> dict:
+        return {}
+
+
+def plan(params, sweeps: bool = True, classifiers: bool = True) -> list:
+    """Every job of a profile: the GAN (when a cwgan variant needs it), sweep points, classifier runs."""
+    from ..gan.sweeps import sweep_jobs
+    from ..train.jobs import classifier_jobs, leakage_jobs
+
+    jobs: list = []
+    runs = classifier_jobs(params, "baselines") + classifier_jobs(params, "proposed") + leakage_jobs(params) \
+        if classifiers else []
+    if any("cwgan" in job.variant for job in runs):
+        jobs.append(GanJob(params))
+    if sweeps:
+        jobs += sweep_jobs(params)
+    return jobs + runs
+
+
+# ---------------------------------------------------------------------------
+# Running one job (in a worker: a thread here, a process on a Dask worker)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What a worker needs to run a job: plain data, so that it pickles to a Dask worker."""
+
+    name: str
+    commands: tuple[tuple[str, ...], ...]
+    out_dir: str
+    key: str
+
+
+def _argv(command: Sequence[str]) -> list[str]:
+    # `bclib ...` runs as `python -m bclib.cli ...` with the worker's interpreter.
+    return [sys.executable, "-m", "bclib.cli", *command[1:]] if command[0] == "bclib" else list(command)
+
+
+def _last_error(log_text: str) -> str:
+    lines = [line for line in log_text.strip().splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("bclib: error:")]
+    return (errors or lines or ["no output"])[-1][:500]
+
+
+def execute(spec: JobSpec) -> dict:
+    """Run a job's commands in order; return {"status", "wall_s", "error"}. Never raises for a failed job."""
+    out = Path(spec.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+    with open(out / "job.log", "w", encoding="utf-8") as log:
+        for command in spec.commands:
+            log.write(f"$ {' '.join(command)}\n")
+            log.flush()
+            result = subprocess.run(_argv(command), stdout=log, stderr=subprocess.STDOUT, env=env)
+            if result.returncode != 0:
+                log.flush()
+                text = (out / "job.log").read_text(encoding="utf-8", errors="replace")
+                return {"status": "failed", "wall_s": time.time() - started,
+                        "error": f"exit {result.returncode}: {_last_error(text)}"}
+    return {"status": "ok", "wall_s": time.time() - started, "error": None}
+
+
+# ---------------------------------------------------------------------------
+# Running many
+
+
+def executor_for(jobs: int = 1, address: Optional[str] = None):
+    """A concurrent.futures executor: threads here (each job is a subprocess) or a Dask cluster's."""
+    if address:
+        if not address.startswith(("dask://", "tcp://")):
+            raise UserError(f"--executor {address}: expected dask://HOST:PORT")
+        try:
+            from distributed import Client
+        except ImportError:
+            raise UserError("--executor dask://... needs the 'distributed' package (pip install distributed)") from None
+        host, _, port = address.split("://", 1)[1].rpartition(":")
+        try:  # a plain TCP check first: a clear answer in seconds instead of the client's long retries
+            socket.create_connection((host, int(port)), timeout=5).close()
+            client = Client(f"tcp://{host}:{port}", timeout="30s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise UserError(f"--executor {address}: cannot reach the Dask scheduler ({exc})") from None
+        return client.get_executor(pure=False)
+    if jobs < 1:
+        raise UserError(f"--jobs {jobs}: must be at least 1")
+    return futures.ThreadPoolExecutor(max_workers=jobs)
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+class Progress:
+    """One status line per event over all jobs: done / running / failed / skipped, elapsed, estimate."""
+
+    def __init__(self, total: int, parallel: int, log: Callable[[str], None]):
+        self.total, self.parallel, self.log = total, max(1, parallel), log
+        self.counts = {"ok": 0, "running": 0, "failed": 0, "skipped": 0}
+        self.walls: list[float] = []
+        self.started = time.time()
+
+    def update(self, name: str, event: str, wall_s: Optional[float] = None, note: str = "") -> None:
+        if event == "running":
+            self.counts["running"] += 1
+        else:
+            if event in ("ok", "failed") and self.counts["running"]:
+                self.counts["running"] -= 1
+            self.counts[event] += 1
+            if wall_s is not None and event == "ok":
+                self.walls.append(wall_s)
+        left = self.total - self.counts["ok"] - self.counts["failed"] - self.counts["skipped"]
+        estimate = (f", ~{_clock(sum(self.walls) / len(self.walls) * left / self.parallel)} left"
+                    if self.walls and left else "")
+        c = self.counts
+        self.log(f"[{c['ok']} done, {c['running']} running, {c['failed']} failed, {c['skipped']} skipped of "
+                 f"{self.total} | {_clock(time.time() - self.started)} elapsed{estimate}] {name}: {event}"
+                 + (f" ({wall_s:.1f} s)" if wall_s is not None else "") + (f" - {note}" if note else ""))
+
+
+def run_jobs(jobs: Sequence, executor: futures.Executor, parallel: int = 1, force: bool = False,
+             log: Callable[[str], None] = print) -> list[dict]:
+    """Run ``jobs`` respecting ``depends_on``; return one ``{"name", "status", ...}`` per job, in order.
+
+    Complete, up-to-date jobs are ``skipped`` (unless ``force``); a job whose
+    dependency failed is ``failed`` without running; the others run as soon as
+    their dependencies are done, at most ``parallel`` at a time here (a Dask
+    cluster schedules on its own workers).
+    """
+    names = [job.name for job in jobs]
+    if len(set(names)) != len(names):
+        raise ValueError("job names must be unique")
+    by_name = {job.name: job for job in jobs}
+    for job in jobs:
+        unknown = [d for d in job.depends_on if d not in by_name]
+        if unknown:
+            raise ValueError(f"job {job.name} depends on unknown job(s) {unknown}")
+    results: dict[str, dict] = {}
+    progress = Progress(len(jobs), parallel, log)
+    for job in jobs:
+        if not force and is_done(job):
+            results[job.name] = {"name": job.name, "status": "skipped", "output": str(job.out_dir)}
+            progress.update(job.name, "skipped")
+    running: dict[futures.Future, tuple] = {}
+    while len(results) < len(jobs):
+        for job in jobs:
+            if job.name in results or any(job is j for j, _ in running.values()):
+                continue
+            failed = [d for d in job.depends_on if results.get(d, {}).get("status") == "failed"]
+            if failed:
+                error = f"not run: depends on failed job {failed[0]}"
+                results[job.name] = {"name": job.name, "status": "failed", "error": error, "output": str(job.out_dir)}
+                progress.update(job.name, "failed", note=error)
+                continue
+            if all(d in results for d in job.depends_on) and len(running) < parallel:
+                key = job_key(job)  # computed now: inputs made by dependencies exist only now
+                spec = JobSpec(job.name, tuple(tuple(c) for c in job.commands()), str(job.out_dir), key)
+                running[executor.submit(execute, spec)] = (job, key)
+                progress.update(job.name, "running")
+        if not running:
+            if len(results) < len(jobs):
+                raise ValueError("jobs depend on each other in a cycle: "
+                                 + ", ".join(j.name for j in jobs if j.name not in results))
+            break
+        done, _ = futures.wait(list(running), return_when=futures.FIRST_COMPLETED)
+        for future in done:
+            job, key = running.pop(future)
+            try:
+                outcome = future.result()
+            except Exception as exc:  # the worker itself failed (e.g. a Dask worker died)
+                outcome = {"status": "failed", "wall_s": 0.0, "error": f"worker error: {exc}"}
+            if outcome["status"] == "ok" and not job.outputs_complete():
+                outcome = {**outcome, "status": "failed", "error": "finished without writing all its outputs"}
+            record_job(job, outcome["status"], outcome["wall_s"], outcome.get("error"), key)
+            results[job.name] = {"name": job.name, "status": outcome["status"], "wall_s": round(outcome["wall_s"], 2),
+                                 "output": str(job.out_dir)} | ({"error": outcome["error"]} if outcome.get("error") else {})
+            progress.update(job.name, outcome["status"], outcome["wall_s"], outcome.get("error") or "")
+    return [results[name] for name in names]

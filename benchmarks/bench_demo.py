@@ -1,0 +1,64 @@
+"""End to end: wall time and peak memory of the smoke run (`make demo` after installation).
+
+Runs ``bclib run --params params/smoke.yaml`` into a fresh temporary output folder (the
+committed outputs/smoke is left alone), sampling the memory of the whole process tree
+(the runner and the notebook kernels) twice a second. Target: <= 15 minutes and <= 6 GB
+on a 2-core CPU.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from common import save  # noqa: E402
+
+from bclib.paths import project_root  # noqa: E402
+
+
+def tree_rss(process: psutil.Process) -> int:
+    total = 0
+    for p in [process] + process.children(recursive=True):
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def main() -> None:
+    bclib = Path(sys.executable).with_name("bclib")
+    with tempfile.TemporaryDirectory() as out:
+        command = [str(bclib), "run", "--params", str(project_root() / "params" / "smoke.yaml"),
+                   "--set", f"run.output_dir={out}"]
+        started = time.time()
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        watched, peak = psutil.Process(process.pid), 0
+        while process.poll() is None:
+            peak = max(peak, tree_rss(watched))
+            time.sleep(0.5)
+        wall = time.time() - started
+        output = process.stdout.read()
+    ok = process.returncode == 0
+    minutes, gigabytes = wall / 60, peak / 1e9
+    met = ok and minutes <= 15 and gigabytes <= 6
+    steps = [line for line in output.splitlines() if line.startswith("[") and ": " in line and " s)" in line]
+    lines = ["| measure | value | target |", "| --- | --- | --- |",
+             f"| wall time | {minutes:.1f} min | <= 15 min |", f"| peak memory (process tree) | {gigabytes:.2f} GB | <= 6 GB |",
+             "", "Per notebook: " + "; ".join(s.split("] ", 1)[-1] for s in steps),
+             f"\nTarget: {'met' if met else 'NOT met'}" + ("" if ok else " (the run failed)")]
+    text = "\n".join(lines)
+    print(text)
+    save("demo", {"title": "End to end: the smoke run (make demo after installation)", "wall_s": wall,
+                  "peak_bytes": peak, "ok": ok, "target_met": met, "markdown": text})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""The batch runner: dependencies, skipping, failures, resuming, --jobs and a Dask cluster."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from bclib.params import load_params
+from bclib.runner.jobs import executor_for, is_done, job_key, plan, run_jobs
+
+# -- the scheduler, on jobs that are one-line Python commands -----------------------------
+
+
+@dataclass
+class ScriptJob:
+    name: str
+    out_dir: Path
+    params: object = field(repr=False)
+    code: str = ""
+    depends_on: tuple = ()
+
+    def commands(self):
+        return [[sys.executable, "-c", self.code]]
+
+    def outputs_complete(self):
+        return (self.out_dir / "done").is_file()
+
+    def inputs(self):
+        return {}
+
+
+@pytest.fixture
+def params(tmp_path, breakhis_root):
+    path = tmp_path / "p.yaml"
+    path.write_text(f"seed: 0\ndata: {{dataset: breakhis, root: {breakhis_root}}}\nrun: {{output_dir: {tmp_path / 'out'}}}\n")
+    return load_params(path)
+
+
+def script_job(tmp_path, params, name, body="pass", depends_on=()):
+    out = tmp_path / "jobs" / name
+    log = tmp_path / "order.txt"
+    code = (f"import pathlib, time; log = pathlib.Path({str(log)!r}); "
+            f"log.open('a').write('start {name}\\n'); {body}; time.sleep(0.2); "
+            f"pathlib.Path({str(out)!r}, 'done').write_text('ok'); log.open('a').write('end {name}\\n')")
+    return ScriptJob(name, out, params, code, tuple(depends_on))
+
+
+def test_dependencies_run_first_failures_propagate_and_reruns_skip(tmp_path, params):
+    jobs = [script_job(tmp_path, params, "b", depends_on=["a"]),
+            script_job(tmp_path, params, "a"),
+            script_job(tmp_path, params, "c"),
+            script_job(tmp_path, params, "broken", body="raise SystemExit('bclib: error: broken on purpose')"),
+            script_job(tmp_path, params, "after-broken", depends_on=["broken"])]
+    messages = []
+    with executor_for(2) as pool:
+        records = run_jobs(jobs, pool, parallel=2, log=messages.append)
+    status = {r["name"]: r["status"] for r in records}
+    assert status == {"b": "ok", "a": "ok", "c": "ok", "broken": "failed", "after-broken": "failed"}
+    order = (tmp_path / "order.txt").read_text().split("\n")
+    assert order.index("end a") < order.index("start b")
+    assert "start after-broken" not in order
+    errors = {r["name"]: r.get("error", "") for r in records}
+    assert errors["broken"] == "exit 1: bclib: error: broken on purpose"
+    assert errors["after-broken"] == "not run: depends on failed job broken"
+    manifest = json.loads((tmp_path / "jobs" / "a" / "manifest.json").read_text())
+    assert manifest["status"] == "ok" and manifest["key"] == job_key(jobs[1])
+    assert any("done" in m and "elapsed" in m and "failed" in m for m in messages)  # one progress line per event
+
+    (tmp_path / "order.txt").unlink()
+    broken = script_job(tmp_path, params, "broken")  # fixed
+    with executor_for(2) as pool:
+        again = run_jobs(jobs[:3] + [broken, jobs[4]], pool, parallel=2, log=lambda m: None)
+    assert {r["name"]: r["status"] for r in again} == {
+        "b": "skipped", "a": "skipped", "c": "skipped", "broken": "ok", "after-broken": "ok"}
+    assert set((tmp_path / "order.txt").read_text().split()) == {"start", "end", "broken", "after-broken"}
+
+
+def test_changed_parameters_or_forgotten_outputs_make_a_job_run_again(tmp_path, params):
+    job = script_job(tmp_path, params, "a")
+    with executor_for(1) as pool:
+        run_jobs([job], pool, log=lambda m: None)
+    assert is_done(job)
+    changed = script_job(tmp_path, load_params(params._source, ["train.epochs=7"]), "a")
+    assert job_key(changed) != job_key(job) and not is_done(changed)
+    (job.out_dir / "done").unlink()
+    assert not is_done(job)
+
+
+def test_cycles_and_unknown_dependencies_are_refused(tmp_path, params):
+    with executor_for(1) as pool:
+        with pytest.raises(ValueError, match="cycle"):
+            run_jobs([script_job(tmp_path, params, "x", depends_on=["y"]),
+                      script_job(tmp_path, params, "y", depends_on=["x"])], pool, log=lambda m: None)
+        with pytest.raises(ValueError, match="unknown"):
+            run_jobs([script_job(tmp_path, params, "x", depends_on=["nope"])], pool, log=lambda m: None)
+
+
+# -- real jobs: a two-point gamma sweep, through `bclib run` -------------------------------------
+
+TINY_BATCH = """
+seed: 0
+data: {{dataset: breakhis, root: {root}, image_size: 32}}
+gan: {{resolution: 32, batch_size: 4, latent_dim: 8, n_critic: 1, total_kimg: 0.008, snapshot_kimg: 0.008,
+       max_channels: 16, channel_base: 256, gamma_sweep: [1, 10], sweep_kimg: 0.008}}
+metrics: {{during_training: false}}
+train: {{models: [], variants: [none]}}
+eval: {{leakage_models: []}}
+run: {{output_dir: {out}}}
+"""
+
+
+def batch_params(tmp_path, root, name):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(TINY_BATCH.format(root=root, out=tmp_path / name))
+    return path
+
+
+def bclib_run(params_path, *args, timeout=600):
+    bclib = Path(sys.executable).with_name("bclib")
+    return subprocess.run([str(bclib), "run", "--params", str(params_path), "--jobs-only", *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def statuses(out_dir):
+    return {j["name"]: j["status"] for j in json.loads((out_dir / "manifest.json").read_text())["jobs"]}
+
+
+def test_plan_lists_sweep_points_and_classifier_runs(tmp_path, breakhis_root):
+    params = load_params(batch_params(tmp_path, breakhis_root, "plan"))
+    assert [j.name for j in plan(params)] == ["gamma-1", "gamma-10"]
+    with_gan = load_params(batch_params(tmp_path, breakhis_root, "plan"),
+                           ["train.models=[mobilenet, proposed]", "train.variants=[none, cwgan]",
+                            "gan.target_class=benign", "gan.n_generate=4",
+                            "eval.leakage_models=[mobilenet]"])
+    jobs = {j.name: j for j in plan(with_gan)}
+    assert list(jobs)[0] == "gan" and jobs["proposed/cwgan/seed-0"].depends_on == ("gan",)
+    assert "mobilenet/cwgan/seed-0" not in jobs  # baselines: none and tradaug only
+    assert jobs["image-split/mobilenet/none/seed-0"].params.data.split == "image"
+
+
+def test_parallel_jobs_then_a_rerun_skips_every_completed_job(tmp_path, breakhis_root):
+    params_path = batch_params(tmp_path, breakhis_root, "local")
+    first = bclib_run(params_path, "--jobs", "2")
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+    assert statuses(tmp_path / "local") == {"gamma-1": "ok", "gamma-10": "ok"}
+    assert "running" in first.stdout and "elapsed" in first.stdout
+    again = bclib_run(params_path, "--jobs", "2")
+    assert again.returncode == 0
+    assert set(statuses(tmp_path / "local").values()) == {"skipped"}
+
+
+def test_jobs_run_on_a_dask_cluster(tmp_path, breakhis_root):
+    distributed = pytest.importorskip("distributed")
+    params_path = batch_params(tmp_path, breakhis_root, "dask")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp", host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        result = bclib_run(params_path, "--executor", cluster.scheduler_address.replace("tcp://", "dask://"))
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert set(statuses(tmp_path / "dask").values()) == {"ok"}
+
+
+def test_an_unreachable_dask_scheduler_is_one_line(tmp_path, breakhis_root):
+    result = bclib_run(batch_params(tmp_path, breakhis_root, "nodask"), "--executor", "dask://127.0.0.1:9",
+                       timeout=120)  # port 9 (discard): nothing listens there
+    assert result.returncode == 2 and "cannot reach the Dask scheduler" in result.stderr.strip().splitlines()[-1]
+
+
+def test_a_killed_batch_resumes_without_redoing_finished_jobs(tmp_path, breakhis_root):
+    params_path = batch_params(tmp_path, breakhis_root, "killed")
+    out = tmp_path / "killed"
+    bclib = Path(sys.executable).with_name("bclib")
+    process = subprocess.Popen([str(bclib), "run", "--params", str(params_path), "--jobs-only", "--jobs", "1"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    first_done = out / "sweeps" / "gamma-1" / "manifest.json"
+    deadline = time.time() + 300
+    while time.time() < deadline and not first_done.is_file() and process.poll() is None:
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGKILL)  # the runner and the job it is running, as a pre-empted machine would
+    process.wait()
+    assert first_done.is_file()
+    finished_at = json.loads(first_done.read_text())["finished"]
+    result = bclib_run(params_path, "--jobs", "1")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    status = statuses(out)
+    assert status["gamma-1"] == "skipped" and set(status.values()) <= {"ok", "skipped"}
+    assert json.loads(first_done.read_text())["finished"] == finished_at  # not redone
