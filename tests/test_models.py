@@ -200,3 +200,16 @@ def test_mirrored_strategy_trains_on_two_logical_cpu_devices(tmp_path, breakhis_
     assert record["replicas"] == 2 and record["distribution"] == "mirrored" and record["epochs_run"] == 2
     predictions = pd.read_csv(tmp_path / "run" / "predictions.csv")
     np.testing.assert_allclose(predictions[["p_benign", "p_malignant"]].sum(axis=1), 1, rtol=1e-5)
+
+
+def test_class_weights_and_tensorboard_logs(tmp_path, breakhis_root):
+    from bclib.params import load_params
+    from bclib.train import _class_weights, train_classifier
+
+    weights = _class_weights(np.array([0, 0, 0, 1]), 3)  # scikit-learn's "balanced": n / (k * count)
+    assert weights == {0: pytest.approx(4 / 6), 1: pytest.approx(2.0), 2: 1.0}
+    path = tmp_path / "p.yaml"
+    path.write_text(TINY_TRAIN.format(root=breakhis_root, out=tmp_path / "out")
+                    .replace("epochs: 3", "epochs: 1, class_weights: true, tensorboard: true"))
+    train_classifier(load_params(path), "mobilenet", "none", 0, tmp_path / "run", log=lambda m: None)
+    assert list((tmp_path / "run" / "tensorboard").rglob("events.out.tfevents.*"))

@@ -19,11 +19,18 @@ from sklearn.preprocessing import label_binarize
 from ..figures import label_provenance
 
 
+def _zoom(magnification) -> float:
+    """'40X' -> 40.0, so that magnifications sort by zoom rather than as text."""
+    digits = str(magnification).upper().rstrip("X")
+    return float(digits) if digits.replace(".", "", 1).isdigit() else float("inf")
+
+
 def confusion_matrices(predictions: pd.DataFrame, classes: Sequence[str], provenance: str = "", title: str = ""):
     """Counts of (true, predicted) overall and, where magnifications are known, per magnification (Figure 7)."""
     groups = [("all images", predictions)]
     if "magnification" in predictions and (predictions["magnification"].astype(str) != "").all():
-        groups += [(m, g) for m, g in predictions.groupby("magnification", sort=False)]
+        by_zoom = predictions.groupby("magnification", sort=False)
+        groups += sorted(by_zoom, key=lambda item: _zoom(item[0]))
     fig, axes = plt.subplots(1, len(groups), figsize=(2.9 * len(groups) + 0.5, 3.0), squeeze=False)
     for ax, (name, frame) in zip(axes[0], groups):
         counts = confusion_matrix(frame["label"], frame["pred"], labels=list(classes))

@@ -140,7 +140,7 @@ def over_seeds(scores: pd.DataFrame) -> pd.DataFrame:
     present = [m for m in HEADLINES if m in scores]
     grouped = scores.groupby(["model", "variant", "split"])[present]
     table = grouped.mean().add_suffix("_mean").join(grouped.std(ddof=1).add_suffix("_std"))
-    table.insert(0, "seeds", grouped.size())
+    table.insert(0, "seeds", grouped.size().astype(int))
     return table[["seeds"] + [f"{m}_{s}" for m in present for s in ("mean", "std")]]
 
 
@@ -164,7 +164,8 @@ def per_class_beside_paper(run: Run, dataset: str) -> pd.DataFrame:
     paper = paper_table(PAPER_PER_CLASS[dataset])
     match = paper[(paper["bclib_model"] == run.record["model"]) & (paper["bclib_variant"] == run.record["variant"])]
     theirs = match.set_index("class")[ours.columns].reindex(ours.index)
-    return pd.concat({"this run": ours, "paper": theirs}, axis=1)
+    both = pd.concat({"this run": ours, "paper": theirs}, axis=1).swaplevel(axis=1)
+    return both[[(metric, side) for metric in ours.columns for side in ("this run", "paper")]]
 
 
 def accuracy_beside_table14(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
@@ -178,7 +179,7 @@ def accuracy_beside_table14(summary: pd.DataFrame, dataset: str) -> pd.DataFrame
         if ours is not None and (variant, "patient") in ours.index:
             line = ours.loc[(variant, "patient")]
             row |= {"our_accuracy_%": 100 * line["accuracy_mean"], "our_std_%": 100 * line["accuracy_std"],
-                    "seeds": int(line["seeds"])}
+                    "seeds": str(int(line["seeds"]))}
         rows.append(row)
     return pd.DataFrame(rows).set_index("variant")
 
@@ -224,6 +225,14 @@ def leakage_table(patient_scores: pd.DataFrame, image_scores: pd.DataFrame) -> p
 # report.md and report.html
 
 
+def _flat(frame: pd.DataFrame) -> pd.DataFrame:
+    """Tables as shown in the report: row keys as columns, two-level headers joined ('TP this run')."""
+    shown = frame.reset_index() if isinstance(frame.index, pd.MultiIndex) else frame.copy()
+    if isinstance(shown.columns, pd.MultiIndex):
+        shown.columns = [" ".join(str(p) for p in col if str(p)).strip() for col in shown.columns]
+    return shown
+
+
 @dataclass
 class Report:
     """Sections of text, tables and figures, written as Markdown and as a self-contained HTML page."""
@@ -249,7 +258,7 @@ class Report:
             elif kind == "table":
                 frame, csv_name = body
                 lines += [f"**{caption}**" + (f" (`tables/{csv_name}.csv`)" if csv_name else ""), "",
-                          frame.to_markdown(floatfmt=".3f"), ""]
+                          _flat(frame).to_markdown(floatfmt=".3f"), ""]
             else:
                 lines += [f"![{caption}]({body.relative_to(out_dir).as_posix()})", "", f"*{caption}*", ""]
         return "\n".join(lines)
@@ -262,7 +271,7 @@ class Report:
                     parts.append(f"<h2>{html.escape(caption)}</h2>")
                 parts += [f"<p>{html.escape(p)}</p>" for p in body.split("\n\n") if p.strip()]
             elif kind == "table":
-                parts += [f"<p><b>{html.escape(caption)}</b></p>", body[0].to_html(float_format="%.3f", na_rep="")]
+                parts += [f"<p><b>{html.escape(caption)}</b></p>", _flat(body[0]).to_html(float_format="%.3f", na_rep="")]
             else:
                 parts.append(f"<figure><img src='{body.relative_to(out_dir).as_posix()}' style='max-width:100%'>"
                              f"<figcaption>{html.escape(caption)}</figcaption></figure>")

@@ -231,6 +231,11 @@ def train_classifier(params, model_name: str, variant: str, seed: int, out_dir: 
     callbacks = [keras.callbacks.EarlyStopping("val_loss", patience=cfg.early_stopping_patience,
                                                restore_best_weights=cfg.restore_best_weights)]
     if cfg.tensorboard:
+        try:
+            import tensorboard  # noqa: F401  Keras' callback needs it at the first epoch, not before
+        except ImportError:
+            raise UserError("train.tensorboard is true but the tensorboard package is not installed "
+                            "(pip install tensorboard, or set train.tensorboard: false)") from None
         callbacks.append(keras.callbacks.TensorBoard(str(out / "tensorboard")))
     histories = []
     # Names this exact run: a checkpoint left by a killed run is resumed only if it matches.
