@@ -83,6 +83,9 @@ runs = rep.finished_runs(main_jobs)
 image_split_runs = rep.finished_runs(leak_jobs)
 provenance = classifier_jobs.run_provenance(classifier_jobs.collect_runs(main_jobs), params.data.split)
 report = rep.Report(f"bclib results: {dataset} ({params.profile} profile)", provenance)
+
+# %%
+# NBVAL_CHECK_OUTPUT
 print(f"{len(runs)} runs on the {params.data.split} split, {len(image_split_runs)} on the image split")
 print(provenance)
 

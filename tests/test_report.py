@@ -125,7 +125,7 @@ def test_report_writes_markdown_and_html_with_tables_and_figures(tmp_path):
     md, page = report.write(tmp_path)
     text = md.read_text()
     assert "> SYNTHETIC data" in text and "| 0.123 |" in text and "![A figure](figures/f.png)" in text
-    assert "(`tables/a_table.csv`)" in text
+    assert "(`tables/a_table.csv`) - our side: SYNTHETIC data | UNTRAINED backbones" in text  # every table says
     html = page.read_text()
     assert "<table" in html and "src='figures/f.png'" in html and "Second &lt;paragraph&gt;." in html
 

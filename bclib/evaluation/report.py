@@ -257,7 +257,8 @@ class Report:
                 lines += ([f"## {caption}", ""] if caption else []) + ([body, ""] if body else [])
             elif kind == "table":
                 frame, csv_name = body
-                lines += [f"**{caption}**" + (f" (`tables/{csv_name}.csv`)" if csv_name else ""), "",
+                lines += [f"**{caption}**" + (f" (`tables/{csv_name}.csv`)" if csv_name else "")
+                          + f" - our side: {self.provenance}", "",
                           _flat(frame).to_markdown(floatfmt=".3f"), ""]
             else:
                 lines += [f"![{caption}]({body.relative_to(out_dir).as_posix()})", "", f"*{caption}*", ""]
@@ -271,7 +272,9 @@ class Report:
                     parts.append(f"<h2>{html.escape(caption)}</h2>")
                 parts += [f"<p>{html.escape(p)}</p>" for p in body.split("\n\n") if p.strip()]
             elif kind == "table":
-                parts += [f"<p><b>{html.escape(caption)}</b></p>", _flat(body[0]).to_html(float_format="%.3f", na_rep="")]
+                parts += [f"<p><b>{html.escape(caption)}</b> <span class='prov'>our side: "
+                          f"{html.escape(self.provenance)}</span></p>",
+                          _flat(body[0]).to_html(float_format="%.3f", na_rep="")]
             else:
                 parts.append(f"<figure><img src='{body.relative_to(out_dir).as_posix()}' style='max-width:100%'>"
                              f"<figcaption>{html.escape(caption)}</figcaption></figure>")
