@@ -41,8 +41,15 @@ def main() -> None:
         started = time.time()
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         watched, peak = psutil.Process(process.pid), 0
+        kernels: dict[int, tuple[float, int]] = {}  # pid -> (start time, peak RSS): one kernel per notebook
         while process.poll() is None:
             peak = max(peak, tree_rss(watched))
+            for child in watched.children(recursive=True):
+                try:
+                    start, rss = child.create_time(), child.memory_info().rss
+                except psutil.Error:
+                    continue
+                kernels[child.pid] = (start, max(rss, kernels.get(child.pid, (0, 0))[1]))
             time.sleep(0.5)
         wall = time.time() - started
         output = process.stdout.read()
@@ -53,6 +60,8 @@ def main() -> None:
     lines = ["| measure | value | target |", "| --- | --- | --- |",
              f"| wall time | {minutes:.1f} min | <= 15 min |", f"| peak memory (process tree) | {gigabytes:.2f} GB | <= 6 GB |",
              "", "Per notebook: " + "; ".join(s.split("] ", 1)[-1] for s in steps),
+             "Peak memory of each kernel, in start order (GB): "
+             + ", ".join(f"{rss / 1e9:.2f}" for _, rss in sorted(kernels.values()) if rss > 2e8),
              f"\nTarget: {'met' if met else 'NOT met'}" + ("" if ok else " (the run failed)")]
     text = "\n".join(lines)
     print(text)

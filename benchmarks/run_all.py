@@ -34,18 +34,21 @@ def main(only: list[str]) -> int:
 
     from bclib.provenance import package_versions
 
-    results = {p.stem: json.loads(p.read_text()) for p in RESULTS.glob("*.json")}
+    results = {p.stem: json.loads(p.read_text()) | {"measured": dt.datetime.fromtimestamp(p.stat().st_mtime, dt.timezone.utc)}
+               for p in RESULTS.glob("*.json")}
     here = machine()
     lines = ["# Benchmark results", "",
              f"Written by `make bench` on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC. "
              "Every figure is the median of several repeats (min and max beside it) and every "
-             "comparison was measured side by side in the same run.", "",
+             "comparison was measured side by side in the same script run; each section says "
+             "when it was measured (`benchmarks/run_all.py NAME` reruns one script).", "",
              f"* CPU: {here['cpu']}, {here['cores']} cores; GPU: {', '.join(here['gpus']) or 'none'}; "
              f"Python {here['python']}",
              "* Packages: " + ", ".join(f"{k} {v}" for k, v in sorted(package_versions().items())), ""]
     for name in sorted(results, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER)):
         result = results[name]
-        lines += [f"## {result.get('title', name)}", "", result["markdown"], ""]
+        lines += [f"## {result.get('title', name)}", "", f"*Measured {result['measured']:%Y-%m-%d %H:%M} UTC.*", "",
+                  result["markdown"], ""]
         if result.get("machine", {}).get("cpu") != here["cpu"]:
             lines += [f"*(measured on another machine: {result['machine']['cpu']})*", ""]
     notes = HERE / "NOTES.md"  # hand-written explanations of missed targets, kept under version control

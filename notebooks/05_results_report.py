@@ -234,6 +234,7 @@ for label, run in (("proposed", proposed), ("baseline", baseline)):
     titles = [f"{t} -> {p}" for t, p in zip(examples["label"], examples["pred"])]
     fig = eval_figures.gradcam_figure(images, heat, titles, run.record["model"], provenance)
     report.figure(f"Grad-CAM, {run.name}", save_figure(fig, f"05_gradcam_{label}", session.output_dir))
+    del model  # the fusion model holds three backbones: free it before loading the next
 
 # %% [markdown]
 # ## 8. Write the report

@@ -56,6 +56,29 @@ def test_agrees_with_the_sqrtm_reference(n, m, d):
         assert frechet_distance(a, b, route=route) == pytest.approx(reference, rel=1e-6)
 
 
+@pytest.mark.parametrize("n, m, d", [(200, 300, 256), (300, 300, 320), (120, 90, 64)])
+def test_gram_eigenvalues_give_the_svd_nuclear_norm(n, m, d):
+    rng = np.random.default_rng(d)
+    a = rng.normal(size=(n, d)) @ rng.normal(size=(d, d))
+    b = rng.normal(size=(m, d)) * rng.uniform(0.1, 3, d)
+    a, b = a - a.mean(0), b - b.mean(0)
+    fast, reference = trace_sqrt_product(a, b, "nuclear"), trace_sqrt_product(a, b, "svd")
+    assert fast == pytest.approx(reference, rel=1e-12)
+    undeflated = np.linalg.svd(a @ b.T / np.sqrt((n - 1) * (m - 1)), compute_uv=False).sum()
+    assert reference == pytest.approx(undeflated, rel=1e-12)  # dropping the centring direction loses nothing
+
+
+def test_gram_route_falls_back_to_the_svd_when_its_bound_fails():
+    from bclib.metrics.distances import _nuclear_norm_by_gram
+
+    rng = np.random.default_rng(5)
+    low_rank = rng.normal(size=(100, 3)) @ rng.normal(size=(3, 100))  # 97 zero singular values
+    assert _nuclear_norm_by_gram(low_rank) is None
+    a = rng.normal(size=(100, 3)) @ rng.normal(size=(3, 50))
+    a -= a.mean(0)
+    assert trace_sqrt_product(a, a, "nuclear") == pytest.approx(trace_sqrt_product(a, a, "svd"), rel=1e-12)
+
+
 def test_route_choice_follows_the_cost():
     assert min(_route_costs(500, 500, 2048), key=_route_costs(500, 500, 2048).get) == "nuclear"
     assert min(_route_costs(20000, 20000, 64), key=_route_costs(20000, 20000, 64).get) == "eigh"

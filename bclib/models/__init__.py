@@ -289,6 +289,12 @@ def _batchnorm_layers(model):
             yield layer
 
 
+def _tf():
+    from ..backend import tensorflow
+
+    return tensorflow()
+
+
 def calibrate_untrained_batchnorm(trunk, images) -> int:
     """Set the BatchNorm statistics of an *untrained* trunk from a batch of training images.
 
@@ -304,7 +310,9 @@ def calibrate_untrained_batchnorm(trunk, images) -> int:
     trunk.trainable = True
     for layer in bn_layers:
         layer.trainable, layer.momentum = True, 0.0
-    trunk(images, training=True)
+    # As a compiled graph: run eagerly, DenseNet-201's pass over 64 images held 3.8 GB of
+    # intermediate tensors at 96 px; the graph frees each as soon as it is consumed (0.35 GB).
+    _tf().function(lambda batch: trunk(batch, training=True))(images)
     for layer, (trainable, momentum) in zip(bn_layers, saved):
         layer.trainable, layer.momentum = trainable, momentum
     trunk.trainable = False

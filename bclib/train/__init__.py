@@ -48,7 +48,7 @@ tf = tensorflow()
 keras = _keras()
 
 VARIANTS = ("none", "tradaug", "cwgan", "tradaug+cwgan")
-FEATURE_BATCH = 64  # images per batch when computing frozen-trunk features
+FEATURE_BATCH = 32  # images per batch when computing frozen-trunk features (memory grows with it)
 # The last frozen trunk built in this process, reused by the next run with the same trunk
 # (notebooks train several variants in a row): building, calibrating and tracing the
 # three-backbone trunk again costs about half a minute on a CPU.

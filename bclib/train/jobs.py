@@ -8,6 +8,7 @@ folder holds a complete run made with the same parameters is skipped.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -119,6 +120,7 @@ def run_classifier_jobs(jobs: Sequence[ClassifierJob], log: Callable[[str], None
         started = time.time()
         train_classifier(job.params, job.model, job.variant, job.seed, job.out_dir, index=index, log=lambda m: None)
         record_job(job, "ok", time.time() - started)
+        gc.collect()  # the finished run's model and arrays, before the next one allocates its own
 
 
 def collect_runs(jobs: Sequence[ClassifierJob]) -> pd.DataFrame:
