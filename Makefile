@@ -10,8 +10,8 @@ STAMP  := $(VENV)/.bclib-installed
 SYNTH_BREAKHIS := data/synthetic/breakhis/BCLIB_SYNTHETIC.json
 SYNTH_BACH     := data/synthetic/bach/BCLIB_SYNTHETIC.json
 
-# Quieter TensorFlow logs in every command below.
-export TF_CPP_MIN_LOG_LEVEL ?= 2
+# TensorFlow's C++ log lines off in every command below (bclib does the same when run alone).
+export TF_CPP_MIN_LOG_LEVEL ?= 3
 
 .PHONY: help demo test bench setup data sync clean refresh-notebooks
 

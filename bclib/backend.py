@@ -2,23 +2,65 @@
 
 Keras 3 runs on several backends; the GAN's training step uses
 ``tf.GradientTape``, so bclib requires the TensorFlow backend and says so
-clearly if another one is configured. TensorFlow's C++ start-up chatter is
-turned down unless the user asked for it.
+clearly if another one is configured.
+
+Two environment settings are made before TensorFlow loads, each only if the
+user has not set it:
+
+* ``TF_CPP_MIN_LOG_LEVEL=3``: TensorFlow's C++ log lines (``E0000 ...
+  cuda_platform.cc ... failed call to cuInit`` on a machine without a GPU,
+  ``NodeDef mentions attribute use_unbounded_threadpool`` from the determinism
+  rewrite, ``remapper failed``) are harmless but read as errors; Python
+  exceptions are unaffected. ``bclib --debug`` keeps them.
+* ``TF_FORCE_GPU_ALLOW_GROWTH=true``: each process takes GPU memory as it needs
+  it instead of nearly the whole card at start, so several bclib processes
+  (``bclib run --jobs N``, a notebook beside a batch run) can share one GPU as
+  long as their peaks fit together.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
 from .errors import UserError
 
 
+QUIET_ENVIRONMENT = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
+
+
+def quiet_environment() -> None:
+    """The settings above, for this process and every process it starts (jobs, notebook kernels)."""
+    for name, value in QUIET_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced(enabled: bool):
+    """Send file descriptor 2 to /dev/null for a moment. TensorFlow's shared libraries log a few
+    lines while loading (``I0000 ... port.cc] oneDNN custom operations are on``, ``Could not find
+    cuda drivers``) before any log-level setting applies; Python's own errors still show."""
+    if not enabled:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def tensorflow():
     if "tensorflow" in sys.modules:  # cheap, and safe to call inside traced tf.data functions
         return sys.modules["tensorflow"]
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    quiet_environment()
+    with _native_stderr_silenced(os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "3"):
+        import tensorflow as tf
 
     return tf
 

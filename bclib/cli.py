@@ -1,4 +1,4 @@
-"""The ``bclib`` command line.
+"""The ``bclib`` command line (``bclib --help``; the README's synopsis is :func:`synopsis`).
 
 Mistakes a user can fix (a bad parameter, a missing folder, a damaged
 dataset) are printed as one line, ``bclib: error: ...``, with exit status 2;
@@ -140,93 +140,170 @@ def cmd_predict(args) -> int:
     return 0 if not failed else (2 if failed == len(results) else 1)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bclib", description=__doc__.splitlines()[0])
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
-    sub = parser.add_subparsers(dest="command", required=True)
+class _PlainText(argparse.RawDescriptionHelpFormatter):
+    """Help as written (no re-wrapping of the descriptions), with defaults where an option has one."""
 
-    p = sub.add_parser("synth", help="write the embedded synthetic dataset in a real layout")
-    p.add_argument("--layout", choices=["breakhis", "bach"], required=True)
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--size", type=_size, default=None, help="WIDTHxHEIGHT (default 700x460 BreakHis, 512x384 BACH)")
-    p.add_argument("--images-per-magnification", type=int, default=3, help="BreakHis: images per patient and magnification")
-    p.add_argument("--images-per-class", type=int, default=12, help="BACH: images per class")
-    p.add_argument("--workers", type=int, default=None, help="processes drawing images (default: up to 4)")
-    p.add_argument("--force", action="store_true", help="regenerate even if the dataset exists")
-    p.set_defaults(func=cmd_synth)
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "default" not in text and action.option_strings:
+            text += f" (default: {action.default})"
+        return text
 
-    p = sub.add_parser("audit", help="count images, patients and problems of a dataset (JSON)")
-    p.add_argument("--dataset", choices=["breakhis", "bach"], required=True)
-    p.add_argument("--root", type=Path, required=True)
-    p.add_argument("--split", choices=["patient", "folds", "image"], default=None)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", type=Path, default=None, help="write the JSON here (default: print it)")
-    p.set_defaults(func=cmd_audit)
 
-    p = sub.add_parser("run", help="execute the numbered notebooks headlessly with papermill")
-    p.add_argument("--params", type=Path, required=True)
-    p.add_argument("--only", action="append", help="notebook prefixes, e.g. --only 00,01")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one parameter, e.g. train.epochs=3")
+def _command(sub, name: str, summary: str, func):
+    p = sub.add_parser(name, help=summary, description=summary, formatter_class=_PlainText)
+    p.set_defaults(func=func)
+    return p
+
+
+def _params_options(p, out_help: str) -> None:
+    p.add_argument("--params", type=Path, required=True, metavar="FILE", help="the parameter profile (params/*.yaml)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override one parameter for this run, e.g. train.epochs=3 (repeatable)")
+    if out_help:
+        p.add_argument("--out", type=Path, default=None, metavar="DIR", help=out_help)
+
+
+def _add_data_commands(sub) -> None:
+    p = _command(sub, "synth", "write the embedded synthetic dataset in a real archive's layout", cmd_synth)
+    p.add_argument("--layout", choices=["breakhis", "bach"], required=True, help="which archive's folder layout")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write the dataset into")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (same seed, same images)")
+    p.add_argument("--size", type=_size, default=None, metavar="WxH",
+                   help="image size (default 700x460 for BreakHis, 512x384 for BACH)")
+    p.add_argument("--images-per-magnification", type=int, default=3, metavar="N",
+                   help="BreakHis: images per patient and magnification")
+    p.add_argument("--images-per-class", type=int, default=12, metavar="N", help="BACH: images per class")
+    p.add_argument("--workers", type=int, default=None, metavar="N", help="processes drawing images (default: up to 4)")
+    p.add_argument("--force", action="store_true", help="draw again even if the dataset exists")
+
+    p = _command(sub, "audit", "count images, patients and problems of a dataset (JSON)", cmd_audit)
+    p.add_argument("--dataset", choices=["breakhis", "bach"], required=True, help="which archive")
+    p.add_argument("--root", type=Path, required=True, metavar="DIR", help="the dataset folder (any level of its layout)")
+    p.add_argument("--split", choices=["patient", "folds", "image"], default=None,
+                   help="also describe this split's train/val/test parts")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the split")
+    p.add_argument("--json", type=Path, default=None, metavar="FILE", help="write the JSON here (default: print it)")
+
+
+def _add_run_command(sub) -> None:
+    p = _command(sub, "run", "execute the numbered notebooks headlessly with papermill (jobs first with --jobs)",
+                 cmd_run)
+    _params_options(p, "")
+    p.add_argument("--only", action="append", metavar="NN,NN", help="notebook prefixes to run, e.g. --only 00,01")
     p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="first run the independent jobs (GAN, sweep points, classifiers), N at a time")
     p.add_argument("--executor", default=None, metavar="dask://HOST:PORT",
                    help="run the jobs on an existing Dask distributed cluster instead")
     p.add_argument("--force", action="store_true", help="rerun jobs even if complete and up to date")
     p.add_argument("--jobs-only", action="store_true", help="run the jobs, not the notebooks")
-    p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("train", help="train one classifier (model x variant x seed)")
-    p.add_argument("--params", type=Path, required=True)
-    p.add_argument("--model", required=True, help="densenet201, nasnetmobile, resnet101, resnet50, vgg16, vgg19, "
-                                                  "mobilenet, xception or proposed")
-    p.add_argument("--variant", choices=["none", "tradaug", "cwgan", "tradaug+cwgan"], default="none")
-    p.add_argument("--seed", type=int, default=None, help="model seed (default: the profile's seed)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one parameter")
-    p.add_argument("--out", type=Path, default=None, help="default: outputs/<profile>/runs/<model>/<variant>/seed-<s>")
-    p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("fid", help="FID and KID between two folders of images")
-    p.add_argument("real_dir", type=Path)
-    p.add_argument("fake_dir", type=Path)
-    p.add_argument("--features", default="inception", help="'inception' or a saved classifier PATH.keras")
+def _add_model_commands(sub) -> None:
+    p = _command(sub, "train", "train one classifier (model x variant x seed)", cmd_train)
+    _params_options(p, "output folder (default: outputs/<profile>/runs/<model>/<variant>/seed-<s>)")
+    p.add_argument("--model", required=True, metavar="NAME", help="densenet201, nasnetmobile, resnet101, resnet50, "
+                   "vgg16, vgg19, mobilenet, xception or proposed")
+    p.add_argument("--variant", choices=["none", "tradaug", "cwgan", "tradaug+cwgan"], default="none",
+                   help="augmentation variant")
+    p.add_argument("--seed", type=int, default=None, metavar="S", help="model seed (default: the profile's seed)")
+
+    p = _command(sub, "predict", "class probabilities (and Grad-CAM overlays) for images from a saved model",
+                 cmd_predict)
+    p.add_argument("--model", type=Path, required=True, metavar="RUN/model.keras",
+                   help="a model.keras written by bclib train")
+    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="image files to classify")
+    p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the results here")
+    p.add_argument("--gradcam", type=Path, default=None, metavar="DIR", help="write heatmap overlays here")
+
+    p = _command(sub, "fid", "FID and KID between two folders of images", cmd_fid)
+    p.add_argument("real_dir", type=Path, metavar="REAL_DIR", help="folder of real images")
+    p.add_argument("fake_dir", type=Path, metavar="FAKE_DIR", help="folder of generated images")
+    p.add_argument("--features", default="inception", metavar="inception|MODEL.keras",
+                   help="feature extractor: InceptionV3 or a saved classifier")
     p.add_argument("--weights", choices=["imagenet", "none"], default="imagenet",
                    help="InceptionV3 weights ('none' = untrained, for offline use)")
-    p.add_argument("--image-size", type=int, default=299, help="extractor input size (InceptionV3: 299)")
-    p.add_argument("--kid-subsets", type=int, default=100)
-    p.add_argument("--kid-subset-size", type=int, default=1000)
-    p.add_argument("--cache", type=Path, default=None, help="folder to cache features in")
-    p.add_argument("--json", type=Path, default=None)
-    p.set_defaults(func=cmd_fid)
+    p.add_argument("--image-size", type=int, default=299, metavar="PX", help="extractor input size")
+    p.add_argument("--kid-subsets", type=int, default=100, metavar="N", help="KID: number of random subsets")
+    p.add_argument("--kid-subset-size", type=int, default=1000, metavar="N", help="KID: images per subset")
+    p.add_argument("--cache", type=Path, default=None, metavar="DIR", help="folder to cache features in")
+    p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the result here")
 
-    p = sub.add_parser("predict", help="class probabilities (and Grad-CAM overlays) for images from a saved model")
-    p.add_argument("--model", type=Path, required=True, help="a model.keras written by `bclib train`")
-    p.add_argument("images", nargs="+", type=Path)
-    p.add_argument("--json", type=Path, default=None, help="also write the results here")
-    p.add_argument("--gradcam", type=Path, default=None, metavar="DIR", help="write heatmap overlays here")
-    p.set_defaults(func=cmd_predict)
 
-    gan = sub.add_parser("gan", help="train the cWGAN or generate images with it").add_subparsers(
-        dest="gan_command", required=True)
-    p = gan.add_parser("train", help="train (or resume) the cWGAN on the training split")
-    p.add_argument("--params", type=Path, required=True)
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one parameter")
-    p.add_argument("--out", type=Path, default=None, help="output folder (default: outputs/<profile>/gan)")
-    p.set_defaults(func=cmd_gan_train)
-    p = gan.add_parser("generate", help="write labelled images from a snapshot")
-    p.add_argument("--snapshot", type=Path, required=True, help="a snapshot folder or a training output folder")
-    p.add_argument("--class", dest="class_name", required=True)
-    p.add_argument("--n", type=int, required=True)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, required=True)
+def _add_gan_commands(sub) -> None:
+    gan = sub.add_parser("gan", help="train the cWGAN or generate images with it", formatter_class=_PlainText,
+                         description="train the cWGAN or generate images with it").add_subparsers(
+        dest="gan_command", required=True, metavar="{train,generate}")
+    p = _command(gan, "train", "train (or resume) the cWGAN on the training split", cmd_gan_train)
+    _params_options(p, "output folder (default: outputs/<profile>/gan)")
+    p = _command(gan, "generate", "write labelled images from a snapshot", cmd_gan_generate)
+    p.add_argument("--snapshot", type=Path, required=True, metavar="PATH",
+                   help="a snapshot folder or a training output folder")
+    p.add_argument("--class", dest="class_name", required=True, metavar="NAME", help="class to generate")
+    p.add_argument("--n", type=int, required=True, metavar="N", help="number of images")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="latent seed")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write the images into")
     p.add_argument("--force", action="store_true", help="replace an earlier generated folder")
-    p.set_defaults(func=cmd_gan_generate)
+
+
+DESCRIPTION = """bclib: the command line of the breast-cancer histopathology compendium.
+
+Errors you can fix (a bad parameter, a missing folder, a damaged dataset) print
+one line, 'bclib: error: ...', and exit with status 2; --debug shows the
+traceback. 'bclib COMMAND --help' describes each command."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="bclib", description=DESCRIPTION, formatter_class=_PlainText)
+    parser.add_argument("--version", action="version", version=f"bclib {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="full tracebacks, and TensorFlow's own log lines, for errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_data_commands(sub)
+    _add_run_command(sub)
+    _add_model_commands(sub)
+    _add_gan_commands(sub)
     return parser
+
+
+def _usage_item(action) -> str:
+    if action.option_strings:
+        option = max(action.option_strings, key=len)
+        if action.nargs == 0:
+            item = option
+        else:
+            item = f"{option} {action.metavar or '|'.join(map(str, action.choices or [])) or action.dest.upper()}"
+        return item if action.required else f"[{item}]"
+    name = action.metavar or action.dest.upper()
+    return f"{name}..." if action.nargs == "+" else name
+
+
+def synopsis() -> list[str]:
+    """One line per command, as the README's command-line section shows them."""
+    lines = []
+
+    def walk(parser, words):
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if subs:
+            for name, child in subs[0].choices.items():
+                walk(child, words + [name])
+            return
+        items = [_usage_item(a) for a in parser._actions if not isinstance(a, argparse._HelpAction)]
+        lines.append(" ".join(words + items))
+
+    walk(build_parser(), ["bclib"])
+    return lines
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not args.debug:
+        from .backend import quiet_environment
+
+        quiet_environment()
     try:
         return args.func(args)
     except UserError as exc:

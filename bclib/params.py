@@ -22,7 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import UserError
-from .paths import project_root
+from .paths import project_of
 
 MAGNIFICATIONS = ("40X", "100X", "200X", "400X")
 
@@ -171,7 +171,8 @@ class EvalParams(_Section):
 
 class RunParams(_Section):
     profile: Optional[str] = Field(None, description="Name of the output folder; defaults to the file name.")
-    output_dir: Optional[Path] = Field(None, description="Defaults to outputs/<profile> in the project.")
+    output_dir: Optional[Path] = Field(
+        None, description="Defaults to outputs/<profile> in the project holding the profile file (else the working folder).")
     notebooks: Optional[list[str]] = Field(None, description="Notebook prefixes to run (all when null).")
 
     @field_validator("profile")
@@ -206,7 +207,7 @@ class Params(_Section):
 
     @property
     def output_dir(self) -> Path:
-        return self.run.output_dir or project_root() / "outputs" / self.profile
+        return self.run.output_dir or project_of(self._source) / "outputs" / self.profile
 
     def to_yaml(self) -> str:
         data = self.model_dump(mode="json")

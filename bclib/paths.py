@@ -1,23 +1,45 @@
-"""Where things live: the project root and the standard output folders."""
+"""Where things live: the project a profile belongs to, and its standard folders.
+
+Outputs follow the *profile file*, never the installed package: a profile in
+``<project>/params/`` writes to ``<project>/outputs/<profile>/``, whichever
+checkout bclib itself was installed from. A profile outside any project writes
+under the current working directory.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 
-def project_root() -> Path:
-    """The repository root (the folder holding ``pyproject.toml`` and ``notebooks/``).
+def _is_project(folder: Path) -> bool:
+    return (folder / "params").is_dir() and (folder / "notebooks").is_dir()
 
-    bclib is installed in editable mode by ``make``, so the package sits inside
-    the repository. For a non-editable install the current folder is used.
-    """
-    candidate = Path(__file__).resolve().parents[1]
-    if (candidate / "pyproject.toml").is_file() and (candidate / "notebooks").is_dir():
-        return candidate
+
+def project_of(path: Optional[Path]) -> Path:
+    """The project holding ``path`` (the first folder above it with ``params/`` and ``notebooks/``),
+    else the current working directory."""
+    if path is not None:
+        for folder in Path(path).resolve().parents:
+            if _is_project(folder):
+                return folder
     return Path.cwd()
 
 
-def notebooks_dir() -> Path:
+def project_root() -> Path:
+    """The project bclib's own source sits in (an editable install, as ``make`` does), else the
+    current working directory. Used for the committed notebooks and the repository's own files;
+    outputs use :func:`project_of` the profile instead."""
+    candidate = Path(__file__).resolve().parents[1]
+    return candidate if _is_project(candidate) else Path.cwd()
+
+
+def notebooks_dir(params_file: Optional[Path] = None) -> Path:
+    """The numbered notebooks of the profile's project, else of bclib's own checkout."""
+    if params_file is not None:
+        own = project_of(params_file) / "notebooks"
+        if any(own.glob("[0-9][0-9]_*.ipynb")):
+            return own
     return project_root() / "notebooks"
 
 

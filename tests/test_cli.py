@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -6,6 +7,12 @@ from pathlib import Path
 from bclib.cli import main
 from bclib.data import synth
 from helpers import breast_dir, first_image
+
+TINY_TRAIN_NO_OUTPUT = """
+seed: 0
+data: {{dataset: breakhis, root: {root}}}
+train: {{epochs: 1, batch_size: 16, image_size: 64, weights: none, learning_rate: 0.001}}
+"""
 
 N_BREAKHIS = (sum(synth.DEFAULT_PATIENTS.values()) + 1) * 4
 
@@ -78,3 +85,69 @@ def test_synth_command(tmp_path):
     assert "8 images" in result.stdout
     bad = run_cli("synth", "--layout", "bach", "--out", tmp_path / "c", "--size", "big")
     assert bad.returncode == 2 and "WIDTHxHEIGHT" in bad.stderr
+
+
+# ---------------------------------------------------------------------------
+# The command line a newcomer meets: version, help, synopsis, a quiet console, outputs in the right place
+
+
+def test_version_and_plain_text_help():
+    from bclib import __version__
+
+    version = run_cli("--version")
+    assert version.returncode == 0 and version.stdout.strip() == f"bclib {__version__}"
+    helped = run_cli("--help")
+    assert helped.returncode == 0 and "``" not in helped.stdout and "COMMAND" in helped.stdout
+
+
+def _leaf_parsers(parser, words=("bclib",)):
+    import argparse
+
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        yield " ".join(words), parser
+        return
+    for name, child in subs[0].choices.items():
+        yield from _leaf_parsers(child, words + (name,))
+
+
+def test_every_option_of_every_command_has_help_text():
+    from bclib.cli import build_parser
+
+    missing = [f"{command} {action.option_strings or action.dest}"
+               for command, parser in _leaf_parsers(build_parser()) for action in parser._actions
+               if not action.help]
+    assert not missing, f"options without help text: {missing}"
+
+
+def test_readme_synopsis_matches_the_parser():
+    from bclib.cli import synopsis
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("## The command line", 1)[1].split("```", 2)[1]
+    documented = [line.strip() for line in block.strip().splitlines() if line.strip()]
+    assert documented == synopsis(), "README's command-line block differs from `bclib.cli.synopsis()`"
+
+
+def test_train_from_another_folder_is_quiet_and_writes_into_the_profiles_project(tmp_path, breakhis_root):
+    project = tmp_path / "study"
+    (project / "params").mkdir(parents=True)
+    (project / "notebooks").mkdir()
+    profile = project / "params" / "elsewhere-check.yaml"
+    profile.write_text(TINY_TRAIN_NO_OUTPUT.format(root=breakhis_root))
+    elsewhere = tmp_path / "somewhere-else"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    bclib = Path(sys.executable).with_name("bclib")
+    result = subprocess.run([str(bclib), "train", "--params", str(profile), "--model", "mobilenet"], cwd=elsewhere,
+                            capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    outputs = project / "outputs" / "elsewhere-check"
+    assert (outputs / "runs" / "mobilenet" / "none" / "seed-0" / "run.json").is_file()
+    assert any((outputs / "cache" / "trunk").iterdir())
+    assert not (elsewhere / "outputs").exists()
+    installed = Path(__file__).resolve().parents[1] / "outputs" / "elsewhere-check"
+    assert not installed.exists(), "outputs went to the installed checkout, not the profile's project"
+    noisy = [line for line in (result.stdout + result.stderr).splitlines()
+             if line.startswith(("E0000", "I0000", "W0000")) or "absl::InitializeLog" in line]
+    assert not noisy, f"TensorFlow log lines on the console: {noisy[:3]}"

@@ -204,9 +204,9 @@ def test_mirrored_strategy_trains_on_two_logical_cpu_devices(tmp_path, breakhis_
 
 def test_class_weights_and_tensorboard_logs(tmp_path, breakhis_root):
     from bclib.params import load_params
-    from bclib.train import _class_weights, train_classifier
+    from bclib.train import class_weights, train_classifier
 
-    weights = _class_weights(np.array([0, 0, 0, 1]), 3)  # scikit-learn's "balanced": n / (k * count)
+    weights = class_weights(np.array([0, 0, 0, 1]), 3)  # scikit-learn's "balanced": n / (k * count)
     assert weights == {0: pytest.approx(4 / 6), 1: pytest.approx(2.0), 2: 1.0}
     path = tmp_path / "p.yaml"
     path.write_text(TINY_TRAIN.format(root=breakhis_root, out=tmp_path / "out")

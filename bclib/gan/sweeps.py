@@ -41,7 +41,7 @@ class SweepJob:
 
     @property
     def code_parts(self) -> tuple[str, ...]:
-        from ..runner.jobs import GAN_CODE
+        from ..ledger import GAN_CODE
 
         return GAN_CODE
 
@@ -62,8 +62,8 @@ class SweepJob:
         return bool(records) and records[-1]["kimg"] >= target - 1e-9
 
     def is_complete(self) -> bool:
-        """Trained to its length with the current parameters, code and data (see bclib.runner.jobs)."""
-        from ..runner.jobs import is_done
+        """Trained to its length with the current parameters, code and data (see bclib.ledger)."""
+        from ..ledger import is_done
 
         return is_done(self)
 
@@ -91,7 +91,7 @@ def run_sweep_jobs(jobs: list[SweepJob], log: Callable[[str], None] = print) -> 
     """Run the jobs one after another in this process, skipping finished ones."""
     import time
 
-    from ..runner.jobs import record_job
+    from ..ledger import record_job
     from .workflow import train_from_params
 
     for number, job in enumerate(jobs, start=1):

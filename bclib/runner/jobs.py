@@ -7,11 +7,10 @@ of jobs that must finish first) and, optionally, ``code_parts`` (the parts of
 bclib its result depends on). :func:`plan` lists the jobs of a profile;
 :func:`run_jobs` runs them through any :class:`concurrent.futures.Executor`.
 
-**Skipping.** Each finished job leaves ``manifest.json`` in its folder with a
-*key*: a hash of its parameters, the bclib source code it runs, the dataset's
-fingerprint and its other inputs. A job is skipped when its outputs are complete
-and its key is unchanged, so rerunning a batch (after an interruption, a failure
-or a change) redoes exactly what is missing, failed or out of date.
+**Skipping.** A job whose outputs are complete and whose key is unchanged is
+skipped (keys and manifests: :mod:`bclib.ledger`), so rerunning a batch (after an
+interruption, a failure or a change) redoes exactly what is missing, failed or
+out of date.
 
 **Where jobs run.** Every job runs as ``python -m bclib.cli ...`` in a
 subprocess, so one job's TensorFlow state never leaks into another, a crashing
@@ -22,88 +21,19 @@ environment and a shared file system.
 from __future__ import annotations
 
 import concurrent.futures as futures
-import datetime as _dt
-import hashlib
-import json
 import os
 import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
+from ..backend import QUIET_ENVIRONMENT
 from ..errors import UserError
-from ..io import write_json_atomic
 
-MANIFEST = "manifest.json"
-# The parts of bclib whose code a job's result depends on (see code_version).
-SHARED_CODE = ("backend.py", "params.py", "io.py", "data")
-GAN_CODE = SHARED_CODE + ("gan", "metrics")
-CLASSIFIER_CODE = SHARED_CODE + ("models", "train")
-
-
-# ---------------------------------------------------------------------------
-# Keys and per-job manifests
-
-
-@lru_cache(maxsize=16)
-def code_version(parts: tuple[str, ...] = ()) -> str:
-    """sha256 (16 hex digits) over the bclib source files a job runs: ``parts`` are sub-packages or
-    modules of bclib (all of bclib when empty). Editing, say, the report code then leaves the
-    classifier runs valid, while any change to the training code makes them run again."""
-    package = Path(__file__).resolve().parents[1]
-    roots = [package / part for part in parts] or [package]
-    files = sorted({p for root in roots for p in ([root] if root.is_file() else root.rglob("*"))
-                    if p.suffix in (".py", ".yaml") and "__pycache__" not in p.parts})
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-@lru_cache(maxsize=8)
-def _data_fingerprint(root: str) -> str:
-    from ..data.index import fingerprint_tree
-
-    return fingerprint_tree(root)
-
-
-def job_key(job) -> str:
-    """Hash of what determines a job's outputs: parameters, code, data and other inputs."""
-    what = {"name": job.name, "params": job.params.model_dump(mode="json"),
-            "code": code_version(tuple(getattr(job, "code_parts", ()))),
-            "data": _data_fingerprint(str(job.params.data.root)), "inputs": job.inputs()}
-    return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def read_manifest(out_dir: Path) -> Optional[dict]:
-    try:
-        return json.loads((Path(out_dir) / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def is_done(job) -> bool:
-    """Outputs complete and recorded by a successful run with the job's current key."""
-    if not job.outputs_complete():
-        return False
-    record = read_manifest(job.out_dir)
-    return bool(record) and record.get("status") == "ok" and record.get("key") == job_key(job)
-
-
-def record_job(job, status: str, wall_s: float, error: Optional[str] = None, key: Optional[str] = None) -> dict:
-    """Write the job's ``manifest.json`` (atomically) and return it."""
-    record = {"name": job.name, "status": status, "key": key or job_key(job),
-              "commands": [" ".join(c) for c in job.commands()], "wall_s": round(wall_s, 2),
-              "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
-    if error:
-        record["error"] = error
-    Path(job.out_dir).mkdir(parents=True, exist_ok=True)
-    write_json_atomic(Path(job.out_dir) / MANIFEST, record)
-    return record
+from ..ledger import GAN_CODE, is_done, job_key, record_job
 
 
 # ---------------------------------------------------------------------------
@@ -191,7 +121,7 @@ def execute(spec: JobSpec) -> dict:
     out = Path(spec.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+    env = {**QUIET_ENVIRONMENT, **os.environ}
     with open(out / "job.log", "w", encoding="utf-8") as log:
         for command in spec.commands:
             log.write(f"$ {' '.join(command)}\n")

@@ -81,35 +81,10 @@ def _failure_text(exc: Exception, executed: Path) -> tuple[str, Optional[int]]:
     return f"{ename}: {evalue}".strip(), (index + 1 if index is not None else None)
 
 
-def run_notebooks(
-    params_file: str | os.PathLike,
-    only: Optional[Sequence[str]] = None,
-    overrides: Sequence[str] = (),
-    notebooks_dir: Optional[Path] = None,
-    kernel_name: Optional[str] = None,
-    log: Callable[[str], None] = print,
-    jobs: Optional[list[dict]] = None,
-) -> dict:
-    """Execute the notebooks; return the manifest. Raise NotebookFailed if one fails.
-
-    ``jobs``: the job records of a batch run that came first (``bclib run --jobs``),
-    kept in the manifest's ``jobs`` list.
-    """
-    import papermill  # heavy import, only needed here
-
-    params: Params = load_params(params_file, overrides)
-    check_runnable(params)
-    notebooks_dir = Path(notebooks_dir) if notebooks_dir else default_notebooks_dir()
-    selected = only or params.run.notebooks
-    notebooks = discover(notebooks_dir, selected)
-
-    out = params.output_dir
-    nb_out = out / "notebooks"
-    nb_out.mkdir(parents=True, exist_ok=True)
-    resolved = write_text_atomic(out / "params.yaml", params.to_yaml())
-
-    started = time.time()
-    manifest = {
+def _start_manifest(params: Params, params_file, overrides: Sequence[str], notebooks: list[Path],
+                    jobs: Optional[list[dict]]) -> dict:
+    """What a run records before its first notebook: parameters, code, packages, machine and data."""
+    return {
         "profile": params.profile,
         "params_file": str(Path(params_file).resolve()),
         "overrides": list(overrides),
@@ -127,26 +102,65 @@ def run_notebooks(
         "jobs": jobs or [],
         "notebooks": [NotebookResult(p.stem, "not run").as_dict() for p in notebooks],
     }
+
+
+# The kernel logs only errors: at its default level every notebook printed a warning that
+# the kernel talks to papermill over unencrypted local TCP, which reads like a fault.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
+
+
+def execute_one(notebook: Path, target: Path, resolved: Path, notebooks_dir: Path,
+                kernel_name: Optional[str]) -> NotebookResult:
+    """Execute one notebook with papermill into ``target`` (written atomically); never raises for a failing cell."""
+    import papermill  # heavy import, only needed here
+
+    result = NotebookResult(notebook.stem, "running")
+    started = time.time()
+    with atomic_path(target) as tmp:
+        try:
+            papermill.execute_notebook(
+                str(notebook), str(tmp), parameters={"params_path": str(resolved)},
+                kernel_name=kernel_name, cwd=str(notebooks_dir), progress_bar=False,
+                log_output=False, extra_arguments=KERNEL_ARGUMENTS,
+            )
+            result.status = "ok"
+        except papermill.PapermillExecutionError as exc:
+            result.status = "failed"
+            result.error, result.cell = _failure_text(exc, tmp)
+    result.wall_s = round(time.time() - started, 2)
+    return result
+
+
+def run_notebooks(
+    params_file: str | os.PathLike,
+    only: Optional[Sequence[str]] = None,
+    overrides: Sequence[str] = (),
+    notebooks_dir: Optional[Path] = None,
+    kernel_name: Optional[str] = None,
+    log: Callable[[str], None] = print,
+    jobs: Optional[list[dict]] = None,
+) -> dict:
+    """Execute the notebooks; return the manifest. Raise NotebookFailed if one fails.
+
+    ``jobs``: the job records of a batch run that came first (``bclib run --jobs``),
+    kept in the manifest's ``jobs`` list.
+    """
+    params: Params = load_params(params_file, overrides)
+    check_runnable(params)
+    notebooks_dir = Path(notebooks_dir) if notebooks_dir else default_notebooks_dir(params._source)
+    notebooks = discover(notebooks_dir, only or params.run.notebooks)
+    out = params.output_dir
+    (out / "notebooks").mkdir(parents=True, exist_ok=True)
+    resolved = write_text_atomic(out / "params.yaml", params.to_yaml())
+    started = time.time()
+    manifest = _start_manifest(params, params_file, overrides, notebooks, jobs)
     write_json_atomic(out / "manifest.json", manifest)
 
     failure: Optional[NotebookResult] = None
     for number, notebook in enumerate(notebooks, start=1):
-        result = NotebookResult(notebook.stem, "running")
         log(f"[{number}/{len(notebooks)}] {notebook.name} ...")
-        target = nb_out / notebook.name
-        t0 = time.time()
-        with atomic_path(target) as tmp:
-            try:
-                papermill.execute_notebook(
-                    str(notebook), str(tmp), parameters={"params_path": str(resolved)},
-                    kernel_name=kernel_name, cwd=str(notebooks_dir), progress_bar=False,
-                    log_output=False,
-                )
-                result.status = "ok"
-            except papermill.PapermillExecutionError as exc:
-                result.status = "failed"
-                result.error, result.cell = _failure_text(exc, tmp)
-        result.wall_s = round(time.time() - t0, 2)
+        target = out / "notebooks" / notebook.name
+        result = execute_one(notebook, target, resolved, notebooks_dir, kernel_name)
         result.output = str(target.relative_to(out))
         manifest["notebooks"][number - 1] = result.as_dict()
         write_json_atomic(out / "manifest.json", manifest)
@@ -161,9 +175,8 @@ def run_notebooks(
     write_json_atomic(out / "manifest.json", manifest)
     if failure:
         raise NotebookFailed(
-            f"notebook {failure.name}.ipynb failed in cell {failure.cell} (counting all cells from 1, markdown included): {failure.error} "
-            f"(executed copy: {out / failure.output})"
+            f"notebook {failure.name}.ipynb failed in cell {failure.cell} (counting all cells from 1, markdown "
+            f"included): {failure.error} (executed copy: {out / failure.output})"
         )
     log(f"done: {len(notebooks)} notebook(s) in {manifest['wall_s']:.1f} s -> {out}")
     return manifest
-

@@ -45,7 +45,7 @@ class ClassifierJob:
 
     @property
     def code_parts(self) -> tuple[str, ...]:
-        from ..runner.jobs import CLASSIFIER_CODE
+        from ..ledger import CLASSIFIER_CODE
 
         return CLASSIFIER_CODE
 
@@ -64,13 +64,13 @@ class ClassifierJob:
         return {"generated": hashlib.sha256(manifest.read_bytes()).hexdigest()[:16] if manifest.is_file() else None}
 
     def outputs_complete(self) -> bool:
-        from . import run_is_complete
+        from .record import run_is_complete
 
         return run_is_complete(self.out_dir)
 
     def is_complete(self) -> bool:
-        """Outputs complete and made with the current parameters, code and inputs (see bclib.runner.jobs)."""
-        from ..runner.jobs import is_done
+        """Outputs complete and made with the current parameters, code and inputs (see bclib.ledger)."""
+        from ..ledger import is_done
 
         return is_done(self)
 
@@ -107,8 +107,8 @@ def run_classifier_jobs(jobs: Sequence[ClassifierJob], log: Callable[[str], None
     import time
 
     from ..data.index import index_dataset
-    from ..runner.jobs import record_job
-    from . import train_classifier
+    from ..ledger import record_job
+    from .classifier import train_classifier
 
     index = None
     for number, job in enumerate(jobs, start=1):

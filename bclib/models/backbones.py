@@ -1,0 +1,101 @@
+"""The backbone registry: which ``keras.applications`` network, with which input preprocessing.
+
+Every model bclib builds takes float32 images in [0, 255]; each backbone's own
+preprocessing (:class:`BackbonePreprocess`) sits inside the model, so one input
+pipeline serves all of them and a mix-up of conventions cannot happen silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..backend import keras as _keras
+from ..errors import UserError
+
+keras = _keras()
+layers = keras.layers
+ops = keras.ops
+
+# ImageNet statistics used by the 'caffe' and 'torch' preprocessing modes of keras.applications.
+_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+_TORCH_MEAN = (0.485, 0.456, 0.406)
+_TORCH_STD = (0.229, 0.224, 0.225)
+
+
+@keras.saving.register_keras_serializable(package="bclib")
+class BackbonePreprocess(layers.Layer):
+    """keras.applications' ``preprocess_input`` as a layer: 'caffe', 'torch' or 'tf' mode.
+
+    caffe: RGB -> BGR, minus the ImageNet mean (VGG, ResNet); torch: /255, minus mean,
+    over std (DenseNet); tf: scaled to [-1, 1] (MobileNet, NASNet, Xception, Inception).
+    """
+
+    def __init__(self, mode: str, **kwargs):
+        super().__init__(**kwargs)
+        if mode not in ("caffe", "torch", "tf"):
+            raise ValueError(f"unknown preprocessing mode {mode!r}")
+        self.mode = mode
+
+    def call(self, images):
+        images = ops.cast(images, self.compute_dtype)
+        if self.mode == "tf":
+            return images / 127.5 - 1.0
+        if self.mode == "torch":
+            return (images / 255.0 - ops.convert_to_tensor(_TORCH_MEAN, self.compute_dtype)) / ops.convert_to_tensor(
+                _TORCH_STD, self.compute_dtype)
+        return ops.flip(images, axis=-1) - ops.convert_to_tensor(_CAFFE_MEAN_BGR, self.compute_dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
+
+
+@dataclass(frozen=True)
+class Backbone:
+    name: str
+    constructor: str  # attribute of keras.applications
+    preprocess: str  # caffe | torch | tf
+    min_size: int = 32
+
+
+BACKBONES = {
+    "densenet201": Backbone("densenet201", "DenseNet201", "torch"),
+    "nasnetmobile": Backbone("nasnetmobile", "NASNetMobile", "tf"),
+    "resnet101": Backbone("resnet101", "ResNet101", "caffe"),
+    "resnet50": Backbone("resnet50", "ResNet50", "caffe"),
+    "vgg16": Backbone("vgg16", "VGG16", "caffe"),
+    "vgg19": Backbone("vgg19", "VGG19", "caffe"),
+    "mobilenet": Backbone("mobilenet", "MobileNet", "tf"),
+    "xception": Backbone("xception", "Xception", "tf", min_size=71),
+}
+MODEL_NAMES = list(BACKBONES) + ["proposed"]
+
+def _weights_argument(weights: str):
+    if weights == "imagenet":
+        return "imagenet"
+    if weights in ("none", None):
+        return None
+    path = Path(weights)
+    if not path.is_file():
+        raise UserError(f"train.weights: '{weights}' is neither 'imagenet', 'none' nor an existing weights file")
+    return str(path)
+
+
+def backbone_model(name: str, input_size: int, weights: str = "imagenet"):
+    """A keras.applications backbone without its classifier, input (size, size, 3) preprocessed."""
+    if name not in BACKBONES:
+        raise UserError(f"unknown model '{name}' (known: {', '.join(MODEL_NAMES)})")
+    spec = BACKBONES[name]
+    if input_size < spec.min_size:
+        raise UserError(f"{name} needs inputs of at least {spec.min_size} px, got {input_size}")
+    constructor = getattr(keras.applications, spec.constructor)
+    try:
+        model = constructor(include_top=False, weights=_weights_argument(weights),
+                            input_shape=(input_size, input_size, 3))
+    except Exception as exc:
+        if weights == "imagenet":
+            raise UserError(f"ImageNet weights for {name} are not available (no network?); "
+                            "use train.weights: none (untrained) or a local weights file") from exc
+        raise
+    model.name = name
+    return model

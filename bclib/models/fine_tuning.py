@@ -1,0 +1,30 @@
+"""The second training stage: which backbone layers are unfrozen."""
+
+from __future__ import annotations
+
+from ..backend import keras as _keras
+
+keras = _keras()
+layers = keras.layers
+ops = keras.ops
+from .fusion import FINE_TUNE_FROZEN
+
+
+def unfreeze_for_fine_tuning(model, name: str, baseline_frozen_fraction: float = 0.7) -> None:
+    """Second stage: unfreeze the backbones except their first layers; BatchNorm stays in inference mode.
+
+    Proposed model: DenseNet-201's first 200 and ResNet-101's first 50 layers stay frozen
+    (the paper); NASNetMobile stays frozen. Baselines: the first 70% of the layers stay frozen.
+    """
+    trunk = model.get_layer("trunk")
+    trunk.trainable = True
+    for sub in trunk.layers:
+        if not isinstance(sub, keras.Model):
+            continue
+        backbone = sub.name.split("_")[0]
+        if name == "proposed":
+            keep = FINE_TUNE_FROZEN.get(backbone, len(sub.layers))
+        else:
+            keep = int(len(sub.layers) * baseline_frozen_fraction)
+        for i, layer in enumerate(sub.layers):
+            layer.trainable = i >= keep and not isinstance(layer, layers.BatchNormalization)

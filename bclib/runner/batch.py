@@ -1,0 +1,49 @@
+"""``bclib run --jobs N``: every job of a profile first (in parallel), then the notebooks."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Optional, Sequence
+
+from ..errors import UserError
+from ..io import write_json_atomic
+from ..params import check_runnable, load_params
+from .notebooks import run_notebooks
+
+
+class JobsFailed(UserError):
+    """Some jobs failed; the message lists them and where their logs are."""
+
+
+def run_batch(params_file, overrides: Sequence[str] = (), parallel: int = 1, executor: Optional[str] = None,
+              force: bool = False, notebooks: bool = True, only: Optional[Sequence[str]] = None,
+              log: Callable[[str], None] = print) -> dict:
+    """Run every job of the profile (``parallel`` at a time, or on the Dask cluster at ``executor``),
+    then, unless ``notebooks`` is False or a job failed, the notebooks. Return the run manifest."""
+    from .jobs import executor_for, plan, run_jobs
+
+    params = load_params(params_file, overrides)
+    check_runnable(params)
+    # Jobs read the resolved parameter file, so they see exactly these overrides.
+    from ..io import write_text_atomic
+
+    resolved = write_text_atomic(params.output_dir / "params.yaml", params.to_yaml())
+    params = load_params(resolved)
+    jobs = plan(params)
+    pool = executor_for(parallel, executor)
+    started = time.time()
+    try:
+        records = run_jobs(jobs, pool, parallel=len(jobs) if executor else parallel, force=force, log=log)
+    finally:
+        pool.shutdown(wait=True)
+    failed = [r for r in records if r["status"] == "failed"]
+    if notebooks and not failed:
+        return run_notebooks(resolved, only=only, log=log, jobs=records)
+    manifest = {"profile": params.profile, "params_file": str(resolved), "status": "failed" if failed else "ok",
+                "wall_s": round(time.time() - started, 2), "jobs": records, "notebooks": []}
+    write_json_atomic(params.output_dir / "manifest.json", manifest)
+    if failed:
+        lines = "; ".join(f"{r['name']}: {r.get('error', 'failed')} (log: {r['output']}/job.log)" for r in failed[:5])
+        raise JobsFailed(f"{len(failed)} of {len(records)} job(s) failed, the others finished: {lines}"
+                         + (" ..." if len(failed) > 5 else "") + "; rerun the same command to redo only these")
+    return manifest

@@ -1,0 +1,70 @@
+"""The data one classifier run trains, validates and tests on.
+
+Real training images and cWGAN images are kept as separate *parts* so that the
+cached trunk outputs of the real part are shared between the variants with and
+without generated images.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Optional
+
+import pandas as pd
+
+from ..data.index import DatasetIndex, index_dataset, index_generated
+from ..data.splits import split_from_params
+from ..errors import UserError
+
+
+@dataclass
+class RunData:
+    """A run's images: ``parts`` (real training images, then generated ones) and validation and test."""
+
+    index: DatasetIndex
+    parts: list[pd.DataFrame]
+    val: pd.DataFrame
+    test: pd.DataFrame
+
+    @property
+    def classes(self) -> list[str]:
+        return self.index.class_names
+
+    @property
+    def real_train(self) -> pd.DataFrame:
+        return self.parts[0]
+
+    @property
+    def train(self) -> pd.DataFrame:
+        return pd.concat(self.parts, ignore_index=True)
+
+
+def generated_training_images(params, split: pd.DataFrame, class_names: list[str]) -> pd.DataFrame:
+    """The cWGAN images of this profile, refused if their GAN saw any validation or test patient."""
+    folder = params.output_dir / "generated"
+    gan_record = params.output_dir / "gan" / "training_patients.json"
+    if not (folder / "manifest.csv").is_file():
+        raise UserError(f"variant cwgan needs generated images in {folder}: run notebook 01 "
+                        "(or `bclib gan generate`) first")
+    if not gan_record.is_file():
+        raise UserError(f"{gan_record} is missing: cannot prove the GAN never saw test patients")
+    gan_patients = set(json.loads(gan_record.read_text())["patients"])
+    held_out = set(split.loc[split["part"].isin(["val", "test"]), "patient"].astype(str)) - {""}
+    leaked = gan_patients & held_out
+    if leaked:
+        raise UserError(f"the cWGAN was trained on {len(leaked)} patient(s) that are in this split's "
+                        "validation/test parts; retrain it on this split (notebook 01)")
+    frame = index_generated(folder, class_names).frame.assign(part="train")
+    limit = params.train.cwgan_images
+    return frame.iloc[:limit] if limit is not None else frame
+
+
+def assemble_run_data(params, variant: str, index: Optional[DatasetIndex] = None) -> RunData:
+    """Split the dataset (the split follows ``params.seed``, not the model seed) and add cWGAN images if asked."""
+    index = index or index_dataset(params.data.dataset, params.data.root)
+    split = split_from_params(index, params)
+    parts = [split[split["part"] == "train"]]
+    if "cwgan" in variant:
+        parts.append(generated_training_images(params, split, index.class_names))
+    return RunData(index, parts, split[split["part"] == "val"], split[split["part"] == "test"])

@@ -1,0 +1,63 @@
+"""What a finished run leaves behind: predictions, history, the model and ``run.json``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..io import atomic_path, write_json_atomic
+
+OUTPUTS = ("predictions.csv", "history.csv", "model.keras", "run.json")
+
+
+def run_is_complete(out_dir: Path) -> bool:
+    return all((Path(out_dir) / name).is_file() for name in OUTPUTS)
+
+
+def prediction_table(test: pd.DataFrame, probabilities: np.ndarray, classes: list[str]) -> pd.DataFrame:
+    """One row per test image: path, patient, magnification, label, pred and ``p_<class>`` per class."""
+    predictions = test[["path", "patient", "magnification", "label"]].reset_index(drop=True).copy()
+    predictions["pred"] = [classes[i] for i in probabilities.argmax(axis=1)]
+    for i, name in enumerate(classes):
+        predictions[f"p_{name}"] = probabilities[:, i]
+    return predictions
+
+
+def history_table(histories: list[list[dict]]) -> pd.DataFrame:
+    """Loss and accuracy per epoch over both stages, numbered from 1, with the stage."""
+    history = pd.concat([pd.DataFrame(h).assign(stage=i + 1) for i, h in enumerate(histories)], ignore_index=True)
+    history.insert(0, "epoch", np.arange(1, len(history) + 1))
+    return history
+
+
+def write_run(out: Path, model, predictions: pd.DataFrame, history: pd.DataFrame, record: dict) -> dict:
+    """Write the run's files, each atomically; ``run.json`` last, since its presence marks a complete run."""
+    with atomic_path(out / "predictions.csv") as tmp:
+        predictions.to_csv(tmp, index=False)
+    with atomic_path(out / "history.csv") as tmp:
+        history.to_csv(tmp, index=False)
+    with atomic_path(out / "model.keras") as tmp:
+        model.save(tmp)
+    write_json_atomic(out / "run.json", record)
+    return record
+
+
+def run_record(params, data, model_name: str, variant: str, seed: int, predictions: pd.DataFrame,
+               history: pd.DataFrame, cached_trunk: bool, replicas: int, started: float) -> dict:
+    """``run.json``: what was trained on what, how big each part was, and the test accuracy."""
+    cfg, train = params.train, data.train
+    return {
+        "model": model_name, "variant": variant, "seed": seed, "classes": data.classes,
+        "data": data.index.provenance(), "synthetic_data": data.index.synthetic,
+        "weights": cfg.weights, "untrained_backbone": cfg.weights == "none",
+        "split": params.data.split, "split_seed": params.seed,
+        "n_train": int(len(train)), "n_train_generated": int((train["subtype"] == "cwgan").sum()),
+        "n_val": int(len(data.val)), "n_test": int(len(data.test)),
+        "test_accuracy": float((predictions["pred"] == predictions["label"]).mean()),
+        "epochs_run": int(len(history)), "cached_trunk": cached_trunk,
+        "distribution": cfg.distribution, "replicas": replicas,
+        "params": params.model_dump(mode="json"), "wall_s": round(time.time() - started, 2),
+    }

@@ -1,0 +1,92 @@
+"""The package's shape: one role per module, ``__init__`` files that only export, no import cycles,
+short functions. These are the promises docs/decisions.md makes to a reader of the code."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "bclib"
+MODULES = sorted(p for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts)
+LONGEST_FUNCTION = 80  # lines, docstring included
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(path: Path) -> set[str]:
+    """bclib modules that ``path`` imports anywhere (top level or inside functions)."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("bclib")}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target.startswith("bclib"):
+                found.add(target)
+                found |= {f"{target}.{a.name}" for a in node.names}
+    known = {module_name(p) for p in MODULES}
+    return {m for m in found if m in known} - {name}
+
+
+def test_no_import_cycles():
+    graph = {module_name(p): imported_modules(p) for p in MODULES}
+    # A package's __init__ re-exports its own modules; that edge alone is not a cycle.
+    for name in graph:
+        graph[name] = {m for m in graph[name] if not name.startswith(m + ".") and not m == name}
+    visiting, done, cycles = set(), set(), []
+
+    def visit(node, trail):
+        if node in done:
+            return
+        if node in visiting:
+            cycles.append(trail[trail.index(node):] + [node])
+            return
+        visiting.add(node)
+        for nxt in sorted(graph.get(node, ())):
+            visit(nxt, trail + [nxt])
+        visiting.discard(node)
+        done.add(node)
+
+    for name in sorted(graph):
+        visit(name, [name])
+    assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles[:5])
+
+
+def _code_lines(tree: ast.Module) -> int:
+    """Statements other than the docstring, imports and ``__all__``."""
+    count = 0
+    for i, node in enumerate(tree.body):
+        if i == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            continue
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in node.targets):
+            continue
+        count += node.end_lineno - node.lineno + 1
+    return count
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if p.name == "__init__.py"], ids=lambda p: module_name(p))
+def test_init_files_only_export(path):
+    assert _code_lines(ast.parse(path.read_text())) <= 3, f"{path} holds code; move it to a module by role"
+
+
+def test_no_function_is_longer_than_a_screen():
+    long = []
+    for path in MODULES:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > LONGEST_FUNCTION:
+                    long.append(f"{module_name(path)}.{node.name} ({length} lines)")
+    assert not long, "functions over 80 lines: " + ", ".join(long)
