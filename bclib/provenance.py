@@ -11,7 +11,7 @@ from .paths import project_root
 
 # The packages whose versions every manifest records.
 RECORDED_PACKAGES = (
-    "tensorflow", "keras", "keras-cv", "numpy", "pandas", "scipy", "scikit-learn", "scikit-image",
+    "tensorflow", "keras", "numpy", "pandas", "scipy", "scikit-learn", "scikit-image",
     "pillow", "matplotlib", "seaborn", "pydantic", "papermill", "nbclient", "jupytext", "bclib",
 )
 

@@ -48,11 +48,13 @@
 # %%
 import os, subprocess, sys  # noqa: E401
 if "google.colab" in sys.modules:
-    if not os.path.isdir("/content/bclib"):
-        subprocess.run("git clone -q --depth 1 https://github.com/bclib/bclib /content/bclib && cd /content/bclib && "
-                       "pip install -q -e . && bclib synth --layout breakhis --out data/synthetic/breakhis && "
+    REPOSITORY, HOME = "https://github.com/bclib/bclib", "/content/bclib"
+    if not os.path.isdir(HOME):
+        subprocess.run(f"git clone -q --depth 1 {REPOSITORY} {HOME} && cd {HOME} && pip install -q -e . && "
+                       "bclib synth --layout breakhis --out data/synthetic/breakhis && "
                        "bclib synth --layout bach --out data/synthetic/bach", shell=True, check=True)
-    os.chdir("/content/bclib/notebooks")
+    sys.path.insert(0, HOME)  # an editable install is seen by new Python processes only; this one needs the path
+    os.chdir(f"{HOME}/notebooks")
 
 # %% tags=["parameters"]
 params_path = "../params/smoke.yaml"
