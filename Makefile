@@ -13,7 +13,7 @@ SYNTH_BACH     := data/synthetic/bach/BCLIB_SYNTHETIC.json
 # TensorFlow's C++ log lines off in every command below (bclib does the same when run alone).
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: help demo test bench setup data sync clean refresh-notebooks
+.PHONY: help demo test bench setup data sync clean refresh-notebooks repository
 
 help:
 	@echo "make demo   - run all notebooks on the embedded synthetic data into outputs/smoke/"
@@ -22,6 +22,7 @@ help:
 	@echo "make data   - (re)create the embedded synthetic datasets if missing"
 	@echo "make sync   - re-pair notebooks/*.ipynb with their py:percent scripts (jupytext)"
 	@echo "make clean  - remove outputs/ results and caches (keeps .venv and data/)"
+	@echo "make repository URL=https://github.com/OWNER/NAME - point badges and Colab cells at your fork"
 
 # The virtual environment, rebuilt when the pins or the package metadata change.
 $(STAMP): requirements.txt pyproject.toml
@@ -54,6 +55,10 @@ bench: setup data
 
 sync: setup
 	$(BIN)/jupytext --sync notebooks/[0-9][0-9]_*.ipynb
+
+repository: setup
+	$(BIN)/python tools/set_repository.py "$(URL)"
+	$(MAKE) sync
 
 clean:
 	find outputs -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
