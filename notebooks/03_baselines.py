@@ -67,7 +67,11 @@ from bclib.train import jobs as classifier_jobs
 session = setup(params_path)
 params = session.params
 jobs = classifier_jobs.classifier_jobs(params, "baselines")
-print(f"{len(jobs)} baseline jobs at {params.train.image_size}px, weights: {params.train.weights}")
+if jobs:
+    print(f"{len(jobs)} baseline jobs at {params.train.image_size}px, weights: {params.train.weights}")
+else:  # a headline-only profile (train.models: [proposed]) trains no baseline
+    print("This profile lists no baseline in train.models, so this notebook has nothing to train; "
+          "the cells below only say so. The proposed model is in notebook 04.")
 
 # %% [markdown]
 # ## 1. Train (or collect) the runs
@@ -75,11 +79,12 @@ print(f"{len(jobs)} baseline jobs at {params.train.image_size}px, weights: {para
 # The shell command of a job is printed so it can be run elsewhere.
 
 # %%
-print(" ".join(jobs[0].command()))
-classifier_jobs.run_classifier_jobs(jobs)
-runs = classifier_jobs.collect_runs(jobs)
-provenance = classifier_jobs.run_provenance(runs, params.data.split)
-print(provenance)
+if jobs:
+    print(" ".join(jobs[0].command()))
+    classifier_jobs.run_classifier_jobs(jobs)
+    runs = classifier_jobs.collect_runs(jobs)
+    provenance = classifier_jobs.run_provenance(runs, params.data.split)
+    print(provenance)
 
 # %% [markdown]
 # ## 2. Learning curves
@@ -89,8 +94,9 @@ print(provenance)
 # recognise training images, not the disease.
 
 # %%
-fig = classifier_jobs.learning_curves(jobs, provenance)
-save_figure(fig, "03_learning_curves", session.output_dir);
+if jobs:
+    fig = classifier_jobs.learning_curves(jobs, provenance)
+    save_figure(fig, "03_learning_curves", session.output_dir);
 
 # %% [markdown]
 # ## 3. A first accuracy table
@@ -101,11 +107,13 @@ save_figure(fig, "03_learning_curves", session.output_dir);
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(runs[["model", "variant", "seed", "n_train", "n_test"]].to_string(index=False))
+if jobs:
+    print(runs[["model", "variant", "seed", "n_train", "n_test"]].to_string(index=False))
 
 # %%
-table = classifier_jobs.accuracy_table(runs)
-save_table(table, "03_baseline_accuracy", session)
+table = classifier_jobs.accuracy_table(runs) if jobs else None
+if jobs:
+    save_table(table, "03_baseline_accuracy", session)
 table
 
 # %% [markdown]

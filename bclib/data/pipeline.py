@@ -19,6 +19,8 @@ import pandas as pd
 
 from .images import load_rgb
 
+MEMORY_CACHE_BYTES = 1 << 30  # decoded float32 images kept in memory by cache=True, at most
+
 
 def _tf():
     from ..backend import tensorflow  # imported lazily: `bclib audit` and friends do not need TensorFlow
@@ -53,8 +55,10 @@ def make_dataset(
     """A batched ``tf.data.Dataset`` of (image, label) over the rows of ``frame``.
 
     ``cache=True`` keeps decoded, resized images in memory after the first
-    pass; a string caches them to that file prefix instead; False re-decodes
-    every epoch. With ``label_column=None`` only images are yielded.
+    pass, but only while they fit in :data:`MEMORY_CACHE_BYTES` (BreakHis at
+    224 px would take 4.7 GB and grow with the dataset; larger sets are decoded
+    again every epoch instead); a string caches them to that file prefix; False
+    re-decodes every epoch. With ``label_column=None`` only images are yielded.
     """
     tf = _tf()
     autotune = tf.data.AUTOTUNE
@@ -66,6 +70,8 @@ def make_dataset(
         labels = tf.constant(frame[label_column].to_numpy().astype(np.int32))
         ds = tf.data.Dataset.from_tensor_slices((paths, labels))
         ds = ds.map(lambda p, y: (decode_resize(p, image_size), y), num_parallel_calls=autotune, deterministic=True)
+    if cache is True and len(frame) * image_size * image_size * 3 * 4 > MEMORY_CACHE_BYTES:
+        cache = False
     if cache:
         ds = ds.cache(cache if isinstance(cache, str) else "")
     if shuffle:

@@ -4,7 +4,7 @@ and the ablation grid as jobs.
 * :mod:`bclib.train.classifier` - :func:`train_classifier`, one run as a sequence of stages;
 * :mod:`bclib.train.data`       - the run's training (real and generated), validation and test images;
 * :mod:`bclib.train.trunk`      - building or reusing the frozen trunk;
-* :mod:`bclib.train.store`      - frozen-trunk outputs computed once and cached on disk;
+* :mod:`bclib.train.store`      - frozen-trunk outputs computed once, stored on disk, streamed back;
 * :mod:`bclib.train.fitting`    - compiling, callbacks, resumable fits;
 * :mod:`bclib.train.record`     - predictions, history, model and ``run.json``;
 * :mod:`bclib.train.augment`    - TradAug and HED stain jitter;

@@ -42,7 +42,7 @@ from .data import RunData, assemble_run_data
 from .fitting import (ResumableFitter, compile_for_training, distribution_strategy, optional_class_weights,
                       training_callbacks)
 from .record import history_table, prediction_table, run_record, write_run
-from .store import concatenate, frame_key, offline_augmenter, trunk_outputs
+from .store import StoreReader, offline_augmenter, store_key, stored_outputs
 from .trunk import CALIBRATION_IMAGES, prepare_trunk, trunk_identity
 
 keras = _keras()
@@ -83,35 +83,39 @@ class _Run:
         self.fitter = ResumableFitter(self.out, _run_tag(self.params, self.model_name, self.variant, self.seed),
                                       training_callbacks(cfg, self.out), self.name, self.log)
 
-    def cached(self, frames, tag: str = "", augment=None) -> list:
-        cache_dir = self.params.output_dir / "cache" / "trunk"
-        paths = [cache_dir / f"{self.trunk_id}-{frame_key(frame)}{tag}.npz" for frame in frames]
-        return trunk_outputs(self.trunk, frames, self.cfg.image_size, self.cfg.batch_size, paths, augment)
+    def stored(self, frame, augmentation: str = "", augment=None):
+        """The trunk outputs of ``frame``'s images, from their store (written first if missing)."""
+        folder = self.params.output_dir / "cache" / "trunk" / store_key(self.trunk_id, frame, self.cfg.image_size,
+                                                                          augmentation)
+        return stored_outputs(self.trunk, frame, self.cfg.image_size, folder, augment)
+
+    def _reader(self, frames_and_stores, labels, shuffle: bool = False):
+        reader = StoreReader([store for _, store in frames_and_stores])
+        return reader.dataset(labels, self.cfg.batch_size, shuffle=shuffle, seed=self.seed)
 
     # -- stage 1 ----------------------------------------------------------
     def fit_top(self, data: RunData) -> None:
-        """Stage 1: the top on cached trunk outputs, or (online TradAug) the whole model on images."""
+        """Stage 1: the top on stored trunk outputs, or (online TradAug) the whole model on images."""
         cfg = self.cfg
-        # Online TradAug trains on images, so only validation and test need trunk outputs.
-        self.val_inputs, self.test_inputs, *train_blocks = self.cached([data.val, data.test]
-                                                                       + ([] if self.online else data.parts))
+        # Validation and test outputs are stored for every variant: the report's predictions use them.
+        self.val_store, self.test_store = self.stored(data.val), self.stored(data.test)
         if self.online:
             self._fit_online(data)
             return
-        blocks = list(train_blocks)
-        label_blocks = [part["label_index"].to_numpy() for part in data.parts]
+        blocks = [(part, self.stored(part)) for part in data.parts]
         if "tradaug" in self.variant:
             for k in range(cfg.tradaug_copies - 1):
-                augment = offline_augmenter(self.seed * 1000 + k, cfg.stain_jitter)
-                blocks += self.cached(data.parts, f"-aug{self.seed}-{k}", augment)
-                label_blocks += [part["label_index"].to_numpy() for part in data.parts]
-        train_inputs, train_labels = concatenate(blocks), np.concatenate(label_blocks)
-        self.log(f"{self.name}: training the top on cached trunk outputs ({len(train_labels)} training rows)")
+                aug_seed = self.seed * 1000 + k
+                description = f"tradaug seed={aug_seed} stain_jitter={cfg.stain_jitter}"
+                blocks += [(part, self.stored(part, description, offline_augmenter(aug_seed, cfg.stain_jitter)))
+                           for part in data.parts]
+        train_labels = np.concatenate([part["label_index"].to_numpy() for part, _ in blocks])
+        self.log(f"{self.name}: training the top on stored trunk outputs ({len(train_labels)} training rows)")
         compile_for_training(self.top, cfg.learning_rate, cfg.lr_decay_steps, cfg.lr_decay_rate, self.strategy)
         self.histories.append(self.fitter.fit(
-            1, self.top, train_inputs, train_labels, batch_size=cfg.batch_size, epochs=cfg.epochs,
-            validation_data=(self.val_inputs, data.val["label_index"].to_numpy()),
-            class_weight=optional_class_weights(cfg.class_weights, train_labels, len(data.classes)), shuffle=True))
+            1, self.top, self._reader(blocks, train_labels, shuffle=True), epochs=cfg.epochs,
+            validation_data=self._reader([(data.val, self.val_store)], data.val["label_index"].to_numpy()),
+            class_weight=optional_class_weights(cfg.class_weights, train_labels, len(data.classes))))
 
     def _fit_online(self, data: RunData) -> None:
         cfg, train = self.cfg, data.train
@@ -145,7 +149,7 @@ class _Run:
         if cfg.fine_tune_epochs > 0:
             return self.model.predict(make_dataset(data.test, cfg.image_size, cfg.batch_size, label_column=None),
                                       verbose=0)
-        return self.top.predict(self.test_inputs, batch_size=cfg.batch_size, verbose=0)
+        return self.top.predict(self._reader([(data.test, self.test_store)], None), verbose=0)
 
 
 def train_classifier(params, model_name: str, variant: str, seed: int, out_dir: str | Path,

@@ -1,15 +1,35 @@
-"""Frozen-trunk outputs, computed once per image and kept on disk.
+"""Frozen-trunk outputs, computed once per image and kept on disk in float16.
 
 Because the pretrained parts of a model are frozen in the first stage, their
-output for an image never changes: it is computed once and cached, and the
-trainable top is fitted on the cached arrays (``benchmarks/bench_train.py``
+output for an image never changes: it is computed once and stored, and the
+trainable top is fitted on the stored arrays (``benchmarks/bench_train.py``
 measures how much faster that is than pushing every image through the
 backbones every epoch).
+
+**Memory does not grow with the dataset.** The fusion model's three taps at
+224 px are 501,760 numbers per image (2 MB in float32, 15.9 GB for BreakHis).
+A store is therefore written batch by batch to one ``.npy`` file per tap
+(float16, which halves the disk and keeps three significant digits: ample for
+post-ReLU activations, see ``tests/test_store.py``) and read back batch by batch
+with plain file reads (:class:`StoreReader`) inside ``tf.data``: neither writing
+nor training ever holds more than a few batches. Reads avoid ``mmap`` on
+purpose: pages of a memory map count towards the process's resident memory.
+
+**Keys.** A store's folder name is a hash of everything that determines its
+numbers (:func:`store_key`): the trunk (model, weights, input size, calibration),
+each image's path, size and modification time (so a regenerated cWGAN image
+with the same name gets new features), the augmentation applied, the source code
+of the models, the input pipeline and this module, and the TensorFlow, Keras and
+NumPy versions. A stale store is never read; a complete one carries
+``meta.json``, written last, and is swapped in whole (written, then renamed).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -18,64 +38,174 @@ import pandas as pd
 
 from ..backend import tensorflow
 from ..data.pipeline import make_dataset
-from ..io import atomic_path
+from ..io import atomic_directory, write_json_atomic
+from ..ledger import code_version, numeric_packages
 from .augment import hed_jitter, tradaug_layer
 
 FEATURE_BATCH = 32  # images per batch when computing frozen-trunk features (memory grows with it)
+STORE_DTYPE = np.float16
+# The code whose change changes the stored numbers.
+STORE_CODE = ("models", "data/pipeline.py", "data/images.py", "train/store.py", "train/augment.py", "backend.py")
 
 
-def frame_key(frame: pd.DataFrame) -> str:
-    return hashlib.sha256("\n".join(frame["path"]).encode()).hexdigest()[:16]
+def content_key(frame: pd.DataFrame) -> str:
+    """sha256 over each image's path, size and modification time, in row order (no decoding)."""
+    digest = hashlib.sha256()
+    for path in frame["path"].astype(str):
+        stat = os.stat(path)
+        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def store_key(trunk_id: str, frame: pd.DataFrame, image_size: int, augmentation: str = "") -> str:
+    """The name of the store holding ``trunk_id``'s outputs for ``frame``'s images (see the module notes)."""
+    what = {"trunk": trunk_id, "images": content_key(frame), "n": len(frame), "size": image_size,
+            "augmentation": augmentation, "code": code_version(STORE_CODE), "packages": numeric_packages()}
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:20]
 
 
 def _as_list(outputs):
     return outputs if isinstance(outputs, (list, tuple)) else [outputs]
 
 
-def trunk_outputs(trunk, frames: Sequence[pd.DataFrame], image_size: int, batch_size: int,
-                  caches: Sequence[Optional[Path]], augment: Optional[Callable] = None) -> list:
-    """Trunk outputs for every row of each frame: per frame an array, or a list of arrays for several taps.
+@dataclass(frozen=True)
+class Store:
+    """A complete store: ``folder`` with ``tap<k>.npy`` (float16, one row per image) and ``meta.json``."""
 
-    Outputs are cached per frame as ``.npz``; the frames not cached yet are run
-    through the trunk together in one ``predict`` call (each call traces the
-    trunk anew, which costs seconds for the three-backbone model).
-    """
-    results: list = [None] * len(frames)
-    missing = []
-    for i, cache in enumerate(caches):
-        if cache is not None and cache.is_file():
-            with np.load(cache) as stored:
-                arrays = [stored[f"a{k}"] for k in range(len(stored.files))]
-            results[i] = arrays[0] if len(arrays) == 1 else arrays
-        else:
-            missing.append(i)
-    if not missing:
-        return results
-    together = pd.concat([frames[i] for i in missing], ignore_index=True)
-    # Inference batches are larger than training batches (no gradients are kept), and
-    # predict() runs the trunk as one compiled function: calling it eagerly batch by
-    # batch was ten times slower for the three-backbone trunk on CPU.
-    dataset = make_dataset(together, image_size, max(batch_size, FEATURE_BATCH), cache=False, label_column=None)
+    folder: Path
+    rows: int
+    shapes: tuple[tuple[int, ...], ...]
+
+    @classmethod
+    def open(cls, folder: Path) -> Optional["Store"]:
+        try:
+            meta = json.loads((folder / "meta.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return cls(folder, int(meta["rows"]), tuple(tuple(s) for s in meta["shapes"]))
+
+    def tap(self, k: int) -> Path:
+        return self.folder / f"tap{k}.npy"
+
+    def load(self) -> list[np.ndarray]:
+        """Every row in memory as float32: for small stores and tests only."""
+        return [np.load(self.tap(k)).astype(np.float32) for k in range(len(self.shapes))]
+
+
+class _TapWriter:
+    """Appends float16 rows to one ``.npy`` file whose header promises ``rows`` rows."""
+
+    def __init__(self, path: Path, rows: int, shape: tuple[int, ...]):
+        self.file = open(path, "wb")
+        np.lib.format.write_array_header_1_0(
+            self.file, {"descr": np.lib.format.dtype_to_descr(np.dtype(STORE_DTYPE)), "fortran_order": False,
+                        "shape": (rows, *shape)})
+
+    def append(self, batch: np.ndarray) -> None:
+        finite = np.clip(batch, -np.finfo(STORE_DTYPE).max, np.finfo(STORE_DTYPE).max)
+        self.file.write(np.ascontiguousarray(finite, dtype=STORE_DTYPE).tobytes())
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def write_store(trunk, frame: pd.DataFrame, image_size: int, folder: Path,
+                augment: Optional[Callable] = None, batch_size: int = FEATURE_BATCH) -> Store:
+    """Run ``frame``'s images through ``trunk`` batch by batch and write the outputs into ``folder``."""
+    tf = tensorflow()
+    dataset = make_dataset(frame, image_size, batch_size, cache=False, label_column=None)
     if augment is not None:
         dataset = dataset.map(augment, num_parallel_calls=1, deterministic=True)
-    outputs = [np.asarray(a) for a in _as_list(trunk.predict(dataset, verbose=0))]
-    start = 0
-    for i in missing:
-        stop = start + len(frames[i])
-        arrays = [a[start:stop] for a in outputs]
-        start = stop
-        if caches[i] is not None:
-            with atomic_path(caches[i]) as tmp:
-                np.savez(tmp, **{f"a{k}": a for k, a in enumerate(arrays)})
-        results[i] = arrays[0] if len(arrays) == 1 else arrays
-    return results
+    # One compiled function for every batch (eager calls were ten times slower for the fusion trunk).
+    infer = tf.function(lambda images: trunk(images, training=False), reduce_retracing=True)
+    shapes = tuple(tuple(int(d) for d in t.shape[1:]) for t in _as_list(trunk.output))
+    with atomic_directory(folder) as tmp:
+        writers = [_TapWriter(tmp / f"tap{k}.npy", len(frame), shape) for k, shape in enumerate(shapes)]
+        try:
+            for images in dataset:
+                for writer, output in zip(writers, _as_list(infer(images))):
+                    writer.append(np.asarray(output))
+        finally:
+            for writer in writers:
+                writer.close()
+        write_json_atomic(tmp / "meta.json", {"rows": len(frame), "shapes": [list(s) for s in shapes],
+                                              "dtype": np.dtype(STORE_DTYPE).name})
+    return Store(folder, len(frame), shapes)
 
 
-def concatenate(blocks):
-    """Row-wise concatenation of trunk outputs (arrays, or lists of arrays for several taps)."""
-    if isinstance(blocks[0], list):
-        return [np.concatenate([b[i] for b in blocks]) for i in range(len(blocks[0]))]
-    return np.concatenate(blocks)
+def stored_outputs(trunk, frame: pd.DataFrame, image_size: int, folder: Path,
+                   augment: Optional[Callable] = None) -> Store:
+    """The store in ``folder``, written first if it is not there (complete) yet."""
+    return Store.open(folder) or write_store(trunk, frame, image_size, folder, augment)
+
+
+class StoreReader:
+    """Rows of several stores (concatenated in order) read with plain file reads, for ``tf.data``."""
+
+    def __init__(self, stores: Sequence[Store]):
+        self.stores = list(stores)
+        self.shapes = self.stores[0].shapes
+        if any(s.shapes != self.shapes for s in self.stores):
+            raise ValueError("stores of different trunks cannot be read together")
+        self.offsets = np.cumsum([0] + [s.rows for s in self.stores])
+        self.row_bytes = [int(np.prod(shape)) * np.dtype(STORE_DTYPE).itemsize for shape in self.shapes]
+        self.headers = [[self._header_length(s.tap(k)) for k in range(len(self.shapes))] for s in self.stores]
+
+    @property
+    def rows(self) -> int:
+        return int(self.offsets[-1])
+
+    @staticmethod
+    def _header_length(path: Path) -> int:
+        with open(path, "rb") as f:
+            np.lib.format.read_magic(f)
+            np.lib.format.read_array_header_1_0(f)
+            return f.tell()
+
+    def gather(self, rows: np.ndarray) -> list[np.ndarray]:
+        """The outputs of ``rows`` (global row numbers, any order) as float32 arrays, one per tap."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = [np.empty((len(rows), *shape), STORE_DTYPE) for shape in self.shapes]
+        which = np.searchsorted(self.offsets, rows, side="right") - 1
+        for s, store in enumerate(self.stores):
+            positions = np.flatnonzero(which == s)
+            if not len(positions):
+                continue
+            for k in range(len(self.shapes)):
+                with open(store.tap(k), "rb") as f:
+                    for i in positions:
+                        local = int(rows[i] - self.offsets[s])
+                        f.seek(self.headers[s][k] + local * self.row_bytes[k])
+                        f.readinto(memoryview(out[k][i]).cast("B"))
+        return [a.astype(np.float32) for a in out]
+
+    def dataset(self, labels: Optional[np.ndarray], batch_size: int, shuffle: bool = False, seed: int = 0):
+        """A ``tf.data.Dataset`` of (outputs, label) batches (outputs alone when ``labels`` is None)."""
+        tf = tensorflow()
+        n_taps = len(self.shapes)
+        ds = tf.data.Dataset.range(self.rows)
+        if shuffle:
+            ds = ds.shuffle(self.rows, seed=seed, reshuffle_each_iteration=True)
+        ds = ds.batch(batch_size)
+        label_array = None if labels is None else np.asarray(labels, dtype=np.int32)
+
+        def read(rows):
+            arrays = self.gather(rows)
+            return (*arrays, label_array[rows]) if label_array is not None else tuple(arrays)
+
+        types = [tf.float32] * n_taps + ([tf.int32] if label_array is not None else [])
+
+        def load(rows):
+            values = tf.numpy_function(read, [rows], types, stateful=False)
+            for value, shape in zip(values, self.shapes):
+                value.set_shape((None, *shape))
+            inputs = values[0] if n_taps == 1 else tuple(values[:n_taps])
+            if label_array is None:
+                return inputs
+            values[n_taps].set_shape((None,))
+            return inputs, values[n_taps]
+
+        return ds.map(load, num_parallel_calls=1, deterministic=True).prefetch(2)
 
 
 def offline_augmenter(seed: int, stain_sigma: float):
@@ -91,3 +221,14 @@ def offline_augmenter(seed: int, stain_sigma: float):
         return out
 
     return augment
+
+
+def trunk_outputs(trunk, frames: Sequence[pd.DataFrame], image_size: int, folders: Sequence[Path],
+                  augment: Optional[Callable] = None) -> list:
+    """In-memory float32 outputs of ``frames`` (per frame an array, or a list for several taps), through
+    their stores: for benchmarks and small inspections; training streams from the stores instead."""
+    results = []
+    for frame, folder in zip(frames, folders):
+        arrays = stored_outputs(trunk, frame, image_size, Path(folder), augment).load()
+        results.append(arrays[0] if len(arrays) == 1 else arrays)
+    return results
