@@ -171,6 +171,29 @@ def test_fine_tuning_stage_unfreezes_part_of_the_backbone(tmp_path, breakhis_roo
     assert list(history["stage"]) == [1, 2] and record["epochs_run"] == 2
 
 
+def test_fine_tuning_keeps_the_first_stages_augmentation_and_class_weights(tmp_path, breakhis_root, monkeypatch):
+    """Stage 2 trains on the same recipe as stage 1: a TradAug variant stays augmented, class weights stay."""
+    import bclib.train.classifier as classifier
+    from bclib.params import load_params
+
+    fits, augmenters = [], []
+    original_fit, original_layer = classifier.ResumableFitter.fit, classifier.tradaug_layer
+
+    def spy_fit(self, stage, fitted, *args, **kwargs):
+        fits.append((stage, kwargs.get("class_weight")))
+        return original_fit(self, stage, fitted, *args, **kwargs)
+
+    monkeypatch.setattr(classifier.ResumableFitter, "fit", spy_fit)
+    monkeypatch.setattr(classifier, "tradaug_layer", lambda seed: augmenters.append(seed) or original_layer(seed))
+    path = tmp_path / "p.yaml"
+    path.write_text(TINY_TRAIN.format(root=breakhis_root, out=tmp_path / "out")
+                    .replace("epochs: 3", "epochs: 1, fine_tune_epochs: 1, class_weights: true"))
+    classifier.train_classifier(load_params(path), "mobilenet", "tradaug", 0, tmp_path / "run", log=lambda m: None)
+    assert [stage for stage, _ in fits] == [1, 2]
+    assert fits[0][1] is not None and fits[1][1] == fits[0][1]  # the same class weights in both stages
+    assert augmenters == [0]  # stage 1 used stored offline copies; stage 2 augments its images per batch
+
+
 def test_parameter_schema_knows_exactly_the_registry_names():
     from bclib.params import KNOWN_MODELS
 

@@ -117,31 +117,42 @@ class _Run:
             validation_data=self._reader([(data.val, self.val_store)], data.val["label_index"].to_numpy()),
             class_weight=optional_class_weights(cfg.class_weights, train_labels, len(data.classes))))
 
-    def _fit_online(self, data: RunData) -> None:
-        cfg, train = self.cfg, data.train
-        self.log(f"{self.name}: online TradAug, training the full model on images")
+    def image_training_set(self, data: RunData):
+        """Training images for the stages that see images: TradAug applied per batch when the variant
+        asks for it (whatever ``tradaug_mode``: offline copies exist only as stored trunk outputs)."""
+        cfg = self.cfg
+        dataset = make_dataset(data.train, cfg.image_size, cfg.batch_size, shuffle=True, seed=self.seed)
+        if "tradaug" not in self.variant:
+            return dataset
         augment = tradaug_layer(self.seed)
-        train_ds = make_dataset(train, cfg.image_size, cfg.batch_size, shuffle=True, seed=self.seed).map(
-            lambda x, y: (augment(x, training=True), y))
-        val_ds = make_dataset(data.val, cfg.image_size, cfg.batch_size)
+        return dataset.map(lambda x, y: (augment(x, training=True), y))
+
+    def image_class_weights(self, data: RunData):
+        return optional_class_weights(self.cfg.class_weights, data.train["label_index"].to_numpy(),
+                                      len(data.classes))
+
+    def _fit_online(self, data: RunData) -> None:
+        cfg = self.cfg
+        self.log(f"{self.name}: online TradAug, training the full model on images")
         compile_for_training(self.model, cfg.learning_rate, cfg.lr_decay_steps, cfg.lr_decay_rate, self.strategy)
         self.histories.append(self.fitter.fit(
-            1, self.model, train_ds, validation_data=val_ds, epochs=cfg.epochs,
-            class_weight=optional_class_weights(cfg.class_weights, train["label_index"].to_numpy(),
-                                                len(data.classes))))
+            1, self.model, self.image_training_set(data), epochs=cfg.epochs,
+            validation_data=make_dataset(data.val, cfg.image_size, cfg.batch_size),
+            class_weight=self.image_class_weights(data)))
 
     # -- stage 2 ----------------------------------------------------------
     def fine_tune(self, data: RunData) -> None:
-        """Stage 2: partly unfrozen backbones, end to end on images, at a tenth of the learning rate."""
+        """Stage 2: partly unfrozen backbones, end to end on images, at a tenth of the learning rate, with
+        the same training data, augmentation and class weighting as stage 1."""
         cfg = self.cfg
         self.log(f"{self.name}: fine-tuning the unfrozen backbone layers")
         unfreeze_for_fine_tuning(self.model, self.model_name)
         compile_for_training(self.model, cfg.learning_rate / 10, cfg.lr_decay_steps, cfg.lr_decay_rate,
                              self.strategy)
-        train_ds = make_dataset(data.train, cfg.image_size, cfg.batch_size, shuffle=True, seed=self.seed)
-        self.histories.append(self.fitter.fit(2, self.model, train_ds, epochs=cfg.fine_tune_epochs,
-                                              validation_data=make_dataset(data.val, cfg.image_size,
-                                                                           cfg.batch_size)))
+        self.histories.append(self.fitter.fit(
+            2, self.model, self.image_training_set(data), epochs=cfg.fine_tune_epochs,
+            validation_data=make_dataset(data.val, cfg.image_size, cfg.batch_size),
+            class_weight=self.image_class_weights(data)))
 
     # -- evaluation -------------------------------------------------------
     def test_probabilities(self, data: RunData) -> np.ndarray:
