@@ -74,6 +74,14 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_plan(args) -> int:
+    from .params import load_params
+    from .runner.plan import format_plan
+
+    print(format_plan(load_params(args.params, args.set or [])))
+    return 0
+
+
 def cmd_gan_train(args) -> int:
     from .params import check_runnable, load_params
 
@@ -197,6 +205,9 @@ def _add_run_command(sub) -> None:
                    help="run the jobs on an existing Dask distributed cluster instead")
     p.add_argument("--force", action="store_true", help="rerun jobs even if complete and up to date")
     p.add_argument("--jobs-only", action="store_true", help="run the jobs, not the notebooks")
+
+    p = _command(sub, "plan", "list the jobs a profile will run, with estimates of time and disk", cmd_plan)
+    _params_options(p, "")
 
 
 def _add_model_commands(sub) -> None:
