@@ -87,7 +87,7 @@ class _Run:
         """The trunk outputs of ``frame``'s images, from their store (written first if missing)."""
         folder = self.params.output_dir / "cache" / "trunk" / store_key(self.trunk_id, frame, self.cfg.image_size,
                                                                           augmentation)
-        return stored_outputs(self.trunk, frame, self.cfg.image_size, folder, augment)
+        return stored_outputs(self.trunk, frame, self.cfg.image_size, folder, augment, log=self.log)
 
     def _reader(self, frames_and_stores, labels, shuffle: bool = False):
         reader = StoreReader([store for _, store in frames_and_stores])

@@ -10,6 +10,7 @@ import numpy as np
 from ..backend import keras as _keras
 from ..backend import tensorflow
 from ..errors import UserError
+from ..progress import epoch_progress
 from . import checkpoint
 
 tf = tensorflow()
@@ -70,9 +71,12 @@ class ResumableFitter:
         if done:
             self.log(f"{self.name}: resumed stage {stage} from its checkpoint after epoch {len(history)}")
         if done < epochs:
+            if isinstance(args[0], tf.data.Dataset):
+                kwargs.setdefault("shuffle", False)  # the dataset shuffles itself, with the run's seed
             saver = checkpoint.EpochCheckpoint(self.out, stage, self.run_tag, history)
-            fitted.fit(*args, epochs=epochs, initial_epoch=done, callbacks=self.callbacks + [saver], verbose=0,
-                       **kwargs)
+            progress = epoch_progress(f"{self.name} stage {stage}", epochs, done, self.log)
+            fitted.fit(*args, epochs=epochs, initial_epoch=done, callbacks=self.callbacks + [saver, progress],
+                       verbose=0, **kwargs)
             history = saver.history
         return history
 

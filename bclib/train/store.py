@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -40,6 +41,7 @@ from ..backend import tensorflow
 from ..data.pipeline import make_dataset
 from ..io import atomic_directory, write_json_atomic
 from ..ledger import code_version, numeric_packages
+from ..progress import ProgressLines
 from .augment import hed_jitter, tradaug_layer
 
 FEATURE_BATCH = 32  # images per batch when computing frozen-trunk features (memory grows with it)
@@ -92,6 +94,20 @@ class Store:
         return [np.load(self.tap(k)).astype(np.float32) for k in range(len(self.shapes))]
 
 
+_INFERENCE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _compiled_inference(trunk):
+    """One compiled forward pass per trunk, reused by every store it writes (eager calls were ten times
+    slower for the fusion trunk, and a new tf.function per store would be traced again each time)."""
+    if trunk not in _INFERENCE:
+        tf = tensorflow()
+        size = tuple(int(d) for d in trunk.input.shape[1:])
+        _INFERENCE[trunk] = tf.function(lambda images: trunk(images, training=False),
+                                        input_signature=[tf.TensorSpec((None, *size), tf.float32)])
+    return _INFERENCE[trunk]
+
+
 class _TapWriter:
     """Appends float16 rows to one ``.npy`` file whose header promises ``rows`` rows."""
 
@@ -110,21 +126,22 @@ class _TapWriter:
 
 
 def write_store(trunk, frame: pd.DataFrame, image_size: int, folder: Path,
-                augment: Optional[Callable] = None, batch_size: int = FEATURE_BATCH) -> Store:
+                augment: Optional[Callable] = None, batch_size: int = FEATURE_BATCH,
+                log: Callable[[str], None] = print) -> Store:
     """Run ``frame``'s images through ``trunk`` batch by batch and write the outputs into ``folder``."""
-    tf = tensorflow()
     dataset = make_dataset(frame, image_size, batch_size, cache=False, label_column=None)
     if augment is not None:
         dataset = dataset.map(augment, num_parallel_calls=1, deterministic=True)
-    # One compiled function for every batch (eager calls were ten times slower for the fusion trunk).
-    infer = tf.function(lambda images: trunk(images, training=False), reduce_retracing=True)
+    infer = _compiled_inference(trunk)
     shapes = tuple(tuple(int(d) for d in t.shape[1:]) for t in _as_list(trunk.output))
     with atomic_directory(folder) as tmp:
         writers = [_TapWriter(tmp / f"tap{k}.npy", len(frame), shape) for k, shape in enumerate(shapes)]
+        progress = ProgressLines(len(frame), f"trunk outputs ({folder.name[:8]})", "img", log)
         try:
             for images in dataset:
                 for writer, output in zip(writers, _as_list(infer(images))):
                     writer.append(np.asarray(output))
+                progress.update(int(images.shape[0]))
         finally:
             for writer in writers:
                 writer.close()
@@ -134,9 +151,9 @@ def write_store(trunk, frame: pd.DataFrame, image_size: int, folder: Path,
 
 
 def stored_outputs(trunk, frame: pd.DataFrame, image_size: int, folder: Path,
-                   augment: Optional[Callable] = None) -> Store:
+                   augment: Optional[Callable] = None, log: Callable[[str], None] = print) -> Store:
     """The store in ``folder``, written first if it is not there (complete) yet."""
-    return Store.open(folder) or write_store(trunk, frame, image_size, folder, augment)
+    return Store.open(folder) or write_store(trunk, frame, image_size, folder, augment, log=log)
 
 
 class StoreReader:
