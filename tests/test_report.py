@@ -95,8 +95,8 @@ def test_run_scores_give_intervals_around_each_estimate_and_seed_means():
 def test_per_class_table_sits_beside_the_papers_row_for_the_same_model():
     table = per_class_beside_paper(_run("densenet201", "none", 0, "patient", [True] * 8), "breakhis")
     assert list(table.index) == ["benign", "malignant", "Average"]
-    assert table.loc["benign", ("TP", "paper")] == 72 and table.loc["benign", ("TP", "this run")] == 4
-    assert list(table.columns[:2]) == [("TP", "this run"), ("TP", "paper")]  # each measure beside the paper's
+    assert table.loc["benign", ("TP", "paper")] == 72 and table.loc["benign", ("TP", "ours")] == 4
+    assert list(table.columns[:3]) == [("TP", "ours"), ("TP", "ours sd"), ("TP", "paper")]  # beside the paper's
     no_row = per_class_beside_paper(_run("proposed", "cwgan", 0, "patient", [True] * 8), "breakhis")
     assert no_row.xs("paper", axis=1, level=1).isna().all().all()
 
@@ -108,8 +108,9 @@ def test_leakage_and_mcnemar_tables():
     assert gap["gap_image_minus_patient"].iloc[0] == pytest.approx(0.25)
     a = _run("a", "none", 0, "patient", [True] * 8)
     b = _run("b", "none", 0, "patient", [True] * 4 + [False] * 4)
-    result = mcnemar_table({"a": a, "b": b}, [("a", "b")])
-    assert result["only_a_correct"].iloc[0] == 4 and result["p_value"].iloc[0] == pytest.approx(0.125)
+    result = mcnemar_table({"a": a, "b": b}, [("a", "b")])  # on patients: p3 and p4 are wrong in b
+    assert result["units"].iloc[0] == 4 and result["only_a_correct"].iloc[0] == 2
+    assert result["p_value"].iloc[0] == pytest.approx(0.5)
     b.predictions["path"] = b.predictions["path"][::-1].to_numpy()
     with pytest.raises(ValueError, match="same test images"):
         mcnemar_table({"a": a, "b": b}, [("a", "b")])
@@ -120,14 +121,17 @@ def test_report_writes_markdown_and_html_with_tables_and_figures(tmp_path):
     png = write_png(tmp_path / "figures" / "f.png", np.zeros((8, 8, 3), np.uint8))
     report = Report("Title", "SYNTHETIC data | UNTRAINED backbones")
     report.text("Section", "First paragraph.\n\nSecond <paragraph>.")
-    report.table("A table", pd.DataFrame({"x": [0.12345]}), "a_table")
+    report.table("A table", pd.DataFrame({"x": [0.12345]}), "a_table", rows="one row per run")
+    with pytest.raises(ValueError, match="how its rows were chosen"):
+        report.table("Unexplained", pd.DataFrame({"x": [1]}), rows="")
     report.figure("A figure", png)
     md, page = report.write(tmp_path)
     text = md.read_text()
     assert "> SYNTHETIC data" in text and "| 0.123 |" in text and "![A figure](figures/f.png)" in text
     assert "(`tables/a_table.csv`) - our side: SYNTHETIC data | UNTRAINED backbones" in text  # every table says
+    assert "*Rows: one row per run*" in text
     html = page.read_text()
-    assert "<table" in html and "src='figures/f.png'" in html and "Second &lt;paragraph&gt;." in html
+    assert "Rows: one row per run" in html and "<table" in html and "src='figures/f.png'" in html and "Second &lt;paragraph&gt;." in html
 
 
 # -- bclib predict ----------------------------------------------------------------------
