@@ -16,12 +16,19 @@ from bclib.evaluation.report import (  # noqa: E402
     Report,
     Run,
     accuracy_beside_table14,
+    best_run,
+    choose_on_validation,
+    comparison_pairs,
     leakage_table,
     load_run,
     mcnemar_table,
     over_seeds,
+    paired_table,
+    patient_rates_table,
     per_class_beside_paper,
     run_scores,
+    validation_score,
+    with_spread,
 )
 from helpers import bomb_png, write_png  # noqa: E402
 
@@ -114,6 +121,45 @@ def test_leakage_and_mcnemar_tables():
     b.predictions["path"] = b.predictions["path"][::-1].to_numpy()
     with pytest.raises(ValueError, match="same test images"):
         mcnemar_table({"a": a, "b": b}, [("a", "b")])
+
+
+def _validated(run, val_accuracy, val_loss=0.4):
+    """Give a fake run a history: the lowest validation loss (kept weights) is at epoch 2."""
+    run.history = pd.DataFrame({"epoch": [1, 2, 3], "stage": 1, "loss": [1.0, 0.5, 0.3],
+                                "val_loss": [0.9, val_loss, val_loss + 0.2],
+                                "val_accuracy": [0.5, val_accuracy, 0.99]})
+    return run
+
+
+def test_best_baseline_is_chosen_on_validation_even_when_test_disagrees():
+    """DenseNet is better on test, MobileNet on validation: the report must show MobileNet."""
+    half = [True, True, True, True, True, True, False, False]
+    runs = [_validated(_run("proposed", "tradaug+cwgan", s, "patient", [True] * 8), 0.7) for s in (0, 1)]
+    runs += [_validated(_run("densenet201", "none", s, "patient", [True] * 8), 0.6) for s in (0, 1)]
+    runs += [_validated(_run("mobilenet", "none", 0, "patient", half), 0.8),
+             _validated(_run("mobilenet", "none", 1, "patient", [True] * 7 + [False]), 0.85)]
+    assert validation_score(runs[-1]) == {"val_loss": 0.4, "val_accuracy": 0.85, "epoch": 2}  # not epoch 3's 0.99
+    choice = choose_on_validation(runs, proposed=False)
+    assert choice.name == "mobilenet/none" and [r.record["seed"] for r in choice.runs] == [0, 1]
+    assert "validation accuracy" in choice.rule and choice.best_seed.record["seed"] == 1
+    assert best_run(runs, proposed=False) is choice.best_seed
+    assert ("proposed/tradaug+cwgan/seed-0", "mobilenet/none/seed-0") in comparison_pairs(runs)
+    table = per_class_beside_paper(choice.runs, "breakhis")  # mean and sd over the two seeds
+    assert table.loc["benign", ("TP", "ours")] == 4 and table.loc["malignant", ("TP", "ours")] == 2.5
+    assert table.loc["malignant", ("TP", "ours sd")] == pytest.approx(np.std([2, 3], ddof=1))
+    spread = with_spread(over_seeds(run_scores(choice.runs, n_resamples=20)))
+    assert spread.loc[("mobilenet", "none", "patient"), "accuracy"] == "0.812 ± 0.088"
+
+
+def test_paired_table_and_patient_rates_per_magnification():
+    a = _run("a", "none", 0, "patient", [True] * 8)
+    b = _run("b", "none", 0, "patient", [True] * 6 + [False] * 2)  # b wrong on both images of p4
+    table = paired_table({"a": a, "b": b}, [("a", "b")], n_resamples=400)
+    row = table.iloc[0]
+    assert row["difference"] == pytest.approx(0.25) and row["patients"] == 4
+    assert row["low"] == 0.0 and row["only_a_correct"] == 1 and row["mcnemar_p"] == 1.0
+    rates = patient_rates_table([b])
+    assert list(rates.index) == ["40X", "100X", "all"] and rates.loc["all", b.name] == pytest.approx(0.75)
 
 
 def test_report_writes_markdown_and_html_with_tables_and_figures(tmp_path):
