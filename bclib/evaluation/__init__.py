@@ -10,7 +10,6 @@
 from .scores import (
     MEASURES,
     TABLE_COLUMNS,
-    _indices,
     headline_metrics,
     patient_level_rate,
     patient_level_rates,
