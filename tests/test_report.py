@@ -156,7 +156,7 @@ def test_paired_table_and_patient_rates_per_magnification():
     b = _run("b", "none", 0, "patient", [True] * 6 + [False] * 2)  # b wrong on both images of p4
     table = paired_table({"a": a, "b": b}, [("a", "b")], n_resamples=400)
     row = table.iloc[0]
-    assert row["difference"] == pytest.approx(0.25) and row["patients"] == 4
+    assert row["difference"] == pytest.approx(0.25) and row["units"] == 4
     assert row["low"] == 0.0 and row["only_a_correct"] == 1 and row["mcnemar_p"] == 1.0
     rates = patient_rates_table([b])
     assert list(rates.index) == ["40X", "100X", "all"] and rates.loc["all", b.name] == pytest.approx(0.75)

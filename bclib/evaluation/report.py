@@ -315,7 +315,8 @@ def mcnemar_table(runs: dict[str, Run], pairs: Sequence[tuple[str, str]]) -> pd.
 def paired_table(runs: dict[str, Run], pairs: Sequence[tuple[str, str]], n_resamples: int = 1000,
                  confidence: float = 0.95, seed: int = 0, measure: str = "accuracy") -> pd.DataFrame:
     """For each (a, b) pair: the difference in ``measure`` with a paired patient-bootstrap interval,
-    and McNemar's exact test on patient-level decisions."""
+    and McNemar's exact test on patient-level decisions. ``units``: patients resampled (images where the runs
+    have no patient ids, as for BACH)."""
     rows = []
     for a, b in pairs:
         ra, rb = runs[a], runs[b]
@@ -332,7 +333,7 @@ def paired_table(runs: dict[str, Run], pairs: Sequence[tuple[str, str]], n_resam
         rows.append({"a": a, "b": b, f"{measure}_a": statistic(measure, ra.classes)(ra.predictions),
                      f"{measure}_b": statistic(measure, rb.classes)(rb.predictions),
                      "difference": diff["difference"], "low": diff["low"], "high": diff["high"],
-                     "patients": diff["clusters"], "only_a_correct": test["only_a_correct"],
+                     "units": diff["clusters"], "only_a_correct": test["only_a_correct"],
                      "only_b_correct": test["only_b_correct"], "mcnemar_p": test["p_value"]})
     return pd.DataFrame(rows)
 
