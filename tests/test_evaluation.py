@@ -107,15 +107,15 @@ def test_a_patient_drawn_twice_counts_twice():
 
 
 def test_patient_bootstrap_matches_the_enumerated_distribution():
-    """All 27 ordered draws of 3 patients, each equally likely, against 3000 bootstrap resamples."""
+    """All 27 ordered draws of 3 patients, each equally likely, against 2000 bootstrap resamples."""
     frame = _three_patients()
     rates = {"A": 1.0, "B": 0.5, "C": 0.0}
     exact = pd.Series([np.mean([rates[p] for p in draw]) for draw in product("ABC", repeat=3)]).round(6)
     exact_share = exact.value_counts(normalize=True).sort_index()
-    values = pd.Series(bootstrap_values(frame, patient_level_rate, n_resamples=3000, seed=0)).round(6)
+    values = pd.Series(bootstrap_values(frame, patient_level_rate, n_resamples=2000, seed=0)).round(6)
     share = values.value_counts(normalize=True).reindex(exact_share.index, fill_value=0)
     assert set(values) <= set(exact_share.index)  # 2/3 is among them: it needs A (or B) counted twice
-    np.testing.assert_allclose(share.to_numpy(), exact_share.to_numpy(), atol=0.03)
+    np.testing.assert_allclose(share.to_numpy(), exact_share.to_numpy(), atol=0.035)
     assert values.std(ddof=0) == pytest.approx(exact.std(ddof=0), rel=0.05)  # sqrt(1/18) = 0.236
 
 
@@ -160,7 +160,7 @@ def test_paired_comparison_counts_patients_not_images():
     assert mcnemar_test(a["label"] == a["pred"], b["label"] == b["pred"])["p_value"] < 0.01  # images: "significant"
     on_patients = patient_mcnemar(a, b, ["b", "m"])
     assert on_patients == {"units": 5, "only_a_correct": 1, "only_b_correct": 0, "p_value": 1.0}
-    diff = paired_bootstrap(a, b, statistic("accuracy", ["b", "m"]), n_resamples=2000, seed=0)
+    diff = paired_bootstrap(a, b, statistic("accuracy", ["b", "m"]), n_resamples=1000, seed=0)
     assert diff["difference"] == pytest.approx(0.2) and diff["clusters"] == 5
     # Exact: the difference is (times p0 is drawn) / 5, a Binomial(5, 1/5) / 5; P(0) = 0.8**5 = 0.328.
     assert diff["low"] == 0.0 and diff["high"] == pytest.approx(0.6)
