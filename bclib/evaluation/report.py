@@ -219,7 +219,7 @@ def with_spread(summary: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     shown = summary[["seeds"]].copy()
     for m in HEADLINES:
         if f"{m}_mean" in summary:
-            shown[m] = [("" if pd.isna(mean) else f"{mean:.{digits}f}" + ("" if pd.isna(sd) else f" ± {sd:.{digits}f}"))
+            shown[m] = ["" if pd.isna(mean) else f"{mean:.{digits}f}" + ("" if pd.isna(sd) else f" ± {sd:.{digits}f}")
                         for mean, sd in zip(summary[f"{m}_mean"], summary[f"{m}_std"])]
     return shown
 

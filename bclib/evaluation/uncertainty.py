@@ -75,7 +75,7 @@ def _percentiles(values: np.ndarray, confidence: float) -> tuple[float, float]:
 def bootstrap_interval(predictions: pd.DataFrame, statistic: Statistic,
                        n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0,
                        group: Optional[str] = "patient") -> tuple[float, float, float]:
-    """(estimate, low, high): percentile interval of the cluster bootstrap (patients resampled when ``group`` ids exist)."""
+    """(estimate, low, high): percentile interval of the cluster bootstrap (patients resampled where ids exist)."""
     estimate = float(statistic(predictions))
     low, high = _percentiles(bootstrap_values(predictions, statistic, n_resamples, seed, group), confidence)
     return estimate, low, high
@@ -107,8 +107,9 @@ def paired_bootstrap(a: pd.DataFrame, b: pd.DataFrame, statistic: Statistic, n_r
             continue
     differences = np.asarray(differences, float)
     low, high = _percentiles(differences, confidence)
+    below = float(np.mean(differences < 0)) if len(differences) else np.nan
     return {"difference": float(statistic(a) - statistic(b)), "low": low, "high": high,
-            "clusters": len(groups), "share_below_zero": float(np.mean(differences < 0)) if len(differences) else np.nan}
+            "clusters": len(groups), "share_below_zero": below}
 
 
 def mcnemar_test(correct_a, correct_b) -> dict:

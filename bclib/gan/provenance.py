@@ -83,8 +83,8 @@ def read_training_set(gan_dir: Path) -> dict:
     path = Path(gan_dir) / TRAINING_SET
     if not path.is_file():
         if (Path(gan_dir) / LEGACY_RECORD).is_file():
-            raise UserError(f"{path} is missing: the GAN in {gan_dir} records its patients only, not its images, "
-                            "so it cannot be shown to have never seen a validation/test image; retrain it (notebook 01)")
+            raise UserError(f"{path} is missing: the GAN in {gan_dir} records its patients only, not its images, so "
+                            "it cannot be shown to have never seen a validation/test image; retrain it (notebook 01)")
         raise UserError(f"{path} is missing: cannot prove the GAN never saw validation/test images or patients")
     return json.loads(path.read_text())
 
@@ -110,6 +110,9 @@ def start_afresh_if_stale(out_dir: Path, fingerprint: str, snapshots: Sequence[P
     if not stale:
         return None
     old = read_state(stale[-1]).get("training_set") or "unrecorded"
+    if out_dir.resolve() in {Path(s).resolve() for s in stale}:
+        raise UserError(f"{out_dir} is a snapshot trained on another training set (fingerprint {old}≠{fingerprint}); "
+                        "train into a new folder")
     name = f"{SUPERSEDED_PREFIX}{old}"
     staging = out_dir / f".{name}.tmp"
     staging.mkdir()
@@ -148,7 +151,8 @@ def check_generated_images(gan_dir: Path, generated_dir: Path, split: pd.DataFra
     if made_by != {record["fingerprint"]}:
         shown = ", ".join(sorted(f or "unrecorded" for f in made_by))
         raise UserError(f"{generated_dir}: these images come from a GAN trained on training set {shown}, but "
-                        f"{Path(gan_dir) / TRAINING_SET} records {record['fingerprint']}; regenerate them (notebook 01)")
+                        f"{Path(gan_dir) / TRAINING_SET} records {record['fingerprint']}; "
+                        "regenerate them (notebook 01)")
     held = split[split["part"].isin(["val", "test"])]
     seen_ids = {entry[0] for entry in record["images"]}
     shared = sorted(seen_ids & set(image_ids(held)))
