@@ -248,7 +248,9 @@ def test_generate_is_deterministic_and_readable(tmp_path, trained):
     assert len(index.frame) == 3 and set(index.frame["label"]) == {"benign"} and index.synthetic
     assert (index.frame["width"] == 96).all() and (index.frame["height"] == 64).all()  # sized like the source
     manifest = (a / "manifest.csv").read_text().splitlines()
-    assert manifest[0] == "file,class,seed,snapshot,kimg" and manifest[1].endswith(",7,snapshot-000000016,0.016")
+    fingerprint = json.loads((trained / "training_set.json").read_text())["fingerprint"]
+    assert manifest[0] == "file,class,seed,snapshot,kimg,gan_training_set"
+    assert manifest[1].endswith(f",7,snapshot-000000016,0.016,{fingerprint}")
 
 
 def test_generate_refuses_unknown_class_and_busy_folder(tmp_path, trained):

@@ -113,24 +113,29 @@ def test_every_model_builds_and_trains_its_top_only(name):
     np.testing.assert_allclose(np.asarray(model(images)), np.asarray(top(trunk(images))), rtol=1e-5, atol=1e-6)
 
 
-def _fake_generated_set(params_out: Path, source_images, patients):
-    """A generated-images folder and GAN patient record, as notebook 01 leaves them."""
+def _fake_generated_set(params_out: Path, source_images, train):
+    """A generated-images folder and GAN training-set record, as notebook 01 leaves them."""
     import shutil
 
+    from bclib.gan.provenance import describe_training_set, write_training_set
+
+    record = describe_training_set(train, ["benign", "malignant"])
     folder = params_out / "generated" / "benign"
     folder.mkdir(parents=True)
-    rows = ["file,class,seed,snapshot,kimg"]
+    rows = ["file,class,seed,snapshot,kimg,gan_training_set"]
     for i, path in enumerate(source_images):
         shutil.copy(path, folder / f"cwgan_benign_s0_{i:05d}.png")
-        rows.append(f"benign/cwgan_benign_s0_{i:05d}.png,benign,0,snapshot-000000016,0.016")
+        rows.append(f"benign/cwgan_benign_s0_{i:05d}.png,benign,0,snapshot-000000016,0.016,{record['fingerprint']}")
     (params_out / "generated" / "manifest.csv").write_text("\n".join(rows) + "\n")
     (params_out / "gan").mkdir(parents=True)
-    (params_out / "gan" / "training_patients.json").write_text(json.dumps({"patients": sorted(patients)}))
+    write_training_set(params_out / "gan", record)
+    return record
 
 
 def test_cwgan_variants_add_generated_images_and_refuse_leaks(tmp_path, breakhis_root):
     from bclib.data.index import index_breakhis
     from bclib.data.splits import split_from_params
+    from bclib.gan.provenance import write_training_set
     from bclib.params import load_params
     from bclib.train import train_classifier
 
@@ -140,13 +145,13 @@ def test_cwgan_variants_add_generated_images_and_refuse_leaks(tmp_path, breakhis
     index = index_breakhis(breakhis_root)
     split = split_from_params(index, params)
     train = split[split["part"] == "train"]
-    _fake_generated_set(tmp_path / "out", train["path"].iloc[:5], train["patient"].unique())
+    gan_record = _fake_generated_set(tmp_path / "out", train["path"].iloc[:5], train)
     for variant in ("cwgan", "tradaug+cwgan"):
         record = train_classifier(params, "mobilenet", variant, 0, tmp_path / variant, index=index, log=lambda m: None)
         assert record["n_train_generated"] == 5 and record["n_train"] == len(train) + 5
         assert (tmp_path / variant / "predictions.csv").is_file()
     test_patient = split.loc[split["part"] == "test", "patient"].iloc[0]
-    (tmp_path / "out" / "gan" / "training_patients.json").write_text(json.dumps({"patients": [test_patient]}))
+    write_training_set(tmp_path / "out" / "gan", {**gan_record, "patients": [test_patient]})
     with pytest.raises(UserError, match="validation/test parts"):
         train_classifier(params, "mobilenet", "cwgan", 0, tmp_path / "leak", index=index, log=lambda m: None)
 

@@ -16,12 +16,19 @@ from bclib.evaluation.report import (  # noqa: E402
     Report,
     Run,
     accuracy_beside_table14,
+    best_run,
+    choose_on_validation,
+    comparison_pairs,
     leakage_table,
     load_run,
     mcnemar_table,
     over_seeds,
+    paired_table,
+    patient_rates_table,
     per_class_beside_paper,
     run_scores,
+    validation_score,
+    with_spread,
 )
 from helpers import bomb_png, write_png  # noqa: E402
 
@@ -95,8 +102,8 @@ def test_run_scores_give_intervals_around_each_estimate_and_seed_means():
 def test_per_class_table_sits_beside_the_papers_row_for_the_same_model():
     table = per_class_beside_paper(_run("densenet201", "none", 0, "patient", [True] * 8), "breakhis")
     assert list(table.index) == ["benign", "malignant", "Average"]
-    assert table.loc["benign", ("TP", "paper")] == 72 and table.loc["benign", ("TP", "this run")] == 4
-    assert list(table.columns[:2]) == [("TP", "this run"), ("TP", "paper")]  # each measure beside the paper's
+    assert table.loc["benign", ("TP", "paper")] == 72 and table.loc["benign", ("TP", "ours")] == 4
+    assert list(table.columns[:3]) == [("TP", "ours"), ("TP", "ours sd"), ("TP", "paper")]  # beside the paper's
     no_row = per_class_beside_paper(_run("proposed", "cwgan", 0, "patient", [True] * 8), "breakhis")
     assert no_row.xs("paper", axis=1, level=1).isna().all().all()
 
@@ -108,11 +115,51 @@ def test_leakage_and_mcnemar_tables():
     assert gap["gap_image_minus_patient"].iloc[0] == pytest.approx(0.25)
     a = _run("a", "none", 0, "patient", [True] * 8)
     b = _run("b", "none", 0, "patient", [True] * 4 + [False] * 4)
-    result = mcnemar_table({"a": a, "b": b}, [("a", "b")])
-    assert result["only_a_correct"].iloc[0] == 4 and result["p_value"].iloc[0] == pytest.approx(0.125)
+    result = mcnemar_table({"a": a, "b": b}, [("a", "b")])  # on patients: p3 and p4 are wrong in b
+    assert result["units"].iloc[0] == 4 and result["only_a_correct"].iloc[0] == 2
+    assert result["p_value"].iloc[0] == pytest.approx(0.5)
     b.predictions["path"] = b.predictions["path"][::-1].to_numpy()
     with pytest.raises(ValueError, match="same test images"):
         mcnemar_table({"a": a, "b": b}, [("a", "b")])
+
+
+def _validated(run, val_accuracy, val_loss=0.4):
+    """Give a fake run a history: the lowest validation loss (kept weights) is at epoch 2."""
+    run.history = pd.DataFrame({"epoch": [1, 2, 3], "stage": 1, "loss": [1.0, 0.5, 0.3],
+                                "val_loss": [0.9, val_loss, val_loss + 0.2],
+                                "val_accuracy": [0.5, val_accuracy, 0.99]})
+    return run
+
+
+def test_best_baseline_is_chosen_on_validation_even_when_test_disagrees():
+    """DenseNet is better on test, MobileNet on validation: the report must show MobileNet."""
+    half = [True, True, True, True, True, True, False, False]
+    runs = [_validated(_run("proposed", "tradaug+cwgan", s, "patient", [True] * 8), 0.7) for s in (0, 1)]
+    runs += [_validated(_run("densenet201", "none", s, "patient", [True] * 8), 0.6) for s in (0, 1)]
+    runs += [_validated(_run("mobilenet", "none", 0, "patient", half), 0.8),
+             _validated(_run("mobilenet", "none", 1, "patient", [True] * 7 + [False]), 0.85)]
+    assert validation_score(runs[-1]) == {"val_loss": 0.4, "val_accuracy": 0.85, "epoch": 2}  # not epoch 3's 0.99
+    choice = choose_on_validation(runs, proposed=False)
+    assert choice.name == "mobilenet/none" and [r.record["seed"] for r in choice.runs] == [0, 1]
+    assert "validation accuracy" in choice.rule and choice.best_seed.record["seed"] == 1
+    assert best_run(runs, proposed=False) is choice.best_seed
+    assert ("proposed/tradaug+cwgan/seed-0", "mobilenet/none/seed-0") in comparison_pairs(runs)
+    table = per_class_beside_paper(choice.runs, "breakhis")  # mean and sd over the two seeds
+    assert table.loc["benign", ("TP", "ours")] == 4 and table.loc["malignant", ("TP", "ours")] == 2.5
+    assert table.loc["malignant", ("TP", "ours sd")] == pytest.approx(np.std([2, 3], ddof=1))
+    spread = with_spread(over_seeds(run_scores(choice.runs, n_resamples=20)))
+    assert spread.loc[("mobilenet", "none", "patient"), "accuracy"] == "0.812 ± 0.088"
+
+
+def test_paired_table_and_patient_rates_per_magnification():
+    a = _run("a", "none", 0, "patient", [True] * 8)
+    b = _run("b", "none", 0, "patient", [True] * 6 + [False] * 2)  # b wrong on both images of p4
+    table = paired_table({"a": a, "b": b}, [("a", "b")], n_resamples=400)
+    row = table.iloc[0]
+    assert row["difference"] == pytest.approx(0.25) and row["units"] == 4
+    assert row["low"] == 0.0 and row["only_a_correct"] == 1 and row["mcnemar_p"] == 1.0
+    rates = patient_rates_table([b])
+    assert list(rates.index) == ["40X", "100X", "all"] and rates.loc["all", b.name] == pytest.approx(0.75)
 
 
 def test_report_writes_markdown_and_html_with_tables_and_figures(tmp_path):
@@ -120,14 +167,17 @@ def test_report_writes_markdown_and_html_with_tables_and_figures(tmp_path):
     png = write_png(tmp_path / "figures" / "f.png", np.zeros((8, 8, 3), np.uint8))
     report = Report("Title", "SYNTHETIC data | UNTRAINED backbones")
     report.text("Section", "First paragraph.\n\nSecond <paragraph>.")
-    report.table("A table", pd.DataFrame({"x": [0.12345]}), "a_table")
+    report.table("A table", pd.DataFrame({"x": [0.12345]}), "a_table", rows="one row per run")
+    with pytest.raises(ValueError, match="how its rows were chosen"):
+        report.table("Unexplained", pd.DataFrame({"x": [1]}), rows="")
     report.figure("A figure", png)
     md, page = report.write(tmp_path)
     text = md.read_text()
     assert "> SYNTHETIC data" in text and "| 0.123 |" in text and "![A figure](figures/f.png)" in text
     assert "(`tables/a_table.csv`) - our side: SYNTHETIC data | UNTRAINED backbones" in text  # every table says
+    assert "*Rows: one row per run*" in text
     html = page.read_text()
-    assert "<table" in html and "src='figures/f.png'" in html and "Second &lt;paragraph&gt;." in html
+    assert "Rows: one row per run" in html and "<table" in html and "src='figures/f.png'" in html and "Second &lt;paragraph&gt;." in html
 
 
 # -- bclib predict ----------------------------------------------------------------------

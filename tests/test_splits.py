@@ -92,3 +92,19 @@ def test_unknown_split_is_refused(breakhis_index):
     with pytest.raises(UserError, match="unknown split"):
         make_split(breakhis_index, "random")
     np.testing.assert_equal(len(breakhis_index.frame) > 0, True)
+
+
+def test_folds_csv_fold_that_shares_a_patient_is_refused(breakhis_copy):
+    """A hand-edited (or mis-generated) Folds.csv puts one test patient's 40X images in training."""
+    folds_csv = breakhis_copy / "Folds.csv"
+    folds = pd.read_csv(folds_csv)
+    index = index_breakhis(breakhis_copy)
+    test_rows = index.folds[(index.folds["fold"] == 1) & (index.folds["grp"] == "test")]
+    patient = index.frame.set_index("path").loc[test_rows["path"].iloc[0], "patient"]
+    moved = (folds["fold"] == 1) & folds["filename"].str.contains(f"-{patient}-40-", regex=False)
+    assert moved.any()
+    folds.loc[moved, "grp"] = "train"
+    folds.to_csv(folds_csv, index=False)
+    with pytest.raises(UserError, match=f"fold 1 is not patient-disjoint: 1 patient.*{patient}"):
+        make_split(index_breakhis(breakhis_copy), "folds", fold=1)
+    make_split(index_breakhis(breakhis_copy), "folds", fold=2)  # the other folds are untouched

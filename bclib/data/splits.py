@@ -12,7 +12,8 @@ Three protocols:
 ``folds``
     BreakHis' ``Folds.csv`` (five patient-wise train/test folds): fold *k*'s
     test rows are the test part; validation patients are carved out of its
-    training rows the same way as above.
+    training rows the same way as above. A fold whose train and test rows share
+    a patient is refused (the file is trusted for membership, not for disjointness).
 ``image``
     The paper's protocol: images are split at random, stratified by class,
     ignoring patients. Images of one patient end up in both training and test,
@@ -85,6 +86,15 @@ def patient_split(frame: pd.DataFrame, seed: int, val_fraction: float, test_frac
     return pd.Series(part, index=frame.index, name="part")
 
 
+def _fold_overlap(frame: pd.DataFrame, part: pd.Series) -> list[str]:
+    """Patients with images in both the train and the test rows of a fold (sorted)."""
+    patients = frame["patient"].astype(str).to_numpy()
+    parts = part.to_numpy()
+    named = patients != ""
+    train, test = set(patients[named & (parts == "train")]), set(patients[named & (parts == "test")])
+    return sorted(train & test)
+
+
 def folds_split(index: DatasetIndex, frame: pd.DataFrame, fold: int, seed: int, val_fraction: float) -> pd.Series:
     if index.folds is None:
         raise UserError(f"{index.root}: split 'folds' needs Folds.csv (columns fold,mag,grp,filename) beside the dataset")
@@ -94,6 +104,11 @@ def folds_split(index: DatasetIndex, frame: pd.DataFrame, fold: int, seed: int, 
     grp = dict(zip(rows["path"], rows["grp"]))
     part = frame["path"].map(grp).map({"train": "train", "test": "test"})
     part = part.fillna("unused").astype(object)
+    shared = _fold_overlap(frame, part)
+    if shared:
+        example = ", ".join(shared[:3]) + (", ..." if len(shared) > 3 else "")
+        raise UserError(f"{index.root}: Folds.csv fold {fold} is not patient-disjoint: {len(shared)} patient(s) "
+                        f"have images in both its train and test rows ({example})")
     train = np.flatnonzero(part.to_numpy() == "train")
     if len(train):
         sub = frame.iloc[train]

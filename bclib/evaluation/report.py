@@ -3,6 +3,14 @@
 Inputs are finished classifier runs (folders written by ``bclib.train``); every
 number is recomputed here from their ``predictions.csv`` so the report never
 repeats a figure it cannot trace to predictions.
+
+Nothing is chosen on the test set. Where one configuration has to be picked
+(the best baseline, the seed shown in a figure) the choice is made on the
+validation score of the weights each run kept (:func:`validation_score`), and
+tables over several seeds show their mean and standard deviation, with the
+per-seed rows in a table of their own. Comparisons between two runs resample
+patients (:func:`paired_table`). Every table in the report says how its rows
+were chosen (``Report.table(..., rows=...)``).
 """
 
 from __future__ import annotations
@@ -16,11 +24,10 @@ from typing import Optional, Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import balanced_accuracy_score, roc_auc_score
-
 from ..io import write_text_atomic
 from ..reference import paper_table
-from . import bootstrap_interval, headline_metrics, mcnemar_test, per_class_table
+from .scores import headline_metrics, patient_level_rates, per_class_table, statistic
+from .uncertainty import bootstrap_interval, paired_bootstrap, patient_mcnemar
 
 PAPER_PER_CLASS = {"breakhis": "table11_breakhis_per_class", "bach": "table12_bach_per_class"}
 HEADLINES = ("accuracy", "balanced_accuracy", "roc_auc", "patient_level_rate")
@@ -28,11 +35,12 @@ HEADLINES = ("accuracy", "balanced_accuracy", "roc_auc", "patient_level_rate")
 
 @dataclass
 class Run:
-    """One finished classifier run: its record (``run.json``) and test predictions."""
+    """One finished classifier run: its record (``run.json``), test predictions and training history."""
 
     folder: Path
     record: dict
     predictions: pd.DataFrame
+    history: Optional[pd.DataFrame] = None
 
     @property
     def name(self) -> str:
@@ -48,7 +56,8 @@ def load_run(folder: str | Path) -> Run:
     folder = Path(folder)
     record = json.loads((folder / "run.json").read_text())
     predictions = pd.read_csv(folder / "predictions.csv", keep_default_na=False, dtype={"patient": str})
-    return Run(folder, record, predictions)
+    history = pd.read_csv(folder / "history.csv") if (folder / "history.csv").is_file() else None
+    return Run(folder, record, predictions, history)
 
 
 def finished_runs(jobs) -> list[Run]:
@@ -58,18 +67,97 @@ def finished_runs(jobs) -> list[Run]:
     return [load_run(job.out_dir) for job in jobs if run_is_complete(job.out_dir)]
 
 
-def best_run(runs: Sequence[Run], proposed: bool, split: str = "patient") -> Optional[Run]:
-    """The proposed model's (or else the best baseline's) run with the highest test accuracy on ``split``.
+def validation_score(run: Run) -> Optional[dict]:
+    """Validation loss and accuracy of the weights the run kept, from its ``history.csv``; None without one.
 
-    For the proposed model, ``tradaug+cwgan`` is preferred when present (the paper's
-    headline configuration) so that the figures show the same variant as its Figure 7.
+    Under ``train.restore_best_weights`` (the default) the kept weights are those of
+    the last stage's epoch with the lowest validation loss (Keras' EarlyStopping
+    restores them at the end of training); otherwise the last epoch's.
+    A ``validation`` entry in ``run.json`` (keys val_loss, val_accuracy) is used as is.
+    """
+    if isinstance(run.record.get("validation"), dict):
+        return dict(run.record["validation"])
+    history = run.history
+    if history is None or not {"val_loss", "val_accuracy"} <= set(history.columns) or history.empty:
+        return None
+    if "stage" in history:
+        history = history[history["stage"] == history["stage"].max()]
+    history = history.dropna(subset=["val_loss"])
+    if history.empty:
+        return None
+    restore = run.record.get("params", {}).get("train", {}).get("restore_best_weights", True)
+    row = history.loc[history["val_loss"].idxmin()] if restore else history.iloc[-1]
+    epoch = int(row["epoch"]) if "epoch" in row else int(row.name) + 1
+    return {"val_loss": float(row["val_loss"]), "val_accuracy": float(row["val_accuracy"]), "epoch": epoch}
+
+
+@dataclass
+class Choice:
+    """A configuration (model and variant) chosen on validation, with all its seeds."""
+
+    runs: list  # every seed of the chosen configuration, in seed order
+    best_seed: Run  # the seed with the best validation score: the one figures show
+    candidates: pd.DataFrame  # every configuration considered, with its validation means
+    rule: str  # how the choice was made, in words
+
+    @property
+    def name(self) -> str:
+        return f"{self.best_seed.record['model']}/{self.best_seed.record['variant']}"
+
+
+def _validation_key(run: Run) -> tuple:
+    score = validation_score(run)
+    return (-score["val_accuracy"], score["val_loss"], run.record["seed"]) if score else (np.inf, np.inf,
+                                                                                         run.record["seed"])
+
+
+def choose_on_validation(runs: Sequence[Run], proposed: bool, split: str = "patient") -> Optional[Choice]:
+    """The proposed model's (or the best baseline's) configuration on ``split``, chosen on validation only.
+
+    Configurations (model, variant) are ranked by their mean validation accuracy
+    over seeds (ties: lower mean validation loss); test predictions are never
+    looked at. For the proposed model ``tradaug+cwgan`` is taken when present (the
+    paper's headline configuration, fixed in advance). Runs without validation
+    numbers are ranked last, in job order; if none has any, the first
+    configuration in job order is taken and ``rule`` says so.
     """
     pool = [r for r in runs if (r.record["model"] == "proposed") == proposed and r.record["split"] == split]
-    if proposed and any(r.record["variant"] == "tradaug+cwgan" for r in pool):
+    fixed = proposed and any(r.record["variant"] == "tradaug+cwgan" for r in pool)
+    if fixed:
         pool = [r for r in pool if r.record["variant"] == "tradaug+cwgan"]
     if not pool:
         return None
-    return max(pool, key=lambda r: ((r.predictions["label"] == r.predictions["pred"]).mean(), -r.record["seed"]))
+    rows, order = [], {}
+    for r in pool:
+        key = (r.record["model"], r.record["variant"])
+        order.setdefault(key, len(order))
+        score = validation_score(r) or {}
+        rows.append({"model": key[0], "variant": key[1], "seed": r.record["seed"],
+                     "val_accuracy": score.get("val_accuracy", np.nan), "val_loss": score.get("val_loss", np.nan)})
+    per_seed = pd.DataFrame(rows)
+    candidates = per_seed.groupby(["model", "variant"], sort=False).agg(
+        seeds=("seed", "size"), val_accuracy_mean=("val_accuracy", "mean"), val_loss_mean=("val_loss", "mean"))
+    candidates["job_order"] = [order[k] for k in candidates.index]
+    candidates = candidates.sort_values(["val_accuracy_mean", "val_loss_mean", "job_order"],
+                                        ascending=[False, True, True], na_position="last")
+    model, variant = candidates.index[0]
+    chosen = sorted((r for r in pool if (r.record["model"], r.record["variant"]) == (model, variant)),
+                    key=lambda r: r.record["seed"])
+    if fixed:
+        rule = "proposed model: tradaug+cwgan, the paper's headline configuration, fixed in advance"
+    elif candidates["val_accuracy_mean"].notna().any():
+        rule = ("best baseline chosen on mean validation accuracy over seeds (ties: validation loss) "
+                "among " + ", ".join(f"{m}/{v}" for m, v in candidates.index))
+    else:
+        rule = "no run records validation scores: first configuration in job order (not chosen on test)"
+    best_seed = min(chosen, key=_validation_key)
+    return Choice(chosen, best_seed, candidates.drop(columns="job_order"), rule)
+
+
+def best_run(runs: Sequence[Run], proposed: bool, split: str = "patient") -> Optional[Run]:
+    """The seed with the best validation score of the configuration :func:`choose_on_validation` picks."""
+    choice = choose_on_validation(runs, proposed, split)
+    return choice.best_seed if choice else None
 
 
 def balanced_examples(predictions: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -94,25 +182,7 @@ def real_and_generated(params, n: int) -> tuple[list[str], list[str]]:
     return list(real["path"].iloc[:n]), list(generated["path"].iloc[:n])
 
 
-def _statistic(name: str, classes: Sequence[str]):
-    """One headline measure as a function of a predictions table (ValueError where it is undefined)."""
-    from . import _indices, patient_level_rate
-
-    def measure(frame: pd.DataFrame) -> float:
-        if name == "patient_level_rate":
-            return patient_level_rate(frame)
-        true, pred = _indices(frame["label"], classes), _indices(frame["pred"], classes)
-        if name == "accuracy":
-            return float(np.mean(true == pred))
-        if name == "balanced_accuracy":
-            return float(balanced_accuracy_score(true, pred))
-        if len(np.unique(true)) < len(classes):
-            raise ValueError("ROC AUC needs every class in the sample")
-        scores = frame[[f"p_{c}" for c in classes]].to_numpy()
-        return float(roc_auc_score(true, scores[:, 1]) if len(classes) == 2
-                     else roc_auc_score(true, scores, multi_class="ovr", average="macro"))
-
-    return measure
+_statistic = statistic  # the name notebooks and older code used
 
 
 def run_scores(runs: Sequence[Run], n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> pd.DataFrame:
@@ -128,7 +198,7 @@ def run_scores(runs: Sequence[Run], n_resamples: int = 1000, confidence: float =
                 continue
             with warnings.catch_warnings():  # resamples with one class only: sklearn warns, the value stands
                 warnings.simplefilter("ignore", UserWarning)
-                estimate, low, high = bootstrap_interval(run.predictions, _statistic(name, run.classes),
+                estimate, low, high = bootstrap_interval(run.predictions, statistic(name, run.classes),
                                                          n_resamples, confidence, seed)
             row |= {name: estimate, f"{name}_low": low, f"{name}_high": high}
         rows.append(row)
@@ -144,6 +214,27 @@ def over_seeds(scores: pd.DataFrame) -> pd.DataFrame:
     return table[["seeds"] + [f"{m}_{s}" for m in present for s in ("mean", "std")]]
 
 
+def with_spread(summary: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """The :func:`over_seeds` table with each measure shown as ``mean ± sd`` (``sd`` blank for one seed)."""
+    shown = summary[["seeds"]].copy()
+    for m in HEADLINES:
+        if f"{m}_mean" in summary:
+            shown[m] = ["" if pd.isna(mean) else f"{mean:.{digits}f}" + ("" if pd.isna(sd) else f" ± {sd:.{digits}f}")
+                        for mean, sd in zip(summary[f"{m}_mean"], summary[f"{m}_std"])]
+    return shown
+
+
+def patient_rates_table(runs: Sequence[Run]) -> pd.DataFrame:
+    """Patient-level recognition rate per magnification (rows) for each run with patient ids (columns)."""
+    columns = {}
+    for run in runs:
+        try:
+            columns[run.name] = patient_level_rates(run.predictions)["rate"]
+        except ValueError:  # no patient ids (BACH)
+            continue
+    return pd.DataFrame(columns)
+
+
 def with_interval(scores: pd.DataFrame, measures: Sequence[str] = HEADLINES, digits: int = 3) -> pd.DataFrame:
     """The scores table with each measure shown as ``estimate [low, high]``."""
     shown = scores[[c for c in ("model", "variant", "seed", "split", "n_test", "n_patients") if c in scores]].copy()
@@ -154,18 +245,38 @@ def with_interval(scores: pd.DataFrame, measures: Sequence[str] = HEADLINES, dig
     return shown
 
 
-def per_class_beside_paper(run: Run, dataset: str) -> pd.DataFrame:
-    """This run's per-class table (the paper's Table 11/12 layout) next to the paper's row for the same model.
+def _as_runs(runs) -> list:
+    return [runs] if isinstance(runs, Run) else list(runs)
 
-    The paper's row is matched on model and variant; where the paper has no such
-    row (e.g. our ``none`` variant of the proposed model), its side is empty.
+
+def per_class_per_seed(runs) -> pd.DataFrame:
+    """The per-class table of every run, stacked with its seed as the outer row key."""
+    runs = _as_runs(runs)
+    return pd.concat({r.record["seed"]: per_class_table(r.predictions["label"], r.predictions["pred"], r.classes)
+                      for r in runs}, names=["seed", "class"])
+
+
+def per_class_beside_paper(runs, dataset: str) -> pd.DataFrame:
+    """The per-class table (the paper's Table 11/12 layout) over the seeds of one configuration, beside the paper.
+
+    ``runs`` is one run or all seeds of one configuration (e.g. ``Choice.runs``).
+    Columns per measure: ``ours`` (mean over seeds), ``ours sd`` (standard deviation
+    over seeds, blank for one seed) and ``paper``, the paper's row for the same model
+    and variant (empty where the paper has no such row, e.g. our ``none`` variant of
+    the proposed model). Per-seed values: :func:`per_class_per_seed`.
     """
-    ours = per_class_table(run.predictions["label"], run.predictions["pred"], run.classes)
+    runs = _as_runs(runs)
+    stacked = per_class_per_seed(runs).astype(float)
+    order = list(runs[0].classes) + ["Average"]
+    mean = stacked.groupby(level="class").mean().reindex(order)
+    sd = stacked.groupby(level="class").std(ddof=1).reindex(order)
+    ours_columns = list(mean.columns)
     paper = paper_table(PAPER_PER_CLASS[dataset])
-    match = paper[(paper["bclib_model"] == run.record["model"]) & (paper["bclib_variant"] == run.record["variant"])]
-    theirs = match.set_index("class")[ours.columns].reindex(ours.index)
-    both = pd.concat({"this run": ours, "paper": theirs}, axis=1).swaplevel(axis=1)
-    return both[[(metric, side) for metric in ours.columns for side in ("this run", "paper")]]
+    record = runs[0].record
+    match = paper[(paper["bclib_model"] == record["model"]) & (paper["bclib_variant"] == record["variant"])]
+    theirs = match.set_index("class")[ours_columns].reindex(order)
+    both = pd.concat({"ours": mean, "ours sd": sd, "paper": theirs}, axis=1).swaplevel(axis=1)
+    return both[[(metric, side) for metric in ours_columns for side in ("ours", "ours sd", "paper")]]
 
 
 def accuracy_beside_table14(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
@@ -185,29 +296,66 @@ def accuracy_beside_table14(summary: pd.DataFrame, dataset: str) -> pd.DataFrame
 
 
 def mcnemar_table(runs: dict[str, Run], pairs: Sequence[tuple[str, str]]) -> pd.DataFrame:
-    """Exact McNemar test for each (a, b) pair of runs scored on the same test images."""
+    """Exact McNemar test on patient-level decisions for each (a, b) pair of runs scored on the same test images.
+
+    Images of one patient are not independent, so each patient is one unit
+    (:func:`bclib.evaluation.uncertainty.patient_decisions`); without patient ids
+    (BACH) each image is.
+    """
     rows = []
     for a, b in pairs:
-        pa, pb = runs[a].predictions, runs[b].predictions
-        if list(pa["path"]) != list(pb["path"]):
-            raise ValueError(f"{a} and {b} were not scored on the same test images")
-        result = mcnemar_test(pa["label"] == pa["pred"], pb["label"] == pb["pred"])
+        try:
+            result = patient_mcnemar(runs[a].predictions, runs[b].predictions, runs[a].classes)
+        except ValueError:
+            raise ValueError(f"{a} and {b} were not scored on the same test images") from None
         rows.append({"a": a, "b": b, **result})
+    return pd.DataFrame(rows)
+
+
+def paired_table(runs: dict[str, Run], pairs: Sequence[tuple[str, str]], n_resamples: int = 1000,
+                 confidence: float = 0.95, seed: int = 0, measure: str = "accuracy") -> pd.DataFrame:
+    """For each (a, b) pair: the difference in ``measure`` with a paired patient-bootstrap interval,
+    and McNemar's exact test on patient-level decisions. ``units``: patients resampled (images where the runs
+    have no patient ids, as for BACH)."""
+    rows = []
+    for a, b in pairs:
+        ra, rb = runs[a], runs[b]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                diff = paired_bootstrap(ra.predictions, rb.predictions, statistic(measure, ra.classes),
+                                        n_resamples, confidence, seed)
+            test = patient_mcnemar(ra.predictions, rb.predictions, ra.classes)
+        except ValueError as exc:
+            if "same test images" in str(exc):
+                raise ValueError(f"{a} and {b} were not scored on the same test images") from None
+            raise
+        rows.append({"a": a, "b": b, f"{measure}_a": statistic(measure, ra.classes)(ra.predictions),
+                     f"{measure}_b": statistic(measure, rb.classes)(rb.predictions),
+                     "difference": diff["difference"], "low": diff["low"], "high": diff["high"],
+                     "units": diff["clusters"], "only_a_correct": test["only_a_correct"],
+                     "only_b_correct": test["only_b_correct"], "mcnemar_p": test["p_value"]})
     return pd.DataFrame(rows)
 
 
 def comparison_pairs(runs: Sequence[Run]) -> list[tuple[str, str]]:
     """Run-name pairs worth testing, per seed on the main split: each proposed variant against the
-    proposed model without augmentation, and the proposed headline run against the best baseline."""
+    proposed model without augmentation, and the proposed headline configuration against the
+    baseline configuration chosen on validation (:func:`choose_on_validation`)."""
+    main = [r for r in runs if r.record["split"] != "image"]
+    split = main[0].record["split"] if main else "patient"
+    headline, baseline = choose_on_validation(main, True, split), choose_on_validation(main, False, split)
     pairs = []
-    for seed in sorted({r.record["seed"] for r in runs}):
-        same_seed = [r for r in runs if r.record["seed"] == seed and r.record["split"] != "image"]
+    for seed in sorted({r.record["seed"] for r in main}):
+        same_seed = [r for r in main if r.record["seed"] == seed]
         proposed = {r.record["variant"]: r for r in same_seed if r.record["model"] == "proposed"}
         if "none" in proposed:
             pairs += [(proposed["none"].name, r.name) for v, r in proposed.items() if v != "none"]
-        headline, baseline = best_run(same_seed, proposed=True), best_run(same_seed, proposed=False)
         if headline and baseline:
-            pairs.append((headline.name, baseline.name))
+            a = [r for r in headline.runs if r.record["seed"] == seed]
+            b = [r for r in baseline.runs if r.record["seed"] == seed]
+            if a and b:
+                pairs.append((a[0].name, b[0].name))
     return pairs
 
 
@@ -244,8 +392,11 @@ class Report:
     def text(self, heading: Optional[str], body: str = "") -> None:
         self.sections.append(("text", heading, body))
 
-    def table(self, caption: str, frame: pd.DataFrame, csv_name: Optional[str] = None) -> None:
-        self.sections.append(("table", caption, (frame, csv_name)))
+    def table(self, caption: str, frame: pd.DataFrame, csv_name: Optional[str] = None, *, rows: str) -> None:
+        """Add a table; ``rows`` says how its rows were chosen (e.g. "mean ± sd over 3 seeds"), shown beside it."""
+        if not rows or not rows.strip():
+            raise ValueError(f"table {caption!r}: say how its rows were chosen (rows=...)")
+        self.sections.append(("table", caption, (frame, csv_name, rows.strip())))
 
     def figure(self, caption: str, png: Path) -> None:
         self.sections.append(("figure", caption, Path(png)))
@@ -256,9 +407,9 @@ class Report:
             if kind == "text":
                 lines += ([f"## {caption}", ""] if caption else []) + ([body, ""] if body else [])
             elif kind == "table":
-                frame, csv_name = body
+                frame, csv_name, rows = body
                 lines += [f"**{caption}**" + (f" (`tables/{csv_name}.csv`)" if csv_name else "")
-                          + f" - our side: {self.provenance}", "",
+                          + f" - our side: {self.provenance}", "", f"*Rows: {rows}*", "",
                           _flat(frame).to_markdown(floatfmt=".3f"), ""]
             else:
                 lines += [f"![{caption}]({body.relative_to(out_dir).as_posix()})", "", f"*{caption}*", ""]
@@ -273,7 +424,7 @@ class Report:
                 parts += [f"<p>{html.escape(p)}</p>" for p in body.split("\n\n") if p.strip()]
             elif kind == "table":
                 parts += [f"<p><b>{html.escape(caption)}</b> <span class='prov'>our side: "
-                          f"{html.escape(self.provenance)}</span></p>",
+                          f"{html.escape(self.provenance)}</span><br><i>Rows: {html.escape(body[2])}</i></p>",
                           _flat(body[0]).to_html(float_format="%.3f", na_rep="")]
             else:
                 parts.append(f"<figure><img src='{body.relative_to(out_dir).as_posix()}' style='max-width:100%'>"

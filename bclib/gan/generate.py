@@ -3,7 +3,8 @@
 ``generate(snapshot, "benign", n=640, seed=0, out_dir=...)`` writes PNGs sized
 like the training images (the size recorded in the snapshot) into
 ``out_dir/<class>/`` plus ``out_dir/manifest.csv`` with columns
-``file, class, seed, snapshot, kimg``. The same snapshot, class, n and seed give
+``file, class, seed, snapshot, kimg, gan_training_set`` (the fingerprint of the
+images the GAN was trained on, see :mod:`bclib.gan.provenance`). The same snapshot, class, n and seed give
 the same images. The folder is assembled under a temporary name and renamed,
 so it is never half-written; :func:`bclib.data.index.index_generated` reads it
 back as a table that can be mixed into a training set.
@@ -21,6 +22,7 @@ from PIL import Image
 from ..backend import tensorflow
 from ..errors import UserError
 from ..io import atomic_directory
+from .provenance import MANIFEST_COLUMN
 from .train import latest_snapshot, list_snapshots, load_generator, read_state, to_uint8
 
 tf = tensorflow()
@@ -76,9 +78,9 @@ def generate(snapshot: str | Path, class_name: str, n: int, seed: int, out_dir: 
             resized = tf.image.resize(image[None].astype(np.float32), (height, width), antialias=True)[0]
             Image.fromarray(np.clip(np.round(resized.numpy()), 0, 255).astype(np.uint8)).save(tmp / name)
             rows.append({"file": name, "class": class_name, "seed": seed, "snapshot": snapshot.name,
-                         "kimg": round(float(state["kimg"]), 3)})
+                         "kimg": round(float(state["kimg"]), 3), MANIFEST_COLUMN: state.get("training_set", "")})
         with open(tmp / MANIFEST, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=["file", "class", "seed", "snapshot", "kimg"])
+            writer = csv.DictWriter(fh, fieldnames=["file", "class", "seed", "snapshot", "kimg", MANIFEST_COLUMN])
             writer.writeheader()
             writer.writerows(rows)
     return out

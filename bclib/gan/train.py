@@ -21,8 +21,12 @@ deterministic implementation, and XLA may fuse differently after a restart, so
 there only the statistics are guaranteed.
 
 Leakage guard: the trainer accepts training-split images only and refuses any
-image or patient that also belongs to the validation or test parts; the
-patients it saw are written to ``training_patients.json``.
+image or patient that also belongs to the validation or test parts. The exact
+training set (patients, images, a content fingerprint) is written to
+``training_set.json`` (:mod:`bclib.gan.provenance`) and every snapshot records
+the fingerprint: a folder whose snapshots were trained on another training set
+(another seed, split, fold or changed data) is never resumed; that old run is
+moved aside and training starts afresh.
 """
 
 from __future__ import annotations
@@ -39,9 +43,10 @@ import pandas as pd
 from ..backend import keras as _keras
 from ..backend import set_determinism, tensorflow
 from ..errors import UserError
-from ..io import append_jsonl, atomic_directory, atomic_path, read_jsonl, write_json_atomic, write_text_atomic
+from ..io import append_jsonl, atomic_directory, atomic_path, read_jsonl, write_text_atomic
 from . import losses
 from .models import build_critic, build_generator
+from .provenance import describe_training_set, start_afresh_if_stale, write_training_set
 
 tf = tensorflow()
 keras = _keras()
@@ -170,6 +175,7 @@ class CWGANTrainer:
         self.patients = guard_training_split(train, held_out)
         if train.empty:
             raise UserError("GAN training refused: the training split is empty")
+        self.training_set = describe_training_set(train, self.class_names)
         self.out.mkdir(parents=True, exist_ok=True)
 
         set_determinism(self.seed, deterministic_ops=params.gan.deterministic)
@@ -208,13 +214,12 @@ class CWGANTrainer:
         # No tensor-dependent Python control flow in the step, so AutoGraph is not needed.
         self._step = tf.function(self._train_step, jit_compile=bool(cfg.xla), autograph=False)
 
-        write_json_atomic(self.out / "training_patients.json", {
-            "n_images": int(self.n), "patients": self.patients,
-            "by_class": {c: int((self.labels == i).sum()) for i, c in enumerate(self.class_names)},
-            "note": "The generator was trained on these training-split patients only.",
-        })
         for stale in self.out.glob(f".{SNAPSHOT_PREFIX}*"):  # a snapshot interrupted while being written
             shutil.rmtree(stale, ignore_errors=True)
+        # Snapshots of another training set (other patients, maybe today's test ones) are never resumed.
+        start_afresh_if_stale(self.out, self.training_set["fingerprint"], list_snapshots(self.out), read_state,
+                              self.log)
+        write_training_set(self.out, self.training_set)
         resumed = latest_snapshot(self.out)
         if resumed is not None:
             self._restore(resumed)
@@ -355,7 +360,8 @@ class CWGANTrainer:
                 "images_seen": self.images_seen, "kimg": self.kimg, "iteration": self.iteration,
                 "wall_s": self.wall_s, "seed": self.seed, "class_names": self.class_names,
                 "source_size": self.source_size, "gan": self.cfg.model_dump(mode="json"),
-                "provenance": self.provenance, "record": record,
+                "provenance": self.provenance, "training_set": self.training_set["fingerprint"],
+                "record": record,
             }
             write_text_atomic(tmp / "state.json", json.dumps(state, indent=2))  # written last
         append_jsonl(self.out / "metrics.jsonl", record)
@@ -372,6 +378,9 @@ class CWGANTrainer:
                                 "use a new output folder")
         if state["class_names"] != self.class_names:
             raise UserError(f"{snapshot}: cannot resume: classes were {state['class_names']}, now {self.class_names}")
+        if state.get("training_set") != self.training_set["fingerprint"]:
+            raise UserError(f"{snapshot}: cannot resume: trained on training set {state.get('training_set')}, "
+                            f"now {self.training_set['fingerprint']}")
         self.generator.set_weights(load_generator(snapshot, prefer_ema=False).get_weights())
         self.critic.set_weights(load_critic(snapshot).get_weights())
         if self.generator_ema is not None:

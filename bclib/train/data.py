@@ -7,7 +7,6 @@ without generated images.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Optional
 
@@ -41,20 +40,14 @@ class RunData:
 
 
 def generated_training_images(params, split: pd.DataFrame, class_names: list[str]) -> pd.DataFrame:
-    """The cWGAN images of this profile, refused if their GAN saw any validation or test patient."""
+    """The cWGAN images of this profile, refused if their GAN saw any validation or test image or patient."""
+    from ..gan.provenance import check_generated_images
+
     folder = params.output_dir / "generated"
-    gan_record = params.output_dir / "gan" / "training_patients.json"
     if not (folder / "manifest.csv").is_file():
         raise UserError(f"variant cwgan needs generated images in {folder}: run notebook 01 "
                         "(or `bclib gan generate`) first")
-    if not gan_record.is_file():
-        raise UserError(f"{gan_record} is missing: cannot prove the GAN never saw test patients")
-    gan_patients = set(json.loads(gan_record.read_text())["patients"])
-    held_out = set(split.loc[split["part"].isin(["val", "test"]), "patient"].astype(str)) - {""}
-    leaked = gan_patients & held_out
-    if leaked:
-        raise UserError(f"the cWGAN was trained on {len(leaked)} patient(s) that are in this split's "
-                        "validation/test parts; retrain it on this split (notebook 01)")
+    check_generated_images(params.output_dir / "gan", folder, split)
     frame = index_generated(folder, class_names).frame.assign(part="train")
     limit = params.train.cwgan_images
     return frame.iloc[:limit] if limit is not None else frame

@@ -1,0 +1,160 @@
+"""How sure a score is: the patient (cluster) bootstrap, paired comparisons of two runs, McNemar's test.
+
+Images of one patient are not independent: they share the patient's tissue and
+staining, and a model tends to be right or wrong on most of them together. So
+every resampling here draws whole **patients** (clusters) with replacement, and
+a patient drawn twice enters the resample as two different patients (the copies
+get new cluster ids), which is what the cluster bootstrap assumes. Where no
+patient ids exist (BACH) each image is its own cluster.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.stats import binomtest
+
+from .scores import _indices
+
+Statistic = Callable[[pd.DataFrame], float]
+
+
+def _has_groups(predictions: pd.DataFrame, group: Optional[str]) -> bool:
+    return bool(group) and group in predictions and bool((predictions[group].astype(str) != "").all())
+
+
+def clusters(predictions: pd.DataFrame, group: Optional[str] = "patient") -> list[np.ndarray]:
+    """Row positions of each cluster: one per ``group`` id when every row has one, else one per row."""
+    if _has_groups(predictions, group):
+        codes, uniques = pd.factorize(predictions[group].astype(str))
+        order = np.argsort(codes, kind="stable")
+        return np.split(order, np.cumsum(np.bincount(codes, minlength=len(uniques)))[:-1])
+    return [np.array([i]) for i in range(len(predictions))]
+
+
+def resample_clusters(predictions: pd.DataFrame, groups: Sequence[np.ndarray], picked: np.ndarray,
+                      group: Optional[str] = "patient") -> pd.DataFrame:
+    """The rows of the clusters ``picked`` (with repeats), each draw relabelled as a cluster of its own.
+
+    The ``group`` column of the result holds the draw number (``"0"``, ``"1"``, ...), so
+    a patient drawn twice counts as two patients in patient-level measures.
+    """
+    rows = np.concatenate([groups[i] for i in picked])
+    frame = predictions.iloc[rows]
+    if _has_groups(predictions, group):
+        sizes = np.array([len(groups[i]) for i in picked])
+        frame = frame.assign(**{group: np.repeat(np.arange(len(picked)), sizes).astype(str)})
+    return frame
+
+
+def bootstrap_values(predictions: pd.DataFrame, statistic: Statistic, n_resamples: int = 1000, seed: int = 0,
+                     group: Optional[str] = "patient") -> np.ndarray:
+    """The statistic on ``n_resamples`` cluster-bootstrap resamples (resamples where it is undefined are skipped)."""
+    groups = clusters(predictions, group)
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(n_resamples):
+        picked = rng.integers(0, len(groups), len(groups))
+        try:
+            values.append(float(statistic(resample_clusters(predictions, groups, picked, group))))
+        except ValueError:  # e.g. a resample with one class only for ROC AUC
+            continue
+    return np.asarray(values)
+
+
+def _percentiles(values: np.ndarray, confidence: float) -> tuple[float, float]:
+    alpha = (1 - confidence) / 2
+    if not len(values):
+        return np.nan, np.nan
+    low, high = np.quantile(values, [alpha, 1 - alpha])
+    return float(low), float(high)
+
+
+def bootstrap_interval(predictions: pd.DataFrame, statistic: Statistic,
+                       n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0,
+                       group: Optional[str] = "patient") -> tuple[float, float, float]:
+    """(estimate, low, high): percentile interval of the cluster bootstrap (patients resampled where ids exist)."""
+    estimate = float(statistic(predictions))
+    low, high = _percentiles(bootstrap_values(predictions, statistic, n_resamples, seed, group), confidence)
+    return estimate, low, high
+
+
+def _same_images(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    if list(a["path"]) != list(b["path"]):
+        raise ValueError("the two runs were not scored on the same test images (in the same order)")
+
+
+def paired_bootstrap(a: pd.DataFrame, b: pd.DataFrame, statistic: Statistic, n_resamples: int = 1000,
+                     confidence: float = 0.95, seed: int = 0, group: Optional[str] = "patient") -> dict:
+    """Difference ``statistic(a) - statistic(b)`` of two runs on the same test images, with a paired interval.
+
+    Each resample draws patients once and scores both runs on the very same draw,
+    so what the two runs share (the same hard patients) cancels out.
+    ``share_below_zero`` is the share of resamples where ``a`` scored lower.
+    """
+    _same_images(a, b)
+    groups = clusters(a, group)
+    rng = np.random.default_rng(seed)
+    differences = []
+    for _ in range(n_resamples):
+        picked = rng.integers(0, len(groups), len(groups))
+        try:
+            differences.append(statistic(resample_clusters(a, groups, picked, group))
+                               - statistic(resample_clusters(b, groups, picked, group)))
+        except ValueError:
+            continue
+    differences = np.asarray(differences, float)
+    low, high = _percentiles(differences, confidence)
+    below = float(np.mean(differences < 0)) if len(differences) else np.nan
+    return {"difference": float(statistic(a) - statistic(b)), "low": low, "high": high,
+            "clusters": len(groups), "share_below_zero": below}
+
+
+def mcnemar_test(correct_a, correct_b) -> dict:
+    """Exact McNemar test (binomial test on the discordant pairs) between two classifiers on the same units.
+
+    The units must be independent: pass patient-level decisions
+    (:func:`patient_decisions`), not images of shared patients.
+    """
+    a, b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
+    only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
+    n = only_a + only_b
+    p_value = binomtest(only_a, n, 0.5).pvalue if n else 1.0
+    return {"only_a_correct": only_a, "only_b_correct": only_b, "p_value": float(p_value)}
+
+
+def patient_decisions(predictions: pd.DataFrame, class_names: Sequence[str],
+                      group: Optional[str] = "patient") -> pd.DataFrame:
+    """One decision per patient: the class with the highest mean probability over the patient's images.
+
+    Rows are keyed by (patient, true class); without patient ids each image is
+    its own unit. Columns ``label``, ``pred``, ``images``, ``correct``.
+    Without ``p_<class>`` columns the most frequent predicted class decides
+    (ties: the class listed first).
+    """
+    frame = predictions.reset_index(drop=True)
+    keys = frame[group].astype(str) if _has_groups(frame, group) else pd.Series(frame.index.astype(str))
+    frame = frame.assign(_unit=keys.to_numpy())
+    columns = [f"p_{c}" for c in class_names]
+    if all(c in frame for c in columns):
+        votes = frame.groupby(["_unit", "label"], sort=True)[columns].mean().to_numpy()
+    else:
+        onehot = np.eye(len(class_names))[_indices(frame["pred"], class_names)]
+        votes = pd.DataFrame(onehot).groupby([frame["_unit"], frame["label"]], sort=True).sum().to_numpy()
+    units = frame.groupby(["_unit", "label"], sort=True).size()
+    out = pd.DataFrame({"label": units.index.get_level_values("label"),
+                        "pred": [class_names[i] for i in votes.argmax(axis=1)],
+                        "images": units.to_numpy()},
+                       index=units.index.get_level_values("_unit").rename(group or "unit"))
+    out["correct"] = out["label"] == out["pred"]
+    return out
+
+
+def patient_mcnemar(a: pd.DataFrame, b: pd.DataFrame, class_names: Sequence[str],
+                    group: Optional[str] = "patient") -> dict:
+    """Exact McNemar test on per-patient decisions of two runs scored on the same test images."""
+    _same_images(a, b)
+    da, db = patient_decisions(a, class_names, group), patient_decisions(b, class_names, group)
+    return {"units": len(da), **mcnemar_test(da["correct"].to_numpy(), db["correct"].to_numpy())}
