@@ -92,3 +92,30 @@ def set_determinism(seed: int, deterministic_ops: bool = True) -> None:
             tf.config.threading.set_inter_op_parallelism_threads(1)
         except RuntimeError:  # TensorFlow already started in this process: keep its setting
             pass
+
+
+def gpu_supports_bfloat16() -> bool:
+    """True on GPUs with bfloat16 tensor cores (compute capability 8.0, Ampere, and later)."""
+    tf = tensorflow()
+    for gpu in tf.config.list_physical_devices("GPU"):
+        capability = tf.config.experimental.get_device_details(gpu).get("compute_capability")
+        if capability and tuple(capability) >= (8, 0):
+            return True
+    return False
+
+
+def mixed_precision_policy(requested: bool) -> str:
+    """The Keras dtype policy for a ``mixed_precision: true`` setting on this machine.
+
+    bfloat16 where the GPU computes it natively (A100, L4, H100...); float32 on older GPUs
+    such as Colab's T4. float16 would be faster there, but the cWGAN's custom training step
+    would then need loss scaling to keep its small gradients from underflowing, and a
+    half-finished float16 path is worse than a slower exact one. On a CPU, bfloat16 (the
+    tests exercise that path).
+    """
+    if not requested:
+        return "float32"
+    tf = tensorflow()
+    if tf.config.list_physical_devices("GPU") and not gpu_supports_bfloat16():
+        return "float32"
+    return "mixed_bfloat16"
