@@ -98,7 +98,8 @@ def cmd_gan_train(args) -> int:
 def cmd_gan_generate(args) -> int:
     from .gan.generate import generate
 
-    out = generate(args.snapshot, args.class_name, args.n, args.seed, args.out, force=args.force)
+    out = generate(args.snapshot, args.class_name, args.n, args.seed, args.out, force=args.force,
+                   magnification=args.magnification)
     print(f"wrote {args.n} generated '{args.class_name}' images and manifest.csv to {out}")
     return 0
 
@@ -251,6 +252,8 @@ def _add_gan_commands(sub) -> None:
     p.add_argument("--snapshot", type=Path, required=True, metavar="PATH",
                    help="a snapshot folder or a training output folder")
     p.add_argument("--class", dest="class_name", required=True, metavar="NAME", help="class to generate")
+    p.add_argument("--magnification", default=None, metavar="MAG",
+                   help="e.g. 200X, for a GAN trained with gan.condition_magnification (default: training mix)")
     p.add_argument("--n", type=int, required=True, metavar="N", help="number of images")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="latent seed")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write the images into")
