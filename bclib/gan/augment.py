@@ -94,23 +94,22 @@ def augment(images, p, seed, operations=OPERATIONS, translate: float = 0.125, cu
         x = tf.gather(x, cols, axis=2, batch_dims=1)
 
     if "color" in operations:
-        def factor(key, log2_std):
-            values = tf.random.stateless_normal([batch], seed=_fold(seed, key)) * log2_std
-            values = tf.where(_chosen(seed, key + 100, batch, p), values, 0.0)
-            return tf.cast(tf.exp(values * math.log(2.0)), dtype)[:, None, None, None]
+        def where(key, changed, unchanged):  # images not chosen keep their exact values
+            return tf.where(_chosen(seed, key, batch, p)[:, None, None, None], changed, unchanged)
 
-        brightness = tf.random.stateless_normal([batch], seed=_fold(seed, 6)) * 0.2
-        brightness = tf.cast(tf.where(_chosen(seed, 106, batch, p), brightness, 0.0), dtype)
-        x = x + brightness[:, None, None, None]
+        def normal(key, shape):
+            return tf.cast(tf.random.stateless_normal(shape, seed=_fold(seed, key)), dtype)
+
+        x = where(106, x + 0.2 * normal(6, [batch, 1, 1, 1]), x)  # brightness
         mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
-        x = (x - mean) * factor(7, 0.5) + mean  # contrast
+        contrast = tf.exp(0.5 * math.log(2.0) * normal(7, [batch, 1, 1, 1]))
+        x = where(107, (x - mean) * contrast + mean, x)
         luma = tf.reduce_mean(x, axis=3, keepdims=True)
-        x = (x - luma) * factor(8, 1.0) + luma  # saturation
+        saturation = tf.exp(math.log(2.0) * normal(8, [batch, 1, 1, 1]))
+        x = where(108, (x - luma) * saturation + luma, x)
         # stain strength: a gain per colour channel on the [0, 1] intensities
-        gains = tf.random.stateless_normal([batch, 3], seed=_fold(seed, 9)) * 0.1
-        gains = tf.where(_chosen(seed, 109, batch, p)[:, None], gains, 0.0)
-        gains = tf.cast(tf.exp(gains), dtype)[:, None, None, :]
-        x = (x + 1.0) * gains - 1.0
+        gains = tf.exp(0.1 * normal(9, [batch, 1, 1, 3]))
+        x = where(109, (x + 1.0) * gains - 1.0, x)
 
     if "cutout" in operations:
         mask = _chosen(seed, 10, batch, p)

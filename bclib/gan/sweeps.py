@@ -165,7 +165,8 @@ def sweep_table(records: pd.DataFrame, kind: str) -> pd.DataFrame:
         records = records.assign(**{f"{k}_ranked": records.get(k) for k in RANKED},
                                  scored_on="all classes pooled")
     rows = records[(records["kind"] == kind) & records["fid_ranked"].notna()]
-    best = rows.loc[rows.groupby("value")["fid_ranked"].astype(float).idxmin()]
+    rows = rows.assign(fid_ranked=rows["fid_ranked"].astype(float))
+    best = rows.loc[rows.groupby("value")["fid_ranked"].idxmin()]
     column = "gamma" if kind == "gamma" else "batch size"
 
     def col(key):

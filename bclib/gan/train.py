@@ -279,7 +279,9 @@ class CWGANTrainer:
     def _augment(self, images, p, seed):
         if self.cfg.augment == "none":
             return images
-        return augment(images, p, seed, operations=tuple(self.cfg.augment_ops))
+        operations = tuple(self.cfg.augment_ops)
+        # ADA starts at p = 0 and may stay there for a long time: skip the work, not just its effect
+        return tf.cond(p > 0, lambda: augment(images, p, seed, operations=operations), lambda: tf.identity(images))
 
     @staticmethod
     def _seed(step_seed, *keys):
