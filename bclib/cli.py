@@ -90,6 +90,13 @@ def cmd_gan_train(args) -> int:
     from .gan.workflow import gan_output_dir, train_from_params
 
     out = args.out or gan_output_dir(params)
+    if args.use_selection:
+        from .gan.sweeps import selection_if_swept
+
+        params, selection = selection_if_swept(params)
+        print(f"gamma {params.gan.gamma}, batch {params.gan.batch_size}: "
+              + (f"selected by the sweep ({selection['criterion']})" if selection else
+                 "the profile's own (no finished sweep / gan_selection.json)"), flush=True)
     trainer = train_from_params(params, out, log=lambda m: print(m, flush=True))
     print(f"cWGAN at {trainer.kimg:.2f} kimg; snapshots, fakes grids and metrics.jsonl in {out}")
     return 0
@@ -248,6 +255,9 @@ def _add_gan_commands(sub) -> None:
         dest="gan_command", required=True, metavar="{train,generate}")
     p = _command(gan, "train", "train (or resume) the cWGAN on the training split", cmd_gan_train)
     _params_options(p, "output folder (default: outputs/<profile>/gan)")
+    p.add_argument("--use-selection", action="store_true",
+                   help="train with the gamma and batch size of the profile's gan_selection.json (written from "
+                        "the finished sweep if missing); for the main GAN, never for a sweep point")
     p = _command(gan, "generate", "write labelled images from a snapshot", cmd_gan_generate)
     p.add_argument("--snapshot", type=Path, required=True, metavar="PATH",
                    help="a snapshot folder or a training output folder")

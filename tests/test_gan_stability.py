@@ -264,6 +264,7 @@ def test_sweep_ranks_on_the_target_class_and_the_main_run_uses_the_selection(tmp
 
     chosen, selection = sweeps.selected_params(params)
     assert selection["gamma"] == 10.0 and chosen.gan.gamma == 10.0
+    assert sweeps.selection_if_swept(params)[0].gan.gamma == 10.0  # what `bclib gan train --use-selection` uses
     untouched, none = sweeps.selected_params(load_params(PARAMS / "smoke.yaml", [f"run.output_dir={tmp_path / 'x'}"]))
     assert none is None and untouched.gan.gamma == params.gan.gamma
 

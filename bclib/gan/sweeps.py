@@ -242,3 +242,14 @@ def ensure_selection(params: Params, log: Callable[[str], None] = print, note: s
     run_sweep_jobs(jobs, log=log)
     select_configuration(sweep_records(jobs), jobs, params.output_dir / SELECTION_FILE, note=note)
     return selected_params(params)
+
+
+def selection_if_swept(params: Params, note: str = "") -> tuple[Params, Optional[dict]]:
+    """Like :func:`selected_params`, but first writes ``gan_selection.json`` from the sweep's
+    outputs when every sweep point has finished and there is no selection yet (trains nothing).
+    For ``bclib gan train --use-selection`` after the sweep jobs of a batch run."""
+    path = params.output_dir / SELECTION_FILE
+    jobs = sweep_jobs(params)
+    if not path.is_file() and jobs and all(job.outputs_complete() for job in jobs):
+        select_configuration(sweep_records(jobs), jobs, path, note=note)
+    return selected_params(params)
