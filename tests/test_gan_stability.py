@@ -47,7 +47,7 @@ def profile_params(tmp_path, root, source="breakhis", **gan):
 
 
 def test_profiles_state_a_bounded_critic_loss_and_augmentation():
-    for name in ("breakhis", "bach", "colab-gpu"):
+    for name in ("breakhis", "bach", "colab-gpu", "breakhis-headline"):
         gan = load_params(PARAMS / f"{name}.yaml").gan
         assert gan.penalty == "r1" and gan.g_loss == "hinge"  # the paper's gamma sweep and Eq. 2 keep meaning
         assert gan.d_loss in ("hinge", "logistic") and gan.augment == "ada" and gan.equalized_lr
