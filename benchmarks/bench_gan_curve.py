@@ -40,8 +40,8 @@ def profile_gan_params(kimg: float, source: str = "breakhis", metrics_overrides=
     root = project_root() / "params"
     gan = yaml.safe_load((root / f"{source}.yaml").read_text())["gan"]
     gan.update(SCALED, total_kimg=kimg)
-    overrides = [f"gan.{k}={v}" if not isinstance(v, list) else f"gan.{k}={yaml.safe_dump(v, default_flow_style=True).strip()}"
-                 for k, v in gan.items() if v is not None]
+    overrides = [f"gan.{k}={yaml.safe_dump(v, default_flow_style=True).strip()}" if isinstance(v, list)
+                 else f"gan.{k}={v}" for k, v in gan.items() if v is not None]
     overrides += list(metrics_overrides or ["metrics.n_generated=256", "metrics.kid_subset_size=100"])
     return load_params(root / "smoke.yaml", overrides)
 

@@ -50,10 +50,11 @@ def per_class_scores(record: dict, class_names: Sequence[str]) -> pd.DataFrame:
             rows.append({"class": c, **{k: record.get(f"{k}_{c}") for k in
                                          ("fid", "kid", "kid_std", "precision", "recall", "n_real", "n_fake")}})
     if "fid_class_mean" in record:
-        rows.append({"class": "mean over classes", "fid": record["fid_class_mean"], "kid": record.get("kid_class_mean")})
+        rows.append({"class": "mean over classes", "fid": record["fid_class_mean"],
+                     "kid": record.get("kid_class_mean")})
     if "fid" in record:
-        rows.append({"class": "pooled (generated in the real class proportions)",
-                     **{k: record.get(k) for k in ("fid", "kid", "kid_std", "precision", "recall", "n_real", "n_fake")}})
+        keys = ("fid", "kid", "kid_std", "precision", "recall", "n_real", "n_fake")
+        rows.append({"class": "pooled (generated in the real class proportions)", **{k: record.get(k) for k in keys}})
     table = pd.DataFrame(rows).set_index("class")
     table.insert(0, "kimg", record.get("kimg"))
     return table

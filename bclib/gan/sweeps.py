@@ -231,7 +231,8 @@ def selected_params(params: Params, selection_file: Optional[Path] = None) -> tu
     return chosen, selection
 
 
-def ensure_selection(params: Params, log: Callable[[str], None] = print, note: str = "") -> tuple[Params, Optional[dict]]:
+def ensure_selection(params: Params, log: Callable[[str], None] = print,
+                     note: str = "") -> tuple[Params, Optional[dict]]:
     """Run the profile's sweep (finished points are skipped), select, and return :func:`selected_params`.
 
     A profile without sweep values returns its own parameters and None.
