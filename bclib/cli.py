@@ -90,6 +90,13 @@ def cmd_gan_train(args) -> int:
     from .gan.workflow import gan_output_dir, train_from_params
 
     out = args.out or gan_output_dir(params)
+    if args.use_selection:
+        from .gan.sweeps import selection_if_swept
+
+        params, selection = selection_if_swept(params)
+        print(f"gamma {params.gan.gamma}, batch {params.gan.batch_size}: "
+              + (f"selected by the sweep ({selection['criterion']})" if selection else
+                 "the profile's own (no finished sweep / gan_selection.json)"), flush=True)
     trainer = train_from_params(params, out, log=lambda m: print(m, flush=True))
     print(f"cWGAN at {trainer.kimg:.2f} kimg; snapshots, fakes grids and metrics.jsonl in {out}")
     return 0
@@ -98,7 +105,8 @@ def cmd_gan_train(args) -> int:
 def cmd_gan_generate(args) -> int:
     from .gan.generate import generate
 
-    out = generate(args.snapshot, args.class_name, args.n, args.seed, args.out, force=args.force)
+    out = generate(args.snapshot, args.class_name, args.n, args.seed, args.out, force=args.force,
+                   magnification=args.magnification)
     print(f"wrote {args.n} generated '{args.class_name}' images and manifest.csv to {out}")
     return 0
 
@@ -247,10 +255,15 @@ def _add_gan_commands(sub) -> None:
         dest="gan_command", required=True, metavar="{train,generate}")
     p = _command(gan, "train", "train (or resume) the cWGAN on the training split", cmd_gan_train)
     _params_options(p, "output folder (default: outputs/<profile>/gan)")
+    p.add_argument("--use-selection", action="store_true",
+                   help="train with the gamma and batch size of the profile's gan_selection.json (written from "
+                        "the finished sweep if missing); for the main GAN, never for a sweep point")
     p = _command(gan, "generate", "write labelled images from a snapshot", cmd_gan_generate)
     p.add_argument("--snapshot", type=Path, required=True, metavar="PATH",
                    help="a snapshot folder or a training output folder")
     p.add_argument("--class", dest="class_name", required=True, metavar="NAME", help="class to generate")
+    p.add_argument("--magnification", default=None, metavar="MAG",
+                   help="e.g. 200X, for a GAN trained with gan.condition_magnification (default: training mix)")
     p.add_argument("--n", type=int, required=True, metavar="N", help="number of images")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="latent seed")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write the images into")

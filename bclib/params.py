@@ -58,7 +58,22 @@ class GanParams(_Section):
     snapshot_kimg: float = Field(1.0, gt=0)
     gamma: float = Field(10.0, ge=0)
     penalty: Literal["wgan-gp", "r1"] = "wgan-gp"
-    g_loss: Literal["wasserstein", "hinge"] = "wasserstein"
+    d_loss: Literal["wasserstein", "hinge", "logistic"] = Field(
+        "wasserstein", description="Critic loss; with penalty r1 use hinge or logistic (see docs/gan.md).")
+    drift: float = Field(0.0, ge=0, description="Weight of mean D(real)^2 added to the critic loss (ProGAN's drift).")
+    g_loss: Literal["wasserstein", "hinge", "logistic"] = "wasserstein"
+    augment: Literal["none", "diffaug", "ada"] = Field(
+        "none", description="Critic-input augmentation: none, a fixed probability, or StyleGAN2-ADA's adaptive one.")
+    augment_p: float = Field(0.5, ge=0, le=1, description="augment: diffaug: probability of each operation.")
+    augment_ops: list[Literal["xflip", "rot90", "translate", "color", "cutout"]] = Field(
+        default_factory=lambda: ["xflip", "rot90", "translate", "color", "cutout"])
+    ada_target: float = Field(0.6, gt=0, lt=1, description="augment: ada: target of r_t = E[sign(D(real))].")
+    ada_kimg: float = Field(500.0, gt=0, description="augment: ada: kimg over which p can move from 0 to 1.")
+    ada_interval: int = Field(4, ge=1, description="augment: ada: iterations between updates of p.")
+    equalized_lr: bool = Field(
+        False, description="StyleGAN-style equalised learning rate: weights N(0, 1) scaled at run time.")
+    condition_magnification: bool = Field(
+        False, description="Condition G and D on (class, magnification) instead of class (BreakHis).")
     lambda_feat: float = Field(0.0, ge=0)
     n_critic: int = Field(5, ge=1, le=100)
     lr_g: float = Field(1e-4, gt=0, le=1)
@@ -66,7 +81,8 @@ class GanParams(_Section):
     beta1: float = Field(0.0, ge=0, lt=1)
     beta2: float = Field(0.9, ge=0, lt=1)
     ema_kimg: Optional[float] = Field(None, gt=0, description="Half-life of the generator EMA in kimg; null = off.")
-    target_class: Optional[str] = Field(None, description="Class to synthesise for rebalancing (e.g. benign).")
+    target_class: Optional[str | list[str]] = Field(
+        None, description="Class(es) to synthesise for rebalancing (e.g. benign); null means every class.")
     n_generate: int = Field(0, ge=0, description="How many images of target_class to generate for the classifiers.")
     max_channels: int = Field(256, ge=8, le=2048, description="Most feature maps in any layer of G and D.")
     channel_base: int = Field(4096, ge=64, description="Feature maps at size s: min(max_channels, channel_base / s).")
@@ -99,6 +115,24 @@ class GanParams(_Section):
             raise ValueError("batch sizes must be >= 1")
         return values
 
+    @model_validator(mode="after")
+    def _bounded_critic(self) -> "GanParams":
+        if self.penalty == "r1" and self.d_loss == "wasserstein" and self.drift == 0:
+            raise ValueError("penalty r1 with d_loss wasserstein leaves the critic's scores unbounded (R1 only "
+                             "constrains real images); use d_loss hinge or logistic, or set drift > 0")
+        return self
+
+    def target_classes(self, class_names: list[str]) -> list[str]:
+        """``target_class`` as a list: a name, a list of names, or null meaning every class."""
+        if self.target_class is None:
+            return list(class_names)
+        names = [self.target_class] if isinstance(self.target_class, str) else list(self.target_class)
+        unknown = [n for n in names if n not in class_names]
+        if unknown:
+            raise ValueError(f"gan.target_class: unknown class(es) {', '.join(unknown)} "
+                             f"(classes: {', '.join(class_names)})")
+        return names
+
 
 class MetricsParams(_Section):
     features: str = Field("inception", description="'inception' or a path to a saved .keras classifier.")
@@ -108,6 +142,8 @@ class MetricsParams(_Section):
     n_generated: int = Field(1000, ge=2, description="Generated images per class for FID/KID.")
     kid_subsets: int = Field(100, ge=1)
     kid_subset_size: int = Field(1000, ge=2)
+    precision_recall: bool = Field(True, description="Improved precision/recall (Kynkaanniemi et al. 2019) too.")
+    pr_k: int = Field(3, ge=1, description="Neighbours defining the k-NN manifolds of precision/recall.")
 
 
 # The names bclib.models.build_model accepts (kept here so that validating

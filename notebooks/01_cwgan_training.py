@@ -32,6 +32,17 @@
 # that estimate well behaved. Training progress is counted in **kimg**: thousands
 # of real images shown to the critic.
 #
+# Two more ingredients matter when, as here, there are only a few thousand
+# training images (see `docs/gan.md` for the reasons and the measurements):
+#
+# * the real profiles use a **hinge** critic loss. With R1, which only watches the
+#   critic's slope at real images, a plain linear critic loss lets the scores of
+#   generated images run off to minus infinity, and training blows up;
+# * the critic sees every image, real or generated, through random **augmentations**
+#   (flips, 90° turns, shifts, colour/stain jitter, cut-outs) whose strength `p`
+#   adapts during training (StyleGAN2-ADA), so it cannot simply memorise the
+#   training set.
+#
 # Two rules keep this honest:
 #
 # 1. the GAN only ever sees **training patients** (the trainer refuses any image or
@@ -69,7 +80,7 @@ import numpy as np
 import pandas as pd
 
 from bclib.figures import label_provenance, save_figure
-from bclib.gan import analysis, report
+from bclib.gan import analysis, report, sweeps
 from bclib.gan.generate import generate
 from bclib.gan.train import image_grid, latest_snapshot, load_critic, load_generator, load_images_u8
 from bclib.gan.workflow import gan_output_dir, train_from_params
@@ -77,10 +88,28 @@ from bclib.io import read_jsonl, write_json_atomic
 from bclib.notebook import save_table, setup
 
 session = setup(params_path)
-params = session.params
+profile_params = session.params
+
+# %% [markdown]
+# ## 0. Which gamma and batch size?
+# The paper picks the penalty weight gamma and the batch size by a sweep (its
+# Tables 8 and 9, notebook 02). The main GAN should be trained with the winner, so
+# the sweep runs first: `ensure_selection` trains every sweep point that is not
+# finished yet, ranks them by the FID of the class we will generate (benign for
+# BreakHis; the mean over classes for BACH) and writes `gan_selection.json`. The
+# parameters below are the profile's with that choice applied. Notebook 02 shows
+# the sweep's tables and curves.
+
+# %%
+params, selection = sweeps.ensure_selection(profile_params, log=print)
 gan = params.gan
+if selection:
+    print(f"selected by the sweep ({selection['criterion']}): gamma {gan.gamma}, batch {gan.batch_size}")
+else:
+    print("no sweep in this profile: its own gamma and batch size are used")
 print(f"profile {params.profile}: {gan.resolution}px, batch {gan.batch_size}, {gan.total_kimg} kimg, "
-      f"penalty {gan.penalty} (gamma {gan.gamma}), generator loss {gan.g_loss}")
+      f"penalty {gan.penalty} (gamma {gan.gamma}), critic loss {gan.d_loss}, generator loss {gan.g_loss}, "
+      f"augmentation {gan.augment}")
 
 # %% [markdown]
 # ## 1. Train (or resume)
@@ -102,16 +131,41 @@ print(f"{len(records)} snapshot records, last at {records[-1]['kimg']} kimg")
 
 # %% [markdown]
 # ## 2. How training went
-# Left: the critic's loss (Wasserstein estimate plus penalty). A critic loss that
-# moves towards zero means real and generated images are getting harder to tell
-# apart. Middle: the generator's loss, which only means something relative to the
-# current critic, so expect it to wander. Right: the penalty and the critic's
-# gradient norm; WGAN-GP pushes the norm towards 1.
+# Read the six panels like this:
+#
+# * **Losses.** The critic's and generator's losses only mean something relative to
+#   each other and to the current opponent, so expect them to wander. What must not
+#   happen is a steady run-away to very large values: that is divergence.
+# * **Gradient norm.** How steeply the critic's score changes when an input image
+#   changes. WGAN-GP pulls it towards 1; with R1 it should stay small. A norm that
+#   keeps growing (issue #17 saw 85) means the critic has become a cliff the
+#   generator cannot learn from.
+# * **Augmentation p and r_t.** r_t is the share of real images the critic calls real
+#   minus the share it calls fake. When it climbs above the target (0.6) the critic is
+#   starting to memorise, and the adaptive scheme raises p. (Flat at 0 when the
+#   profile has no augmentation.)
+# * **FID and KID.** Distances between generated and real images in the features of
+#   an image network, per class and pooled; lower is better. They should fall.
+# * **Precision and recall.** Precision: the share of generated images that land among
+#   real ones (do they look real?). Recall: the share of real images that have a
+#   generated image nearby (is the variety covered?). A generator that makes a few
+#   perfect images has high precision and low recall: FID alone would hide that.
 
 # %%
-fig = report.training_curves(records)
+fig = report.training_curves(records, trainer.class_names)
 label_provenance(fig, provenance)
 save_figure(fig, "01_training_curves", session.output_dir);
+
+# %% [markdown]
+# The same scores for the last snapshot, one row per class. Each class's row compares
+# its real training images with generated images *of that class*; the pooled row
+# generates the classes in the proportions of the real training set, so the two
+# sides are the same mixture.
+
+# %%
+scores = report.per_class_scores(records[-1], trainer.class_names)
+save_table(scores.reset_index(), "01_per_class_scores", session)
+scores.round(4)
 
 # %% [markdown]
 # ## 3. What the generator draws, over time
@@ -198,18 +252,19 @@ pd.Series(probe)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-if gan.target_class and gan.n_generate:
+if isinstance(gan.target_class, str) and gan.n_generate:
     generated_dir = generate(out, gan.target_class, gan.n_generate, seed=params.seed,
                              out_dir=session.output_dir / "generated", force=True)
     manifest = pd.read_csv(generated_dir / "manifest.csv")
     print(f"{len(manifest)} '{gan.target_class}' images from {manifest['snapshot'].iloc[0]} in {generated_dir.name}/")
 else:
-    print("This profile generates no images (gan.n_generate is 0 or gan.target_class is empty).")
+    print("This profile generates no images here (gan.n_generate is 0 or gan.target_class is not one class).")
 
 # %% [markdown]
 # ## What to take away
-# * The losses and grids show whether the GAN is learning; FID and KID
-#   (notebook 02) measure it.
+# * The losses and gradient norm show whether training is stable; FID, KID,
+#   precision and recall measure how good and how varied the images are, class by
+#   class. The main GAN was trained with the gamma and batch size the sweep chose.
 # * The memorisation table is the check to read before trusting synthetic images:
 #   generated images should be no closer to the training set than training
 #   images are to each other.

@@ -28,6 +28,17 @@
 #   reported with the number of images N.
 # * **KID** (Kernel Inception Distance) compares the two feature sets with a
 #   polynomial kernel and is unbiased, which makes it the safer number for small sets.
+# * **Precision and recall** (Kynkäänniemi et al. 2019) split quality into two parts.
+#   Around every real image we draw a ball reaching its 3rd-nearest real neighbour;
+#   precision is the share of generated images that fall inside some real ball
+#   ("do they look real?"). Recall does the same the other way round ("is the
+#   variety of real images covered?"). Both run from 0 to 1, higher is better.
+#
+# The paper's Tables 8 and 9 score the **benign** images it generated, so every
+# score here compares one class with itself: real benign training images against
+# generated benign images (for BACH, which generates every class, the mean over the
+# four classes). A score pooled over both classes would mostly measure the majority
+# class, which the GAN is not used for.
 #
 # The paper sweeps the penalty weight **gamma** (its Table 8) and the **batch size**
 # (its Table 9) and keeps the pair with the lowest scores. Here each sweep point is
@@ -76,10 +87,12 @@ print(f"each {params.gan.sweep_kimg or params.gan.total_kimg} kimg; {feature_not
 
 # %% [markdown]
 # ## 1. Run the sweep
-# Each job trains the cWGAN from scratch with one setting changed; FID and KID are
-# computed at every snapshot against the training split's real images. Finished
-# jobs are skipped, so this cell can be re-run after an interruption. The equivalent
-# shell command of a job is shown below for running it elsewhere.
+# Each job trains the cWGAN from scratch with one setting changed; FID, KID,
+# precision and recall are computed at every snapshot against the training split's
+# real images. Finished jobs are skipped, so this cell can be re-run after an
+# interruption; notebook 01 has usually run the sweep already (it needs the
+# selection before training the main GAN), and then this cell only reads the
+# results. The equivalent shell command of a job is shown below for running it elsewhere.
 
 # %%
 print(" ".join(jobs[0].command()))
@@ -89,20 +102,27 @@ kind_of_data = "SYNTHETIC data" if dataset_is_synthetic(params.data.root) else "
 provenance = f"{params.data.dataset} ({kind_of_data}) | {feature_note}"
 
 # %% [markdown]
-# ## 2. FID and KID against kimg
-# One line per sweep value. Early snapshots usually score badly; look for the
-# setting whose curve goes lowest and stays there, not for a single lucky point.
+# ## 2. FID, KID, precision and recall against kimg
+# One line per sweep value, scored on the class(es) the profile generates. Early
+# snapshots usually score badly; look for the setting whose curve goes lowest and
+# stays there, not for a single lucky point. In the bottom row, solid lines are
+# precision and dashed lines recall.
 
 # %%
-fig, axes = plt.subplots(2, 2, figsize=(11, 6.5), sharex="col")
+scored_on = records["scored_on"].dropna().iloc[0] if "scored_on" in records else "all classes"
+fig, axes = plt.subplots(3, 2, figsize=(11, 9), sharex="col")
 for col, kind in enumerate(("gamma", "batch")):
-    for value, rows in records[records["kind"] == kind].groupby("value"):
-        axes[0, col].plot(rows["kimg"], rows["fid"], marker="o", label=f"{kind} {value:g}")
-        axes[1, col].plot(rows["kimg"], rows["kid"], marker="o", label=f"{kind} {value:g}")
-    axes[0, col].set_title(f"{kind} sweep")
+    for i, (value, rows) in enumerate(records[records["kind"] == kind].groupby("value")):
+        axes[0, col].plot(rows["kimg"], rows["fid_ranked"], marker="o", label=f"{kind} {value:g}")
+        axes[1, col].plot(rows["kimg"], rows["kid_ranked"], marker="o", label=f"{kind} {value:g}")
+        axes[2, col].plot(rows["kimg"], rows["precision_ranked"], marker="o", color=f"C{i}", label=f"{kind} {value:g}")
+        axes[2, col].plot(rows["kimg"], rows["recall_ranked"], marker="x", linestyle="--", color=f"C{i}")
+    axes[0, col].set_title(f"{kind} sweep, scored on {scored_on}")
     axes[0, col].set_ylabel("FID")
     axes[1, col].set_ylabel("KID")
-    axes[1, col].set_xlabel("kimg")
+    axes[2, col].set_ylabel("precision / recall")
+    axes[2, col].set_ylim(-0.05, 1.05)
+    axes[2, col].set_xlabel("kimg")
     axes[0, col].legend(fontsize=8)
 fig.tight_layout(rect=(0, 0.03, 1, 1))
 label_provenance(fig, provenance)
@@ -122,8 +142,8 @@ gamma_table = sweeps.sweep_table(records, "gamma")
 batch_table = sweeps.sweep_table(records, "batch")
 save_table(gamma_table, "02_gamma_sweep", session)
 save_table(batch_table, "02_batch_sweep", session)
-print(gamma_table[["gamma", "N real", "N generated"]].to_string(index=False))
-print(batch_table[["batch size", "N real", "N generated"]].to_string(index=False))
+print(gamma_table[["gamma", "N real", "N generated", "scored on"]].to_string(index=False))
+print(batch_table[["batch size", "N real", "N generated", "scored on"]].to_string(index=False))
 
 # %%
 gamma_table.round(4)
@@ -139,10 +159,11 @@ paper_table("table9_batch_sweep")
 
 # %% [markdown]
 # ## 4. The selection used downstream
-# We keep the gamma and the batch size with the lowest FID (KID breaks ties) and
-# write them to `gan_selection.json`, which the later notebooks read. With
-# untrained features and runs this short the choice is close to arbitrary; with
-# the real profile it is the paper's procedure.
+# We keep the gamma and the batch size with the lowest FID of the generated
+# class (KID breaks ties) and write them to `gan_selection.json`. Notebook 01 reads
+# it through `sweeps.selected_params` and trains the main GAN with that gamma and
+# batch size. With untrained features and runs this short the choice is close to
+# arbitrary; with the real profile it is the paper's procedure.
 
 # %%
 selection = sweeps.select_configuration(records, jobs, session.output_dir / "gan_selection.json", note=provenance)
@@ -151,7 +172,9 @@ selection = sweeps.select_configuration(records, jobs, session.output_dir / "gan
 # %% [markdown]
 # ## What to take away
 # * FID and KID need the number of images next to them, and KID is the safer
-#   score for small sets.
+#   score for small sets. Precision and recall say *why* a score is bad: unrealistic
+#   images (low precision) or missing variety (low recall).
+# * Score the class you will use: a pooled score is dominated by the majority class.
 # * Distances from different feature networks (or different weights of the same
 #   network) cannot be compared: this compendium's numbers are comparable with each
 #   other, not with published FIDs.

@@ -217,8 +217,12 @@ def test_killed_training_continues_with_nothing_lost(tmp_path, breakhis_root):
     assert kimgs[: len(before) - 1] == before[:-1]
     assert not list(out.glob(".*"))
     last = read_jsonl(out / "metrics.jsonl")[-1]  # FID/KID from the snapshot hook, with N and the features used
-    assert last["fid"] >= 0 and {"fid_benign", "kid_malignant", "n_real", "n_fake"} <= set(last)
-    assert last["features"] == "inceptionv3-untrained-75" and last["n_fake"] == 16
+    assert last["fid"] >= 0 and {"fid_benign", "kid_malignant", "n_real", "n_fake", "precision_benign",
+                                 "recall", "fid_class_mean"} <= set(last)
+    assert last["features"] == "inceptionv3-untrained-75" and last["n_fake_benign"] == last["n_fake_malignant"] == 8
+    # pooled fakes follow the real class proportions: the larger class uses all 8, the other fewer
+    assert last["n_fake"] == 8 + min(8, int(8 * min(last["n_real_benign"], last["n_real_malignant"])
+                                            / max(last["n_real_benign"], last["n_real_malignant"])))
 
 
 # -- generation ---------------------------------------------------------------------

@@ -79,12 +79,86 @@ def test_gram_route_falls_back_to_the_svd_when_its_bound_fails():
     assert trace_sqrt_product(a, a, "nuclear") == pytest.approx(trace_sqrt_product(a, a, "svd"), rel=1e-12)
 
 
+def chosen_route(n, d):
+    costs = _route_costs(n, n, d)
+    return min(costs, key=costs.get)
+
+
 def test_route_choice_follows_the_cost():
-    assert min(_route_costs(500, 500, 2048), key=_route_costs(500, 500, 2048).get) == "nuclear"
-    assert min(_route_costs(20000, 20000, 64), key=_route_costs(20000, 20000, 64).get) == "eigh"
+    # Gram route while there are fewer images than dimensions, Cholesky route beyond
+    assert [chosen_route(n, 2048) for n in (500, 2000, 10000, 50000)] == ["nuclear", "nuclear", "cholesky", "cholesky"]
+    assert chosen_route(20000, 64) == "cholesky"
+    assert "cholesky" not in _route_costs(1000, 5000, 2048)  # a covariance of 1000 images in 2048-d is singular
     a = np.random.default_rng(3).normal(size=(30, 10))
     a -= a.mean(0)
     assert trace_sqrt_product(a, a, "eigh") == pytest.approx(trace_sqrt_product(a, a, "nuclear"), rel=1e-10)
+
+
+@pytest.mark.parametrize("n, m, d", [(400, 300, 64), (150, 500, 100)])
+def test_every_route_agrees_with_sqrtm(n, m, d):
+    rng = np.random.default_rng(n + d)
+    a = np.maximum(rng.normal(size=(n, d)) @ rng.normal(scale=0.4, size=(d, d)), 0)
+    b = np.maximum(rng.normal(size=(m, d)) @ rng.normal(scale=0.4, size=(d, d)) + 0.2, 0)
+    reference = sqrtm_reference(a, b)
+    for route in (None, "cholesky", "eigh", "eigvals", "nuclear", "svd"):
+        assert frechet_distance(a, b, route=route) == pytest.approx(reference, rel=1e-8), route
+
+
+def test_cholesky_route_falls_back_when_a_covariance_is_singular():
+    from bclib.metrics.distances import _trace_sqrt_cholesky, covariance
+
+    rng = np.random.default_rng(6)
+    a = rng.normal(size=(200, 20))
+    a[:, 3] = 1.0  # a constant feature: S_a is singular
+    b = rng.normal(size=(300, 20))
+    a_c, b_c = a - a.mean(0), b - b.mean(0)
+    np.testing.assert_allclose(covariance(a_c), np.cov(a, rowvar=False), rtol=1e-12, atol=1e-14)
+    assert _trace_sqrt_cholesky(covariance(a_c), covariance(b_c)) is None  # refused ...
+    expected = trace_sqrt_product(a_c, b_c, "nuclear")
+    assert trace_sqrt_product(a_c, b_c, "cholesky") == pytest.approx(expected, rel=1e-9)  # ... eigh answers
+
+
+# -- improved precision and recall --------------------------------------------------------
+
+
+def test_precision_recall_of_a_set_against_itself_is_one():
+    from bclib.metrics import precision_recall
+
+    feats = np.random.default_rng(7).normal(size=(120, 16))
+    assert precision_recall(feats, feats) == {"precision": 1.0, "recall": 1.0, "pr_k": 3}
+
+
+def test_precision_recall_of_far_apart_clusters_is_zero():
+    from bclib.metrics import precision_recall
+
+    rng = np.random.default_rng(8)
+    real, fake = rng.normal(size=(100, 8)), rng.normal(size=(80, 8)) + 100.0
+    assert precision_recall(real, fake) == {"precision": 0.0, "recall": 0.0, "pr_k": 3}
+
+
+def test_precision_recall_separate_fidelity_from_diversity():
+    """Fakes from one of two real modes (mode collapse): nearly all fakes are realistic, half the reals are missed."""
+    from bclib.metrics import precision_recall
+
+    rng = np.random.default_rng(9)
+    real = np.concatenate([rng.normal(size=(200, 4)), rng.normal(size=(200, 4)) + 50.0])
+    fake = rng.normal(size=(200, 4))
+    result = precision_recall(real, fake, k=3)
+    assert result["precision"] > 0.9
+    assert 0.35 < result["recall"] <= 0.5  # the far mode is never covered
+
+
+def test_precision_recall_blocks_do_not_change_the_result():
+    from bclib.metrics.manifold import _block_rows, knn_radii, precision_recall
+
+    rng = np.random.default_rng(10)
+    real, fake = rng.normal(size=(301, 12)), rng.normal(0.3, 1.2, size=(257, 12))
+    whole = precision_recall(real, fake, k=5, memory_mb=1024)
+    tiny = precision_recall(real, fake, k=5, memory_mb=0.01)  # blocks of a few rows
+    assert whole == tiny
+    brute = np.sort(((real[:, None] - real[None]) ** 2).sum(-1), axis=1)[:, 5]  # column 0 is the point itself
+    np.testing.assert_allclose(knn_radii(real, 5, memory_mb=0.01), brute, rtol=1e-9)
+    assert _block_rows(50_000, 256, 8) * 50_000 * 8 * 2 <= 256 * 2**20  # a block of a 50k set stays in budget
 
 
 def test_bad_feature_matrices_are_refused():

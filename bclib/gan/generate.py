@@ -50,14 +50,43 @@ def sample(generator, class_index: int, n: int, seed: int, latent_dim: int, batc
     return np.concatenate(chunks) if chunks else np.zeros((0, 1, 1, 3), np.uint8)
 
 
-def generate(snapshot: str | Path, class_name: str, n: int, seed: int, out_dir: str | Path,
-             size: Optional[tuple[int, int]] = None, force: bool = False) -> Path:
-    """Write ``n`` generated images of ``class_name``; return ``out_dir``."""
-    snapshot = resolve_snapshot(snapshot)
-    state = read_state(snapshot)
+def conditions_for(state: dict, class_name: str, n: int, magnification: Optional[str] = None) -> list[tuple]:
+    """(condition index, count, magnification or None) triples that make ``n`` images of a class.
+
+    A model conditioned on the class only has one condition per class. A model also
+    conditioned on magnification (``gan.condition_magnification``) uses the asked
+    magnification, or, when none is asked, spreads the images over the magnifications
+    in the class's training proportions (recorded in the snapshot).
+    """
     classes = state["class_names"]
     if class_name not in classes:
         raise UserError(f"--class {class_name!r}: the snapshot knows {', '.join(classes)}")
+    k = classes.index(class_name)
+    magnifications = state.get("magnifications") or []
+    if not magnifications:
+        if magnification is not None:
+            raise UserError("--magnification: this snapshot is not conditioned on magnification")
+        return [(k, n, None)]
+    m = len(magnifications)
+    if magnification is not None:
+        if magnification not in magnifications:
+            raise UserError(f"--magnification {magnification!r}: the snapshot knows {', '.join(magnifications)}")
+        return [(k * m + magnifications.index(magnification), n, magnification)]
+    from .train import _apportion
+
+    shares = dict((int(i), int(c)) for i, c in state.get("condition_shares", {}).get(class_name, []))
+    counts = _apportion([shares.get(k * m + j, 0) for j in range(m)], n)
+    return [(k * m + j, c, magnifications[j]) for j, c in enumerate(counts) if c > 0]
+
+
+def generate(snapshot: str | Path, class_name: str, n: int, seed: int, out_dir: str | Path,
+             size: Optional[tuple[int, int]] = None, force: bool = False,
+             magnification: Optional[str] = None) -> Path:
+    """Write ``n`` generated images of ``class_name`` (and ``magnification``, for a model
+    conditioned on it); return ``out_dir``."""
+    snapshot = resolve_snapshot(snapshot)
+    state = read_state(snapshot)
+    conditions = conditions_for(state, class_name, max(n, 1), magnification)
     if n < 1:
         raise UserError("--n must be at least 1")
     out = Path(out_dir)
@@ -68,22 +97,34 @@ def generate(snapshot: str | Path, class_name: str, n: int, seed: int, out_dir: 
             raise UserError(f"{out}: not a folder of generated images (no {MANIFEST}); refusing to overwrite")
     width, height = size or tuple(state["source_size"])
     generator = load_generator(snapshot)
-    images = sample(generator, classes.index(class_name), n, seed, state["gan"]["latent_dim"])
+    latent = state["gan"]["latent_dim"]
+    # one condition: the seed's latents as before; several: one latent stream per magnification
+    parts = [(sample(generator, c, count, seed if len(conditions) == 1 else seed + 7919 * j, latent), mag)
+             for j, (c, count, mag) in enumerate(conditions)]
+    with_magnification = any(mag is not None for _, mag in parts)
+    fields = ["file", "class", "seed", "snapshot", "kimg", MANIFEST_COLUMN]
+    fields += ["magnification"] if with_magnification else []
 
     with atomic_directory(out) as tmp:
         (tmp / class_name).mkdir()
         rows = []
-        for i, image in enumerate(images):
-            name = f"{class_name}/cwgan_{class_name}_s{seed}_{i:05d}.png"
-            resized = tf.image.resize(image[None].astype(np.float32), (height, width), antialias=True)[0]
-            Image.fromarray(np.clip(np.round(resized.numpy()), 0, 255).astype(np.uint8)).save(tmp / name)
-            rows.append({"file": name, "class": class_name, "seed": seed, "snapshot": snapshot.name,
-                         "kimg": round(float(state["kimg"]), 3), MANIFEST_COLUMN: state.get("training_set", "")})
+        i = 0
+        for images, mag in parts:
+            for image in images:
+                name = f"{class_name}/cwgan_{class_name}_s{seed}_{i:05d}.png"
+                resized = tf.image.resize(image[None].astype(np.float32), (height, width), antialias=True)[0]
+                Image.fromarray(np.clip(np.round(resized.numpy()), 0, 255).astype(np.uint8)).save(tmp / name)
+                row = {"file": name, "class": class_name, "seed": seed, "snapshot": snapshot.name,
+                       "kimg": round(float(state["kimg"]), 3), MANIFEST_COLUMN: state.get("training_set", "")}
+                if with_magnification:
+                    row["magnification"] = mag
+                rows.append(row)
+                i += 1
         with open(tmp / MANIFEST, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=["file", "class", "seed", "snapshot", "kimg", MANIFEST_COLUMN])
+            writer = csv.DictWriter(fh, fieldnames=fields)
             writer.writeheader()
             writer.writerows(rows)
     return out
 
 
-__all__ = ["generate", "resolve_snapshot", "sample", "list_snapshots", "MANIFEST"]
+__all__ = ["generate", "conditions_for", "resolve_snapshot", "sample", "list_snapshots", "MANIFEST"]

@@ -2,14 +2,25 @@
 
 Conventions (critic score D(x, y): higher means "more real"):
 
-* critic Wasserstein loss:  mean D(fake) - mean D(real)
+* critic loss (``gan.d_loss``):
+  * ``wasserstein``: mean D(fake) - mean D(real). Linear in the scores, so it only
+    stays bounded when the penalty constrains the critic everywhere (WGAN-GP) or a
+    drift term ``drift * mean D(real)^2`` (Karras et al. 2018) pins the scores.
+    With R1 alone (which only looks at real images) nothing stops D(fake) from
+    running off to minus infinity: the divergence reported in issue #17.
+  * ``hinge``: mean max(0, 1 - D(real)) + mean max(0, 1 + D(fake)) (Lim & Ye 2017;
+    BigGAN). The critic stops pushing a sample once it is beyond the margin, so the
+    scores stay near [-1, 1]; it is the critic counterpart of Eq. 2's hinge.
+  * ``logistic``: non-saturating logistic loss, softplus(D(fake)) + softplus(-D(real))
+    (Goodfellow et al. 2014; StyleGAN2-ADA's default with R1).
 * ``wgan-gp`` penalty (Gulrajani et al. 2017): mean (||grad_x D(x_hat)||_2 - 1)^2 on
   x_hat = eps * real + (1 - eps) * fake with eps ~ U[0, 1] drawn **per sample**.
   (A popular Keras example draws eps from a normal distribution, which puts
   interpolates outside the segment between the two images; that is not the method.)
 * ``r1`` penalty (Mescheder et al. 2018): 0.5 * mean ||grad_x D(real)||^2, so that
   ``gamma * penalty`` is StyleGAN2-ADA's ``gamma / 2 * ||grad||^2``.
-* generator ``wasserstein``: -mean D(fake); ``hinge`` (the paper's Eq. 2): mean max(0, 1 - D(fake)).
+* generator ``wasserstein``: -mean D(fake); ``hinge`` (the paper's Eq. 2): mean max(0, 1 - D(fake));
+  ``logistic``: mean softplus(-D(fake)) (the non-saturating loss).
 * feature matching: squared distance between the mean critic features of a
   real and a fake batch (Salimans et al. 2016), weighted by ``lambda_feat``.
 
@@ -29,6 +40,22 @@ Critic = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]  # (images, labels) -> scor
 
 def critic_wasserstein(real_scores, fake_scores):
     return tf.reduce_mean(fake_scores) - tf.reduce_mean(real_scores)
+
+
+def critic_loss(real_scores, fake_scores, kind: str):
+    """The critic's adversarial loss (penalties and drift are added by the caller)."""
+    if kind == "wasserstein":
+        return critic_wasserstein(real_scores, fake_scores)
+    if kind == "hinge":
+        return tf.reduce_mean(tf.nn.relu(1.0 - real_scores)) + tf.reduce_mean(tf.nn.relu(1.0 + fake_scores))
+    if kind == "logistic":
+        return tf.reduce_mean(tf.nn.softplus(fake_scores)) + tf.reduce_mean(tf.nn.softplus(-real_scores))
+    raise ValueError(f"unknown critic loss {kind!r}")
+
+
+def drift_penalty(real_scores):
+    """mean D(real)^2: keeps a linear critic loss from drifting (ProGAN's epsilon term)."""
+    return tf.reduce_mean(tf.square(real_scores))
 
 
 def _gradient_norms(critic: Critic, images, labels):
@@ -61,6 +88,8 @@ def generator_loss(fake_scores, kind: str):
         return -tf.reduce_mean(fake_scores)
     if kind == "hinge":
         return tf.reduce_mean(tf.nn.relu(1.0 - fake_scores))
+    if kind == "logistic":
+        return tf.reduce_mean(tf.nn.softplus(-fake_scores))
     raise ValueError(f"unknown generator loss {kind!r}")
 
 

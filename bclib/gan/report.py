@@ -1,4 +1,4 @@
-"""Figures for notebook 01: training curves, fakes over time, nearest-neighbour pairs."""
+"""Figures and tables for notebook 01: training curves, per-class scores, fakes over time, nearest pairs."""
 
 from __future__ import annotations
 
@@ -11,20 +11,53 @@ import pandas as pd
 from PIL import Image
 
 
-def training_curves(records: Sequence[dict]):
-    """Critic and generator losses, penalty and gradient norm against kimg."""
+def _plot(table: pd.DataFrame, ax, columns, title: str, **kwargs) -> None:
+    present = [c for c in columns if c in table.columns and table[c].notna().any()]
+    if present:
+        table.plot(x="kimg", y=present, ax=ax, marker="o", **kwargs)
+    else:
+        ax.text(0.5, 0.5, "not recorded", ha="center", va="center", transform=ax.transAxes)
+    ax.set_title(title)
+
+
+def training_curves(records: Sequence[dict], class_names: Sequence[str] = ()):
+    """Losses, gradient norms, augmentation probability, FID, KID and precision/recall against kimg."""
     table = pd.DataFrame(records)
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
-    table.plot(x="kimg", y=["loss_d", "wasserstein"], ax=axes[0], marker="o")
-    axes[0].set_title("critic")
-    table.plot(x="kimg", y=["loss_g"], ax=axes[1], marker="o", color="C2")
-    axes[1].set_title("generator")
-    table.plot(x="kimg", y=["penalty", "grad_norm"], ax=axes[2], marker="o")
-    axes[2].set_title("penalty and gradient norm")
+    fig, axes = plt.subplots(2, 3, figsize=(13, 6.4))
+    axes = axes.ravel()
+    _plot(table, axes[0], ["loss_d", "loss_g"], "losses (critic, generator)")
+    _plot(table, axes[1], ["grad_norm", "grad_norm_max", "penalty"], "critic input-gradient norm, penalty")
+    _plot(table, axes[2], ["augment_p", "rt"], "augmentation p and r_t = E[sign D(real)]")
+    per_class = [f"fid_{c}" for c in class_names]
+    _plot(table, axes[3], per_class + ["fid"], "FID (per class; pooled)")
+    _plot(table, axes[4], [f"kid_{c}" for c in class_names] + ["kid"], "KID (per class; pooled)")
+    _plot(table, axes[5], ["precision", "recall"] + [f"{m}_{c}" for c in class_names for m in ("precision", "recall")],
+          "precision and recall (k-NN manifolds)")
+    axes[5].set_ylim(-0.05, 1.05)
     for ax in axes:
         ax.set_xlabel("kimg (thousands of real images shown)")
+        if ax.get_legend() is not None:
+            ax.legend(fontsize=7)
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig
+
+
+def per_class_scores(record: dict, class_names: Sequence[str]) -> pd.DataFrame:
+    """One row per class (plus the class mean and the pooled row) of a snapshot record."""
+    rows = []
+    for c in class_names:
+        if f"fid_{c}" in record:
+            rows.append({"class": c, **{k: record.get(f"{k}_{c}") for k in
+                                         ("fid", "kid", "kid_std", "precision", "recall", "n_real", "n_fake")}})
+    if "fid_class_mean" in record:
+        rows.append({"class": "mean over classes", "fid": record["fid_class_mean"],
+                     "kid": record.get("kid_class_mean")})
+    if "fid" in record:
+        keys = ("fid", "kid", "kid_std", "precision", "recall", "n_real", "n_fake")
+        rows.append({"class": "pooled (generated in the real class proportions)", **{k: record.get(k) for k in keys}})
+    table = pd.DataFrame(rows).set_index("class")
+    table.insert(0, "kimg", record.get("kimg"))
+    return table
 
 
 def fakes_over_time(out_dir: Path, records: Sequence[dict], real_rows: np.ndarray, class_names: Sequence[str],

@@ -9,6 +9,16 @@ A finished point is skipped when the sweep is run again.
 :func:`sweep_table` reduces each point to its best snapshot (lowest FID), in the
 layout of the paper's tables (kimg, gamma or batch, FID, KID), and
 :func:`select_configuration` picks the setting used downstream.
+
+The scores ranked are those of the class(es) the profile generates for
+(``gan.target_class``): each is that class's real training images against
+generated images of that class (see :mod:`bclib.metrics.gan_hook`). With one
+target class (BreakHis: benign, as in the paper's Tables 8-9) that class's FID
+and KID; with several, or ``null`` meaning every class (BACH), their mean.
+
+:func:`selected_params` turns ``gan_selection.json`` into the parameters the
+main GAN is trained with, and :func:`ensure_selection` runs the sweep first when
+there is no selection yet (notebook 01 calls it before training).
 """
 
 from __future__ import annotations
@@ -17,10 +27,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+import json
+
+import numpy as np
 import pandas as pd
 
 from ..io import read_jsonl, write_json_atomic
 from ..params import Params
+
+SELECTION_FILE = "gan_selection.json"
+RANKED = ("fid", "kid", "kid_std", "precision", "recall", "n_real", "n_fake")
 
 SWEEP_KEYS = {"gamma": "gamma", "batch": "batch_size"}
 
@@ -104,26 +120,70 @@ def run_sweep_jobs(jobs: list[SweepJob], log: Callable[[str], None] = print) -> 
         record_job(job, "ok", time.time() - started)
 
 
+def ranked_scores(record: dict, targets: Optional[list[str]]) -> dict:
+    """The ``*_ranked`` scores of one metrics record: its target class's (mean over several), else pooled."""
+    classes = record.get("classes") or []
+    chosen = [c for c in (targets if targets is not None else classes) if f"fid_{c}" in record]
+    out = {"scored_on": ", ".join(chosen) if chosen else "all classes pooled"}
+    for key in RANKED:
+        if chosen:
+            values = [record.get(f"{key}_{c}") for c in chosen]
+            values = [v for v in values if v is not None]
+            if not values:
+                out[f"{key}_ranked"] = None
+            elif key.startswith("n_"):
+                out[f"{key}_ranked"] = int(np.sum(values))
+            else:
+                out[f"{key}_ranked"] = float(np.mean(values))
+        else:
+            out[f"{key}_ranked"] = record.get(key)
+    return out
+
+
+def _targets(params: Params) -> Optional[list[str]]:
+    target = params.gan.target_class
+    if target is None:
+        return None  # every class
+    return [target] if isinstance(target, str) else list(target)
+
+
 def sweep_records(jobs: list[SweepJob]) -> pd.DataFrame:
-    """Every metrics record of every job, with its kind and value."""
-    rows = [{"kind": job.kind, "value": job.value, **record}
-            for job in jobs for record in read_jsonl(job.out_dir / "metrics.jsonl")]
+    """Every metrics record of every job, with its kind and value, plus the ``*_ranked`` scores."""
+    rows = []
+    for job in jobs:
+        targets = _targets(job.params)
+        for record in read_jsonl(job.out_dir / "metrics.jsonl"):
+            ranked = ranked_scores(record, targets) if "fid" in record else {}
+            rows.append({"kind": job.kind, "value": job.value, **record, **ranked})
     return pd.DataFrame(rows)
 
 
 def sweep_table(records: pd.DataFrame, kind: str) -> pd.DataFrame:
-    """Per sweep value, the snapshot with the lowest FID: kimg, value, FID, KID (+/- std), N."""
-    rows = records[(records["kind"] == kind) & records["fid"].notna()]
-    best = rows.loc[rows.groupby("value")["fid"].idxmin()]
+    """Per sweep value, the snapshot with the lowest target-class FID: kimg, value, FID, KID (+/- std),
+    precision, recall, N, and the class(es) scored."""
+    if "fid_ranked" not in records.columns:  # records made by hand or by an older hook: pooled scores
+        records = records.assign(**{f"{k}_ranked": records.get(k) for k in RANKED},
+                                 scored_on="all classes pooled")
+    rows = records[(records["kind"] == kind) & records["fid_ranked"].notna()]
+    rows = rows.assign(fid_ranked=rows["fid_ranked"].astype(float))
+    best = rows.loc[rows.groupby("value")["fid_ranked"].idxmin()]
     column = "gamma" if kind == "gamma" else "batch size"
+
+    def col(key):
+        values = best.get(f"{key}_ranked")
+        return values.to_numpy() if values is not None else np.full(len(best), np.nan)
+
     table = pd.DataFrame({
         "kimg": best["kimg"].to_numpy(),
         column: best["value"].to_numpy(),
-        "FID": best["fid"].to_numpy(),
-        "KID": best["kid"].to_numpy(),
-        "KID std": best["kid_std"].to_numpy(),
-        "N real": best["n_real"].to_numpy(),
-        "N generated": best["n_fake"].to_numpy(),
+        "FID": col("fid").astype(float),
+        "KID": col("kid").astype(float),
+        "KID std": col("kid_std").astype(float),
+        "precision": col("precision").astype(float),
+        "recall": col("recall").astype(float),
+        "N real": col("n_real"),
+        "N generated": col("n_fake"),
+        "scored on": best["scored_on"].to_numpy(),
     })
     if kind == "batch":
         table[column] = table[column].astype(int)
@@ -132,7 +192,8 @@ def sweep_table(records: pd.DataFrame, kind: str) -> pd.DataFrame:
 
 def select_configuration(records: pd.DataFrame, jobs: list[SweepJob], out_file: Optional[Path] = None,
                          note: str = "") -> dict:
-    """The gamma and the batch size with the lowest best-snapshot FID (KID breaks ties), written to ``out_file``."""
+    """The gamma and the batch size with the lowest best-snapshot FID of the target class(es)
+    (KID breaks ties), written to ``out_file``."""
     choice = {"criterion": "lowest FID over snapshots (KID breaks ties)", "note": note}
     for kind, key in SWEEP_KEYS.items():
         table = sweep_table(records, kind) if (records["kind"] == kind).any() else pd.DataFrame()
@@ -140,6 +201,7 @@ def select_configuration(records: pd.DataFrame, jobs: list[SweepJob], out_file: 
             continue
         column = "gamma" if kind == "gamma" else "batch size"
         best = table.sort_values(["FID", "KID"]).iloc[0]
+        choice["criterion"] = f"lowest FID of {best['scored on']} over snapshots (KID breaks ties)"
         job = next(j for j in jobs if j.kind == kind and j.value == best[column])
         choice[key] = float(best[column]) if kind == "gamma" else int(best[column])
         choice[f"{kind}_run"] = {"output": str(job.out_dir), "kimg": float(best["kimg"]),
@@ -147,3 +209,48 @@ def select_configuration(records: pd.DataFrame, jobs: list[SweepJob], out_file: 
     if out_file is not None:
         write_json_atomic(out_file, choice)
     return choice
+
+
+def selected_params(params: Params, selection_file: Optional[Path] = None) -> tuple[Params, Optional[dict]]:
+    """The parameters to train the main GAN with: ``params`` with the sweep's choice of gamma and batch
+    size applied when ``gan_selection.json`` (default: in the profile's output folder) exists.
+
+    Returns (params, selection); selection is None, and params are returned unchanged, when
+    there is no selection file.
+    """
+    path = Path(selection_file) if selection_file is not None else params.output_dir / SELECTION_FILE
+    if not path.is_file():
+        return params, None
+    selection = json.loads(path.read_text())
+    chosen = params.model_copy(deep=True)
+    chosen._source = params._source
+    if "gamma" in selection:
+        chosen.gan.gamma = float(selection["gamma"])
+    if "batch_size" in selection:
+        chosen.gan.batch_size = int(selection["batch_size"])
+    return chosen, selection
+
+
+def ensure_selection(params: Params, log: Callable[[str], None] = print,
+                     note: str = "") -> tuple[Params, Optional[dict]]:
+    """Run the profile's sweep (finished points are skipped), select, and return :func:`selected_params`.
+
+    A profile without sweep values returns its own parameters and None.
+    """
+    jobs = sweep_jobs(params)
+    if not jobs:
+        return params, None
+    run_sweep_jobs(jobs, log=log)
+    select_configuration(sweep_records(jobs), jobs, params.output_dir / SELECTION_FILE, note=note)
+    return selected_params(params)
+
+
+def selection_if_swept(params: Params, note: str = "") -> tuple[Params, Optional[dict]]:
+    """Like :func:`selected_params`, but first writes ``gan_selection.json`` from the sweep's
+    outputs when every sweep point has finished and there is no selection yet (trains nothing).
+    For ``bclib gan train --use-selection`` after the sweep jobs of a batch run."""
+    path = params.output_dir / SELECTION_FILE
+    jobs = sweep_jobs(params)
+    if not path.is_file() and jobs and all(job.outputs_complete() for job in jobs):
+        select_configuration(sweep_records(jobs), jobs, path, note=note)
+    return selected_params(params)

@@ -45,6 +45,7 @@ from ..backend import set_determinism, tensorflow
 from ..errors import UserError
 from ..io import append_jsonl, atomic_directory, atomic_path, read_jsonl, write_text_atomic
 from . import losses
+from .augment import AdaptiveP, augment
 from .models import build_critic, build_generator
 from .provenance import describe_training_set, start_afresh_if_stale, write_training_set
 
@@ -182,23 +183,36 @@ class CWGANTrainer:
         cfg = self.cfg
         self.images = load_images_u8(train, cfg.resolution)
         self.labels = train["label_index"].to_numpy().astype(np.int32)
+        # What G and D are conditioned on: the class, or (class, magnification) pairs.
+        self.magnifications: list[str] = []
+        self.conditions = self.labels.copy()
+        if cfg.condition_magnification:
+            if "magnification" not in train.columns:
+                raise UserError("gan.condition_magnification: this dataset has no magnifications")
+            from ..params import MAGNIFICATIONS
+
+            present = set(train["magnification"].astype(str))
+            self.magnifications = [m for m in MAGNIFICATIONS if m in present] + sorted(present - set(MAGNIFICATIONS))
+            mag_index = train["magnification"].astype(str).map(self.magnifications.index).to_numpy()
+            self.conditions = (self.labels * len(self.magnifications) + mag_index).astype(np.int32)
         self.source_size = [int(train["width"].median()), int(train["height"].median())]
         self.n = len(self.images)
         self._images_tf = tf.constant(self.images)
-        self._labels_tf = tf.constant(self.labels.reshape(-1, 1))
+        self._labels_tf = tf.constant(self.conditions.reshape(-1, 1))
 
-        k = len(self.class_names)
+        k = len(self.condition_names)
         # bfloat16 compute (float32 weights and outputs) when asked: meant for GPUs; no loss scaling needed.
         previous_policy = keras.mixed_precision.dtype_policy()
         if cfg.mixed_precision:
             keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
         try:
-            self.generator = build_generator(cfg.resolution, cfg.latent_dim, k, cfg.max_channels, cfg.channel_base)
-            self.critic = build_critic(cfg.resolution, k, cfg.max_channels, cfg.channel_base)
+            self.generator = build_generator(cfg.resolution, cfg.latent_dim, k, cfg.max_channels, cfg.channel_base,
+                                             cfg.equalized_lr)
+            self.critic = build_critic(cfg.resolution, k, cfg.max_channels, cfg.channel_base, cfg.equalized_lr)
             self.generator_ema = None
             if cfg.ema_kimg:
                 self.generator_ema = build_generator(cfg.resolution, cfg.latent_dim, k, cfg.max_channels,
-                                                     cfg.channel_base)
+                                                     cfg.channel_base, cfg.equalized_lr)
                 self.generator_ema.set_weights(self.generator.get_weights())
         finally:
             keras.mixed_precision.set_dtype_policy(previous_policy)
@@ -210,6 +224,7 @@ class CWGANTrainer:
         self.images_seen = 0
         self.iteration = 0
         self.wall_s = 0.0
+        self.ada = AdaptiveP(cfg.ada_target, cfg.ada_kimg, cfg.ada_interval) if cfg.augment == "ada" else None
         self._fixed_z = tf.random.stateless_normal([8, cfg.latent_dim], seed=[self.seed, 424242])
         # No tensor-dependent Python control flow in the step, so AutoGraph is not needed.
         self._step = tf.function(self._train_step, jit_compile=bool(cfg.xla), autograph=False)
@@ -223,6 +238,7 @@ class CWGANTrainer:
         resumed = latest_snapshot(self.out)
         if resumed is not None:
             self._restore(resumed)
+            self._restore_augment(resumed)
 
     # -- one iteration ---------------------------------------------------------
 
@@ -234,6 +250,39 @@ class CWGANTrainer:
     def images_per_iteration(self) -> int:
         return self.cfg.batch_size * self.cfg.n_critic
 
+    @property
+    def condition_names(self) -> list[str]:
+        """One name per conditioning index: the classes, or 'class@magnification'."""
+        if not self.magnifications:
+            return list(self.class_names)
+        return [f"{c}@{m}" for c in self.class_names for m in self.magnifications]
+
+    def class_conditions(self, class_index: int, n: int) -> list[tuple[int, int]]:
+        """(condition index, count) pairs that make ``n`` images of a class.
+
+        Without magnification conditioning this is [(class_index, n)]; with it, the n
+        images are spread over the magnifications in the proportions of that class's
+        training images, so a per-class score compares like with like.
+        """
+        if not self.magnifications:
+            return [(class_index, n)]
+        m = len(self.magnifications)
+        counts = np.bincount(self.conditions[self.labels == class_index] - class_index * m, minlength=m)
+        return [(class_index * m + j, c) for j, c in enumerate(_apportion(counts, n)) if c > 0]
+
+    @property
+    def augment_p(self) -> float:
+        if self.cfg.augment == "none":
+            return 0.0
+        return self.ada.p if self.ada is not None else float(self.cfg.augment_p)
+
+    def _augment(self, images, p, seed):
+        if self.cfg.augment == "none":
+            return images
+        operations = tuple(self.cfg.augment_ops)
+        # ADA starts at p = 0 and may stay there for a long time: skip the work, not just its effect
+        return tf.cond(p > 0, lambda: augment(images, p, seed, operations=operations), lambda: tf.identity(images))
+
     @staticmethod
     def _seed(step_seed, *keys):
         """An independent stateless seed for each (iteration, critic step, purpose)."""
@@ -241,39 +290,59 @@ class CWGANTrainer:
             step_seed = tf.random.experimental.stateless_fold_in(step_seed, key)
         return step_seed
 
-    def _critic_fn(self, images, labels):
-        return self.critic([images, labels], training=True)[0]
-
-    def _train_step(self, real_u8, labels, step_seed):
+    def _train_step(self, real_u8, labels, step_seed, p):
         cfg = self.cfg
         batch = cfg.batch_size
-        stats = {"loss_d": 0.0, "wasserstein": 0.0, "penalty": 0.0, "grad_norm": 0.0}
+        keys = ("loss_d", "adversarial_d", "wasserstein", "penalty", "grad_norm", "real_score", "fake_score",
+                "rt", "d_param_grad_norm")
+        stats = {key: 0.0 for key in keys}
         real_features = None
         for j in range(cfg.n_critic):
             real = tf.cast(real_u8[j], tf.float32) / 127.5 - 1.0
             y = labels[j]
             z = tf.random.stateless_normal([batch, cfg.latent_dim], seed=self._seed(step_seed, j, 1))
-            fake = self.generator([z, y], training=True)
+            fake = tf.cast(self.generator([z, y], training=True), tf.float32)
+            seed_real, seed_fake = self._seed(step_seed, j, 4), self._seed(step_seed, j, 5)
             with tf.GradientTape() as tape:
-                real_scores, real_features = self.critic([real, y], training=True)
-                fake_scores, _ = self.critic([tf.cast(fake, tf.float32), y], training=True)
-                w_loss = losses.critic_wasserstein(real_scores, fake_scores)
-                if cfg.penalty == "wgan-gp":
-                    penalty, grad_norm = losses.gradient_penalty(self._critic_fn, real, tf.cast(fake, tf.float32), y,
-                                                                 seed=self._seed(step_seed, j, 2))
+                if cfg.penalty == "r1":
+                    # R1 on the real images, through the augmentation (as StyleGAN2-ADA does), from the
+                    # same forward pass that gives the real scores.
+                    with tf.GradientTape() as inner:
+                        inner.watch(real)
+                        real_scores, real_features = self.critic([self._augment(real, p, seed_real), y],
+                                                                 training=True)
+                        score_sum = tf.reduce_sum(real_scores)  # inside the tape: the gradient's target
+                    grads_x = inner.gradient(score_sum, real)
+                    norms = tf.sqrt(tf.reduce_sum(tf.square(grads_x), axis=[1, 2, 3]) + 1e-12)
+                    penalty, grad_norm = 0.5 * tf.reduce_mean(tf.square(norms)), tf.reduce_mean(norms)
+                    fake_scores, _ = self.critic([self._augment(fake, p, seed_fake), y], training=True)
                 else:
-                    penalty, grad_norm = losses.r1_penalty(self._critic_fn, real, y)
-                loss_d = w_loss + cfg.gamma * penalty
+                    real_aug, fake_aug = self._augment(real, p, seed_real), self._augment(fake, p, seed_fake)
+                    real_scores, real_features = self.critic([real_aug, y], training=True)
+                    fake_scores, _ = self.critic([fake_aug, y], training=True)
+                    penalty, grad_norm = losses.gradient_penalty(
+                        lambda images, labels: self.critic([images, labels], training=True)[0],
+                        real_aug, fake_aug, y, seed=self._seed(step_seed, j, 2))
+                adversarial = losses.critic_loss(real_scores, fake_scores, cfg.d_loss)
+                loss_d = adversarial + cfg.gamma * penalty
+                if cfg.drift > 0:
+                    loss_d += cfg.drift * losses.drift_penalty(real_scores)
             grads = tape.gradient(loss_d, self.critic.trainable_variables)
             self.opt_d.apply(grads, self.critic.trainable_variables)
-            for key, value in (("loss_d", loss_d), ("wasserstein", w_loss), ("penalty", penalty), ("grad_norm", grad_norm)):
-                stats[key] += value / cfg.n_critic
+            values = {"loss_d": loss_d, "adversarial_d": adversarial,
+                      "wasserstein": losses.critic_wasserstein(real_scores, fake_scores),
+                      "penalty": penalty, "grad_norm": grad_norm, "real_score": tf.reduce_mean(real_scores),
+                      "fake_score": tf.reduce_mean(fake_scores), "rt": tf.reduce_mean(tf.sign(real_scores)),
+                      "d_param_grad_norm": tf.linalg.global_norm(grads)}
+            for key in keys:
+                stats[key] += values[key] / cfg.n_critic
 
         y = labels[-1]
         z = tf.random.stateless_normal([batch, cfg.latent_dim], seed=self._seed(step_seed, cfg.n_critic, 3))
         with tf.GradientTape() as tape:
             fake = self.generator([z, y], training=True)
-            fake_scores, fake_features = self.critic([fake, y], training=True)
+            fake_aug = self._augment(tf.cast(fake, tf.float32), p, self._seed(step_seed, cfg.n_critic, 6))
+            fake_scores, fake_features = self.critic([fake_aug, y], training=True)
             loss_g = losses.generator_loss(fake_scores, cfg.g_loss)
             if cfg.lambda_feat > 0:
                 loss_g += cfg.lambda_feat * losses.feature_matching(tf.stop_gradient(real_features), fake_features)
@@ -284,6 +353,7 @@ class CWGANTrainer:
             for ema, live in zip(self.generator_ema.trainable_variables, self.generator.trainable_variables):
                 ema.assign(beta * ema + (1.0 - beta) * live)
         stats["loss_g"] = loss_g
+        stats["g_param_grad_norm"] = tf.linalg.global_norm(grads)
         return stats
 
     def _batch_indices(self) -> np.ndarray:
@@ -302,10 +372,15 @@ class CWGANTrainer:
         real = tf.gather(self._images_tf, idx)
         labels = tf.gather(self._labels_tf, idx)
         step_seed = tf.constant([self.seed, self.iteration], dtype=tf.int32)
-        stats = self._step(real, labels, step_seed)
+        p = self.augment_p
+        stats = {k: float(v) for k, v in self._step(real, labels, step_seed, tf.constant(p, tf.float32)).items()}
+        stats["augment_p"] = p
+        if self.ada is not None:
+            count = self.images_per_iteration
+            self.ada.observe(stats["rt"] * count, count, count)
         self.images_seen += self.images_per_iteration
         self.iteration += 1
-        return {k: float(v) for k, v in stats.items()}
+        return stats
 
     # -- the loop ---------------------------------------------------------------
 
@@ -330,7 +405,8 @@ class CWGANTrainer:
                 t_last = time.time()
                 record = {"kimg": round(self.kimg, 3), "iteration": self.iteration,
                           **{k: float(np.mean(v)) for k, v in running.items()},
-                          "wall_s": round(self.wall_s, 2)}
+                          "grad_norm_max": float(np.max(running["grad_norm"])),
+                          "augment_p": self.augment_p, "wall_s": round(self.wall_s, 2)}
                 running = {}
                 records.append(self.snapshot(record))
                 self.log(f"  kimg {record['kimg']:.2f}: loss_d {record['loss_d']:.3f} loss_g {record['loss_g']:.3f} "
@@ -359,6 +435,10 @@ class CWGANTrainer:
             state = {
                 "images_seen": self.images_seen, "kimg": self.kimg, "iteration": self.iteration,
                 "wall_s": self.wall_s, "seed": self.seed, "class_names": self.class_names,
+                "magnifications": self.magnifications, "condition_names": self.condition_names,
+                "condition_shares": {c: [[int(i), int(n)] for i, n in self.class_conditions(k, 1000)]
+                                     for k, c in enumerate(self.class_names)},
+                "augment": self.ada.state() if self.ada is not None else {"p": self.augment_p},
                 "source_size": self.source_size, "gan": self.cfg.model_dump(mode="json"),
                 "provenance": self.provenance, "training_set": self.training_set["fingerprint"],
                 "record": record,
@@ -396,6 +476,12 @@ class CWGANTrainer:
         self._repair_metrics(state["record"])
         self.log(f"resumed from {snapshot.name} at {self.kimg:.2f} kimg")
 
+    def _restore_augment(self, snapshot: Path) -> None:
+        """The adaptive augmentation's p (and its partial interval) at the snapshot."""
+        state = read_state(snapshot)
+        if self.ada is not None and "augment" in state and "signs" in state["augment"]:
+            self.ada.load(state["augment"])
+
     def _repair_metrics(self, last: dict) -> None:
         """Make metrics.jsonl end with the resumed snapshot's record (drop lines written after it)."""
         path = self.out / "metrics.jsonl"
@@ -406,7 +492,7 @@ class CWGANTrainer:
     def save_fakes_grid(self, path: Path) -> Path:
         generator = self.generator_ema or self.generator
         rows = []
-        for label in range(len(self.class_names)):
+        for label in range(len(self.condition_names)):
             y = tf.fill([self._fixed_z.shape[0], 1], label)
             rows.append(to_uint8(generator([self._fixed_z, y], training=False)))
         from PIL import Image
@@ -414,3 +500,15 @@ class CWGANTrainer:
         with atomic_path(path) as tmp:
             Image.fromarray(image_grid(rows)).save(tmp, format="PNG")
         return path
+
+
+def _apportion(counts, n: int) -> list[int]:
+    """Split n into integers proportional to ``counts`` (largest remainders; sums to n)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    if counts.sum() == 0:
+        counts = np.ones_like(counts)
+    exact = counts / counts.sum() * n
+    out = np.floor(exact).astype(int)
+    for i in np.argsort(-(exact - out), kind="stable")[: n - out.sum()]:
+        out[i] += 1
+    return out.tolist()

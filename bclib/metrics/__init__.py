@@ -2,9 +2,11 @@
 
 - ``distances``  exact Frechet distance and unbiased KID from feature matrices (NumPy, float64)
 - ``features``   InceptionV3 pool features or a saved classifier's penultimate layer, cached per image set
-- ``gan_hook``   FID/KID at every cWGAN snapshot
+- ``manifold``   improved precision and recall (k-NN manifolds, blocked distances)
+- ``gan_hook``   FID/KID/precision/recall at every cWGAN snapshot
 """
 
 from .distances import frechet_distance, kernel_inception_distance
+from .manifold import precision_recall
 
-__all__ = ["frechet_distance", "kernel_inception_distance"]
+__all__ = ["frechet_distance", "kernel_inception_distance", "precision_recall"]
