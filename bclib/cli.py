@@ -107,7 +107,8 @@ def cmd_gan_generate(args) -> int:
 
     out = generate(args.snapshot, args.class_name, args.n, args.seed, args.out, force=args.force,
                    magnification=args.magnification)
-    print(f"wrote {args.n} generated '{args.class_name}' images and manifest.csv to {out}")
+    classes = ", ".join(args.class_name)
+    print(f"wrote {args.n} generated images of each of {classes} and manifest.csv to {out}")
     return 0
 
 
@@ -261,7 +262,8 @@ def _add_gan_commands(sub) -> None:
     p = _command(gan, "generate", "write labelled images from a snapshot", cmd_gan_generate)
     p.add_argument("--snapshot", type=Path, required=True, metavar="PATH",
                    help="a snapshot folder or a training output folder")
-    p.add_argument("--class", dest="class_name", required=True, metavar="NAME", help="class to generate")
+    p.add_argument("--class", dest="class_name", required=True, action="append", metavar="NAME",
+                   help="class to generate (repeat, or join with commas, for several)")
     p.add_argument("--magnification", default=None, metavar="MAG",
                    help="e.g. 200X, for a GAN trained with gan.condition_magnification (default: training mix)")
     p.add_argument("--n", type=int, required=True, metavar="N", help="number of images")

@@ -229,6 +229,15 @@ class Params(_Section):
     run: RunParams = Field(default_factory=RunParams)
 
     @model_validator(mode="after")
+    def _cwgan_variants_have_images(self) -> "Params":
+        wanted = [v for v in self.train.variants if "cwgan" in v]
+        if wanted and (self.gan.n_generate == 0 or self.gan.target_class == []):
+            raise ValueError(f"train.variants lists {', '.join(wanted)}, but the GAN generates no images "
+                             "(set gan.n_generate above 0 and gan.target_class to a class, a list, or null for "
+                             "every class)")
+        return self
+
+    @model_validator(mode="after")
     def _fractions_leave_training_data(self) -> "Params":
         if self.data.val_fraction + self.data.test_fraction >= 0.9:
             raise ValueError("data.val_fraction + data.test_fraction must be below 0.9")
@@ -278,6 +287,8 @@ def _describe(error: dict) -> str:
     message = error["msg"]
     if message.startswith("Value error, "):
         message = message[len("Value error, "):]
+    if not loc or isinstance(error.get("input"), dict):  # a rule across keys: the input is a whole section
+        return f"{key}: {message}"
     return f"{key}: {message} (got {error.get('input')!r})"
 
 

@@ -245,20 +245,25 @@ pd.Series(probe)
 # %% [markdown]
 # ## 6. The synthetic training images for the classifiers
 # Finally we generate the labelled set that notebooks 03 and 04 add to the
-# training data in their `cwgan` variants: `gan.n_generate` images of
-# `gan.target_class` (the paper adds 640 benign images to BreakHis). They are
+# training data in their `cwgan` variants: `gan.n_generate` images of each class
+# in `gan.target_class` (the paper adds 640 benign images to BreakHis; for BACH,
+# where every class has 100 photos, a null `target_class` generates all four). They are
 # written as PNGs the size of the source tiles, with a `manifest.csv` recording
 # the snapshot and seed of every file.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-if isinstance(gan.target_class, str) and gan.n_generate:
-    generated_dir = generate(out, gan.target_class, gan.n_generate, seed=params.seed,
+from bclib.data.layouts import class_names as task_classes
+
+to_generate = gan.target_classes(task_classes(params.data.dataset))  # null: every class (BACH)
+if gan.n_generate and to_generate:
+    generated_dir = generate(out, to_generate, gan.n_generate, seed=params.seed,
                              out_dir=session.output_dir / "generated", force=True)
     manifest = pd.read_csv(generated_dir / "manifest.csv")
-    print(f"{len(manifest)} '{gan.target_class}' images from {manifest['snapshot'].iloc[0]} in {generated_dir.name}/")
+    names = ", ".join(f"'{c}'" for c in to_generate)
+    print(f"{len(manifest)} {names} images from {manifest['snapshot'].iloc[0]} in {generated_dir.name}/")
 else:
-    print("This profile generates no images here (gan.n_generate is 0 or gan.target_class is not one class).")
+    print("This profile generates no images here (gan.n_generate is 0).")
 
 # %% [markdown]
 # ## What to take away

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 tf = pytest.importorskip("tensorflow")
@@ -267,3 +268,15 @@ def test_generate_refuses_unknown_class_and_busy_folder(tmp_path, trained):
     with pytest.raises(UserError, match="no complete cWGAN snapshot"):
         generate(tmp_path, "benign", 2, 0, tmp_path / "y")
     assert os.listdir(tmp_path / "busy") == ["thesis.tex"]
+
+
+def test_generate_several_classes_into_one_set(tmp_path, trained):
+    one = generate(trained, "benign", 2, seed=7, out_dir=tmp_path / "one")
+    both = generate(trained, "benign,malignant", 2, seed=7, out_dir=tmp_path / "both")
+    manifest = pd.read_csv(both / "manifest.csv")
+    assert sorted(manifest["class"].value_counts().items()) == [("benign", 2), ("malignant", 2)]
+    # the first class is drawn exactly as when it is generated alone
+    for name in pd.read_csv(one / "manifest.csv")["file"]:
+        assert (one / name).read_bytes() == (both / name).read_bytes()
+    index = index_generated(both, ["benign", "malignant"])
+    assert sorted(index.frame["label"].unique()) == ["benign", "malignant"]

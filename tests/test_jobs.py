@@ -190,3 +190,21 @@ def test_a_killed_batch_resumes_without_redoing_finished_jobs(tmp_path, breakhis
     status = statuses(out)
     assert status["gamma-1"] == "skipped" and set(status.values()) <= {"ok", "skipped"}
     assert json.loads(first_done.read_text())["finished"] == finished_at  # not redone
+
+
+@pytest.mark.parametrize("profile", sorted((Path(__file__).resolve().parents[1] / "params").glob("*.yaml")),
+                         ids=lambda p: p.stem)
+def test_every_job_of_every_committed_profile_formats_as_strings(profile, tmp_path):
+    """`bclib run --jobs` never puts a non-string (e.g. a null target class) into a command line."""
+    from bclib.params import load_params
+
+    params = load_params(profile, [f"run.output_dir={tmp_path}"])
+    jobs = plan(params)
+    assert jobs
+    for job in jobs:
+        for command in job.commands():
+            assert all(isinstance(word, str) and word for word in command), (job.name, command)
+    gan_jobs = [j for j in jobs if j.name == "gan"]
+    if params.data.dataset == "bach" and gan_jobs:  # null target_class: every BACH class is generated
+        generate = gan_jobs[0].commands()[1]
+        assert generate[generate.index("--class") + 1] == "normal,benign,in_situ,invasive"

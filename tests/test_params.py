@@ -138,3 +138,15 @@ def test_resolved_params_round_trip(tmp_path):
     again = load_params(resolved)
     assert again.model_dump() == params.model_dump() | {"run": again.model_dump()["run"]}
     assert again.profile == "p" and again.train.epochs == 7
+
+
+def test_cwgan_variant_without_generated_images_is_refused_before_anything_runs(tmp_path):
+    from bclib.errors import UserError
+    from bclib.params import load_params
+
+    bach = Path(__file__).resolve().parents[1] / "params" / "bach.yaml"
+    with pytest.raises(UserError, match="generates no images"):
+        load_params(bach, ["gan.n_generate=0"])
+    with pytest.raises(UserError, match="generates no images"):
+        load_params(bach, ["gan.target_class=[]"])
+    assert load_params(bach, ["gan.n_generate=0", "train.variants=[none, tradaug]"]).gan.n_generate == 0

@@ -31,3 +31,8 @@ BACH_FOLDERS = {
 
 # Written at the top of every dataset bclib synthesises; loaders look for it.
 SYNTHETIC_MARKER = "BCLIB_SYNTHETIC.json"
+
+
+def class_names(dataset: str) -> list[str]:
+    """The classes of a dataset's task, in label order."""
+    return list(BREAKHIS_CLASSES if dataset == "breakhis" else BACH_CLASS_NAMES)

@@ -79,14 +79,24 @@ def conditions_for(state: dict, class_name: str, n: int, magnification: Optional
     return [(k * m + j, c, magnifications[j]) for j, c in enumerate(counts) if c > 0]
 
 
-def generate(snapshot: str | Path, class_name: str, n: int, seed: int, out_dir: str | Path,
+def _class_list(class_names) -> list[str]:
+    names = [class_names] if isinstance(class_names, str) else list(class_names)
+    names = [n.strip() for name in names for n in name.split(",") if n.strip()]
+    if not names:
+        raise UserError("--class: name at least one class to generate")
+    return list(dict.fromkeys(names))
+
+
+def generate(snapshot: str | Path, class_names: str | list[str], n: int, seed: int, out_dir: str | Path,
              size: Optional[tuple[int, int]] = None, force: bool = False,
              magnification: Optional[str] = None) -> Path:
-    """Write ``n`` generated images of ``class_name`` (and ``magnification``, for a model
+    """Write ``n`` generated images of each class in ``class_names`` (one name, a list, or names joined
+    by commas), each class into ``out_dir/<class>/`` (and of ``magnification``, for a model
     conditioned on it); return ``out_dir``."""
     snapshot = resolve_snapshot(snapshot)
     state = read_state(snapshot)
-    conditions = conditions_for(state, class_name, max(n, 1), magnification)
+    classes = _class_list(class_names)
+    plans = {c: conditions_for(state, c, max(n, 1), magnification) for c in classes}
     if n < 1:
         raise UserError("--n must be at least 1")
     out = Path(out_dir)
@@ -98,33 +108,42 @@ def generate(snapshot: str | Path, class_name: str, n: int, seed: int, out_dir: 
     width, height = size or tuple(state["source_size"])
     generator = load_generator(snapshot)
     latent = state["gan"]["latent_dim"]
-    # one condition: the seed's latents as before; several: one latent stream per magnification
-    parts = [(sample(generator, c, count, seed if len(conditions) == 1 else seed + 7919 * j, latent), mag)
-             for j, (c, count, mag) in enumerate(conditions)]
-    with_magnification = any(mag is not None for _, mag in parts)
-    fields = ["file", "class", "seed", "snapshot", "kimg", MANIFEST_COLUMN]
-    fields += ["magnification"] if with_magnification else []
-
+    rows = []
     with atomic_directory(out) as tmp:
-        (tmp / class_name).mkdir()
-        rows = []
-        i = 0
-        for images, mag in parts:
-            for image in images:
-                name = f"{class_name}/cwgan_{class_name}_s{seed}_{i:05d}.png"
-                resized = tf.image.resize(image[None].astype(np.float32), (height, width), antialias=True)[0]
-                Image.fromarray(np.clip(np.round(resized.numpy()), 0, 255).astype(np.uint8)).save(tmp / name)
-                row = {"file": name, "class": class_name, "seed": seed, "snapshot": snapshot.name,
-                       "kimg": round(float(state["kimg"]), 3), MANIFEST_COLUMN: state.get("training_set", "")}
-                if with_magnification:
-                    row["magnification"] = mag
-                rows.append(row)
-                i += 1
+        for position, class_name in enumerate(classes):
+            # The first class keeps the seed's own latents; every other class gets its own stream.
+            class_seed = seed + 104729 * position
+            conditions = plans[class_name]
+            parts = [(sample(generator, c, count, class_seed if len(conditions) == 1 else class_seed + 7919 * j,
+                             latent), mag) for j, (c, count, mag) in enumerate(conditions)]
+            rows += _write_class(tmp, class_name, parts, seed, snapshot, state, (width, height))
+        fields = ["file", "class", "seed", "snapshot", "kimg", MANIFEST_COLUMN]
+        fields += ["magnification"] if any("magnification" in r for r in rows) else []
         with open(tmp / MANIFEST, "w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=fields)
             writer.writeheader()
             writer.writerows(rows)
     return out
+
+
+def _write_class(tmp: Path, class_name: str, parts: list, seed: int, snapshot: Path, state: dict,
+                 size: tuple[int, int]) -> list[dict]:
+    """Save one class's images as PNGs at the training images' size; return their manifest rows."""
+    width, height = size
+    (tmp / class_name).mkdir()
+    rows, i = [], 0
+    for images, mag in parts:
+        for image in images:
+            name = f"{class_name}/cwgan_{class_name}_s{seed}_{i:05d}.png"
+            resized = tf.image.resize(image[None].astype(np.float32), (height, width), antialias=True)[0]
+            Image.fromarray(np.clip(np.round(resized.numpy()), 0, 255).astype(np.uint8)).save(tmp / name)
+            row = {"file": name, "class": class_name, "seed": seed, "snapshot": snapshot.name,
+                   "kimg": round(float(state["kimg"]), 3), MANIFEST_COLUMN: state.get("training_set", "")}
+            if mag is not None:
+                row["magnification"] = mag
+            rows.append(row)
+            i += 1
+    return rows
 
 
 __all__ = ["generate", "conditions_for", "resolve_snapshot", "sample", "list_snapshots", "MANIFEST"]

@@ -61,9 +61,15 @@ class GanJob:
         source = str(self.params._source)
         gan = self.params.gan
         return [["bclib", "gan", "train", "--params", source, "--out", str(self.out_dir)],
-                ["bclib", "gan", "generate", "--snapshot", str(self.out_dir), "--class", gan.target_class,
+                ["bclib", "gan", "generate", "--snapshot", str(self.out_dir), "--class", ",".join(self.classes()),
                  "--n", str(gan.n_generate), "--seed", str(self.params.seed), "--out", str(self.generated_dir),
                  "--force"]]
+
+    def classes(self) -> list[str]:
+        """The classes to generate: ``gan.target_class`` (null: every class of the dataset)."""
+        from ..data.layouts import class_names
+
+        return self.params.gan.target_classes(class_names(self.params.data.dataset))
 
     def outputs_complete(self) -> bool:
         from ..io import read_jsonl
