@@ -82,8 +82,12 @@ session = setup(params_path)
 params = session.params
 jobs = sweeps.sweep_jobs(params)
 feature_note = UNTRAINED_NOTE if params.metrics.weights == "none" else NOT_COMPARABLE_NOTE
-print(f"{len(jobs)} sweep jobs: {', '.join(j.name for j in jobs)}")
-print(f"each {params.gan.sweep_kimg or params.gan.total_kimg} kimg; {feature_note}")
+if jobs:
+    print(f"{len(jobs)} sweep jobs: {', '.join(j.name for j in jobs)}")
+    print(f"each {params.gan.sweep_kimg or params.gan.total_kimg} kimg; {feature_note}")
+else:  # a headline-only profile sweeps nothing
+    print("This profile's gan.gamma_sweep and gan.batch_sweep are empty: no sweep to run. The main GAN "
+          "(notebook 01) uses the profile's own gamma and batch size; the cells below only say so.")
 
 # %% [markdown]
 # ## 1. Run the sweep
@@ -95,9 +99,11 @@ print(f"each {params.gan.sweep_kimg or params.gan.total_kimg} kimg; {feature_not
 # results. The equivalent shell command of a job is shown below for running it elsewhere.
 
 # %%
-print(" ".join(jobs[0].command()))
-sweeps.run_sweep_jobs(jobs)
-records = sweeps.sweep_records(jobs)
+if jobs:
+    print(" ".join(jobs[0].command()))
+    sweeps.run_sweep_jobs(jobs)
+records = sweeps.sweep_records(jobs) if jobs else None
+kinds = [k for k in ("gamma", "batch") if jobs and (records["kind"] == k).any()]
 kind_of_data = "SYNTHETIC data" if dataset_is_synthetic(params.data.root) else "real data"
 provenance = f"{params.data.dataset} ({kind_of_data}) | {feature_note}"
 
@@ -109,9 +115,9 @@ provenance = f"{params.data.dataset} ({kind_of_data}) | {feature_note}"
 # precision and dashed lines recall.
 
 # %%
-scored_on = records["scored_on"].dropna().iloc[0] if "scored_on" in records else "all classes"
-fig, axes = plt.subplots(3, 2, figsize=(11, 9), sharex="col")
-for col, kind in enumerate(("gamma", "batch")):
+scored_on = records["scored_on"].dropna().iloc[0] if jobs and "scored_on" in records else "all classes"
+fig, axes = plt.subplots(3, 2, figsize=(11, 9), sharex="col") if kinds else (None, None)
+for col, kind in enumerate(kinds):
     for i, (value, rows) in enumerate(records[records["kind"] == kind].groupby("value")):
         axes[0, col].plot(rows["kimg"], rows["fid_ranked"], marker="o", label=f"{kind} {value:g}")
         axes[1, col].plot(rows["kimg"], rows["kid_ranked"], marker="o", label=f"{kind} {value:g}")
@@ -124,9 +130,10 @@ for col, kind in enumerate(("gamma", "batch")):
     axes[2, col].set_ylim(-0.05, 1.05)
     axes[2, col].set_xlabel("kimg")
     axes[0, col].legend(fontsize=8)
-fig.tight_layout(rect=(0, 0.03, 1, 1))
-label_provenance(fig, provenance)
-save_figure(fig, "02_fid_kid_vs_kimg", session.output_dir);
+if kinds:
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    label_provenance(fig, provenance)
+    save_figure(fig, "02_fid_kid_vs_kimg", session.output_dir);
 
 # %% [markdown]
 # ## 3. The tables, beside the paper's
@@ -138,21 +145,23 @@ save_figure(fig, "02_fid_kid_vs_kimg", session.output_dir);
 
 # %%
 # NBVAL_CHECK_OUTPUT
-gamma_table = sweeps.sweep_table(records, "gamma")
-batch_table = sweeps.sweep_table(records, "batch")
-save_table(gamma_table, "02_gamma_sweep", session)
-save_table(batch_table, "02_batch_sweep", session)
-print(gamma_table[["gamma", "N real", "N generated", "scored on"]].to_string(index=False))
-print(batch_table[["batch size", "N real", "N generated", "scored on"]].to_string(index=False))
+gamma_table = sweeps.sweep_table(records, "gamma") if "gamma" in kinds else None
+batch_table = sweeps.sweep_table(records, "batch") if "batch" in kinds else None
+if gamma_table is not None:
+    save_table(gamma_table, "02_gamma_sweep", session)
+    print(gamma_table[["gamma", "N real", "N generated", "scored on"]].to_string(index=False))
+if batch_table is not None:
+    save_table(batch_table, "02_batch_sweep", session)
+    print(batch_table[["batch size", "N real", "N generated", "scored on"]].to_string(index=False))
 
 # %%
-gamma_table.round(4)
+gamma_table.round(4) if gamma_table is not None else "no gamma sweep in this profile"
 
 # %%
 paper_table("table8_gamma_sweep")
 
 # %%
-batch_table.round(4)
+batch_table.round(4) if batch_table is not None else "no batch-size sweep in this profile"
 
 # %%
 paper_table("table9_batch_sweep")
@@ -166,7 +175,9 @@ paper_table("table9_batch_sweep")
 # arbitrary; with the real profile it is the paper's procedure.
 
 # %%
-selection = sweeps.select_configuration(records, jobs, session.output_dir / "gan_selection.json", note=provenance)
+selection = (sweeps.select_configuration(records, jobs, session.output_dir / "gan_selection.json", note=provenance)
+             if kinds else {"gamma": params.gan.gamma, "batch_size": params.gan.batch_size,
+                            "criterion": "the profile's own values (no sweep)"})
 {k: v for k, v in selection.items() if k in ("gamma", "batch_size", "criterion")}
 
 # %% [markdown]

@@ -71,3 +71,20 @@ def test_failure_names_notebook_and_cell(project):
     assert [n["status"] for n in manifest["notebooks"]] == ["ok", "failed", "not run"]
     assert (tmp_path / "out" / "notebooks" / "01_second.ipynb").exists()  # the executed copy, with the error
     assert not [p for p in (tmp_path / "out" / "notebooks").iterdir() if p.name.startswith(".")]
+
+
+def test_headline_profile_with_empty_sweeps_and_no_baselines_runs_its_notebooks(tmp_path, breakhis_root):
+    """`train.models: [proposed]` with empty sweeps is a valid headline-only run: notebooks 02 and 03
+    say they have nothing to do instead of failing."""
+    from bclib.paths import notebooks_dir
+
+    params = tmp_path / "headline.yaml"
+    params.write_text(f"seed: 0\ndata:\n  dataset: breakhis\n  root: {breakhis_root}\n"
+                      f"train: {{models: [proposed], variants: [none]}}\n"
+                      f"gan: {{gamma_sweep: [], batch_sweep: []}}\n"
+                      f"run:\n  profile: headline\n  output_dir: {tmp_path / 'out'}\n")
+    manifest = run_notebooks(params, only=["02", "03"], notebooks_dir=notebooks_dir(), log=lambda m: None)
+    assert [n["status"] for n in manifest["notebooks"]] == ["ok", "ok"]
+    executed = (tmp_path / "out" / "notebooks" / "03_baselines.ipynb").read_text()
+    assert "nothing to train" in executed
+    assert "no sweep to run" in (tmp_path / "out" / "notebooks" / "02_gan_sweeps.ipynb").read_text()
