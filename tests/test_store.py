@@ -82,3 +82,24 @@ def test_stale_store_is_never_read_and_a_complete_one_is_reused(frame, tmp_path)
     unfinished.mkdir()
     (unfinished / "tap0.npy").write_bytes(b"")
     assert Store.open(unfinished) is None  # no meta.json: not a store
+
+
+def test_row_file_reads_like_the_array_it_holds(tmp_path):
+    from bclib.rowfile import RowFile, RowFileWriter
+
+    array = np.random.default_rng(1).integers(0, 256, (11, 4, 4, 3), dtype=np.uint8)
+    writer = RowFileWriter(tmp_path / "a.npy", 11, (4, 4, 3), np.uint8)
+    writer.append(array[:5])
+    writer.append(array[5:])
+    writer.close()
+    rows = RowFile(tmp_path / "a.npy")
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), array)  # an ordinary .npy file
+    assert len(rows) == 11 and rows.shape == array.shape
+    np.testing.assert_array_equal(rows[3], array[3])
+    np.testing.assert_array_equal(rows[2:9], array[2:9])
+    np.testing.assert_array_equal(rows[[7, 1, 7]], array[[7, 1, 7]])
+    mask = np.arange(11) % 3 == 0
+    np.testing.assert_array_equal(rows[mask], array[mask])
+    view = rows.view(np.flatnonzero(mask))
+    np.testing.assert_array_equal(view[1:3], array[mask][1:3])
+    assert view.fingerprint == rows.view(np.flatnonzero(mask)).fingerprint != rows.view([0]).fingerprint

@@ -95,6 +95,19 @@ def fingerprint_files(paths: Iterable[str | os.PathLike], base: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def frame_content_key(frame) -> str:
+    """sha256 (16 hex digits) over each row's image path, size and modification time, in row order.
+
+    Cheap (no decoding) and sensitive to an image rewritten in place under the same
+    name, as a retrained cWGAN does; the key of every decoded-image or feature cache.
+    """
+    digest = hashlib.sha256()
+    for path in frame["path"].astype(str):
+        stat = os.stat(path)
+        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
 def fingerprint_tree(root: str | os.PathLike) -> str:
     """:func:`fingerprint_files` over every image file below ``root`` (no decoding)."""
     root = Path(root).resolve()

@@ -26,9 +26,14 @@ from ..backend import tensorflow
 tf = tensorflow()
 
 
-def pixel_vectors(images_u8: np.ndarray, size: int = 32) -> np.ndarray:
-    small = tf.image.resize(tf.cast(images_u8, tf.float32), (size, size), antialias=True)
-    return (small.numpy() / 255.0).reshape(len(images_u8), -1)
+def pixel_vectors(images_u8: np.ndarray, size: int = 32, batch_size: int = 256) -> np.ndarray:
+    """Images shrunk to size x size, as vectors in [0, 1]; in batches (``images_u8`` may be rows on disk)."""
+    out = [np.zeros((0, size * size * 3))]
+    for start in range(0, len(images_u8), batch_size):
+        chunk = np.asarray(images_u8[start:start + batch_size])
+        small = tf.image.resize(tf.cast(chunk, tf.float32), (size, size), antialias=True)
+        out.append((small.numpy() / 255.0).reshape(len(chunk), -1))
+    return np.concatenate(out)
 
 
 def critic_features(critic, images_u8: np.ndarray, batch_size: int = 64) -> np.ndarray:

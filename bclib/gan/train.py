@@ -44,6 +44,7 @@ from ..backend import keras as _keras
 from ..backend import set_determinism, tensorflow
 from ..errors import UserError
 from ..io import append_jsonl, atomic_directory, atomic_path, read_jsonl, write_text_atomic
+from ..rowfile import RowFile, RowFileWriter
 from . import losses
 from .augment import AdaptiveP, augment
 from .models import build_critic, build_generator
@@ -53,6 +54,7 @@ tf = tensorflow()
 keras = _keras()
 
 SNAPSHOT_PREFIX = "snapshot-"
+IMAGE_CACHE = "training-images"  # the decoded training images (a row file), inside the output folder
 Hook = Callable[["CWGANTrainer", Path], dict]
 
 
@@ -128,6 +130,33 @@ def load_critic(snapshot: Path):
 # Images
 
 
+def training_images(frame: pd.DataFrame, resolution: int, folder: Path, batch_size: int = 32) -> RowFile:
+    """The training images decoded once at the GAN's resolution into a uint8 row file in ``folder``
+    (rows in ``frame``'s order), read back batch by batch: memory does not grow with the dataset.
+
+    The file is named by the images' paths, sizes and modification times and the resolution, so a
+    changed training set is decoded again; older files in ``folder`` are deleted.
+    """
+    from ..data.index import frame_content_key
+    from ..data.pipeline import make_dataset
+
+    folder = Path(folder)
+    path = folder / f"images-{resolution}px-{frame_content_key(frame)}.npy"
+    if not path.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("images-*.npy"):
+            old.unlink()
+        dataset = make_dataset(frame, resolution, batch_size, cache=False, label_column=None)
+        with atomic_path(path) as tmp:
+            writer = RowFileWriter(tmp, len(frame), (resolution, resolution, 3), np.uint8)
+            try:
+                for batch in dataset:
+                    writer.append(np.clip(np.round(batch.numpy()), 0, 255).astype(np.uint8))
+            finally:
+                writer.close()
+    return RowFile(path)
+
+
 def load_images_u8(frame: pd.DataFrame, resolution: int, batch_size: int = 32) -> np.ndarray:
     """Decode and resize every image of ``frame`` once (tf.data), kept as uint8 (N, r, r, 3)."""
     from ..data.pipeline import make_dataset
@@ -181,7 +210,7 @@ class CWGANTrainer:
 
         set_determinism(self.seed, deterministic_ops=params.gan.deterministic)
         cfg = self.cfg
-        self.images = load_images_u8(train, cfg.resolution)
+        self.images = training_images(train, cfg.resolution, self.out / IMAGE_CACHE)
         self.labels = train["label_index"].to_numpy().astype(np.int32)
         # What G and D are conditioned on: the class, or (class, magnification) pairs.
         self.magnifications: list[str] = []
@@ -197,7 +226,6 @@ class CWGANTrainer:
             self.conditions = (self.labels * len(self.magnifications) + mag_index).astype(np.int32)
         self.source_size = [int(train["width"].median()), int(train["height"].median())]
         self.n = len(self.images)
-        self._images_tf = tf.constant(self.images)
         self._labels_tf = tf.constant(self.conditions.reshape(-1, 1))
 
         k = len(self.condition_names)
@@ -368,9 +396,9 @@ class CWGANTrainer:
         return out.reshape(self.cfg.n_critic, self.cfg.batch_size)
 
     def step(self) -> dict:
-        idx = tf.constant(self._batch_indices())
-        real = tf.gather(self._images_tf, idx)
-        labels = tf.gather(self._labels_tf, idx)
+        idx = self._batch_indices()
+        real = tf.constant(self.images.gather(idx).reshape(*idx.shape, *self.images.row_shape))
+        labels = tf.gather(self._labels_tf, tf.constant(idx))
         step_seed = tf.constant([self.seed, self.iteration], dtype=tf.int32)
         p = self.augment_p
         stats = {k: float(v) for k, v in self._step(real, labels, step_seed, tf.constant(p, tf.float32)).items()}

@@ -158,6 +158,8 @@ def load_folder(paths: list[Path], size: int) -> tuple[np.ndarray, list[dict]]:
 
 
 def fingerprint_arrays(images_u8: np.ndarray) -> str:
+    if hasattr(images_u8, "fingerprint"):  # rows of a file on disk (bclib.rowfile.RowView): named, not read
+        return images_u8.fingerprint
     digest = hashlib.sha256(np.ascontiguousarray(images_u8).tobytes())
     digest.update(str(images_u8.shape).encode())
     return digest.hexdigest()[:16]

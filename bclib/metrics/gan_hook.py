@@ -62,7 +62,7 @@ class FidKidHook:
         reals, fakes, names = [], [], []
         record: dict = {}
         for k, name in enumerate(trainer.class_names):
-            real_images = trainer.images[trainer.labels == k]
+            real_images = trainer.images.view(np.flatnonzero(trainer.labels == k))  # rows on disk
             if len(real_images) < 2:
                 continue
             real = features_of_arrays(self.extractor, real_images, self.cache_dir)

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,10 +37,12 @@ import numpy as np
 import pandas as pd
 
 from ..backend import tensorflow
+from ..data.index import frame_content_key
 from ..data.pipeline import make_dataset
 from ..io import atomic_directory, write_json_atomic
 from ..ledger import code_version, numeric_packages
 from ..progress import ProgressLines
+from ..rowfile import RowFile, RowFileWriter
 from .augment import hed_jitter, tradaug_layer
 
 FEATURE_BATCH = 32  # images per batch when computing frozen-trunk features (memory grows with it)
@@ -50,18 +51,9 @@ STORE_DTYPE = np.float16
 STORE_CODE = ("models", "data/pipeline.py", "data/images.py", "train/store.py", "train/augment.py", "backend.py")
 
 
-def content_key(frame: pd.DataFrame) -> str:
-    """sha256 over each image's path, size and modification time, in row order (no decoding)."""
-    digest = hashlib.sha256()
-    for path in frame["path"].astype(str):
-        stat = os.stat(path)
-        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:16]
-
-
 def store_key(trunk_id: str, frame: pd.DataFrame, image_size: int, augmentation: str = "") -> str:
     """The name of the store holding ``trunk_id``'s outputs for ``frame``'s images (see the module notes)."""
-    what = {"trunk": trunk_id, "images": content_key(frame), "n": len(frame), "size": image_size,
+    what = {"trunk": trunk_id, "images": frame_content_key(frame), "n": len(frame), "size": image_size,
             "augmentation": augmentation, "code": code_version(STORE_CODE), "packages": numeric_packages()}
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:20]
 
@@ -108,21 +100,9 @@ def _compiled_inference(trunk):
     return _INFERENCE[trunk]
 
 
-class _TapWriter:
-    """Appends float16 rows to one ``.npy`` file whose header promises ``rows`` rows."""
-
-    def __init__(self, path: Path, rows: int, shape: tuple[int, ...]):
-        self.file = open(path, "wb")
-        np.lib.format.write_array_header_1_0(
-            self.file, {"descr": np.lib.format.dtype_to_descr(np.dtype(STORE_DTYPE)), "fortran_order": False,
-                        "shape": (rows, *shape)})
-
-    def append(self, batch: np.ndarray) -> None:
-        finite = np.clip(batch, -np.finfo(STORE_DTYPE).max, np.finfo(STORE_DTYPE).max)
-        self.file.write(np.ascontiguousarray(finite, dtype=STORE_DTYPE).tobytes())
-
-    def close(self) -> None:
-        self.file.close()
+def _finite_float16(batch: np.ndarray) -> np.ndarray:
+    limit = np.finfo(STORE_DTYPE).max
+    return np.clip(batch, -limit, limit).astype(STORE_DTYPE)
 
 
 def write_store(trunk, frame: pd.DataFrame, image_size: int, folder: Path,
@@ -135,12 +115,12 @@ def write_store(trunk, frame: pd.DataFrame, image_size: int, folder: Path,
     infer = _compiled_inference(trunk)
     shapes = tuple(tuple(int(d) for d in t.shape[1:]) for t in _as_list(trunk.output))
     with atomic_directory(folder) as tmp:
-        writers = [_TapWriter(tmp / f"tap{k}.npy", len(frame), shape) for k, shape in enumerate(shapes)]
+        writers = [RowFileWriter(tmp / f"tap{k}.npy", len(frame), shape, STORE_DTYPE) for k, shape in enumerate(shapes)]
         progress = ProgressLines(len(frame), f"trunk outputs ({folder.name[:8]})", "img", log)
         try:
             for images in dataset:
                 for writer, output in zip(writers, _as_list(infer(images))):
-                    writer.append(np.asarray(output))
+                    writer.append(_finite_float16(np.asarray(output)))
                 progress.update(int(images.shape[0]))
         finally:
             for writer in writers:
@@ -165,36 +145,23 @@ class StoreReader:
         if any(s.shapes != self.shapes for s in self.stores):
             raise ValueError("stores of different trunks cannot be read together")
         self.offsets = np.cumsum([0] + [s.rows for s in self.stores])
-        self.row_bytes = [int(np.prod(shape)) * np.dtype(STORE_DTYPE).itemsize for shape in self.shapes]
-        self.headers = [[self._header_length(s.tap(k)) for k in range(len(self.shapes))] for s in self.stores]
+        self.files = [[RowFile(s.tap(k)) for k in range(len(self.shapes))] for s in self.stores]
 
     @property
     def rows(self) -> int:
         return int(self.offsets[-1])
 
-    @staticmethod
-    def _header_length(path: Path) -> int:
-        with open(path, "rb") as f:
-            np.lib.format.read_magic(f)
-            np.lib.format.read_array_header_1_0(f)
-            return f.tell()
-
     def gather(self, rows: np.ndarray) -> list[np.ndarray]:
         """The outputs of ``rows`` (global row numbers, any order) as float32 arrays, one per tap."""
         rows = np.asarray(rows, dtype=np.int64)
-        out = [np.empty((len(rows), *shape), STORE_DTYPE) for shape in self.shapes]
+        out = [np.empty((len(rows), *shape), np.float32) for shape in self.shapes]
         which = np.searchsorted(self.offsets, rows, side="right") - 1
-        for s, store in enumerate(self.stores):
+        for s, files in enumerate(self.files):
             positions = np.flatnonzero(which == s)
-            if not len(positions):
-                continue
-            for k in range(len(self.shapes)):
-                with open(store.tap(k), "rb") as f:
-                    for i in positions:
-                        local = int(rows[i] - self.offsets[s])
-                        f.seek(self.headers[s][k] + local * self.row_bytes[k])
-                        f.readinto(memoryview(out[k][i]).cast("B"))
-        return [a.astype(np.float32) for a in out]
+            if len(positions):
+                for k, file in enumerate(files):
+                    out[k][positions] = file.gather(rows[positions] - self.offsets[s])
+        return out
 
     def dataset(self, labels: Optional[np.ndarray], batch_size: int, shuffle: bool = False, seed: int = 0):
         """A ``tf.data.Dataset`` of (outputs, label) batches (outputs alone when ``labels`` is None)."""

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..data.pipeline import make_dataset
 from ..models import build_trunk, calibrate_untrained_batchnorm
-from .store import content_key
+from ..data.index import frame_content_key
 
 CALIBRATION_IMAGES = 64  # training images that set an untrained trunk's BatchNorm statistics
 _TRUNKS: dict = {}
@@ -27,7 +27,7 @@ def trunk_identity(cfg, model_name: str, seed: int, calibration_frame: pd.DataFr
     weights_id = cfg.weights if cfg.weights in ("imagenet", "none") else hashlib.sha256(
         Path(cfg.weights).read_bytes()).hexdigest()[:12]
     return f"{model_name}-{weights_id}-{cfg.image_size}" + (
-        f"-seed{seed}-cal{content_key(calibration_frame)}" if cfg.weights == "none" else "")
+        f"-seed{seed}-cal{frame_content_key(calibration_frame)}" if cfg.weights == "none" else "")
 
 
 def prepare_trunk(cfg, model_name: str, trunk_id: str, calibration_frame: pd.DataFrame, strategy):
