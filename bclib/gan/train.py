@@ -44,6 +44,7 @@ from ..backend import keras as _keras
 from ..backend import set_determinism, tensorflow
 from ..errors import UserError
 from ..io import append_jsonl, atomic_directory, atomic_path, read_jsonl, write_text_atomic
+from ..progress import ProgressLines
 from ..rowfile import RowFile, RowFileWriter
 from . import losses
 from .augment import AdaptiveP, augment
@@ -425,9 +426,13 @@ class CWGANTrainer:
         self.log(f"training cWGAN {cfg.resolution}px on {self.n} images from {len(self.patients)} patients, "
                  f"from {self.kimg:.2f} to {target} kimg")
         t_last = time.time()
+        # counted in images shown to the critic (1 kimg = 1000), with the time left
+        progress = ProgressLines(int(round(target * 1000)), "cWGAN", "img", self.log,
+                                 start=int(round(self.kimg * 1000)))
         while self.kimg < target - 1e-9:
             for key, value in self.step().items():
                 running.setdefault(key, []).append(value)
+            progress.update(self.images_per_iteration)
             if self.kimg >= min(next_snapshot, target) - 1e-9:
                 self.wall_s += time.time() - t_last
                 t_last = time.time()
