@@ -28,6 +28,7 @@ class ProgressLines:
         self._line()
 
     def _line(self, postfix: Optional[str] = None) -> None:
+        self.n = min(self.n, self.total)  # the last step may overshoot (a GAN iteration is a whole batch)
         meter = tqdm.format_meter(self.n - self.start, self.total - self.start, time.monotonic() - self.started,
                                   prefix=self.description, unit=self.unit, ascii=True, ncols=0, postfix=postfix)
         # format_meter counts from zero; show the absolute position when resuming
