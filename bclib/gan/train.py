@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from ..backend import keras as _keras
-from ..backend import set_determinism, tensorflow
+from ..backend import mixed_precision_policy, set_determinism, tensorflow
 from ..errors import UserError
 from ..io import append_jsonl, atomic_directory, atomic_path, read_jsonl, write_text_atomic
 from ..progress import ProgressLines
@@ -232,8 +232,11 @@ class CWGANTrainer:
         k = len(self.condition_names)
         # bfloat16 compute (float32 weights and outputs) when asked: meant for GPUs; no loss scaling needed.
         previous_policy = keras.mixed_precision.dtype_policy()
-        if cfg.mixed_precision:
-            keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
+        policy = mixed_precision_policy(cfg.mixed_precision)  # bfloat16 only where the GPU has it
+        if cfg.mixed_precision and policy == "float32":
+            self.log("gan.mixed_precision: this GPU has no bfloat16 units; training in float32")
+        if policy != "float32":
+            keras.mixed_precision.set_dtype_policy(policy)
         try:
             self.generator = build_generator(cfg.resolution, cfg.latent_dim, k, cfg.max_channels, cfg.channel_base,
                                              cfg.equalized_lr)
