@@ -88,7 +88,8 @@ def test_cached_path_predicts_like_the_full_model(trained_run):
     predictions = pd.read_csv(run / "predictions.csv")
     model = keras.models.load_model(run / "model.keras", safe_mode=True)
     full = model.predict(make_dataset(predictions, 64, 16, label_column=None), verbose=0)
-    np.testing.assert_allclose(full, predictions[["p_benign", "p_malignant"]].to_numpy(), atol=1e-4)
+    # The stored trunk outputs are float16 (bclib.train.store): probabilities agree to 1e-3, not to float32's 1e-6.
+    np.testing.assert_allclose(full, predictions[["p_benign", "p_malignant"]].to_numpy(), atol=1e-3)
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
