@@ -45,23 +45,24 @@ class Stain:
             v = np.clip(reference + rng.normal(0, spread, 3), 0.02, None)
             return v / np.linalg.norm(v)
 
-        # Lamps are near white, some slightly cool (cyan) or warm, as on the real tiles.
-        tint = rng.normal(0, 0.04, 3)
-        lamp = np.clip(rng.uniform(0.90, 1.0) + tint - tint.max() * 0.5, 0.78, 1.0)
+        # Lamps are near white, many with a colour cast (cyan, green, warm) that
+        # tints the whole photo, as on the real tiles.
+        lamp = rng.uniform(0.78, 1.0) * (1 + rng.normal(0, 0.08, 3))
+        lamp = np.clip(lamp / max(1.0, lamp.max()), 0.7, 1.0)
         return cls(
-            h_vector=vector(H_REFERENCE, 0.10),
-            e_vector=vector(E_REFERENCE, 0.12),
-            h_strength=float(rng.lognormal(0.0, 0.15)),
-            e_strength=float(rng.lognormal(-0.6, 0.3)),
+            h_vector=vector(H_REFERENCE, 0.15),
+            e_vector=vector(E_REFERENCE, 0.22),
+            h_strength=float(rng.lognormal(0.0, 0.3)),
+            e_strength=float(rng.lognormal(-0.6, 0.45)),
             lamp=lamp,
-            blur=float(rng.uniform(0.3, 1.6)),
+            blur=float(rng.uniform(0.3, 2.2)),
             vignette=float(rng.uniform(0.0, 0.18)),
             noise=float(rng.uniform(0.004, 0.02)),
         )
 
 
 def render(h: np.ndarray, e: np.ndarray, stain: Stain, rng: np.random.Generator,
-           pixel_scale: float = 1.0, image_jitter: float = 0.05) -> np.ndarray:
+           pixel_scale: float = 1.0, image_jitter: float = 0.03) -> np.ndarray:
     """RGB uint8 tile from haematoxylin and eosin concentration maps (optical density units).
 
     ``pixel_scale`` is the tile's size relative to 700x460 (the focus blur

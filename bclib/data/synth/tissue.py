@@ -65,8 +65,8 @@ KIND_GRADE = {
 # How strongly a patient's motif mix follows the subtype (higher: more typical),
 # and the spread of grade between patients and between images of one patient.
 TYPICALITY = 2.0
-GRADE_SPREAD_PATIENT = 0.13
-GRADE_SPREAD_IMAGE = 0.07
+GRADE_SPREAD_PATIENT = 0.15
+GRADE_SPREAD_IMAGE = 0.04
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,8 @@ class Biology:
 
     grade: float
     motifs: np.ndarray        # weights over MOTIFS, sum 1
+    favourites: tuple         # the two motifs (indices into MOTIFS) this patient's tiles show most
+    shares: np.ndarray        # and their typical shares
     cellularity: float        # how much epithelium a tile holds
     nucleus_size: float       # multiplies every nucleus radius
     fibre_length: float       # stroma texture: fibre length in units
@@ -89,9 +91,12 @@ class Biology:
     def draw(cls, rng: np.random.Generator, kind: str) -> "Biology":
         base = np.array([KIND_MOTIFS[kind].get(m, 0.0) for m in MOTIFS])
         motifs = rng.dirichlet(TYPICALITY * base / base.sum() * 3 + 0.25)
+        favourites = tuple(int(i) for i in rng.choice(len(MOTIFS), size=2, p=motifs))
         return cls(
             grade=float(np.clip(rng.normal(KIND_GRADE[kind], GRADE_SPREAD_PATIENT), 0.0, 1.0)),
             motifs=motifs,
+            favourites=favourites,
+            shares=rng.dirichlet([2.0, 1.0]),
             cellularity=float(rng.uniform(0.6, 1.0)),
             nucleus_size=float(rng.lognormal(0, 0.12)),
             fibre_length=float(rng.uniform(3.0, 12.0)),
@@ -99,8 +104,8 @@ class Biology:
             stroma_density=float(rng.uniform(0.22, 0.50)),
             stroma_cells=float(rng.lognormal(0, 0.5) * (3.0 if kind == "phyllodes_tumor" else 1.0)),
             inflammation=float(rng.exponential(0.6)),
-            fat=float(rng.beta(0.8, 6.0)),
-            background=float(rng.beta(0.6, 6.0)),
+            fat=float(rng.beta(0.7, 4.0)),
+            background=float(rng.beta(0.6, 4.5)),
         )
 
 
@@ -462,10 +467,10 @@ def draw_tissue(kind: str, shape: tuple[int, int], unit: float, patient: Patient
     c.empty[:] = np.clip(-0.6 - 0.45 * fibres, 0, 0.6) * (density < 0.32)  # loose stroma shows gaps
 
     # Empty space (slide background, tears) and fat.
-    bg = region(rng, shape, rng.uniform(40, 100) * min(shape) / 460, min(0.45, bio.background * rng.lognormal(0, 0.6)))
+    bg = region(rng, shape, rng.uniform(40, 100) * min(shape) / 460, min(0.45, bio.background * rng.lognormal(0, 0.15)))
     c.empty[bg] = 1.0
     tissue = ~bg
-    fat_mask = region(rng, shape, 30 * u, bio.fat * rng.lognormal(0, 0.5), within=tissue)
+    fat_mask = region(rng, shape, 30 * u, bio.fat * rng.lognormal(0, 0.15), within=tissue)
     if fat_mask.any():
         cell = 12 * u * rng.uniform(0.8, 1.3)
         seeds = grid_points(rng, np.ones(shape, bool), cell, jitter=0.3)
@@ -484,9 +489,11 @@ def draw_tissue(kind: str, shape: tuple[int, int], unit: float, patient: Patient
     tissue_area = max(1, int(tissue.sum()))
 
     # Epithelium: two motifs from the patient's personal mix.
-    amount_total = bio.cellularity * rng.uniform(0.85, 1.15) * (0.02 + 1.0 * grade)
-    picks = rng.choice(len(MOTIFS), size=2, p=bio.motifs)
-    shares = rng.dirichlet([2.0, 1.0])
+    amount_total = bio.cellularity * rng.uniform(0.93, 1.07) * (0.02 + 1.0 * grade)
+    if rng.random() < 0.8:  # usually the patient's favourite pair, sometimes any motif of their mix
+        picks, shares = bio.favourites, rng.dirichlet(12 * bio.shares)
+    else:
+        picks, shares = rng.choice(len(MOTIFS), size=2, p=bio.motifs), rng.dirichlet([2.0, 1.0])
     for motif_index, share in zip(picks, shares):
         motif, amount = MOTIFS[motif_index], float(np.clip(amount_total * share, 0, 0.85))
         if tissue_area < 50 or amount < 0.01:
