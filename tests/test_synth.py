@@ -112,13 +112,13 @@ def test_idempotent_and_careful_with_foreign_folders(tmp_path, breakhis_root):
 
 
 def _tile_features(path: Path) -> list[float]:
-    """Colour and texture summary of one tile: what a small untrained network mostly sees."""
+    """Colour and texture summary of one tile, and its share of dark (nuclear) pixels last."""
     rgb = np.asarray(Image.open(path).convert("RGB"), dtype=float) / 255
     pixels = rgb.reshape(-1, 3)
     grey = rgb.mean(-1)
     gradient = np.abs(np.diff(grey, axis=0)).mean() + np.abs(np.diff(grey, axis=1)).mean()
     return [*pixels.mean(0), *pixels.std(0), *np.percentile(pixels, [10, 50, 90], axis=0).ravel(),
-            (grey > 0.85).mean(), gradient]
+            (grey > 0.85).mean(), gradient, (grey < 0.45).mean()]
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +131,7 @@ def tile_table(breakhis_root):
 
 
 def _cv_accuracy(features, labels, groups=None) -> float:
+    """5-fold accuracy of an RBF support-vector classifier; folds keep patients together when ``groups`` is given."""
     from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -147,27 +148,26 @@ def _cv_accuracy(features, labels, groups=None) -> float:
     return right / len(labels)
 
 
-def test_class_signal_is_learnable_but_not_trivial(tile_table):
-    """On new patients a small classifier beats always answering 'malignant', and still makes mistakes."""
+def test_malignant_tiles_carry_more_dark_nuclei_but_overlap(tile_table):
+    features, malignant, _ = tile_table
+    dark = features[:, -1]
+    assert dark[malignant].mean() > 2 * dark[~malignant].mean()
+    # ...but the classes overlap: many benign tiles are darker than a typical malignant one.
+    assert np.mean(dark[~malignant] > np.median(dark[malignant])) > 0.05
+
+
+def test_class_is_not_trivially_separable_on_new_patients(tile_table):
+    """Colour and texture statistics do not solve the task for patients never seen in training."""
     features, malignant, patients = tile_table
-    accuracy = _cv_accuracy(features, malignant, groups=patients)
-    majority = max(malignant.mean(), 1 - malignant.mean())
-    assert majority + 0.03 < accuracy < 0.95
+    assert _cv_accuracy(features, malignant, groups=patients) < 0.85
 
 
 def test_image_split_beats_patient_split(tile_table):
-    """The demo's central lesson: letting a patient's photos into training and test inflates accuracy."""
+    """The demo's central lesson: letting a patient's photos into both training and test inflates accuracy."""
     features, malignant, patients = tile_table
     patient_split = _cv_accuracy(features, malignant, groups=patients)
     image_split = _cv_accuracy(features, malignant)
-    assert image_split > patient_split + 0.04
-
-
-def test_malignant_tiles_carry_more_haematoxylin_but_overlap(tile_table):
-    features, malignant, _ = tile_table
-    blue_minus_red = features[:, 2] - features[:, 0]  # haematoxylin absorbs red: nuclei shift the mean towards blue
-    assert blue_minus_red[malignant].mean() > blue_minus_red[~malignant].mean()
-    assert blue_minus_red[~malignant].max() > np.median(blue_minus_red[malignant])  # ...but the classes overlap
+    assert image_split > patient_split + 0.1
 
 
 def test_patients_have_a_recognisable_stain_signature(breakhis_root):

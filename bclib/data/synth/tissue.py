@@ -65,7 +65,7 @@ KIND_GRADE = {
 # How strongly a patient's motif mix follows the subtype (higher: more typical),
 # and the spread of grade between patients and between images of one patient.
 TYPICALITY = 2.0
-GRADE_SPREAD_PATIENT = 0.15
+GRADE_SPREAD_PATIENT = 0.12
 GRADE_SPREAD_IMAGE = 0.04
 
 
