@@ -52,7 +52,7 @@ class Stain:
         return cls(
             h_vector=vector(H_REFERENCE, 0.15),
             e_vector=vector(E_REFERENCE, 0.22),
-            h_strength=float(rng.lognormal(0.0, 0.3)),
+            h_strength=float(rng.lognormal(-0.25, 0.3)),
             e_strength=float(rng.lognormal(-0.6, 0.45)),
             lamp=lamp,
             blur=float(rng.uniform(0.3, 2.2)),
