@@ -180,8 +180,8 @@ def _write_section(path: Path, title: str, markdown: str) -> None:
     import datetime as dt
 
     text = path.read_text() if path.is_file() else "# Benchmark results\n"
-    block = f"## {title}\n\n*Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC.*\n\n{markdown}\n"
-    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
+    block = f"## {title}\n\n*Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.*\n\n{markdown}\n"
+    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
     if pattern.search(text):
         text = pattern.sub(lambda _: block + "\n", text, count=1)
     else:

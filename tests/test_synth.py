@@ -6,12 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import breast_dir, photos_dir
 from PIL import Image
 
 from bclib.data import synth
 from bclib.data.layouts import BREAKHIS_SUBTYPES
 from bclib.errors import UserError
-from helpers import breast_dir, photos_dir
 
 BREAKHIS_PATH = re.compile(
     r"^BreaKHis_v1/histology_slides/breast/(benign|malignant)/SOB/([a-z_]+)/"
@@ -69,7 +69,7 @@ def test_folds_csv_is_patient_wise_and_complete(breakhis_root):
         fold_rows = [r for r in rows if r["fold"] == fold]
         assert {r["filename"] for r in fold_rows} == images and len(fold_rows) == len(images)
         assert {r["grp"] for r in fold_rows} == {"train", "test"}
-        patient = lambda r: "-".join(Path(r["filename"]).name.split("-")[1:3])  # noqa: E731
+        patient = lambda r: "-".join(Path(r["filename"]).name.split("-")[1:3])
         train = {patient(r) for r in fold_rows if r["grp"] == "train"}
         test = {patient(r) for r in fold_rows if r["grp"] == "test"}
         assert not train & test

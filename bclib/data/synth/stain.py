@@ -40,7 +40,7 @@ class Stain:
     noise: float           # sensor noise (0-1 scale)
 
     @classmethod
-    def draw(cls, rng: np.random.Generator) -> "Stain":
+    def draw(cls, rng: np.random.Generator) -> Stain:
         def vector(reference, spread):
             v = np.clip(reference + rng.normal(0, spread, 3), 0.02, None)
             return v / np.linalg.norm(v)

@@ -88,7 +88,7 @@ class Biology:
     background: float         # typical share of empty, white space
 
     @classmethod
-    def draw(cls, rng: np.random.Generator, kind: str) -> "Biology":
+    def draw(cls, rng: np.random.Generator, kind: str) -> Biology:
         base = np.array([KIND_MOTIFS[kind].get(m, 0.0) for m in MOTIFS])
         motifs = rng.dirichlet(TYPICALITY * base / base.sum() * 3 + 0.25)
         favourites = tuple(int(i) for i in rng.choice(len(MOTIFS), size=2, p=motifs))
@@ -212,7 +212,7 @@ class Canvas:
         n = len(centres)
         if n == 0:
             return
-        full = lambda v: np.broadcast_to(np.asarray(v, dtype=float), (n,))  # noqa: E731
+        full = lambda v: np.broadcast_to(np.asarray(v, dtype=float), (n,))
         if angle is None:
             angle = self.rng.uniform(0, np.pi, n)
         self._nuclei.append(np.column_stack([
@@ -448,18 +448,10 @@ def fronds(c, tissue, grade, bio, amount):
 # One tile
 
 
-def draw_tissue(kind: str, shape: tuple[int, int], unit: float, patient: Patient,
-                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Haematoxylin and eosin concentration maps of one tile (``unit``: pixels per tissue unit)."""
-    if kind not in KIND_MOTIFS:
-        raise ValueError(f"unknown tissue kind {kind!r}")
-    bio = patient.biology
-    c = Canvas(shape, unit, rng)
-    u = unit
-    grade = float(np.clip(bio.grade + rng.normal(0, GRADE_SPREAD_IMAGE), 0, 1))
-
+def _ground(c, bio, angle):
+    """Stroma with the patient's fibre texture, then empty background and fat; returns the tissue mask."""
+    rng, u, shape = c.rng, c.u, c.shape
     # Stroma: collagen fibres with the patient's texture, in a random direction.
-    angle = rng.uniform(0, np.pi)
     fibres = fibre_field(rng, shape, bio.fibre_length * u, 0.5 * u, angle, bio.fibre_wave)
     patches = smooth_field(rng, shape, 25 * u)
     density = bio.stroma_density * rng.lognormal(0, 0.1)
@@ -486,9 +478,13 @@ def draw_tissue(kind: str, shape: tuple[int, int], unit: float, patient: Patient
         c.empty[fat_mask & wall] = 0.0
         c.e[fat_mask & wall] = 0.25
         tissue = tissue & ~fat_mask
-    tissue_area = max(1, int(tissue.sum()))
+    return tissue
 
-    # Epithelium: two motifs from the patient's personal mix.
+
+def _epithelium(c, tissue, grade, bio):
+    """Two motifs from the patient's personal mix, drawn where there is still free tissue."""
+    rng = c.rng
+    tissue_area = max(1, int(tissue.sum()))
     amount_total = bio.cellularity * rng.uniform(0.93, 1.07) * (0.02 + 1.0 * grade)
     if rng.random() < 0.8:  # usually the patient's favourite pair, sometimes any motif of their mix
         picks, shares = bio.favourites, rng.dirichlet(12 * bio.shares)
@@ -517,6 +513,21 @@ def draw_tissue(kind: str, shape: tuple[int, int], unit: float, patient: Patient
             mucin(c, free, grade, bio, amount * 1.2)
         elif motif == "fronds":
             fronds(c, free, grade, bio, amount)
+
+
+def draw_tissue(kind: str, shape: tuple[int, int], unit: float, patient: Patient,
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Haematoxylin and eosin concentration maps of one tile (``unit``: pixels per tissue unit)."""
+    if kind not in KIND_MOTIFS:
+        raise ValueError(f"unknown tissue kind {kind!r}")
+    bio = patient.biology
+    c = Canvas(shape, unit, rng)
+    u = unit
+    grade = float(np.clip(bio.grade + rng.normal(0, GRADE_SPREAD_IMAGE), 0, 1))
+
+    angle = rng.uniform(0, np.pi)
+    tissue = _ground(c, bio, angle)
+    _epithelium(c, tissue, grade, bio)
 
     # Stromal cells: spindle fibroblasts along the fibres, and lymphocytes.
     stroma = tissue & ~c.occupied & (c.empty < 0.5)
