@@ -35,10 +35,10 @@ $(STAMP): requirements.txt pyproject.toml
 setup: $(STAMP)
 
 # Redrawn (--force) when the generator changes.
-$(SYNTH_BREAKHIS): bclib/data/synth.py | $(STAMP)
-	$(BIN)/bclib synth --layout breakhis --out data/synthetic/breakhis --seed 0 --force
+$(SYNTH_BREAKHIS): $(wildcard bclib/data/synth/*.py) | $(STAMP)
+	$(BIN)/bclib synth --layout breakhis --out data/synthetic/breakhis --seed 0 --images-per-magnification 2 --force
 
-$(SYNTH_BACH): bclib/data/synth.py | $(STAMP)
+$(SYNTH_BACH): $(wildcard bclib/data/synth/*.py) | $(STAMP)
 	$(BIN)/bclib synth --layout bach --out data/synthetic/bach --seed 0 --force
 
 data: $(SYNTH_BREAKHIS) $(SYNTH_BACH)

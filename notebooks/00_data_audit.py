@@ -36,7 +36,8 @@
 # By default (`params/smoke.yaml`) everything here runs on the **embedded
 # synthetic dataset**: procedurally drawn H&E-like tiles filed exactly like the
 # real BreakHis archive. Point `data.root` in a parameter file at the real data
-# and the same cells audit it.
+# and the same cells audit it. What the synthetic tiles can and cannot teach is
+# explained in `docs/synthetic-data.md`.
 
 # %% [markdown]
 # *On Google Colab* the next cell fetches the compendium, installs bclib (keeping
@@ -49,7 +50,7 @@ if "google.colab" in sys.modules:
     REPOSITORY, HOME = "https://github.com/bclib/bclib", "/content/bclib"
     if not os.path.isdir(HOME):
         subprocess.run(f"git clone -q --depth 1 {REPOSITORY} {HOME} && cd {HOME} && pip install -q -e . && "
-                       "bclib synth --layout breakhis --out data/synthetic/breakhis && "
+                       "bclib synth --layout breakhis --out data/synthetic/breakhis --images-per-magnification 2 && "
                        "bclib synth --layout bach --out data/synthetic/bach", shell=True, check=True)
     sys.path.insert(0, HOME)  # an editable install is seen by new Python processes only; this one needs the path
     os.chdir(f"{HOME}/notebooks")
@@ -157,10 +158,24 @@ problems.head(20)
 
 # %% [markdown]
 # ## 5. What the tissue looks like
-# One example per class and magnification (the paper's Figures 2 and 3). As the
-# magnification grows we see fewer, larger structures. In malignant tissue look
-# for crowded, large, dark and irregular nuclei; in benign tissue for sparse,
-# small nuclei lining gland-like rings.
+# One example per subtype and magnification (the paper's Figures 2 and 3). As
+# the magnification grows we see fewer, larger structures: at 40X dozens of
+# glands, at 400X part of one, with single nuclei clearly visible.
+#
+# Things to look for, on the real data as on the synthetic tiles:
+# * **stroma**: pink collagen with fibres running in one direction and thin,
+#   spindle-shaped nuclei; white **fat** cells and empty **background**;
+# * **benign** subtypes keep an orderly architecture: small round acini
+#   (adenosis), slit-like ducts in loose stroma (fibroadenoma), long clefts in
+#   crowded stroma (phyllodes tumour), packed small tubules (tubular adenoma).
+#   Their nuclei are small, round, evenly dark and sit in one layer;
+# * **malignant** subtypes show solid nests (ductal), cells in single file
+#   (lobular), pale mucin lakes with floating clusters (mucinous) or branching
+#   fronds (papillary). Their nuclei are larger, varied in size and shape, with
+#   pale centres and a dark nucleolus;
+# * **each patient looks different**: stain colour and strength, focus and lamp
+#   colour change from row to row. That is the patient signature a model can
+#   learn instead of the disease (section 6).
 
 # %%
 rows = list(BREAKHIS_SUBTYPES) if index.dataset == "breakhis" else index.class_names
@@ -172,6 +187,27 @@ else:
     fig = sample_grid(index.frame.assign(any=""), row_key, "any", rows, [""], load_rgb, per_cell=4, seed=params.seed)
 label_provenance(fig, provenance)
 save_figure(fig, "00_samples", session.output_dir);
+
+# %% [markdown]
+# A closer look: two benign and two malignant tiles at the highest magnification,
+# at full resolution. Compare nuclear size, shape, darkness and crowding; notice
+# that the classes overlap, and that stain colour says more about the patient
+# than about the diagnosis.
+
+# %%
+if index.dataset == "breakhis":
+    top = index.frame[index.frame["magnification"] == BREAKHIS_MAGNIFICATIONS[-1]]
+    picks = pd.concat([top[top["label"] == label].sample(2, random_state=params.seed)
+                       for label in ("benign", "malignant")])
+else:
+    picks = index.frame.groupby("label").sample(1, random_state=params.seed)
+fig, axes = plt.subplots(1, len(picks), figsize=(4 * len(picks), 3))
+for ax, (_, row) in zip(axes, picks.iterrows()):
+    ax.imshow(load_rgb(row["path"]))
+    ax.set_title(f"{row['label']} · {row.get('subtype', '') or ''}\npatient {row['patient'] or '-'}", fontsize=9)
+    ax.axis("off")
+label_provenance(fig, provenance)
+save_figure(fig, "00_closeup", session.output_dir);
 
 # %% [markdown]
 # ## 6. The split: are patients kept apart?
