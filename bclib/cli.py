@@ -30,9 +30,14 @@ def _size(text: str) -> tuple[int, int]:
 def cmd_synth(args) -> int:
     from .data import synth
 
-    if args.layout == "breakhis":
+    if args.rehearsal:
+        if args.layout != "breakhis":
+            raise UserError("--rehearsal: only the BreakHis layout has a real-size rehearsal archive")
+        out = synth.make_breakhis_rehearsal(args.out, seed=args.seed, force=args.force, workers=args.workers)
+    elif args.layout == "breakhis":
         out = synth.make_breakhis(
-            args.out, seed=args.seed, images_per_magnification=args.images_per_magnification,
+            args.out, seed=args.seed, **({} if args.images_per_magnification is None else
+               {"images_per_magnification": args.images_per_magnification}),
             size=args.size or (700, 460), force=args.force, workers=args.workers,
         )
     else:
@@ -188,10 +193,12 @@ def _add_data_commands(sub) -> None:
     p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (same seed, same images)")
     p.add_argument("--size", type=_size, default=None, metavar="WxH",
                    help="image size (default 700x460 for BreakHis, 512x384 for BACH)")
-    p.add_argument("--images-per-magnification", type=int, default=3, metavar="N",
-                   help="BreakHis: images per patient and magnification")
+    p.add_argument("--images-per-magnification", type=int, default=None, metavar="N",
+                   help="BreakHis: images per patient and magnification (default: the embedded set's, 2)")
     p.add_argument("--images-per-class", type=int, default=12, metavar="N", help="BACH: images per class")
     p.add_argument("--workers", type=int, default=None, metavar="N", help="processes drawing images (default: up to 4)")
+    p.add_argument("--rehearsal", action="store_true",
+                   help="BreakHis at the real archive's size (82 patients, 7,909 tiles, Table 3's counts)")
     p.add_argument("--force", action="store_true", help="draw again even if the dataset exists")
 
     p = _command(sub, "audit", "count images, patients and problems of a dataset (JSON)", cmd_audit)

@@ -185,3 +185,25 @@ def test_patients_have_a_recognisable_stain_signature(breakhis_root):
     hits = np.mean([patients[i] == patients[j] for i, j in enumerate(dist.argmin(1))])
     chance = 1 / len(set(patients))
     assert hits > 5 * chance
+
+
+def test_rehearsal_archive_has_the_real_size_and_table3_counts(monkeypatch, tmp_path):
+    """Planned, not drawn (drawing 7,909 tiles takes tens of minutes): every tile of Table 3 is there."""
+    from collections import Counter
+
+    import bclib.data.synth.archive as archive
+    from bclib.reference import paper_table3
+
+    planned = []
+    monkeypatch.setattr(archive, "_run_jobs", lambda jobs, workers: planned.extend(jobs))
+    monkeypatch.setattr(archive, "_write_folds", lambda *args: None)
+    monkeypatch.setattr(archive, "_finish", lambda *args: None)
+    archive.make_breakhis_rehearsal(tmp_path / "rehearsal")
+    table = paper_table3()
+    counts = Counter((job[0], job[4][4]) for job in planned)
+    assert len(planned) == 7909
+    for subtype in archive.REAL_PATIENTS:
+        for mag in ("40X", "100X", "200X", "400X"):
+            assert counts[(subtype, int(mag[:-1]))] == table.loc[subtype, mag]
+    patients = {job[3] for job in planned}
+    assert len(patients) == 82 == sum(archive.REAL_PATIENTS.values())

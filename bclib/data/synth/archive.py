@@ -137,8 +137,13 @@ def make_breakhis(
     n_folds: int = 5,
     force: bool = False,
     workers: int | None = None,
+    images_per_subtype_magnification: dict[str, dict[int, int]] | None = None,
 ) -> Path:
     """Write a synthetic BreakHis archive under ``out`` (idempotent).
+
+    ``images_per_subtype_magnification`` ({subtype: {40: n, ...}}) replaces the uniform
+    ``images_per_magnification`` by totals per subtype and magnification, spread as
+    evenly as possible over that subtype's patients (the rehearsal archive's Table 3).
 
     Layout (as in the real archive, with Folds.csv beside ``BreaKHis_v1``)::
 
@@ -179,7 +184,8 @@ def make_breakhis(
         letter = klass[0].upper()
         slide = f"SOB_{letter}_{code}_{year}-{pid}"
         for mag in _MAGNIFICATIONS:
-            for seq in range(1, images_per_magnification + 1):
+            for seq in range(1, _images_of(patients, (subtype, pindex), mag, images_per_magnification,
+                                           images_per_subtype_magnification) + 1):
                 name = f"SOB_{letter}_{code}-{year}-{pid}-{mag}-{seq:03d}.png"
                 path = breast / klass / "SOB" / subtype / slide / f"{mag}X" / name
                 subtype_key = list(BREAKHIS_SUBTYPES).index(subtype)
@@ -189,6 +195,35 @@ def make_breakhis(
 
     _write_folds(tmp / "Folds.csv", files, patients, seed, n_folds)
     return _finish(tmp, out, "breakhis", "BreaKHis_v1", seed, len(files), size)
+
+
+# The real archive: patients per subtype (82 in all) and Table 3's images per subtype and magnification.
+REAL_PATIENTS = {"adenosis": 4, "fibroadenoma": 10, "phyllodes_tumor": 3, "tubular_adenoma": 7,
+                 "ductal_carcinoma": 38, "lobular_carcinoma": 5, "mucinous_carcinoma": 9, "papillary_carcinoma": 6}
+
+
+def _images_of(patients, who: tuple[str, int], mag: int, uniform: int, totals) -> int:
+    """Images of one patient at one magnification: uniform, or its share of the subtype's total."""
+    if totals is None:
+        return uniform
+    subtype, pindex = who
+    members = [p[3] for p in patients if p[0] == subtype]
+    base, extra = divmod(int(totals[subtype][mag]), len(members))
+    return base + (1 if members.index(pindex) < extra else 0)
+
+
+def make_breakhis_rehearsal(out: str | Path, seed: int = 0, force: bool = False,
+                            workers: int | None = None) -> Path:
+    """A synthetic archive at the real BreakHis's size: 82 patients, 7,909 tiles of 700x460, the
+    subtype x magnification counts of the paper's Table 3. For rehearsing real runs and for the
+    scale benchmarks (``benchmarks/bench_scale.py``); drawing it takes tens of minutes on 2 cores."""
+    from ...reference import paper_table3
+
+    table = paper_table3()
+    totals = {subtype: {int(m[:-1]): int(table.loc[subtype, m]) for m in BREAKHIS_MAGNIFICATIONS}
+              for subtype in REAL_PATIENTS}
+    return make_breakhis(out, seed=seed, patients_per_subtype=REAL_PATIENTS, force=force, workers=workers,
+                         images_per_subtype_magnification=totals)
 
 
 def _write_folds(path: Path, files, patients, seed: int, n_folds: int) -> None:
