@@ -194,6 +194,10 @@ def test_resume_refuses_a_different_architecture(tmp_path, split):
     params.gan.latent_dim = 16
     with pytest.raises(UserError, match="gan.latent_dim was 8, now 16"):
         CWGANTrainer(params, train, index.class_names, out, held_out=held, log=lambda m: None)
+    params = tiny_params(tmp_path, index.root, total=0.032)
+    params.gan.equalized_lr = True  # same weight shapes, different meaning
+    with pytest.raises(UserError, match="gan.equalized_lr was False, now True"):
+        CWGANTrainer(params, train, index.class_names, out, held_out=held, log=lambda m: None)
 
 
 def test_killed_training_continues_with_nothing_lost(tmp_path, breakhis_root):

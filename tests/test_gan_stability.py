@@ -194,6 +194,22 @@ def test_ada_in_the_trainer_raises_p_for_an_overfitting_critic(tmp_path, split):
     assert trainer.step()["augment_p"] > trainer.augment_p  # and lowers it when the critic is fooled
 
 
+def test_ada_probability_survives_a_resume(tmp_path, split):
+    index, train, held = split
+    params = profile_params(tmp_path, index.root, total_kimg=0.064, snapshot_kimg=0.032, ada_kimg=1.0,
+                            ada_interval=3, ema_kimg=None)
+    trainer = CWGANTrainer(params, train, index.class_names, tmp_path / "gan", held_out=held, log=lambda m: None)
+    step = trainer._train_step
+    trainer._step = lambda *a: {**step(*a), "rt": 1.0}  # eager, and a critic that calls every real image real
+    trainer.train(stop_after_kimg=0.032)  # one iteration: p still 0, one of three observations pending
+    for _ in range(2):
+        trainer.step()  # two more: the interval completes and p rises
+    saved = trainer.ada.state()
+    trainer.snapshot({"kimg": trainer.kimg})
+    resumed = CWGANTrainer(params, train, index.class_names, tmp_path / "gan", held_out=held, log=lambda m: None)
+    assert saved["p"] > 0 and resumed.ada.state() == saved and resumed.augment_p == trainer.augment_p
+
+
 # -- conditioning ------------------------------------------------------------------------
 
 

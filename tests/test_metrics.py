@@ -88,13 +88,16 @@ def test_route_choice_follows_the_cost():
     # Gram route while there are fewer images than dimensions, Cholesky route beyond
     assert [chosen_route(n, 2048) for n in (500, 2000, 10000, 50000)] == ["nuclear", "nuclear", "cholesky", "cholesky"]
     assert chosen_route(20000, 64) == "cholesky"
-    assert "cholesky" not in _route_costs(1000, 5000, 2048)  # a covariance of 1000 images in 2048-d is singular
+    assert "cholesky" not in _route_costs(1000, 2000, 2048)  # both covariances in 2048-d are singular
+    assert chosen_route(50000, 2048) == "cholesky"
+    costs = _route_costs(50000, 2000, 2048)  # all real images against a class's generated ones
+    assert min(costs, key=costs.get) == "cholesky"  # the 50,000-image covariance is factorised
     a = np.random.default_rng(3).normal(size=(30, 10))
     a -= a.mean(0)
     assert trace_sqrt_product(a, a, "eigh") == pytest.approx(trace_sqrt_product(a, a, "nuclear"), rel=1e-10)
 
 
-@pytest.mark.parametrize("n, m, d", [(400, 300, 64), (150, 500, 100)])
+@pytest.mark.parametrize("n, m, d", [(400, 300, 64), (150, 500, 100), (50, 400, 64)])
 def test_every_route_agrees_with_sqrtm(n, m, d):
     rng = np.random.default_rng(n + d)
     a = np.maximum(rng.normal(size=(n, d)) @ rng.normal(scale=0.4, size=(d, d)), 0)

@@ -488,10 +488,13 @@ class CWGANTrainer:
     def _restore(self, snapshot: Path) -> None:
         state = read_state(snapshot)
         mine = self.cfg.model_dump(mode="json")
-        for key in ("resolution", "latent_dim", "max_channels", "channel_base"):
-            if state["gan"].get(key) != mine[key]:
-                raise UserError(f"{snapshot}: cannot resume: gan.{key} was {state['gan'].get(key)}, now {mine[key]}; "
-                                "use a new output folder")
+        # equalized_lr keeps every weight's shape but changes its meaning; snapshots older than the key had it off
+        older = {"equalized_lr": False, "condition_magnification": False}
+        for key in ("resolution", "latent_dim", "max_channels", "channel_base", "equalized_lr",
+                    "condition_magnification"):
+            if state["gan"].get(key, older.get(key)) != mine[key]:
+                raise UserError(f"{snapshot}: cannot resume: gan.{key} was {state['gan'].get(key, older.get(key))}, "
+                                f"now {mine[key]}; use a new output folder")
         if state["class_names"] != self.class_names:
             raise UserError(f"{snapshot}: cannot resume: classes were {state['class_names']}, now {self.class_names}")
         if state.get("training_set") != self.training_set["fingerprint"]:

@@ -8,14 +8,14 @@ The usual implementation calls ``scipy.linalg.sqrtm`` on the non-symmetric
 product S_a S_b, which is slow at d = 2048 and can return complex noise. The
 routes here are exact and use symmetric or singular-value decompositions:
 
-* ``cholesky`` (the default when there are more images than dimensions): with
+* ``cholesky`` (the default when a set has more images than dimensions): with
   S_a = L L^T (Cholesky), S_a S_b is similar to the symmetric positive semi-definite
   L^T S_b L, so tr((S_a S_b)^(1/2)) = sum sqrt(eigvalsh(L^T S_b L)). One Cholesky
   factorisation, two triangular products and one eigenvalue-only decomposition:
   about half the work of ``eigh``. The covariances come from one BLAS call each
-  (``syrk`` on the centred float64 features). If S_a is not numerically positive
-  definite (fewer images than dimensions, or constant features) the route falls
-  back to ``eigh``;
+  (``syrk`` on the centred float64 features); the larger set is factorised. If its
+  covariance is not numerically positive definite (fewer images than dimensions, or
+  constant features) the route falls back to ``eigh``;
 * ``eigh``: tr((S_a S_b)^(1/2)) = sum sqrt(eig(sqrt(S_a) S_b sqrt(S_a))), a symmetric
   positive semi-definite matrix with the same eigenvalues as S_a S_b;
 * ``eigvals``: the eigenvalues of the non-symmetric product S_a S_b (torchmetrics'
@@ -69,7 +69,7 @@ def _route_costs(n: int, m: int, d: int) -> dict[str, float]:
         # the n x m cross product, its Gram matrix and eigenvalues, plus the two traces
         "nuclear": 2.0 * n * m * d + 2.0 * small**2 * large + 4.6 * small**3 + 2.0 * (n + m) * d,
     }
-    if min(n, m) > d:  # both covariances can be positive definite
+    if large > d:  # the larger set's covariance can be positive definite (it is the one factorised)
         # two covariances, Cholesky, two triangular products, eigvalsh
         costs["cholesky"] = 2.0 * (n + m) * d * d + 11.0 * d**3
     return costs
@@ -156,6 +156,8 @@ def trace_sqrt_product(a_centred: np.ndarray, b_centred: np.ndarray, route: Opti
                 return total
         return float(np.linalg.svd(cross, compute_uv=False).sum())
     if route in ("cholesky", "eigh", "eigvals"):
+        if m > n:  # S_a S_b and S_b S_a share their eigenvalues; factorise the set more likely to be full rank
+            a_centred, b_centred = b_centred, a_centred
         cov_a, cov_b = covariance(a_centred), covariance(b_centred)
         return trace_sqrt_from_covariances(cov_a, cov_b, route)
     raise ValueError(f"unknown route {route!r} (expected 'cholesky', 'eigh', 'eigvals', 'nuclear' or 'svd')")
