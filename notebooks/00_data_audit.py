@@ -50,7 +50,7 @@ if "google.colab" in sys.modules:
     REPOSITORY, HOME = "https://github.com/bclib/bclib", "/content/bclib"
     if not os.path.isdir(HOME):
         subprocess.run(f"git clone -q --depth 1 {REPOSITORY} {HOME} && cd {HOME} && pip install -q -e . && "
-                       "bclib synth --layout breakhis --out data/synthetic/breakhis --images-per-magnification 2 && "
+                       "bclib synth --layout breakhis --out data/synthetic/breakhis && "
                        "bclib synth --layout bach --out data/synthetic/bach", shell=True, check=True)
     sys.path.insert(0, HOME)  # an editable install is seen by new Python processes only; this one needs the path
     os.chdir(f"{HOME}/notebooks")
