@@ -60,7 +60,8 @@ class GanJob:
     def commands(self) -> list[list[str]]:
         source = str(self.params._source)
         gan = self.params.gan
-        return [["bclib", "gan", "train", "--params", source, "--out", str(self.out_dir)],
+        # --use-selection: the gamma and batch size the sweep chose (gan_selection.json), when it ran
+        return [["bclib", "gan", "train", "--params", source, "--out", str(self.out_dir), "--use-selection"],
                 ["bclib", "gan", "generate", "--snapshot", str(self.out_dir), "--class", ",".join(self.classes()),
                  "--n", str(gan.n_generate), "--seed", str(self.params.seed), "--out", str(self.generated_dir),
                  "--force"]]
@@ -79,6 +80,7 @@ class GanJob:
                 and (self.generated_dir / "manifest.csv").is_file())
 
     def inputs(self) -> dict:
+        # The sweep's choice follows from the parameters (sweep values included) already in the key.
         return {}
 
 
@@ -90,11 +92,11 @@ def plan(params, sweeps: bool = True, classifiers: bool = True) -> list:
     jobs: list = []
     runs = classifier_jobs(params, "baselines") + classifier_jobs(params, "proposed") + leakage_jobs(params) \
         if classifiers else []
+    points = sweep_jobs(params) if sweeps else []
     if any("cwgan" in job.variant for job in runs):
-        jobs.append(GanJob(params))
-    if sweeps:
-        jobs += sweep_jobs(params)
-    return jobs + runs
+        # The main GAN waits for the sweep, whose choice of gamma and batch size it trains with.
+        jobs.append(GanJob(params, depends_on=tuple(job.name for job in points)))
+    return jobs + points + runs
 
 
 # ---------------------------------------------------------------------------
