@@ -53,15 +53,22 @@ def bootstrap_values(predictions: pd.DataFrame, statistic: Statistic, n_resample
                      group: Optional[str] = "patient") -> np.ndarray:
     """The statistic on ``n_resamples`` cluster-bootstrap resamples (resamples where it is undefined are skipped)."""
     groups = clusters(predictions, group)
+    return _over_resamples(lambda picked: statistic(resample_clusters(predictions, groups, picked, group)),
+                           len(groups), n_resamples, seed)
+
+
+def _over_resamples(value_of, n_groups: int, n_resamples: int, seed: int) -> np.ndarray:
+    """``value_of(picked)`` for ``n_resamples`` draws of ``n_groups`` clusters with replacement, skipping
+    draws where it is undefined (ValueError: e.g. a resample with one class only, for ROC AUC)."""
     rng = np.random.default_rng(seed)
     values = []
     for _ in range(n_resamples):
-        picked = rng.integers(0, len(groups), len(groups))
+        picked = rng.integers(0, n_groups, n_groups)
         try:
-            values.append(float(statistic(resample_clusters(predictions, groups, picked, group))))
-        except ValueError:  # e.g. a resample with one class only for ROC AUC
+            values.append(float(value_of(picked)))
+        except ValueError:
             continue
-    return np.asarray(values)
+    return np.asarray(values, float)
 
 
 def _percentiles(values: np.ndarray, confidence: float) -> tuple[float, float]:
@@ -96,16 +103,9 @@ def paired_bootstrap(a: pd.DataFrame, b: pd.DataFrame, statistic: Statistic, n_r
     """
     _same_images(a, b)
     groups = clusters(a, group)
-    rng = np.random.default_rng(seed)
-    differences = []
-    for _ in range(n_resamples):
-        picked = rng.integers(0, len(groups), len(groups))
-        try:
-            differences.append(statistic(resample_clusters(a, groups, picked, group))
-                               - statistic(resample_clusters(b, groups, picked, group)))
-        except ValueError:
-            continue
-    differences = np.asarray(differences, float)
+    differences = _over_resamples(lambda picked: statistic(resample_clusters(a, groups, picked, group))
+                                  - statistic(resample_clusters(b, groups, picked, group)),
+                                  len(groups), n_resamples, seed)
     low, high = _percentiles(differences, confidence)
     below = float(np.mean(differences < 0)) if len(differences) else np.nan
     return {"difference": float(statistic(a) - statistic(b)), "low": low, "high": high,
