@@ -103,3 +103,16 @@ def test_row_file_reads_like_the_array_it_holds(tmp_path):
     view = rows.view(np.flatnonzero(mask))
     np.testing.assert_array_equal(view[1:3], array[mask][1:3])
     assert view.fingerprint == rows.view(np.flatnonzero(mask)).fingerprint != rows.view([0]).fingerprint
+
+
+def test_a_model_with_several_taps_predicts_from_a_label_free_store(frame, tmp_path):
+    """Keras reads a bare tuple of taps as (x, y, weights); the reader must hand it over as one input."""
+    trunk = toy_trunk()
+    store = write_store(trunk, frame, 16, tmp_path / "s")
+    taps = [keras.Input(t.shape[1:]) for t in trunk.outputs]
+    joined = keras.layers.Concatenate()([keras.layers.GlobalAveragePooling2D()(taps[0]), taps[1]])
+    top = keras.Model(taps, keras.layers.Dense(2, activation="softmax")(joined))
+    probabilities = top.predict(StoreReader([store]).dataset(None, batch_size=8), verbose=0)
+    assert probabilities.shape == (37, 2)
+    top.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    top.fit(StoreReader([store]).dataset(frame["label_index"].to_numpy(), 8), epochs=1, verbose=0)

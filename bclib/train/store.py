@@ -185,7 +185,8 @@ class StoreReader:
                 value.set_shape((None, *shape))
             inputs = values[0] if n_taps == 1 else tuple(values[:n_taps])
             if label_array is None:
-                return inputs
+                # A 1-tuple: Keras' predict() would read a bare 3-tuple of taps as (x, y, sample_weight).
+                return (inputs,)
             values[n_taps].set_shape((None,))
             return inputs, values[n_taps]
 
