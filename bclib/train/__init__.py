@@ -16,7 +16,6 @@ from .classifier import VARIANTS, train_classifier
 from .data import generated_training_images
 from .fitting import class_weights, distribution_strategy
 from .record import run_is_complete
-from .store import trunk_outputs
 
 __all__ = ["VARIANTS", "train_classifier", "generated_training_images", "class_weights", "distribution_strategy",
-           "run_is_complete", "trunk_outputs"]
+           "run_is_complete"]

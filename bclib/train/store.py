@@ -206,14 +206,3 @@ def offline_augmenter(seed: int, stain_sigma: float):
         return out
 
     return augment
-
-
-def trunk_outputs(trunk, frames: Sequence[pd.DataFrame], image_size: int, folders: Sequence[Path],
-                  augment: Optional[Callable] = None) -> list:
-    """In-memory float32 outputs of ``frames`` (per frame an array, or a list for several taps), through
-    their stores: for benchmarks and small inspections; training streams from the stores instead."""
-    results = []
-    for frame, folder in zip(frames, folders):
-        arrays = stored_outputs(trunk, frame, image_size, Path(folder), augment).load()
-        results.append(arrays[0] if len(arrays) == 1 else arrays)
-    return results
