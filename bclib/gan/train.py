@@ -158,6 +158,15 @@ def training_images(frame: pd.DataFrame, resolution: int, folder: Path, batch_si
     return RowFile(path)
 
 
+def load_images_u8(frame: pd.DataFrame, resolution: int, batch_size: int = 32) -> np.ndarray:
+    """Decode and resize every image of ``frame`` once (tf.data), kept as uint8 (N, r, r, 3)."""
+    from ..data.pipeline import make_dataset
+
+    dataset = make_dataset(frame, resolution, batch_size, cache=False, label_column=None)
+    batches = [np.clip(np.round(batch.numpy()), 0, 255).astype(np.uint8) for batch in dataset]
+    return np.concatenate(batches) if batches else np.zeros((0, resolution, resolution, 3), np.uint8)
+
+
 def to_uint8(images) -> np.ndarray:
     """Generator output in [-1, 1] -> uint8 [0, 255]."""
     images = np.asarray(images, dtype=np.float32)
