@@ -9,8 +9,8 @@ Draws a full-size BreakHis rehearsal archive once (``bclib synth --rehearsal``:
 
 * ``train``: ``bclib train`` of the fusion model at 224 px, one epoch, variant none;
 * ``gan``:   ``bclib gan train`` at the profile's resolution for a few iterations;
-* ``fid``:   ``bclib fid`` of the training images against themselves (the FID/KID
-  hook's feature pass) at 299 px.
+* ``fid``:   ``bclib fid`` of the archive's images against the embedded 424-tile set
+  (the FID/KID hook's feature pass over every real image) at 299 px.
 
 Each smaller size is a subset of whole patients of the same archive (symbolic
 links in the real layout). Peak memory is the resident set of the command's
@@ -21,6 +21,7 @@ images, and at most 1.5x growth from the smallest to the largest size.
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -55,18 +56,27 @@ def measure(command: list[str]) -> dict:
 
 
 def subset(archive: Path, n_images: int, out: Path) -> Path:
-    """Whole patients of ``archive`` until ``n_images`` tiles, linked into the same layout under ``out``."""
+    """Whole patients of ``archive`` until ``n_images`` tiles, linked file by file into the same layout under ``out``.
+
+    Files, not folders, are linked: the loaders walk with ``os.walk``, which does
+    not descend into linked folders. The synthetic-data marker comes along, so
+    every output still says the data are synthetic.
+    """
     breast = next(archive.rglob("breast"))
     slides = sorted(p for p in breast.glob("*/SOB/*/*") if p.is_dir())
     slides = slides[::2] + slides[1::2]  # alternate so both classes and most subtypes come early
+    for marker in archive.rglob("BCLIB_SYNTHETIC.json"):
+        (out / marker.relative_to(archive)).parent.mkdir(parents=True, exist_ok=True)
+        (out / marker.relative_to(archive)).symlink_to(marker.resolve())
     count = 0
     for slide in slides:
         if count >= n_images:
             break
-        target = out / slide.relative_to(archive)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.symlink_to(slide, target_is_directory=True)
-        count += sum(1 for _ in slide.rglob("*.png"))
+        for image in sorted(slide.rglob("*.png")):
+            target = out / image.relative_to(archive)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(image.resolve())
+            count += 1
     return out
 
 
@@ -79,7 +89,8 @@ def commands(step: str, root: Path, out: Path) -> list[list[str]]:
         return [[BCLIB, "gan", "train", *common, "--set", "gan.total_kimg=0.064", "--set", "gan.snapshot_kimg=0.064",
                  "--set", "metrics.during_training=false", "--set", "metrics.weights=none"]]
     images = next(root.rglob("breast"))
-    return [[BCLIB, "fid", str(images), str(images), "--weights", "none", "--image-size", "299",
+    reference = project_root() / "data" / "synthetic" / "breakhis"  # a fixed small second set: only the first grows
+    return [[BCLIB, "fid", str(images), str(reference), "--weights", "none", "--image-size", "299",
              "--kid-subset-size", "100", "--kid-subsets", "10"]]
 
 
@@ -100,10 +111,12 @@ def main() -> None:
             root = subset(archive, n, Path(tmp) / f"subset-{n}")
             for step in steps:
                 result = {"peak_gb": 0.0, "wall_s": 0.0}
-                for command in commands(step, root, Path(tmp) / f"out-{step}-{n}"):
+                out = Path(tmp) / f"out-{step}-{n}"
+                for command in commands(step, root, out):
                     one = measure(command)
                     result = {"peak_gb": max(result["peak_gb"], one["peak_gb"]),
                               "wall_s": result["wall_s"] + one["wall_s"]}
+                shutil.rmtree(out, ignore_errors=True)  # the 7,909-image trunk store alone is ~8 GB of disk
                 rows.append({"step": step, "images": n, **result})
                 print(rows[-1], flush=True)
     lines = ["| step | images | peak memory GB | wall s |", "| --- | --- | --- | --- |"]

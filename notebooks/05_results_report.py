@@ -219,12 +219,18 @@ paired
 # The same model, trained the same way, evaluated on two splits. On the
 # image-level split, images of a test patient were also in training, so the model
 # can recognise the patient (their staining, their tissue) rather than the
-# disease. The gap is the size of that shortcut on this data. Read it against the
-# two intervals: with one seed and a handful of test patients it can even come
-# out negative, which only says the shortcut is smaller than the noise here.
+# disease. The gap is the size of that shortcut on this data.
+#
+# `gap_low` and `gap_high` bound the gap: each split's test patients are
+# resampled on their own (the two splits test different images, so the draws
+# cannot be paired), and the gap is recomputed each time. Only when the whole
+# interval lies above zero does the data show a shortcut rather than noise;
+# with a handful of test patients the interval is wide, and the gap itself can
+# even come out negative.
 
 # %%
-leakage = rep.leakage_table(scores[scores["split"] == params.data.split], scores[scores["split"] == "image"])
+leakage = rep.leakage_table(scores[scores["split"] == params.data.split], scores[scores["split"] == "image"],
+                            runs + image_split_runs, params.eval.bootstrap, params.eval.confidence, params.seed)
 save_table(leakage, "05_leakage", session)
 report.text("Leakage", "Accuracy of the same model on a patient-disjoint and an image-level split.")
 report.table("Patient split against image split", leakage, "05_leakage",

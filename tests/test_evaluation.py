@@ -89,6 +89,7 @@ from bclib.evaluation import (  # noqa: E402
     patient_mcnemar,
     resample_clusters,
     statistic,
+    two_sample_bootstrap,
 )
 
 
@@ -117,6 +118,22 @@ def test_patient_bootstrap_matches_the_enumerated_distribution():
     assert set(values) <= set(exact_share.index)  # 2/3 is among them: it needs A (or B) counted twice
     np.testing.assert_allclose(share.to_numpy(), exact_share.to_numpy(), atol=0.035)
     assert values.std(ddof=0) == pytest.approx(exact.std(ddof=0), rel=0.05)  # sqrt(1/18) = 0.236
+
+
+def test_two_sample_interval_matches_the_binomial_closed_form():
+    """Two independent test sets (the leakage comparison): 80% of 400 right against 60% of 400 right.
+
+    The difference of two independent proportions has sd sqrt(0.8*0.2/400 + 0.6*0.4/400) = 0.0316,
+    so a 95% interval is about 0.2 +- 1.96 * 0.0316; drawing both sets together (paired) would be wrong.
+    """
+    def frame(right):
+        return pd.DataFrame({"label": ["m"] * 400, "pred": ["m"] * right + ["b"] * (400 - right)})
+
+    gap = two_sample_bootstrap(frame(320), frame(240), statistic("accuracy", ["b", "m"]), n_resamples=3000)
+    assert gap["difference"] == pytest.approx(0.2)
+    assert (gap["high"] - gap["low"]) / (2 * 1.96) == pytest.approx(np.sqrt(0.8 * 0.2 / 400 + 0.6 * 0.4 / 400),
+                                                                     rel=0.08)
+    assert gap["low"] + gap["high"] == pytest.approx(0.4, abs=0.01)
 
 
 def test_patient_level_rate_per_magnification():

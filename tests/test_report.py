@@ -112,7 +112,12 @@ def test_leakage_and_mcnemar_tables():
     patient = run_scores([_run("mobilenet", "none", 0, "patient", [True] * 6 + [False] * 2)], n_resamples=50)
     image = run_scores([_run("mobilenet", "none", 0, "image", [True] * 8)], n_resamples=50)
     gap = leakage_table(patient, image)
-    assert gap["gap_image_minus_patient"].iloc[0] == pytest.approx(0.25)
+    assert gap["gap_image_minus_patient"].iloc[0] == pytest.approx(0.25) and "gap_low" not in gap
+    runs = [_run("mobilenet", "none", 0, "patient", [True] * 6 + [False] * 2),
+            _run("mobilenet", "none", 0, "image", [True] * 8)]
+    gap = leakage_table(patient, image, runs, n_resamples=200)
+    assert gap["gap_low"].iloc[0] <= 0.25 <= gap["gap_high"].iloc[0]
+    assert gap["gap_high"].iloc[0] <= 1.0 and gap["gap_low"].iloc[0] >= 0.0  # the image run is always right
     a = _run("a", "none", 0, "patient", [True] * 8)
     b = _run("b", "none", 0, "patient", [True] * 4 + [False] * 4)
     result = mcnemar_table({"a": a, "b": b}, [("a", "b")])  # on patients: p3 and p4 are wrong in b

@@ -25,10 +25,11 @@ from .uncertainty import (
     patient_decisions,
     patient_mcnemar,
     resample_clusters,
+    two_sample_bootstrap,
 )
 
 __all__ = [
     "MEASURES", "TABLE_COLUMNS", "bootstrap_interval", "bootstrap_values", "clusters", "headline_metrics",
     "mcnemar_test", "paired_bootstrap", "patient_decisions", "patient_level_rate", "patient_level_rates",
-    "patient_mcnemar", "per_class_table", "resample_clusters", "statistic",
+    "patient_mcnemar", "per_class_table", "resample_clusters", "statistic", "two_sample_bootstrap",
 ]

@@ -27,7 +27,7 @@ import pandas as pd
 from ..io import write_text_atomic
 from ..reference import paper_table
 from .scores import headline_metrics, patient_level_rates, per_class_table, statistic
-from .uncertainty import bootstrap_interval, paired_bootstrap, patient_mcnemar
+from .uncertainty import bootstrap_interval, paired_bootstrap, patient_mcnemar, two_sample_bootstrap
 
 PAPER_PER_CLASS = {"breakhis": "table11_breakhis_per_class", "bach": "table12_bach_per_class"}
 HEADLINES = ("accuracy", "balanced_accuracy", "roc_auc", "patient_level_rate")
@@ -359,14 +359,38 @@ def comparison_pairs(runs: Sequence[Run]) -> list[tuple[str, str]]:
     return pairs
 
 
-def leakage_table(patient_scores: pd.DataFrame, image_scores: pd.DataFrame) -> pd.DataFrame:
-    """The same model under the patient-disjoint and the image-level split, and the accuracy gap."""
+def leakage_table(patient_scores: pd.DataFrame, image_scores: pd.DataFrame, runs: Sequence[Run] = (),
+                  n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> pd.DataFrame:
+    """The same model under the patient-disjoint and the image-level split, and the accuracy gap.
+
+    With ``runs`` (those the scores came from), the gap gets an interval
+    (``gap_low``, ``gap_high``) from resampling each split's test patients
+    independently (:func:`two_sample_bootstrap`): the two splits test different
+    images, so a paired interval would be wrong.
+    """
     keys = ["model", "variant", "seed"]
     merged = patient_scores.merge(image_scores, on=keys, suffixes=("_patient", "_image"))
     columns = keys + [f"{m}_{s}" for m in ("accuracy", "accuracy_low", "accuracy_high") for s in ("patient", "image")]
     table = merged[columns].copy()
     table["gap_image_minus_patient"] = table["accuracy_image"] - table["accuracy_patient"]
+    if runs:
+        bounds = [_leakage_interval(runs, row, n_resamples, confidence, seed) for row in merged.to_dict("records")]
+        table["gap_low"], table["gap_high"] = [b[0] for b in bounds], [b[1] for b in bounds]
     return table
+
+
+def _leakage_interval(runs: Sequence[Run], row: dict, n_resamples: int, confidence: float,
+                      seed: int) -> tuple[float, float]:
+    def find(split: str) -> Optional[Run]:
+        return next((r for r in runs if r.record["split"] == split and all(
+            r.record[k] == row[k] for k in ("model", "variant", "seed"))), None)
+
+    image, patient = find(row["split_image"]), find(row["split_patient"])
+    if image is None or patient is None:
+        return np.nan, np.nan
+    gap = two_sample_bootstrap(image.predictions, patient.predictions, statistic("accuracy", image.classes),
+                               n_resamples, confidence, seed)
+    return gap["low"], gap["high"]
 
 
 # ---------------------------------------------------------------------------

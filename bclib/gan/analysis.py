@@ -90,6 +90,8 @@ def critic_linear_probe(critic, train_u8, train_labels, test_u8, test_labels, tr
     """
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000, random_state=seed))
     groups = np.asarray(train_groups) if train_groups is not None else np.arange(len(train_labels))
+    if len(np.unique(groups)) < 2:  # no patient ids (BACH: one empty id for every image): images are the units
+        groups = np.arange(len(train_labels))
     folds = min(5, len(np.unique(groups)))
     search = GridSearchCV(probe, {"logisticregression__C": [1e-3, 1e-2, 1e-1, 1.0]}, cv=GroupKFold(folds))
     search.fit(critic_features(critic, train_u8), train_labels, groups=groups)

@@ -138,23 +138,36 @@ def folder_images(folder: str | os.PathLike) -> list[Path]:
     return paths
 
 
-def load_folder(paths: list[Path], size: int) -> tuple[np.ndarray, list[dict]]:
-    """Decode and resize images to (size, size) uint8; unreadable files are listed, not fatal."""
+def _decoded(path: Path, size: int) -> np.ndarray:
+    """One image decoded and resized to (size, size) uint8, as a PNG of that size would store it."""
     from ..data.images import load_rgb
 
     tf = tensorflow()
-    images, problems = [], []
+    resized = tf.image.resize(tf.cast(load_rgb(path), tf.float32), (size, size), antialias=True)
+    return np.clip(np.round(resized.numpy()), 0, 255).astype(np.uint8)
+
+
+def folder_features(extractor: FeatureExtractor, paths: list[Path]) -> tuple[np.ndarray, list[dict]]:
+    """Features of image files, decoded one batch at a time (memory does not grow with the number of
+    files, only the N x d features do); unreadable files are listed, not fatal."""
+    out, problems, batch = [], [], []
+
+    def flush():
+        if batch:
+            out.append(extractor(np.stack(batch)))
+            batch.clear()
+
     for path in paths:
         try:
-            pixels = load_rgb(path)
+            batch.append(_decoded(path, extractor.input_size))
         except ImageProblem as exc:
             problems.append({"path": str(path), "problem": f"{exc}; skipped"})
-            continue
-        resized = tf.image.resize(tf.cast(pixels, tf.float32), (size, size), antialias=True)
-        images.append(np.clip(np.round(resized.numpy()), 0, 255).astype(np.uint8))
-    if len(images) < 2:
+        if len(batch) == extractor.batch_size:
+            flush()
+    flush()
+    if sum(len(f) for f in out) < 2:
         raise UserError(f"fewer than 2 readable images among {len(paths)}")
-    return np.stack(images), problems
+    return np.concatenate(out), problems
 
 
 def fingerprint_arrays(images_u8: np.ndarray) -> str:
@@ -195,8 +208,8 @@ def features_of_folder(extractor: FeatureExtractor, folder, cache_dir=None) -> t
     problems: list[dict] = []
 
     def compute():
-        images, found = load_folder(paths, extractor.input_size)
+        features, found = folder_features(extractor, paths)
         problems.extend(found)
-        return extractor(images)
+        return features
 
     return cached_features(extractor, fingerprint_paths(paths), compute, cache_dir), problems
