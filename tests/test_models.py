@@ -74,6 +74,8 @@ def test_train_writes_predictions_history_and_model(trained_run):
     assert list(predictions.columns) == ["path", "patient", "magnification", "label", "pred", "p_benign", "p_malignant"]
     assert len(predictions) == record["n_test"] > 0
     np.testing.assert_allclose(predictions[["p_benign", "p_malignant"]].sum(axis=1), 1, rtol=1e-5)
+    validation = pd.read_csv(run / "val_predictions.csv")  # what temperature scaling is fitted on
+    assert list(validation.columns) == list(predictions.columns) and len(validation) == record["n_val"] > 0
     assert record["untrained_backbone"] and record["synthetic_data"] and record["cached_trunk"]
     assert record["n_train"] > record["n_test"] and record["variant"] == "tradaug"
     history = pd.read_csv(run / "history.csv")

@@ -2,11 +2,29 @@
 
 * :mod:`.scores` - the paper's per-class table, headline measures (one function,
   :func:`statistic`, computes each), patient-level recognition rates;
+* :mod:`.diagnosis` - patient decisions from image probabilities (mean
+  probability, majority vote), per magnification and pooled;
+* :mod:`.calibration` - expected calibration error, reliability tables and
+  temperature scaling fitted on validation predictions;
+* :mod:`.tta` - test-time augmentation over the eight dihedral views;
 * :mod:`.uncertainty` - the patient (cluster) bootstrap, paired comparisons of
-  two runs and McNemar's test on patient-level decisions;
-* :mod:`.report` - notebook 05's tables and report files.
+  two runs, McNemar's test on patient-level decisions, patient-level accuracy
+  with its interval;
+* :mod:`.report` - notebook 05's tables and report files; :mod:`.figures` its figures (reliability
+  diagrams among them).
 """
 
+from .calibration import (
+    apply_temperature,
+    calibration_summary,
+    ece_from_table,
+    expected_calibration_error,
+    fit_temperature,
+    reliability_table,
+    temperature_nll,
+    temperature_scaled,
+)
+from .diagnosis import RULES, patient_accuracy, patient_diagnoses
 from .scores import (
     MEASURES,
     TABLE_COLUMNS,
@@ -16,12 +34,15 @@ from .scores import (
     per_class_table,
     statistic,
 )
+from .tta import dihedral_transforms, tta_model, tta_probabilities
 from .uncertainty import (
     bootstrap_interval,
     bootstrap_values,
     clusters,
     mcnemar_test,
     paired_bootstrap,
+    patient_accuracy_interval,
+    patient_accuracy_table,
     patient_decisions,
     patient_mcnemar,
     resample_clusters,
@@ -29,7 +50,11 @@ from .uncertainty import (
 )
 
 __all__ = [
-    "MEASURES", "TABLE_COLUMNS", "bootstrap_interval", "bootstrap_values", "clusters", "headline_metrics",
-    "mcnemar_test", "paired_bootstrap", "patient_decisions", "patient_level_rate", "patient_level_rates",
-    "patient_mcnemar", "per_class_table", "resample_clusters", "statistic", "two_sample_bootstrap",
+    "MEASURES", "RULES", "TABLE_COLUMNS", "apply_temperature", "bootstrap_interval", "bootstrap_values",
+    "calibration_summary", "clusters", "dihedral_transforms", "ece_from_table", "expected_calibration_error",
+    "fit_temperature", "headline_metrics", "mcnemar_test", "paired_bootstrap", "patient_accuracy",
+    "patient_accuracy_interval", "patient_accuracy_table", "patient_decisions", "patient_diagnoses",
+    "patient_level_rate", "patient_level_rates", "patient_mcnemar", "per_class_table",
+    "reliability_table", "resample_clusters", "statistic", "temperature_nll", "temperature_scaled",
+    "tta_model", "tta_probabilities", "two_sample_bootstrap",
 ]

@@ -1,4 +1,5 @@
-"""The report's figures: confusion matrices, ROC curves, real beside generated images, Grad-CAM.
+"""The report's figures: confusion matrices, ROC curves, reliability diagrams, real beside generated images,
+Grad-CAM.
 
 Each function returns a matplotlib figure with the provenance footer (synthetic
 data, untrained weights) when given one; notebooks save them with
@@ -101,6 +102,35 @@ def gradcam_figure(images: np.ndarray, heatmaps: np.ndarray, titles: Sequence[st
         axes[0, k].set_title(titles[k], fontsize=7)
     axes[0, 0].set_ylabel("image")
     axes[1, 0].set_ylabel(f"Grad-CAM\n{row_label}", fontsize=8)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    label_provenance(fig, provenance)
+    return fig
+
+
+def reliability_diagram(named: dict[str, pd.DataFrame], provenance: str = "", title: str = ""):
+    """Accuracy against mean confidence per bin, one line per table of :func:`.calibration.reliability_table`
+    (e.g. raw and temperature-scaled), with the diagonal of perfect calibration and the ECE in the legend.
+
+    Below, the share of images per bin: a large gap in a nearly empty bin weighs little in the ECE.
+    """
+    from .calibration import ece_from_table
+
+    fig, (ax, counts) = plt.subplots(2, 1, figsize=(5.0, 5.6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="perfect calibration")
+    for k, (name, table) in enumerate(named.items()):
+        filled = table[table["count"] > 0]
+        ax.plot(filled["confidence"], filled["accuracy"], marker="o", markersize=4,
+                label=f"{name} (ECE {ece_from_table(table):.3f})")
+        # Bars side by side within each bin, so that several tables stay readable.
+        share = (table["upper"] - table["lower"]).to_numpy() / len(named)
+        counts.bar(table["lower"] + share * (k + 0.5), table["count"] / max(table["count"].sum(), 1), width=share,
+                   alpha=0.7, label=name)
+    ax.set_xlim(0, 1), ax.set_ylim(0, 1.02)
+    ax.set_ylabel("accuracy")
+    ax.set_title(title or "reliability diagram (top-class confidence)", fontsize=10)
+    ax.legend(fontsize=7, loc="upper left")
+    counts.set_xlabel("confidence")
+    counts.set_ylabel("share of images", fontsize=8)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     label_provenance(fig, provenance)
     return fig

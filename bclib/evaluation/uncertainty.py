@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from .scores import _indices
+from .diagnosis import ALL, RULES, decide, has_probabilities, magnifications, patient_accuracy
 
 Statistic = Callable[[pd.DataFrame], float]
 
@@ -158,22 +158,16 @@ def patient_decisions(predictions: pd.DataFrame, class_names: Sequence[str],
     Rows are keyed by (patient, true class); without patient ids each image is
     its own unit. Columns ``label``, ``pred``, ``images``, ``correct``.
     Without ``p_<class>`` columns the most frequent predicted class decides
-    (ties: the class listed first).
+    (ties: the class listed first). The rules are those of
+    :func:`bclib.evaluation.diagnosis.decide`.
     """
     frame = predictions.reset_index(drop=True)
     keys = frame[group].astype(str) if _has_groups(frame, group) else pd.Series(frame.index.astype(str))
     frame = frame.assign(_unit=keys.to_numpy())
-    columns = [f"p_{c}" for c in class_names]
-    if all(c in frame for c in columns):
-        votes = frame.groupby(["_unit", "label"], sort=True)[columns].mean().to_numpy()
-    else:
-        onehot = np.eye(len(class_names))[_indices(frame["pred"], class_names)]
-        votes = pd.DataFrame(onehot).groupby([frame["_unit"], frame["label"]], sort=True).sum().to_numpy()
-    units = frame.groupby(["_unit", "label"], sort=True).size()
-    out = pd.DataFrame({"label": units.index.get_level_values("label"),
-                        "pred": [class_names[i] for i in votes.argmax(axis=1)],
-                        "images": units.to_numpy()},
-                       index=units.index.get_level_values("_unit").rename(group or "unit"))
+    decided = decide(frame, class_names, ["_unit"], "mean" if has_probabilities(frame, class_names) else "vote")
+    out = pd.DataFrame({"label": decided["label"].to_numpy(), "pred": decided["decision"].to_numpy(),
+                        "images": decided["images"].to_numpy()},
+                       index=pd.Index(decided["_unit"].to_numpy(), name=group or "unit"))
     out["correct"] = out["label"] == out["pred"]
     return out
 
@@ -184,3 +178,39 @@ def patient_mcnemar(a: pd.DataFrame, b: pd.DataFrame, class_names: Sequence[str]
     _same_images(a, b)
     da, db = patient_decisions(a, class_names, group), patient_decisions(b, class_names, group)
     return {"units": len(da), **mcnemar_test(da["correct"].to_numpy(), db["correct"].to_numpy())}
+
+
+def patient_accuracy_interval(predictions: pd.DataFrame, class_names: Sequence[str], rule: str = "mean",
+                              magnification: str = ALL, n_resamples: int = 1000, confidence: float = 0.95,
+                              seed: int = 0) -> tuple[float, float, float]:
+    """(estimate, low, high) of the patient-level diagnostic accuracy
+    (:func:`bclib.evaluation.diagnosis.patient_accuracy`), patients resampled.
+
+    Only the images at ``magnification`` take part (all of them for ``all``), so
+    each resample draws as many patients as have images there.
+    """
+    frame = predictions if magnification == ALL else \
+        predictions[predictions["magnification"].astype(str) == str(magnification)]
+    return bootstrap_interval(frame, lambda f: patient_accuracy(f, class_names, rule, magnification),
+                              n_resamples, confidence, seed, group="patient")
+
+
+def patient_accuracy_table(predictions: pd.DataFrame, class_names: Sequence[str], rules: Sequence[str] = RULES,
+                           n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> pd.DataFrame:
+    """Per rule and magnification (and ``all``): patients, patient-level accuracy with its bootstrap interval,
+    and beside it the image-level accuracy of the same images with its (patient-resampled) interval."""
+    def image_accuracy(frame: pd.DataFrame) -> float:
+        return float((frame["label"] == frame["pred"]).mean())
+
+    rows = []
+    for zoom in magnifications(predictions):
+        frame = predictions if zoom == ALL else predictions[predictions["magnification"].astype(str) == zoom]
+        image = bootstrap_interval(frame, image_accuracy, n_resamples, confidence, seed)
+        for rule in rules:
+            estimate, low, high = patient_accuracy_interval(frame, class_names, rule, zoom, n_resamples,
+                                                            confidence, seed)
+            rows.append({"rule": rule, "magnification": zoom, "patients": int(frame["patient"].nunique()),
+                         "images": int(len(frame)), "patient_accuracy": estimate, "patient_low": low,
+                         "patient_high": high, "image_accuracy": image[0], "image_low": image[1],
+                         "image_high": image[2]})
+    return pd.DataFrame(rows)

@@ -4,6 +4,8 @@
 
 * ``predictions.csv`` - one row per test image: path, patient, magnification, label,
   pred and ``p_<class>`` per class;
+* ``val_predictions.csv`` - the same for every validation image, from the same weights
+  (what temperature scaling is fitted on: calibration never sees the test set);
 * ``history.csv`` - loss and accuracy per epoch (both stages);
 * ``model.keras`` - the final model (loadable in Keras safe mode);
 * ``run.json`` - what was trained on what: parameters, data provenance, weights,
@@ -155,12 +157,14 @@ class _Run:
             class_weight=self.image_class_weights(data)))
 
     # -- evaluation -------------------------------------------------------
-    def test_probabilities(self, data: RunData) -> np.ndarray:
+    def probabilities(self, frame, store) -> np.ndarray:
+        """Class probabilities of ``frame``'s images (validation or test) from the weights the run kept;
+        ``store`` holds their trunk outputs, which stay valid unless the backbones were fine-tuned."""
         cfg = self.cfg
         if cfg.fine_tune_epochs > 0:
-            return self.model.predict(make_dataset(data.test, cfg.image_size, cfg.batch_size, label_column=None),
+            return self.model.predict(make_dataset(frame, cfg.image_size, cfg.batch_size, label_column=None),
                                       verbose=0)
-        return self.top.predict(self._reader([(data.test, self.test_store)], None), verbose=0)
+        return self.top.predict(self._reader([(frame, store)], None), verbose=0)
 
 
 def train_classifier(params, model_name: str, variant: str, seed: int, out_dir: str | Path,
@@ -178,11 +182,12 @@ def train_classifier(params, model_name: str, variant: str, seed: int, out_dir: 
     run.fit_top(data)
     if params.train.fine_tune_epochs > 0:
         run.fine_tune(data)
-    predictions = prediction_table(data.test, run.test_probabilities(data), data.classes)
+    predictions = prediction_table(data.test, run.probabilities(data.test, run.test_store), data.classes)
+    val_predictions = prediction_table(data.val, run.probabilities(data.val, run.val_store), data.classes)
     history = history_table(run.histories)
     record = run_record(params, data, model_name, variant, seed, predictions, history, not run.online,
                         int(run.strategy.num_replicas_in_sync), started)
-    write_run(out, run.model, predictions, history, record)
+    write_run(out, run.model, predictions, history, record, val_predictions)
     checkpoint.discard(out)
     log(f"{run.name}: test accuracy {record['test_accuracy']:.3f} on {len(data.test)} images "
         f"({record['wall_s']:.0f} s)")

@@ -1,9 +1,10 @@
-"""What a finished run leaves behind: predictions, history, the model and ``run.json``."""
+"""What a finished run leaves behind: test and validation predictions, history, the model and ``run.json``."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,8 @@ def run_is_complete(out_dir: Path) -> bool:
 
 
 def prediction_table(test: pd.DataFrame, probabilities: np.ndarray, classes: list[str]) -> pd.DataFrame:
-    """One row per test image: path, patient, magnification, label, pred and ``p_<class>`` per class."""
+    """One row per image of ``test`` (or of any split part): path, patient, magnification, label, pred and
+    ``p_<class>`` per class."""
     predictions = test[["path", "patient", "magnification", "label"]].reset_index(drop=True).copy()
     predictions["pred"] = [classes[i] for i in probabilities.argmax(axis=1)]
     for i, name in enumerate(classes):
@@ -33,10 +35,18 @@ def history_table(histories: list[list[dict]]) -> pd.DataFrame:
     return history
 
 
-def write_run(out: Path, model, predictions: pd.DataFrame, history: pd.DataFrame, record: dict) -> dict:
-    """Write the run's files, each atomically; ``run.json`` last, since its presence marks a complete run."""
+def write_run(out: Path, model, predictions: pd.DataFrame, history: pd.DataFrame, record: dict,
+              val_predictions: Optional[pd.DataFrame] = None) -> dict:
+    """Write the run's files, each atomically; ``run.json`` last, since its presence marks a complete run.
+
+    ``val_predictions`` (same columns as ``predictions``, for the validation images) is
+    written as ``val_predictions.csv`` when given.
+    """
     with atomic_path(out / "predictions.csv") as tmp:
         predictions.to_csv(tmp, index=False)
+    if val_predictions is not None:
+        with atomic_path(out / "val_predictions.csv") as tmp:
+            val_predictions.to_csv(tmp, index=False)
     with atomic_path(out / "history.csv") as tmp:
         history.to_csv(tmp, index=False)
     with atomic_path(out / "model.keras") as tmp:
