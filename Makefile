@@ -47,7 +47,7 @@ demo: setup data
 	$(BIN)/bclib run --params params/smoke.yaml
 
 test: setup data
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2
 
 # Speed figures, each against its target; see benchmarks/results.md.
 bench: setup data

@@ -10,20 +10,21 @@ def pytest_collectstart(collector):
         collector.skip_compare += ("text/html", "application/javascript", "image/png", "image/jpeg", "stderr")
 
 
-def pytest_collection_modifyitems(config, items):
-    """Schedule for `make test`'s two workers (pytest-xdist, `--dist loadgroup`).
 
-    Every test file is one group, so a module's fixtures are built once; all
-    notebooks are one group, so nbval runs 00-05 in order in one worker (each
-    builds on the previous one's outputs). The notebooks and the BACH smoke run,
-    the two longest groups, come first so that they start at once on separate
-    workers while the unit tests fill the gaps. Without xdist the marks do nothing.
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist; without it, `pytest` runs everything in one process
+def pytest_xdist_make_scheduler(config, log):
+    """`make test`'s two workers get whole groups: every notebook together (nbval runs 00-05 in
+    order in one kernel session each, and each notebook builds on the previous one's outputs) and
+    each test file together (its module fixtures are built once).
+
+    xdist's own `xdist_group` mark cannot do this with pytest 9: it renames items through an
+    attribute pytest no longer reads, so the groups silently fall apart.
     """
-    def rank(item):
-        path = str(item.fspath)
-        return 0 if path.endswith(".ipynb") else 1 if path.endswith("test_bach_smoke.py") else 2
+    from xdist.scheduler import LoadScopeScheduling
 
-    for item in items:
-        group = "notebooks" if str(item.fspath).endswith(".ipynb") else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
-    items.sort(key=rank)  # stable: the order within each group is kept
+    class ByFileNotebooksTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::")[0]
+            return "notebooks" if path.endswith(".ipynb") else path
+
+    return ByFileNotebooksTogether(config, log)
