@@ -284,3 +284,34 @@ def test_generate_several_classes_into_one_set(tmp_path, trained):
         assert (one / name).read_bytes() == (both / name).read_bytes()
     index = index_generated(both, ["benign", "malignant"])
     assert sorted(index.frame["label"].unique()) == ["benign", "malignant"]
+
+
+def test_r1_two_pass_gradient_equals_the_one_pass_gradient(tmp_path, split):
+    """The memory-saving split of the critic step (adversarial pass, then R1 pass) changes no gradient."""
+    index, _ = split
+    train, held = train_part(split)
+    tiny_params(tmp_path, index.root, name="r1.yaml")
+    params = load_params(tmp_path / "r1.yaml", [
+        "gan.penalty=r1", "gan.d_loss=hinge", "gan.gamma=2.0", "gan.augment=none"])
+    trainer = CWGANTrainer(params, train, index.class_names, tmp_path / "out", held_out=held, log=lambda m: None)
+    real = tf.random.stateless_uniform([4, 32, 32, 3], seed=[1, 2], minval=-1, maxval=1)
+    fake = tf.random.stateless_uniform([4, 32, 32, 3], seed=[3, 4], minval=-1, maxval=1)
+    y = tf.constant([[0], [1], [0], [1]], tf.int32)
+    p, seed = tf.constant(0.0), tf.constant([0, 0], tf.int32)
+    grads, parts = trainer._critic_grads_r1(real, fake, y, p, seed, seed)
+
+    variables = trainer.critic.trainable_variables
+    with tf.GradientTape() as tape:  # the textbook one-pass form: adversarial + gamma * R1 in one loss
+        with tf.GradientTape() as inner:
+            inner.watch(real)
+            real_scores, _ = trainer.critic([real, y], training=True)
+            total = tf.reduce_sum(real_scores)
+        grads_x = inner.gradient(total, real)
+        r1 = 0.5 * tf.reduce_mean(tf.reduce_sum(tf.square(grads_x), axis=[1, 2, 3]))
+        fake_scores, _ = trainer.critic([fake, y], training=True)
+        loss = losses.critic_loss(real_scores, fake_scores, "hinge") + 2.0 * r1
+    expected = tape.gradient(loss, variables)
+    assert float(parts[0]) == pytest.approx(float(loss), rel=1e-5)
+    for got, want in zip(grads, expected):
+        np.testing.assert_allclose(tf.convert_to_tensor(got).numpy(), tf.convert_to_tensor(want).numpy(),
+                                   rtol=1e-4, atol=1e-6)

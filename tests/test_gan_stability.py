@@ -159,9 +159,11 @@ def test_critic_sees_real_and_fake_through_the_same_augmentation(tmp_path, split
     trainer._augment = spy
     trainer._step = trainer._train_step  # eager, so the spy sees each call's values
     trainer.step()
-    assert len(calls) == 3  # real (D step), fake (D step), fake (G step)
-    assert {c[0] for c in calls} == {(32, 32, 3)} and [c[1] for c in calls] == pytest.approx([0.7] * 3)
-    assert len({c[2] for c in calls}) == 3  # independent draws
+    # real (D's adversarial pass), fake (D step), real again (D's R1 pass), fake (G step)
+    assert len(calls) == 4
+    assert {c[0] for c in calls} == {(32, 32, 3)} and [c[1] for c in calls] == pytest.approx([0.7] * 4)
+    assert calls[0][2] == calls[2][2]  # R1 sees the very images the adversarial pass saw
+    assert len({c[2] for c in calls}) == 3  # otherwise independent draws
 
 
 def test_ada_moves_p_towards_the_target():

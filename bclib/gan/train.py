@@ -322,6 +322,62 @@ class CWGANTrainer:
             step_seed = tf.random.experimental.stateless_fold_in(step_seed, key)
         return step_seed
 
+    def _adversarial_d(self, real_scores, fake_scores):
+        loss = losses.critic_loss(real_scores, fake_scores, self.cfg.d_loss)
+        if self.cfg.drift > 0:
+            loss += self.cfg.drift * losses.drift_penalty(real_scores)
+        return loss
+
+    def _critic_grads_r1(self, real, fake, y, p, seed_real, seed_fake):
+        """The critic's gradients with R1, in two passes whose sum is the gradient of adversarial + gamma * R1.
+
+        Pass 1 is the adversarial loss on real and fake images; pass 2 the R1 term,
+        whose double backpropagation through the real images' forward pass is the
+        largest memory cost of the step. Run one after the other (the control
+        dependency), the two passes' activations are never held at once: at 512 px
+        this is what keeps host memory within 8 GB on a CPU (issue #13). The real
+        images go through the same augmentation (same seed, so the same draws) in
+        both passes, so the sum is the gradient of the one-pass loss, at the price of
+        a second forward pass over the real images. StyleGAN2 splits its critic step
+        into a main and a regularisation pass too.
+        """
+        cfg = self.cfg
+        variables = self.critic.trainable_variables
+        with tf.GradientTape() as tape:
+            real_scores, real_features = self.critic([self._augment(real, p, seed_real), y], training=True)
+            fake_scores, _ = self.critic([self._augment(fake, p, seed_fake), y], training=True)
+            adversarial = self._adversarial_d(real_scores, fake_scores)
+        grads_main = tape.gradient(adversarial, variables)
+        with tf.control_dependencies([g for g in grads_main if g is not None]):
+            real = tf.identity(real)
+        with tf.GradientTape() as tape:
+            with tf.GradientTape() as inner:
+                inner.watch(real)
+                real_aug = self._augment(real, p, seed_real)  # R1 through the augmentation, as StyleGAN2-ADA
+                score_sum = tf.reduce_sum(self.critic([real_aug, y], training=True)[0])
+            grads_x = inner.gradient(score_sum, real)
+            norms = tf.sqrt(tf.reduce_sum(tf.square(grads_x), axis=[1, 2, 3]) + 1e-12)
+            penalty = 0.5 * tf.reduce_mean(tf.square(norms))
+            weighted = cfg.gamma * penalty
+        grads_reg = tape.gradient(weighted, variables)
+        grads = [_add_gradients(a, b) for a, b in zip(grads_main, grads_reg)]
+        return grads, (adversarial + weighted, adversarial, penalty, tf.reduce_mean(norms), real_scores,
+                       fake_scores, real_features)
+
+    def _critic_grads_gp(self, real, fake, y, p, seed_real, seed_fake, seed_eps):
+        """The critic's gradients with the WGAN-GP penalty (one pass: the penalty is on interpolates)."""
+        with tf.GradientTape() as tape:
+            real_aug, fake_aug = self._augment(real, p, seed_real), self._augment(fake, p, seed_fake)
+            real_scores, real_features = self.critic([real_aug, y], training=True)
+            fake_scores, _ = self.critic([fake_aug, y], training=True)
+            penalty, grad_norm = losses.gradient_penalty(
+                lambda images, labels: self.critic([images, labels], training=True)[0],
+                real_aug, fake_aug, y, seed=seed_eps)
+            adversarial = self._adversarial_d(real_scores, fake_scores)
+            loss_d = adversarial + self.cfg.gamma * penalty
+        grads = tape.gradient(loss_d, self.critic.trainable_variables)
+        return grads, (loss_d, adversarial, penalty, grad_norm, real_scores, fake_scores, real_features)
+
     def _train_step(self, real_u8, labels, step_seed, p):
         cfg = self.cfg
         batch = cfg.batch_size
@@ -335,31 +391,12 @@ class CWGANTrainer:
             z = tf.random.stateless_normal([batch, cfg.latent_dim], seed=self._seed(step_seed, j, 1))
             fake = tf.cast(self.generator([z, y], training=True), tf.float32)
             seed_real, seed_fake = self._seed(step_seed, j, 4), self._seed(step_seed, j, 5)
-            with tf.GradientTape() as tape:
-                if cfg.penalty == "r1":
-                    # R1 on the real images, through the augmentation (as StyleGAN2-ADA does), from the
-                    # same forward pass that gives the real scores.
-                    with tf.GradientTape() as inner:
-                        inner.watch(real)
-                        real_scores, real_features = self.critic([self._augment(real, p, seed_real), y],
-                                                                 training=True)
-                        score_sum = tf.reduce_sum(real_scores)  # inside the tape: the gradient's target
-                    grads_x = inner.gradient(score_sum, real)
-                    norms = tf.sqrt(tf.reduce_sum(tf.square(grads_x), axis=[1, 2, 3]) + 1e-12)
-                    penalty, grad_norm = 0.5 * tf.reduce_mean(tf.square(norms)), tf.reduce_mean(norms)
-                    fake_scores, _ = self.critic([self._augment(fake, p, seed_fake), y], training=True)
-                else:
-                    real_aug, fake_aug = self._augment(real, p, seed_real), self._augment(fake, p, seed_fake)
-                    real_scores, real_features = self.critic([real_aug, y], training=True)
-                    fake_scores, _ = self.critic([fake_aug, y], training=True)
-                    penalty, grad_norm = losses.gradient_penalty(
-                        lambda images, labels: self.critic([images, labels], training=True)[0],
-                        real_aug, fake_aug, y, seed=self._seed(step_seed, j, 2))
-                adversarial = losses.critic_loss(real_scores, fake_scores, cfg.d_loss)
-                loss_d = adversarial + cfg.gamma * penalty
-                if cfg.drift > 0:
-                    loss_d += cfg.drift * losses.drift_penalty(real_scores)
-            grads = tape.gradient(loss_d, self.critic.trainable_variables)
+            if cfg.penalty == "r1":
+                grads, parts = self._critic_grads_r1(real, fake, y, p, seed_real, seed_fake)
+            else:
+                grads, parts = self._critic_grads_gp(real, fake, y, p, seed_real, seed_fake,
+                                                     self._seed(step_seed, j, 2))
+            loss_d, adversarial, penalty, grad_norm, real_scores, fake_scores, real_features = parts
             self.opt_d.apply(grads, self.critic.trainable_variables)
             values = {"loss_d": loss_d, "adversarial_d": adversarial,
                       "wasserstein": losses.critic_wasserstein(real_scores, fake_scores),
@@ -370,7 +407,9 @@ class CWGANTrainer:
                 stats[key] += values[key] / cfg.n_critic
 
         y = labels[-1]
-        z = tf.random.stateless_normal([batch, cfg.latent_dim], seed=self._seed(step_seed, cfg.n_critic, 3))
+        # after the critic's last update, so that the generator pass's 512 px activations are not held beside it
+        with tf.control_dependencies([stats["d_param_grad_norm"]]):
+            z = tf.random.stateless_normal([batch, cfg.latent_dim], seed=self._seed(step_seed, cfg.n_critic, 3))
         with tf.GradientTape() as tape:
             fake = self.generator([z, y], training=True)
             fake_aug = self._augment(tf.cast(fake, tf.float32), p, self._seed(step_seed, cfg.n_critic, 6))
@@ -539,6 +578,13 @@ class CWGANTrainer:
         with atomic_path(path) as tmp:
             Image.fromarray(image_grid(rows)).save(tmp, format="PNG")
         return path
+
+
+def _add_gradients(a, b):
+    """a + b for two gradients of one variable, either of which may be None or IndexedSlices (embeddings)."""
+    if a is None or b is None:
+        return b if a is None else a
+    return tf.convert_to_tensor(a) + tf.convert_to_tensor(b)
 
 
 def _apportion(counts, n: int) -> list[int]:
