@@ -48,6 +48,9 @@ class DataParams(_Section):
     )
     batch_size: int = Field(32, ge=1, le=4096, description="Batch size of inference/preview pipelines.")
     cache: bool = Field(True, description="Cache decoded, resized images in tf.data.")
+    stain_normalization: Literal["none", "macenko", "reinhard"] = Field(
+        "none", description="Map every image's stain onto one reference tile chosen from the training images "
+                            "(Macenko: stain vectors in optical density; Reinhard: Lab mean/std); none keeps colours.")
 
 
 class GanParams(_Section):

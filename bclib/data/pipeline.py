@@ -7,7 +7,10 @@ different ones is a classic silent bug).
 
 Decoding goes through :func:`bclib.data.images.load_rgb` (PIL), which reads
 TIFF (BACH) as well as PNG and converts every colour mode to RGB. Images are
-resized to a square with antialiasing, as the paper resizes its tiles.
+resized to a square with antialiasing, as the paper resizes its tiles. With a
+stain reference (``data.stain_normalization``, :mod:`bclib.data.stain`) each
+image is stain-normalised at its native resolution, before the resize; a tile
+without stained tissue passes unchanged.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .images import load_rgb
+from .stain import StainReference, normalize
 
 MEMORY_CACHE_BYTES = 1 << 30  # decoded float32 images kept in memory by cache=True, at most
 
@@ -28,13 +32,15 @@ def _tf():
     return tensorflow()
 
 
-def decode_resize(path, size: int):
-    """A tf op: read ``path`` with PIL, resize to (size, size) with antialiasing, float32 in [0, 255]."""
+def decode_resize(path, size: int, stain: Optional[StainReference] = None):
+    """A tf op: read ``path`` with PIL, stain-normalise it onto ``stain`` (if given), resize to
+    (size, size) with antialiasing, float32 in [0, 255]."""
     tf = _tf()
 
     def _load(p):  # p arrives as a numpy bytes scalar or 0-d array
         p = p.item() if hasattr(p, "item") else p
-        return load_rgb(p.decode() if isinstance(p, bytes) else str(p))
+        image = load_rgb(p.decode() if isinstance(p, bytes) else str(p))
+        return image if stain is None else normalize(image, stain, blank="keep")
 
     image = tf.numpy_function(_load, [path], tf.uint8, stateful=False)
     image.set_shape([None, None, 3])
@@ -51,6 +57,7 @@ def make_dataset(
     cache: bool | str = True,
     label_column: Optional[str] = "label_index",
     drop_remainder: bool = False,
+    stain: Optional[StainReference] = None,
 ):
     """A batched ``tf.data.Dataset`` of (image, label) over the rows of ``frame``.
 
@@ -59,17 +66,19 @@ def make_dataset(
     224 px would take 4.7 GB and grow with the dataset; larger sets are decoded
     again every epoch instead); a string caches them to that file prefix; False
     re-decodes every epoch. With ``label_column=None`` only images are yielded.
+    ``stain``: the stain reference every image is normalised onto (None: colours untouched).
     """
     tf = _tf()
     autotune = tf.data.AUTOTUNE
     paths = tf.constant(frame["path"].astype(str).to_numpy())
     if label_column is None:
         ds = tf.data.Dataset.from_tensor_slices(paths)
-        ds = ds.map(lambda p: decode_resize(p, image_size), num_parallel_calls=autotune, deterministic=True)
+        ds = ds.map(lambda p: decode_resize(p, image_size, stain), num_parallel_calls=autotune, deterministic=True)
     else:
         labels = tf.constant(frame[label_column].to_numpy().astype(np.int32))
         ds = tf.data.Dataset.from_tensor_slices((paths, labels))
-        ds = ds.map(lambda p, y: (decode_resize(p, image_size), y), num_parallel_calls=autotune, deterministic=True)
+        ds = ds.map(lambda p, y: (decode_resize(p, image_size, stain), y), num_parallel_calls=autotune,
+                    deterministic=True)
     if cache is True and len(frame) * image_size * image_size * 3 * 4 > MEMORY_CACHE_BYTES:
         cache = False
     if cache:
@@ -79,7 +88,7 @@ def make_dataset(
     return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(autotune)
 
 
-def load_batch(paths, image_size: int) -> np.ndarray:
+def load_batch(paths, image_size: int, stain: Optional[StainReference] = None) -> np.ndarray:
     """Decode and resize a handful of images eagerly (figures, predictions): (n, size, size, 3) float32."""
     tf = _tf()
-    return np.stack([decode_resize(tf.constant(str(p)), image_size).numpy() for p in paths])
+    return np.stack([decode_resize(tf.constant(str(p)), image_size, stain).numpy() for p in paths])

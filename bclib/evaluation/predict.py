@@ -5,7 +5,9 @@ Each image goes through the same checks and resizing as training
 (:mod:`bclib.data.images` bounds its size before decoding); an unreadable
 image gets its own error line and the others are still predicted.
 Class names come from the ``run.json`` written beside the model by
-``bclib train``; without it they are ``class_0``, ``class_1``, ...
+``bclib train``; without it they are ``class_0``, ``class_1``, ... A model trained
+with ``data.stain_normalization`` has its stain reference in ``run.json`` too,
+and every image is normalised onto it before prediction, as in training.
 """
 
 from __future__ import annotations
@@ -39,6 +41,15 @@ def load_classifier(model_path: str | Path):
     return model, list(classes)
 
 
+def run_stain_reference(model_path: str | Path):
+    """The stain reference recorded in the ``run.json`` beside the model (None when there is none)."""
+    from ..data.stain import StainReference
+
+    record = Path(model_path).with_name("run.json")
+    stored = json.loads(record.read_text()).get("stain_reference") if record.is_file() else None
+    return None if not stored else StainReference.from_json(json.dumps(stored))
+
+
 def predict_images(model_path: str | Path, image_paths: Sequence[str | Path],
                    gradcam_dir: Optional[str | Path] = None) -> list[dict]:
     """One record per image: ``{"path", "pred", "p_<class>"...}`` or ``{"path", "error"}``."""
@@ -50,6 +61,7 @@ def predict_images(model_path: str | Path, image_paths: Sequence[str | Path],
 
     model, classes = load_classifier(model_path)
     size = int(model.input_shape[1])
+    stain = run_stain_reference(model_path)
     results = []
     for path in image_paths:
         try:
@@ -57,7 +69,7 @@ def predict_images(model_path: str | Path, image_paths: Sequence[str | Path],
         except (ImageProblem, OSError) as exc:
             results.append({"path": str(path), "error": str(exc)})
             continue
-        batch = load_batch([path], size)
+        batch = load_batch([path], size, stain)
         if gradcam_dir is not None:
             from .gradcam import gradcam, overlay
 

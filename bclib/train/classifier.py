@@ -73,8 +73,9 @@ class _Run:
         cfg = self.cfg
         self.strategy = distribution_strategy(cfg.distribution)
         calibration = data.real_train.iloc[:CALIBRATION_IMAGES]
-        self.trunk_id = trunk_identity(cfg, self.model_name, self.seed, calibration)
-        self.trunk = prepare_trunk(cfg, self.model_name, self.trunk_id, calibration, self.strategy)
+        self.stain = data.stain  # every image the run sees is normalised onto it (None: colours untouched)
+        self.trunk_id = trunk_identity(cfg, self.model_name, self.seed, calibration, self.stain)
+        self.trunk = prepare_trunk(cfg, self.model_name, self.trunk_id, calibration, self.strategy, self.stain)
         # Seeded again so the top's initial weights depend on the seed only, not on whether
         # the trunk was just built or reused.
         keras.utils.set_random_seed(self.seed)
@@ -87,9 +88,10 @@ class _Run:
 
     def stored(self, frame, augmentation: str = "", augment=None):
         """The trunk outputs of ``frame``'s images, from their store (written first if missing)."""
-        folder = self.params.output_dir / "cache" / "trunk" / store_key(self.trunk_id, frame, self.cfg.image_size,
-                                                                          augmentation)
-        return stored_outputs(self.trunk, frame, self.cfg.image_size, folder, augment, log=self.log)
+        folder = self.params.output_dir / "cache" / "trunk" / store_key(
+            self.trunk_id, frame, self.cfg.image_size, augmentation, self.stain.key if self.stain else "")
+        return stored_outputs(self.trunk, frame, self.cfg.image_size, folder, augment, log=self.log,
+                              stain=self.stain)
 
     def _reader(self, frames_and_stores, labels, shuffle: bool = False):
         reader = StoreReader([store for _, store in frames_and_stores])
@@ -123,7 +125,8 @@ class _Run:
         """Training images for the stages that see images: TradAug applied per batch when the variant
         asks for it (whatever ``tradaug_mode``: offline copies exist only as stored trunk outputs)."""
         cfg = self.cfg
-        dataset = make_dataset(data.train, cfg.image_size, cfg.batch_size, shuffle=True, seed=self.seed)
+        dataset = make_dataset(data.train, cfg.image_size, cfg.batch_size, shuffle=True, seed=self.seed,
+                               stain=self.stain)
         if "tradaug" not in self.variant:
             return dataset
         augment = tradaug_layer(self.seed)
@@ -139,7 +142,7 @@ class _Run:
         compile_for_training(self.model, cfg.learning_rate, cfg.lr_decay_steps, cfg.lr_decay_rate, self.strategy)
         self.histories.append(self.fitter.fit(
             1, self.model, self.image_training_set(data), epochs=cfg.epochs,
-            validation_data=make_dataset(data.val, cfg.image_size, cfg.batch_size),
+            validation_data=make_dataset(data.val, cfg.image_size, cfg.batch_size, stain=self.stain),
             class_weight=self.image_class_weights(data)))
 
     # -- stage 2 ----------------------------------------------------------
@@ -153,7 +156,7 @@ class _Run:
                              self.strategy)
         self.histories.append(self.fitter.fit(
             2, self.model, self.image_training_set(data), epochs=cfg.fine_tune_epochs,
-            validation_data=make_dataset(data.val, cfg.image_size, cfg.batch_size),
+            validation_data=make_dataset(data.val, cfg.image_size, cfg.batch_size, stain=self.stain),
             class_weight=self.image_class_weights(data)))
 
     # -- evaluation -------------------------------------------------------
@@ -162,8 +165,8 @@ class _Run:
         ``store`` holds their trunk outputs, which stay valid unless the backbones were fine-tuned."""
         cfg = self.cfg
         if cfg.fine_tune_epochs > 0:
-            return self.model.predict(make_dataset(frame, cfg.image_size, cfg.batch_size, label_column=None),
-                                      verbose=0)
+            return self.model.predict(make_dataset(frame, cfg.image_size, cfg.batch_size, label_column=None,
+                                                   stain=self.stain), verbose=0)
         return self.top.predict(self._reader([(frame, store)], None), verbose=0)
 
 

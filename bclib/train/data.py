@@ -2,7 +2,9 @@
 
 Real training images and cWGAN images are kept as separate *parts* so that the
 cached trunk outputs of the real part are shared between the variants with and
-without generated images.
+without generated images. ``stain`` is the stain reference every image of the run
+is normalised onto (``data.stain_normalization``), chosen from the real training
+images only and cached under ``<output_dir>/cache/stain``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pandas as pd
 
 from ..data.index import DatasetIndex, index_dataset, index_generated
 from ..data.splits import split_from_params
+from ..data.stain import StainReference, cached_reference
 from ..errors import UserError
 
 
@@ -25,6 +28,7 @@ class RunData:
     parts: list[pd.DataFrame]
     val: pd.DataFrame
     test: pd.DataFrame
+    stain: Optional[StainReference] = None
 
     @property
     def classes(self) -> list[str]:
@@ -54,10 +58,12 @@ def generated_training_images(params, split: pd.DataFrame, class_names: list[str
 
 
 def assemble_run_data(params, variant: str, index: Optional[DatasetIndex] = None) -> RunData:
-    """Split the dataset (the split follows ``params.seed``, not the model seed) and add cWGAN images if asked."""
+    """Split the dataset (the split follows ``params.seed``, not the model seed), add cWGAN images if asked
+    and fit the stain reference (on the real training images only) if asked."""
     index = index or index_dataset(params.data.dataset, params.data.root)
     split = split_from_params(index, params)
     parts = [split[split["part"] == "train"]]
     if "cwgan" in variant:
         parts.append(generated_training_images(params, split, index.class_names))
-    return RunData(index, parts, split[split["part"] == "val"], split[split["part"] == "test"])
+    stain = cached_reference(split, params.data.stain_normalization, params.output_dir / "cache" / "stain")
+    return RunData(index, parts, split[split["part"] == "val"], split[split["part"] == "test"], stain)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Optional
@@ -70,4 +71,5 @@ def run_record(params, data, model_name: str, variant: str, seed: int, predictio
         "epochs_run": int(len(history)), "cached_trunk": cached_trunk,
         "distribution": cfg.distribution, "replicas": replicas,
         "params": params.model_dump(mode="json"), "wall_s": round(time.time() - started, 2),
+        "stain_reference": None if getattr(data, "stain", None) is None else json.loads(data.stain.to_json()),
     }

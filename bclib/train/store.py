@@ -18,7 +18,8 @@ purpose: pages of a memory map count towards the process's resident memory.
 **Keys.** A store's folder name is a hash of everything that determines its
 numbers (:func:`store_key`): the trunk (model, weights, input size, calibration),
 each image's path, size and modification time (so a regenerated cWGAN image
-with the same name gets new features), the augmentation applied, the source code
+with the same name gets new features), the augmentation applied, the stain
+reference the images were normalised onto (its hash), the source code
 of the models, the input pipeline and this module, and the TensorFlow, Keras and
 NumPy versions. A stale store is never read; a complete one carries
 ``meta.json``, written last, and is swapped in whole (written, then renamed).
@@ -48,13 +49,16 @@ from .augment import hed_jitter, tradaug_layer
 FEATURE_BATCH = 32  # images per batch when computing frozen-trunk features (memory grows with it)
 STORE_DTYPE = np.float16
 # The code whose change changes the stored numbers.
-STORE_CODE = ("models", "data/pipeline.py", "data/images.py", "train/store.py", "train/augment.py", "backend.py")
+STORE_CODE = ("models", "data/pipeline.py", "data/images.py", "data/stain.py", "train/store.py", "train/augment.py",
+              "backend.py")
 
 
-def store_key(trunk_id: str, frame: pd.DataFrame, image_size: int, augmentation: str = "") -> str:
-    """The name of the store holding ``trunk_id``'s outputs for ``frame``'s images (see the module notes)."""
+def store_key(trunk_id: str, frame: pd.DataFrame, image_size: int, augmentation: str = "", stain: str = "") -> str:
+    """The name of the store holding ``trunk_id``'s outputs for ``frame``'s images (see the module notes);
+    ``stain`` is the key of the stain reference the images are normalised onto ("" for none)."""
     what = {"trunk": trunk_id, "images": frame_content_key(frame), "n": len(frame), "size": image_size,
-            "augmentation": augmentation, "code": code_version(STORE_CODE), "packages": numeric_packages()}
+            "augmentation": augmentation, "stain": stain, "code": code_version(STORE_CODE),
+            "packages": numeric_packages()}
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:20]
 
 
@@ -107,9 +111,10 @@ def _finite_float16(batch: np.ndarray) -> np.ndarray:
 
 def write_store(trunk, frame: pd.DataFrame, image_size: int, folder: Path,
                 augment: Optional[Callable] = None, batch_size: int = FEATURE_BATCH,
-                log: Callable[[str], None] = print) -> Store:
-    """Run ``frame``'s images through ``trunk`` batch by batch and write the outputs into ``folder``."""
-    dataset = make_dataset(frame, image_size, batch_size, cache=False, label_column=None)
+                log: Callable[[str], None] = print, stain=None) -> Store:
+    """Run ``frame``'s images (stain-normalised onto ``stain`` if given) through ``trunk`` batch by batch
+    and write the outputs into ``folder``."""
+    dataset = make_dataset(frame, image_size, batch_size, cache=False, label_column=None, stain=stain)
     if augment is not None:
         dataset = dataset.map(augment, num_parallel_calls=1, deterministic=True)
     infer = _compiled_inference(trunk)
@@ -131,9 +136,9 @@ def write_store(trunk, frame: pd.DataFrame, image_size: int, folder: Path,
 
 
 def stored_outputs(trunk, frame: pd.DataFrame, image_size: int, folder: Path,
-                   augment: Optional[Callable] = None, log: Callable[[str], None] = print) -> Store:
+                   augment: Optional[Callable] = None, log: Callable[[str], None] = print, stain=None) -> Store:
     """The store in ``folder``, written first if it is not there (complete) yet."""
-    return Store.open(folder) or write_store(trunk, frame, image_size, folder, augment, log=log)
+    return Store.open(folder) or write_store(trunk, frame, image_size, folder, augment, log=log, stain=stain)
 
 
 class StoreReader:
