@@ -230,7 +230,7 @@ def _add_model_commands(sub) -> None:
     p = _command(sub, "train", "train one classifier (model x variant x seed)", cmd_train)
     _params_options(p, "output folder (default: outputs/<profile>/runs/<model>/<variant>/seed-<s>)")
     p.add_argument("--model", required=True, metavar="NAME", help="densenet201, nasnetmobile, resnet101, resnet50, "
-                   "vgg16, vgg19, mobilenet, xception or proposed")
+                   "vgg16, vgg19, mobilenet, xception, proposed or proposed-gap")
     p.add_argument("--variant", choices=["none", "tradaug", "cwgan", "tradaug+cwgan"], default="none",
                    help="augmentation variant")
     p.add_argument("--seed", type=int, default=None, metavar="S", help="model seed (default: the profile's seed)")

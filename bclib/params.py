@@ -152,7 +152,9 @@ class MetricsParams(_Section):
 # The names bclib.models.build_model accepts (kept here so that validating
 # parameters needs no TensorFlow; tests/test_models.py checks they agree).
 KNOWN_MODELS = ("densenet201", "nasnetmobile", "resnet101", "resnet50", "vgg16", "vgg19", "mobilenet", "xception",
-                "proposed")
+                "proposed", "proposed-gap")
+# The fusion models: trained with every augmentation variant (the others with none and tradaug only).
+FUSION_MODELS = ("proposed", "proposed-gap")
 
 
 def _known_models(names: list[str]) -> list[str]:

@@ -135,12 +135,17 @@ def test_plan_lists_sweep_points_and_classifier_runs(tmp_path, breakhis_root):
     params = load_params(batch_params(tmp_path, breakhis_root, "plan"))
     assert [j.name for j in plan(params)] == ["gamma-1", "gamma-10"]
     with_gan = load_params(batch_params(tmp_path, breakhis_root, "plan"),
-                           ["train.models=[mobilenet, proposed]", "train.variants=[none, cwgan]",
+                           ["train.models=[mobilenet, proposed, proposed-gap]", "train.variants=[none, cwgan]",
                             "gan.target_class=benign", "gan.n_generate=4",
                             "eval.leakage_models=[mobilenet]"])
     jobs = {j.name: j for j in plan(with_gan)}
     assert list(jobs)[0] == "gan" and jobs["proposed/cwgan/seed-0"].depends_on == ("gan",)
     assert "mobilenet/cwgan/seed-0" not in jobs  # baselines: none and tradaug only
+    assert jobs["proposed-gap/cwgan/seed-0"].depends_on == ("gan",)  # both fusion models: every variant
+    from bclib.runner.plan import plan_costs
+
+    groups, _, _ = plan_costs(with_gan)
+    assert groups["proposed-gap"].jobs == 2 and groups["proposed-gap"].disk_gb > 0
     assert jobs["image-split/mobilenet/none/seed-0"].params.data.split == "image"
 
 

@@ -105,7 +105,7 @@ def test_every_model_builds_and_trains_its_top_only(name):
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
     assert not trunk.trainable and trunk.trainable_weights == []
     assert {id(w) for w in model.trainable_weights} == {id(w) for w in top.trainable_weights}
-    if name == "proposed":
+    if name in ("proposed", "proposed-gap"):
         preprocessors = [l for l in trunk.layers if isinstance(l, BackbonePreprocess)]
         assert sorted(p.mode for p in preprocessors) == ["caffe", "tf", "torch"]  # one per backbone
     # Stage 1 as the trainer runs it: the top is fitted on the frozen trunk's outputs.

@@ -1,7 +1,7 @@
 """Classifiers: the backbone registry, the baseline models and the multi-scale fusion model.
 
 ``build_model(name, num_classes, input_size, weights)`` returns an uncompiled
-Keras model for any name in :data:`BACKBONES` or ``"proposed"``. Every model
+Keras model for any name in :data:`BACKBONES`, ``"proposed"`` or ``"proposed-gap"``. Every model
 takes float32 images in [0, 255] and applies its backbone's own preprocessing
 inside itself (:class:`BackbonePreprocess`), so one input pipeline serves all.
 
@@ -18,12 +18,14 @@ from .baselines import baseline_top, baseline_trunk, build_baseline
 from .calibration import calibrate_untrained_batchnorm
 from .fine_tuning import unfreeze_for_fine_tuning
 from .fusion import FINE_TUNE_FROZEN, FUSION_TAPS, build_proposed, proposed_top, proposed_trunk
+from .gap_fusion import GAP_BACKBONES, GAP_THIRD_CHOICES, build_proposed_gap, gap_top, gap_trunk
 from .head import classification_head, compose
-from .registry import MODEL_NAMES, build_model, build_top, build_trunk, trunk_and_top
+from .registry import MODEL_NAMES, build_model, build_top, build_trunk, model_label, trunk_and_top
 
 __all__ = [
     "BACKBONES", "Backbone", "BackbonePreprocess", "backbone_model", "baseline_top", "baseline_trunk",
     "build_baseline", "calibrate_untrained_batchnorm", "unfreeze_for_fine_tuning", "FINE_TUNE_FROZEN",
-    "FUSION_TAPS", "build_proposed", "proposed_top", "proposed_trunk", "classification_head", "compose",
-    "MODEL_NAMES", "build_model", "build_top", "build_trunk", "trunk_and_top",
+    "FUSION_TAPS", "build_proposed", "proposed_top", "proposed_trunk", "GAP_BACKBONES",
+    "GAP_THIRD_CHOICES", "build_proposed_gap", "gap_top", "gap_trunk", "classification_head", "compose",
+    "MODEL_NAMES", "build_model", "build_top", "build_trunk", "model_label", "trunk_and_top",
 ]

@@ -68,7 +68,7 @@ BACKBONES = {
     "mobilenet": Backbone("mobilenet", "MobileNet", "tf"),
     "xception": Backbone("xception", "Xception", "tf", min_size=71),
 }
-MODEL_NAMES = list(BACKBONES) + ["proposed"]
+MODEL_NAMES = list(BACKBONES) + ["proposed", "proposed-gap"]
 
 def _weights_argument(weights: str):
     if weights == "imagenet":

@@ -13,8 +13,9 @@ from .fusion import FINE_TUNE_FROZEN
 def unfreeze_for_fine_tuning(model, name: str, baseline_frozen_fraction: float = 0.7) -> None:
     """Second stage: unfreeze the backbones except their first layers; BatchNorm stays in inference mode.
 
-    Proposed model: DenseNet-201's first 200 and ResNet-101's first 50 layers stay frozen
-    (the paper); NASNetMobile stays frozen. Baselines: the first 70% of the layers stay frozen.
+    Fusion models (``proposed``, ``proposed-gap``): DenseNet-201's first 200 and ResNet-101's
+    first 50 layers stay frozen (the paper); NASNetMobile and VGG-16 stay frozen.
+    Baselines: the first 70% of the layers stay frozen.
     """
     trunk = model.get_layer("trunk")
     trunk.trainable = True
@@ -22,7 +23,7 @@ def unfreeze_for_fine_tuning(model, name: str, baseline_frozen_fraction: float =
         if not isinstance(sub, keras.Model):
             continue
         backbone = sub.name.split("_")[0]
-        if name == "proposed":
+        if name in ("proposed", "proposed-gap"):
             keep = FINE_TUNE_FROZEN.get(backbone, len(sub.layers))
         else:
             keep = int(len(sub.layers) * baseline_frozen_fraction)

@@ -22,6 +22,7 @@ from ..params import Params
 FEATURES = {"densenet201": 1920, "nasnetmobile": 1056, "resnet101": 2048, "resnet50": 2048, "vgg16": 512,
             "vgg19": 512, "mobilenet": 1024, "xception": 2048}
 FUSION_BACKBONES = ("densenet201", "nasnetmobile", "resnet101")
+GAP_FUSION_BACKBONES = ("densenet201", "nasnetmobile", "vgg16")  # proposed-gap: pooled and concatenated
 
 
 @lru_cache(maxsize=1)
@@ -59,7 +60,7 @@ def _trunk_speed(model: str, size: int) -> tuple[float, float]:
     """Images per second through a frozen trunk (CPU measured/scaled, GPU scaled by keras.io's ratio)."""
     t = throughput()
     cpu_ms, gpu_ms = t["keras_io_ms"]["cpu"], t["keras_io_ms"]["gpu"]
-    parts = FUSION_BACKBONES if model == "proposed" else (model,)
+    parts = {"proposed": FUSION_BACKBONES, "proposed-gap": GAP_FUSION_BACKBONES}.get(model, (model,))
     fusion_cpu = sum(cpu_ms[b] for b in FUSION_BACKBONES)
     cpu = t["fusion_trunk_images_per_s_224"] * fusion_cpu / sum(cpu_ms[b] for b in parts) * (224 / size) ** 2
     gpu = cpu * sum(cpu_ms[b] for b in parts) / sum(gpu_ms[b] for b in parts)
@@ -69,6 +70,8 @@ def _trunk_speed(model: str, size: int) -> tuple[float, float]:
 def _floats_per_image(model: str, size: int) -> int:
     if model == "proposed":
         return (size // 8) ** 2 * 264 + (size // 16) ** 2 * 1024 + (size // 32) ** 2 * 1920
+    if model == "proposed-gap":
+        return sum(FEATURES[b] for b in GAP_FUSION_BACKBONES)
     return FEATURES[model]
 
 
@@ -118,7 +121,7 @@ def _group(job) -> str:
     if kind == "SweepJob":
         return f"GAN sweep: {job.kind}"
     prefix = "image-split " if job.group else ""
-    return f"{prefix}{'proposed' if job.model == 'proposed' else 'baseline ' + job.model}"
+    return f"{prefix}{job.model if job.model in ('proposed', 'proposed-gap') else 'baseline ' + job.model}"
 
 
 def plan_costs(params: Params) -> tuple[OrderedDict, int, str]:

@@ -37,7 +37,7 @@ from ..backend import set_determinism
 from ..data.index import DatasetIndex
 from ..data.pipeline import make_dataset
 from ..errors import UserError
-from ..models import build_top, compose, unfreeze_for_fine_tuning
+from ..models import build_top, compose, model_label, unfreeze_for_fine_tuning
 from . import checkpoint
 from .augment import tradaug_layer
 from .data import RunData, assemble_run_data
@@ -81,8 +81,7 @@ class _Run:
         keras.utils.set_random_seed(self.seed)
         with self.strategy.scope():
             self.top = build_top(self.model_name, self.trunk, len(data.classes), cfg.l2, cfg.fusion_channels)
-            self.model = compose(self.trunk, self.top,
-                                 "proposed" if self.model_name == "proposed" else f"baseline_{self.model_name}")
+            self.model = compose(self.trunk, self.top, model_label(self.model_name))
         self.fitter = ResumableFitter(self.out, _run_tag(self.params, self.model_name, self.variant, self.seed),
                                       training_callbacks(cfg, self.out), self.name, self.log)
 

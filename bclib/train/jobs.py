@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from ..params import Params
+from ..params import FUSION_MODELS, Params
 
 BASELINE_VARIANTS = ("none", "tradaug")
 
@@ -77,12 +77,13 @@ class ClassifierJob:
 
 def classifier_jobs(params: Params, which: str) -> list[ClassifierJob]:
     """``which="baselines"``: every registry model in ``train.models`` x {none, tradaug};
-    ``which="proposed"``: the proposed model x ``train.variants``; each over ``train.seeds``."""
+    ``which="proposed"``: the fusion models (``proposed``, ``proposed-gap``) in ``train.models`` x
+    ``train.variants``; each over ``train.seeds``."""
     cfg = params.train
     if which == "baselines":
-        grid = [(m, v) for m in cfg.models if m != "proposed" for v in cfg.variants if v in BASELINE_VARIANTS]
+        grid = [(m, v) for m in cfg.models if m not in FUSION_MODELS for v in cfg.variants if v in BASELINE_VARIANTS]
     elif which == "proposed":
-        grid = [("proposed", v) for v in cfg.variants] if "proposed" in cfg.models else []
+        grid = [(m, v) for m in FUSION_MODELS if m in cfg.models for v in cfg.variants]
     else:
         raise ValueError(f"which must be 'baselines' or 'proposed', not {which!r}")
     return [ClassifierJob(m, v, s, params.output_dir / "runs" / m / v / f"seed-{s}", params)

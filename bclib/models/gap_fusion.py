@@ -1,0 +1,52 @@
+"""The paper's Table 6 read literally (``proposed-gap``): three backbones, each globally average pooled,
+concatenated, then the shared head. The other reading, with MSCF modules on tapped layers, is
+``bclib.models.fusion``; why there are two: ``docs/model.md``."""
+
+from __future__ import annotations
+
+from ..backend import keras as _keras
+from ..errors import UserError
+
+keras = _keras()
+layers = keras.layers
+from .backbones import BACKBONES, BackbonePreprocess, backbone_model
+from .head import classification_head, compose, image_input
+
+# Table 6's backbone rows in order. Its "ResNet 101" row (7x7x512, 14,714,688 parameters) is
+# VGG-16 without its top, so VGG-16 is the default third backbone; ResNet-101 can be asked for.
+GAP_BACKBONES = ("densenet201", "nasnetmobile")
+GAP_THIRD_CHOICES = ("vgg16", "resnet101")
+GAP_DEFAULT_THIRD = "vgg16"
+
+
+def gap_trunk(input_size: int, weights: str = "imagenet", third: str = GAP_DEFAULT_THIRD):
+    """The frozen part: each backbone on its own preprocessing, globally average pooled, all concatenated
+    (1,920 + 1,056 + 512 = 3,488 features with VGG-16; 1,920 + 1,056 + 2,048 = 5,024 with ResNet-101)."""
+    if third not in GAP_THIRD_CHOICES:
+        raise UserError(f"proposed-gap: third backbone must be one of {', '.join(GAP_THIRD_CHOICES)}, got {third!r}")
+    if input_size < 32 or input_size % 32:
+        raise UserError(f"the proposed-gap model needs an input size that is a multiple of 32, got {input_size}")
+    image = image_input(input_size)
+    pooled = []
+    for name in GAP_BACKBONES + (third,):
+        backbone = backbone_model(name, input_size, weights)
+        backbone.trainable = False
+        x = BackbonePreprocess(BACKBONES[name].preprocess, name=f"{name}_preprocess")(image)
+        pooled.append(layers.GlobalAveragePooling2D(name=f"{name}_gap")(backbone(x, training=False)))
+    features = layers.Concatenate(name="gap_concat")(pooled)
+    trunk = keras.Model(image, features, name="trunk")
+    trunk.trainable = False
+    return trunk
+
+
+def gap_top(trunk, num_classes: int, l2: float = 1e-4):
+    """The trainable part: Table 6's head (dropout, BN, Dense 128, dropout, BN, softmax) on the concatenation."""
+    top_input = keras.Input(trunk.output.shape[1:], name="gap_features")
+    return keras.Model(top_input, classification_head(top_input, num_classes, l2), name="top")
+
+
+def build_proposed_gap(num_classes: int, input_size: int, weights: str = "imagenet", l2: float = 1e-4,
+                       third: str = GAP_DEFAULT_THIRD):
+    """DenseNet-201 + NASNetMobile + VGG-16 (or ResNet-101), each pooled, concatenated -> the shared head."""
+    trunk = gap_trunk(input_size, weights, third)
+    return compose(trunk, gap_top(trunk, num_classes, l2), "proposed_gap")
