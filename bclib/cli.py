@@ -55,7 +55,7 @@ def cmd_audit(args) -> int:
     from .data.index import index_dataset
     from .io import write_json_atomic
 
-    index = index_dataset(args.dataset, args.root)
+    index = index_dataset(args.dataset, args.root, args.task)
     record = audit(index, split=args.split, seed=args.seed)
     if args.json:
         write_json_atomic(args.json, record)
@@ -203,6 +203,8 @@ def _add_data_commands(sub) -> None:
 
     p = _command(sub, "audit", "count images, patients and problems of a dataset (JSON)", cmd_audit)
     p.add_argument("--dataset", choices=["breakhis", "bach"], required=True, help="which archive")
+    p.add_argument("--task", choices=["binary", "subtype"], default="binary",
+                   help="BreakHis classes: benign/malignant (binary) or the 8 subtypes")
     p.add_argument("--root", type=Path, required=True, metavar="DIR", help="the dataset folder (any level of its layout)")
     p.add_argument("--split", choices=["patient", "folds", "image"], default=None,
                    help="also describe this split's train/val/test parts")

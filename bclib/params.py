@@ -34,6 +34,9 @@ class _Section(BaseModel):
 
 class DataParams(_Section):
     dataset: Literal["breakhis", "bach"]
+    task: Literal["binary", "subtype"] = Field(
+        "binary", description="BreakHis: binary (benign/malignant) or subtype (its 8 subtypes); BACH: binary "
+                              "(its 4 classes).")
     root: Path = Field(description="Dataset folder; any sensible level of the real layout.")
     split: Literal["patient", "folds", "image"] = "patient"
     image_size: int = Field(224, ge=16, le=2048, description="Side of the square model input, pixels.")
@@ -51,6 +54,22 @@ class DataParams(_Section):
     stain_normalization: Literal["none", "macenko", "reinhard"] = Field(
         "none", description="Map every image's stain onto one reference tile chosen from the training images "
                             "(Macenko: stain vectors in optical density; Reinhard: Lab mean/std); none keeps colours.")
+
+    @model_validator(mode="after")
+    def _task_of_dataset(self) -> "DataParams":
+        if self.task == "subtype" and self.dataset != "breakhis":
+            raise ValueError("task subtype is BreakHis only (its 8 subtypes); BACH has 4 classes: use task: binary")
+        if self.task == "subtype" and self.paper_proportions:
+            raise ValueError("paper_proportions are the paper's benign/malignant shares (Table 2); "
+                             "task subtype has none: set paper_proportions: false")
+        return self
+
+    @property
+    def class_names(self) -> list[str]:
+        """The classes of this dataset and task, in label order."""
+        from .data.layouts import class_names
+
+        return class_names(self.dataset, self.task)
 
 
 class GanParams(_Section):
@@ -240,6 +259,11 @@ class Params(_Section):
             raise ValueError(f"train.variants lists {', '.join(wanted)}, but the GAN generates no images "
                              "(set gan.n_generate above 0 and gan.target_class to a class, a list, or null for "
                              "every class)")
+        return self
+
+    @model_validator(mode="after")
+    def _target_classes_exist(self) -> "Params":
+        self.gan.target_classes(self.data.class_names)  # a ValueError names the unknown class(es)
         return self
 
     @model_validator(mode="after")

@@ -91,7 +91,7 @@ print(f"profile: {params.profile} | dataset: {params.data.dataset} | split: {par
 # file name (`SOB_B_A-14-22549AB-40-001.png` → patient `14-22549AB`).
 
 # %%
-index = index_dataset(params.data.dataset, params.data.root)
+index = index_dataset(params.data.dataset, params.data.root, params.data.task)
 provenance = index.provenance()
 print(provenance)
 index.frame[["relpath", "label", "subtype", "magnification", "patient"]].head()

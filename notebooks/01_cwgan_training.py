@@ -223,7 +223,7 @@ save_figure(fig, "01_closest_pairs", session.output_dir);
 from bclib.data.index import index_dataset  # noqa: E402
 from bclib.data.splits import split_from_params  # noqa: E402
 
-index = index_dataset(params.data.dataset, params.data.root)
+index = index_dataset(params.data.dataset, params.data.root, params.data.task)
 split = split_from_params(index, params)
 test = split[split["part"] == "test"]
 train = split[split["part"] == "train"]

@@ -71,7 +71,8 @@ def test_train_writes_predictions_history_and_model(trained_run):
     run = trained_run / "run"
     record = json.loads((run / "run.json").read_text())
     predictions = pd.read_csv(run / "predictions.csv")
-    assert list(predictions.columns) == ["path", "patient", "magnification", "label", "pred", "p_benign", "p_malignant"]
+    assert list(predictions.columns) == ["path", "patient", "magnification", "label", "pred", "p_benign", "p_malignant",
+                                         "subtype"]
     assert len(predictions) == record["n_test"] > 0
     np.testing.assert_allclose(predictions[["p_benign", "p_malignant"]].sum(axis=1), 1, rtol=1e-5)
     validation = pd.read_csv(run / "val_predictions.csv")  # what temperature scaling is fitted on

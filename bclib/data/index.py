@@ -7,7 +7,8 @@ the archive as it is distributed, check every image, and return a
 ========== ==============================================================
 path       absolute path of the image file
 relpath    path relative to the root the user gave
-label      class name (``benign``/``malignant``; ``normal``/``benign``/``in_situ``/``invasive``)
+label      class name (``benign``/``malignant``; ``normal``/``benign``/``in_situ``/``invasive``;
+           BreakHis with ``task="subtype"``: the subtype, e.g. ``adenosis``)
 label_index position of ``label`` in ``class_names``
 subtype    BreakHis subtype folder (e.g. ``adenosis``); BACH: the class folder
 magnification BreakHis ``40X`` ... ``400X``; BACH: empty
@@ -18,6 +19,10 @@ width, height, mode  as stored on disk
 Files that cannot be used are listed in ``problems`` with the reason and
 left out; files that are not images (no image suffix, hidden files) are
 ignored. A root with no usable images at all is a :class:`~bclib.errors.UserError`.
+
+The task (``data.task``) decides what ``label`` means: BreakHis ``binary``
+(benign/malignant, the default) or ``subtype`` (its eight subtypes, see
+:func:`apply_task`); BACH has only its four classes.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import hashlib
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -42,6 +47,8 @@ from .layouts import (
     BREAKHIS_MAGNIFICATIONS,
     BREAKHIS_SUBTYPES,
     SYNTHETIC_MARKER,
+    TASKS,
+    class_names,
 )
 
 _BREAKHIS_NAME = re.compile(
@@ -67,6 +74,7 @@ class DatasetIndex:
     problems: list[dict] = field(default_factory=list)
     synthetic: bool = False
     folds: Optional[pd.DataFrame] = None  # BreakHis Folds.csv: fold, mag, grp, path
+    task: str = "binary"  # what ``label`` means: binary or (BreakHis) subtype
 
     @property
     def has_patients(self) -> bool:
@@ -198,7 +206,9 @@ def _breast_dir(root: Path) -> Optional[Path]:
     return _find_dir(root, lambda folder: any((folder / c / "SOB").is_dir() for c in BREAKHIS_CLASSES))
 
 
-def index_breakhis(root: str | os.PathLike) -> DatasetIndex:
+def index_breakhis(root: str | os.PathLike, task: str = "binary") -> DatasetIndex:
+    """Index a BreakHis archive; ``task`` ``subtype`` labels images by subtype (see :func:`apply_task`)."""
+    _check_task("breakhis", task)
     root = Path(root).resolve()
     if not root.is_dir():
         raise UserError(f"{root}: dataset folder does not exist")
@@ -257,8 +267,34 @@ def index_breakhis(root: str | os.PathLike) -> DatasetIndex:
         raise UserError(f"{root}: BreakHis layout found but it holds no readable images")
     frame = _frame(rows, BREAKHIS_CLASSES)
     folds = _read_folds(breast, root, frame, problems)
-    return DatasetIndex("breakhis", root, list(BREAKHIS_CLASSES), frame, problems,
-                        synthetic=_is_synthetic(breast), folds=folds)
+    index = DatasetIndex("breakhis", root, list(BREAKHIS_CLASSES), frame, problems,
+                         synthetic=_is_synthetic(breast), folds=folds)
+    return apply_task(index, task)
+
+
+def _check_task(dataset: str, task: str) -> None:
+    if task not in TASKS:
+        raise UserError(f"unknown task '{task}' (expected {' or '.join(TASKS)})")
+    if task == "subtype" and dataset != "breakhis":
+        raise UserError(f"task subtype is BreakHis only; {dataset} has its {len(class_names(dataset))} classes "
+                        "(use task: binary)")
+
+
+def apply_task(index: DatasetIndex, task: str) -> DatasetIndex:
+    """``index`` labelled for ``task``: BreakHis ``binary`` (benign/malignant) or ``subtype`` (eight classes).
+
+    ``label`` and ``label_index`` are rewritten from the ``subtype`` column, which is kept as it is, and
+    ``class_names`` follows; the same index when it already has the task. BACH knows only ``binary``
+    (its four classes, unchanged); ``subtype`` on it is a :class:`~bclib.errors.UserError`.
+    """
+    _check_task(index.dataset, task)
+    if index.task == task:
+        return index
+    names = class_names(index.dataset, task)
+    to_label = {s: (s if task == "subtype" else klass) for s, (klass, _) in BREAKHIS_SUBTYPES.items()}
+    frame = index.frame.assign(label=index.frame["subtype"].map(to_label))
+    frame["label_index"] = frame["label"].map({c: i for i, c in enumerate(names)}).astype("int64")
+    return replace(index, class_names=names, frame=frame, task=task)
 
 
 def _read_folds(breast: Path, root: Path, frame: pd.DataFrame, problems: list) -> Optional[pd.DataFrame]:
@@ -363,11 +399,12 @@ def index_bach(root: str | os.PathLike) -> DatasetIndex:
                         synthetic=_is_synthetic(photos))
 
 
-def index_dataset(dataset: str, root: str | os.PathLike) -> DatasetIndex:
-    """Index ``root`` as ``dataset`` (``breakhis`` or ``bach``)."""
+def index_dataset(dataset: str, root: str | os.PathLike, task: str = "binary") -> DatasetIndex:
+    """Index ``root`` as ``dataset`` (``breakhis`` or ``bach``) labelled for ``task`` (``binary``/``subtype``)."""
     if dataset == "breakhis":
-        return index_breakhis(root)
+        return index_breakhis(root, task)
     if dataset == "bach":
+        _check_task(dataset, task)
         return index_bach(root)
     raise UserError(f"unknown dataset '{dataset}' (expected breakhis or bach)")
 

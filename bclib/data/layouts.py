@@ -18,6 +18,8 @@ BREAKHIS_SUBTYPES = {
     "papillary_carcinoma": ("malignant", "PC"),
 }
 BREAKHIS_MAGNIFICATIONS = ["40X", "100X", "200X", "400X"]
+# data.task of BreakHis: binary (benign/malignant) or subtype (the eight folders above, in this order).
+TASKS = ("binary", "subtype")
 
 # BACH (ICIAR 2018): Photos/<folder>/<prefix>NNN.tif and Photos/microscopy_ground_truth.csv
 BACH_CLASS_NAMES = ["normal", "benign", "in_situ", "invasive"]
@@ -33,6 +35,8 @@ BACH_FOLDERS = {
 SYNTHETIC_MARKER = "BCLIB_SYNTHETIC.json"
 
 
-def class_names(dataset: str) -> list[str]:
-    """The classes of a dataset's task, in label order."""
-    return list(BREAKHIS_CLASSES if dataset == "breakhis" else BACH_CLASS_NAMES)
+def class_names(dataset: str, task: str = "binary") -> list[str]:
+    """The classes of a dataset's task, in label order (BreakHis ``subtype``: the eight subtypes)."""
+    if dataset == "breakhis":
+        return list(BREAKHIS_SUBTYPES if task == "subtype" else BREAKHIS_CLASSES)
+    return list(BACH_CLASS_NAMES)

@@ -175,7 +175,7 @@ def real_and_generated(params, n: int) -> tuple[list[str], list[str]]:
     folder = params.output_dir / "generated"
     if not (folder / "manifest.csv").is_file():
         return [], []
-    index = index_dataset(params.data.dataset, params.data.root)
+    index = index_dataset(params.data.dataset, params.data.root, params.data.task)
     generated = index_generated(folder, index.class_names).frame
     split = split_from_params(index, params)
     real = split[(split["part"] == "train") & split["label"].isin(generated["label"].unique())]
@@ -263,7 +263,7 @@ def per_class_beside_paper(runs, dataset: str) -> pd.DataFrame:
     Columns per measure: ``ours`` (mean over seeds), ``ours sd`` (standard deviation
     over seeds, blank for one seed) and ``paper``, the paper's row for the same model
     and variant (empty where the paper has no such row, e.g. our ``none`` variant of
-    the proposed model). Per-seed values: :func:`per_class_per_seed`.
+    the proposed model; left out for BreakHis ``data.task: subtype``, which the paper does not report). Per-seed values: :func:`per_class_per_seed`.
     """
     runs = _as_runs(runs)
     stacked = per_class_per_seed(runs).astype(float)
@@ -275,8 +275,11 @@ def per_class_beside_paper(runs, dataset: str) -> pd.DataFrame:
     record = runs[0].record
     match = paper[(paper["bclib_model"] == record["model"]) & (paper["bclib_variant"] == record["variant"])]
     theirs = match.set_index("class")[ours_columns].reindex(order)
-    both = pd.concat({"ours": mean, "ours sd": sd, "paper": theirs}, axis=1).swaplevel(axis=1)
-    return both[[(metric, side) for metric in ours_columns for side in ("ours", "ours sd", "paper")]]
+    sides = {"ours": mean, "ours sd": sd, "paper": theirs}
+    if not set(runs[0].classes) <= set(paper["class"]):  # BreakHis subtypes: the paper reports benign/malignant
+        del sides["paper"]
+    both = pd.concat(sides, axis=1).swaplevel(axis=1)
+    return both[[(metric, side) for metric in ours_columns for side in sides]]
 
 
 def accuracy_beside_table14(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:

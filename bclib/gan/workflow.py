@@ -23,7 +23,7 @@ def train_from_params(params: Params, out_dir: Optional[str | Path] = None, hook
         from ..metrics.gan_hook import FidKidHook
 
         hooks = [FidKidHook(params.metrics, cache_dir=params.output_dir / "cache" / "features")]
-    index = index_dataset(params.data.dataset, params.data.root)
+    index = index_dataset(params.data.dataset, params.data.root, params.data.task)
     split = split_from_params(index, params)
     train = split[split["part"] == "train"]
     held_out = split[split["part"].isin(["val", "test"])]

@@ -68,9 +68,7 @@ class GanJob:
 
     def classes(self) -> list[str]:
         """The classes to generate: ``gan.target_class`` (null: every class of the dataset)."""
-        from ..data.layouts import class_names
-
-        return self.params.gan.target_classes(class_names(self.params.data.dataset))
+        return self.params.gan.target_classes(self.params.data.class_names)
 
     def outputs_complete(self) -> bool:
         from ..io import read_jsonl

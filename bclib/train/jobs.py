@@ -116,7 +116,7 @@ def run_classifier_jobs(jobs: Sequence[ClassifierJob], log: Callable[[str], None
         if job.is_complete():
             log(f"[{number}/{len(jobs)}] {job.name}: complete, skipped")
             continue
-        index = index or index_dataset(job.params.data.dataset, job.params.data.root)
+        index = index or index_dataset(job.params.data.dataset, job.params.data.root, job.params.data.task)
         log(f"[{number}/{len(jobs)}] {job.name}: training")
         started = time.time()
         train_classifier(job.params, job.model, job.variant, job.seed, job.out_dir, index=index, log=lambda m: None)

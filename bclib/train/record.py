@@ -20,12 +20,13 @@ def run_is_complete(out_dir: Path) -> bool:
 
 
 def prediction_table(test: pd.DataFrame, probabilities: np.ndarray, classes: list[str]) -> pd.DataFrame:
-    """One row per image of ``test`` (or of any split part): path, patient, magnification, label, pred and
-    ``p_<class>`` per class."""
+    """One row per image of ``test`` (or of any split part): path, patient, magnification, label, pred,
+    ``p_<class>`` per class and, last, ``subtype`` (BreakHis subtype; BACH: class folder)."""
     predictions = test[["path", "patient", "magnification", "label"]].reset_index(drop=True).copy()
     predictions["pred"] = [classes[i] for i in probabilities.argmax(axis=1)]
     for i, name in enumerate(classes):
         predictions[f"p_{name}"] = probabilities[:, i]
+    predictions["subtype"] = test["subtype"].to_numpy()
     return predictions
 
 
@@ -62,6 +63,7 @@ def run_record(params, data, model_name: str, variant: str, seed: int, predictio
     cfg, train = params.train, data.train
     return {
         "model": model_name, "variant": variant, "seed": seed, "classes": data.classes,
+        "task": data.index.task,
         "data": data.index.provenance(), "synthetic_data": data.index.synthetic,
         "weights": cfg.weights, "untrained_backbone": cfg.weights == "none",
         "split": params.data.split, "split_seed": params.seed,
