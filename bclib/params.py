@@ -222,6 +222,10 @@ class EvalParams(_Section):
         default_factory=lambda: ["proposed"],
         description="Models also trained on an image-level split (variant none) to show the patient-leak gap.")
     gradcam_images: int = Field(6, ge=0, le=64, description="Test images shown with Grad-CAM heatmaps.")
+    tta: bool = Field(
+        False, description="Notebook 05 also re-predicts the test images of the proposed model and the best "
+                           "baseline over the eight dihedral views (test-time augmentation) and reports accuracy "
+                           "with and without it; runs each saved model 8 times on the test set.")
 
     @field_validator("leakage_models")
     @classmethod

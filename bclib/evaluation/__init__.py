@@ -10,6 +10,7 @@
 * :mod:`.uncertainty` - the patient (cluster) bootstrap, paired comparisons of
   two runs, McNemar's test on patient-level decisions, patient-level accuracy
   with its interval;
+* :mod:`.protocols` - notebook 05's patient-diagnosis, calibration and TTA tables of the chosen runs;
 * :mod:`.report` - notebook 05's tables and report files; :mod:`.figures` its figures (reliability
   diagrams among them).
 """
@@ -25,6 +26,15 @@ from .calibration import (
     temperature_scaled,
 )
 from .diagnosis import RULES, patient_accuracy, patient_diagnoses
+from .protocols import (
+    calibration_table,
+    patient_diagnosis_table,
+    reliability_tables,
+    saved_model_views,
+    tta_table,
+    validation_predictions,
+    with_intervals,
+)
 from .scores import (
     MEASURES,
     TABLE_COLUMNS,
@@ -51,10 +61,12 @@ from .uncertainty import (
 
 __all__ = [
     "MEASURES", "RULES", "TABLE_COLUMNS", "apply_temperature", "bootstrap_interval", "bootstrap_values",
-    "calibration_summary", "clusters", "dihedral_transforms", "ece_from_table", "expected_calibration_error",
+    "calibration_summary", "calibration_table", "clusters", "dihedral_transforms", "ece_from_table", "expected_calibration_error",
     "fit_temperature", "headline_metrics", "mcnemar_test", "paired_bootstrap", "patient_accuracy",
     "patient_accuracy_interval", "patient_accuracy_table", "patient_decisions", "patient_diagnoses",
+    "patient_diagnosis_table",
     "patient_level_rate", "patient_level_rates", "patient_mcnemar", "per_class_table",
-    "reliability_table", "resample_clusters", "statistic", "temperature_nll", "temperature_scaled",
-    "tta_model", "tta_probabilities", "two_sample_bootstrap",
+    "reliability_table", "reliability_tables", "resample_clusters", "saved_model_views", "statistic",
+    "temperature_nll", "temperature_scaled", "tta_model", "tta_probabilities", "tta_table", "two_sample_bootstrap",
+    "validation_predictions", "with_intervals",
 ]
