@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from .diagnosis import ALL, RULES, decide, has_probabilities, magnifications, patient_accuracy
+from .diagnosis import ALL, RULES, decide, has_probabilities, magnifications, patient_diagnoses
 
 Statistic = Callable[[pd.DataFrame], float]
 
@@ -191,7 +191,13 @@ def patient_accuracy_interval(predictions: pd.DataFrame, class_names: Sequence[s
     """
     frame = predictions if magnification == ALL else \
         predictions[predictions["magnification"].astype(str) == str(magnification)]
-    return bootstrap_interval(frame, lambda f: patient_accuracy(f, class_names, rule, magnification),
+    # A patient's decision depends on that patient's images only, so resampling patients
+    # resamples their decisions: decide once, then bootstrap the per-patient hits
+    # (the same interval as re-deciding every resample, without re-deciding).
+    decided = patient_diagnoses(frame, class_names, [rule], per_magnification=False)
+    if decided.empty:
+        raise ValueError(f"no patient has images at magnification {magnification}")
+    return bootstrap_interval(decided[["patient", "correct"]], lambda f: float(f["correct"].mean()),
                               n_resamples, confidence, seed, group="patient")
 
 
