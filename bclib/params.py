@@ -16,7 +16,7 @@ import difflib
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -43,6 +43,13 @@ class DataParams(_Section):
     val_fraction: float = Field(0.2, gt=0, lt=1, description="Share of the non-test data used for validation.")
     test_fraction: float = Field(0.2, gt=0, lt=1, description="Share of the data held out for testing.")
     fold: int = Field(1, ge=1, le=5, description="Fold of Folds.csv used by split: folds.")
+    folds: Optional[list[Annotated[int, Field(ge=1, le=5)]]] = Field(
+        None, description="split: folds only: run every listed fold as one experiment (one job per fold, "
+                          "outputs in runs/fold-<k>/); null runs data.fold alone. [1, 2, 3, 4, 5] is the "
+                          "field's 5-fold protocol.")
+    magnification_protocol: Literal["independent", "per_magnification"] = Field(
+        "independent", description="BreakHis: independent trains one model on all kept magnifications; "
+                                   "per_magnification one model per magnification (outputs in runs/mag-<m>/).")
     magnifications: Optional[list[Literal["40X", "100X", "200X", "400X"]]] = Field(
         None, description="BreakHis magnifications to keep (all when null)."
     )
@@ -63,6 +70,25 @@ class DataParams(_Section):
             raise ValueError("paper_proportions are the paper's benign/malignant shares (Table 2); "
                              "task subtype has none: set paper_proportions: false")
         return self
+
+    @model_validator(mode="after")
+    def _protocols(self) -> "DataParams":
+        if self.folds is not None and self.split != "folds":
+            raise ValueError(f"folds lists folds of split: folds, but split is {self.split}: "
+                             "set split: folds or folds: null")
+        if self.folds is not None and (not self.folds or len(set(self.folds)) != len(self.folds)):
+            raise ValueError(f"folds must list distinct folds (1-5), got {self.folds}")
+        if self.magnification_protocol == "per_magnification" and self.dataset != "breakhis":
+            raise ValueError("magnification_protocol per_magnification needs magnifications; "
+                             f"{self.dataset} has none (BreakHis only): use magnification_protocol: independent")
+        return self
+
+    @property
+    def protocol_magnifications(self) -> list[Optional[str]]:
+        """One entry per model of the magnification protocol: each magnification, or None (all in one model)."""
+        if self.magnification_protocol == "independent":
+            return [None]
+        return [m for m in MAGNIFICATIONS if m in (self.magnifications or MAGNIFICATIONS)]
 
     @property
     def class_names(self) -> list[str]:
@@ -263,6 +289,18 @@ class Params(_Section):
             raise ValueError(f"train.variants lists {', '.join(wanted)}, but the GAN generates no images "
                              "(set gan.n_generate above 0 and gan.target_class to a class, a list, or null for "
                              "every class)")
+        return self
+
+    @model_validator(mode="after")
+    def _one_gan_per_protocol(self) -> "Params":
+        # The cWGAN trains once, on data.fold / all magnifications; its images would leak the test patients of
+        # other folds (bclib refuses them at training time, see bclib/gan/provenance.py): refuse here instead.
+        wanted = [v for v in self.train.variants if "cwgan" in v]
+        several = self.data.folds is not None or self.data.magnification_protocol == "per_magnification"
+        if wanted and several:
+            raise ValueError(f"train.variants lists {', '.join(wanted)}, but data.folds / per_magnification run "
+                             "several splits and the cWGAN is trained on one (a GAN per fold or magnification is "
+                             "not implemented): drop the cwgan variants, or run one fold per profile (data.fold)")
         return self
 
     @model_validator(mode="after")

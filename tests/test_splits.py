@@ -45,10 +45,13 @@ def test_folds_split_follows_folds_csv(breakhis_index):
         assert (split["part"] == "val").any()
 
 
-def test_folds_split_needs_folds_csv(breakhis_copy):
+def test_folds_split_without_folds_csv_cuts_patient_folds(breakhis_copy):
     (breakhis_copy / "Folds.csv").unlink()
-    with pytest.raises(UserError, match="needs Folds.csv"):
-        make_split(index_breakhis(breakhis_copy), "folds")
+    split = make_split(index_breakhis(breakhis_copy), "folds", seed=0, fold=2)  # StratifiedGroupKFold fallback
+    assert set(split["part"]) == {"train", "val", "test"}
+    assert all(not shared for shared in patient_overlap(split).values())
+    with pytest.raises(UserError, match="folds 1-5"):
+        make_split(index_breakhis(breakhis_copy), "folds", fold=6)
 
 
 def test_image_split_is_stratified_and_leaks_patients(breakhis_index):

@@ -14,6 +14,11 @@ Three protocols:
     test rows are the test part; validation patients are carved out of its
     training rows the same way as above. A fold whose train and test rows share
     a patient is refused (the file is trusted for membership, not for disjointness).
+    Without ``Folds.csv`` (BACH, or a BreakHis copy without it) the data are cut
+    into :data:`FALLBACK_FOLDS` patient-grouped folds by StratifiedGroupKFold
+    (stratified by label, grouped by patient, shuffled with the seed): fold *k*
+    is the test part, so every patient is tested in exactly one fold, and
+    validation is drawn from the remaining patients as above.
 ``image``
     The paper's protocol: images are split at random, stratified by class,
     ignoring patients. Images of one patient end up in both training and test,
@@ -34,6 +39,7 @@ from ..errors import UserError
 from .index import DatasetIndex
 
 PARTS = ("train", "val", "test")
+FALLBACK_FOLDS = 5  # folds cut when there is no Folds.csv (the field's 5-fold protocol)
 
 # Paper, Table 2: images per class in (train, val, test).
 PAPER_TABLE2 = {
@@ -95,9 +101,38 @@ def _fold_overlap(frame: pd.DataFrame, part: pd.Series) -> list[str]:
     return sorted(train & test)
 
 
+def grouped_folds(frame: pd.DataFrame, seed: int, n_folds: int = FALLBACK_FOLDS) -> np.ndarray:
+    """Fold number (1..n_folds) of each row: patient-grouped, label-stratified, shuffled with ``seed``."""
+    labels, groups = frame["label"].to_numpy(), _groups(frame)
+    largest_class = max(len(np.unique(groups[labels == c])) for c in np.unique(labels))
+    if largest_class < n_folds:  # scikit-learn needs n_folds groups in at least one class
+        raise UserError(f"cannot cut {n_folds} folds: the largest class has {largest_class} patients (or images, "
+                        "where no patient ids exist)")
+    fold_of = np.zeros(len(frame), dtype=int)
+    splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "least populated class has only n members"
+        for k, (_, test) in enumerate(splitter.split(np.zeros(len(frame)), labels, groups), start=1):
+            fold_of[test] = k
+    return fold_of
+
+
+def _with_validation(frame: pd.DataFrame, part: pd.Series, seed: int, val_fraction: float) -> pd.Series:
+    train = np.flatnonzero(part.to_numpy() == "train")
+    if len(train):
+        sub = frame.iloc[train]
+        val = _hold_out_groups(sub["label"].to_numpy(), _groups(sub), val_fraction, seed)
+        part.iloc[train[val]] = "val"
+    return part.rename("part")
+
+
 def folds_split(index: DatasetIndex, frame: pd.DataFrame, fold: int, seed: int, val_fraction: float) -> pd.Series:
-    if index.folds is None:
-        raise UserError(f"{index.root}: split 'folds' needs Folds.csv (columns fold,mag,grp,filename) beside the dataset")
+    if index.folds is None:  # no Folds.csv: StratifiedGroupKFold folds of the patients
+        if not 1 <= fold <= FALLBACK_FOLDS:
+            raise UserError(f"fold {fold}: without Folds.csv there are folds 1-{FALLBACK_FOLDS}")
+        fold_of = grouped_folds(frame, seed)
+        part = pd.Series(np.where(fold_of == fold, "test", "train"), index=frame.index, dtype=object)
+        return _with_validation(frame, part, seed + 1, val_fraction)
     rows = index.folds[index.folds["fold"] == fold]
     if rows.empty:
         raise UserError(f"{index.root}: Folds.csv has no rows for fold {fold}")
@@ -109,12 +144,7 @@ def folds_split(index: DatasetIndex, frame: pd.DataFrame, fold: int, seed: int, 
         example = ", ".join(shared[:3]) + (", ..." if len(shared) > 3 else "")
         raise UserError(f"{index.root}: Folds.csv fold {fold} is not patient-disjoint: {len(shared)} patient(s) "
                         f"have images in both its train and test rows ({example})")
-    train = np.flatnonzero(part.to_numpy() == "train")
-    if len(train):
-        sub = frame.iloc[train]
-        val = _hold_out_groups(sub["label"].to_numpy(), _groups(sub), val_fraction, seed)
-        part.iloc[train[val]] = "val"
-    return part.rename("part")
+    return _with_validation(frame, part, seed, val_fraction)
 
 
 def image_split(frame: pd.DataFrame, seed: int, val_fraction: float, test_fraction: float,

@@ -10,6 +10,7 @@
 * :mod:`.uncertainty` - the patient (cluster) bootstrap, paired comparisons of
   two runs, McNemar's test on patient-level decisions, patient-level accuracy
   with its interval;
+* :mod:`.protocol_tables` - the cross-validation (per-fold, mean ± sd) and per-magnification tables;
 * :mod:`.protocols` - notebook 05's patient-diagnosis, calibration and TTA tables of the chosen runs;
 * :mod:`.report` - notebook 05's tables and report files; :mod:`.figures` its figures (reliability
   diagrams among them).
@@ -26,6 +27,7 @@ from .calibration import (
     temperature_scaled,
 )
 from .diagnosis import RULES, patient_accuracy, patient_diagnoses
+from .protocol_tables import fold_table, magnification_table, run_fold, shown_fold_table
 from .protocols import (
     calibration_table,
     patient_diagnosis_table,
@@ -62,11 +64,12 @@ from .uncertainty import (
 __all__ = [
     "MEASURES", "RULES", "TABLE_COLUMNS", "apply_temperature", "bootstrap_interval", "bootstrap_values",
     "calibration_summary", "calibration_table", "clusters", "dihedral_transforms", "ece_from_table", "expected_calibration_error",
-    "fit_temperature", "headline_metrics", "mcnemar_test", "paired_bootstrap", "patient_accuracy",
+    "fit_temperature", "fold_table", "headline_metrics", "magnification_table", "mcnemar_test", "paired_bootstrap", "patient_accuracy",
     "patient_accuracy_interval", "patient_accuracy_table", "patient_decisions", "patient_diagnoses",
     "patient_diagnosis_table",
     "patient_level_rate", "patient_level_rates", "patient_mcnemar", "per_class_table",
-    "reliability_table", "reliability_tables", "resample_clusters", "saved_model_views", "statistic",
+    "reliability_table", "reliability_tables", "resample_clusters", "run_fold", "saved_model_views",
+    "shown_fold_table", "statistic",
     "temperature_nll", "temperature_scaled", "tta_model", "tta_probabilities", "tta_table", "two_sample_bootstrap",
     "validation_predictions", "with_intervals",
 ]

@@ -45,7 +45,11 @@ class Run:
     @property
     def name(self) -> str:
         split = "" if self.record["split"] != "image" else " [image split]"
-        return f"{self.record['model']}/{self.record['variant']}/seed-{self.record['seed']}{split}"
+        data = self.record.get("params", {}).get("data", {})
+        where = f"fold-{self.record['fold']}/" if data.get("folds") and self.record.get("fold") else ""
+        if self.record.get("magnification_protocol") == "per_magnification" and self.record.get("magnifications"):
+            where += f"mag-{'+'.join(self.record['magnifications'])}/"
+        return f"{where}{self.record['model']}/{self.record['variant']}/seed-{self.record['seed']}{split}"
 
     @property
     def classes(self) -> list[str]:

@@ -78,12 +78,14 @@ def _floats_per_image(model: str, size: int) -> int:
 def classifier_cost(job, n_images: int, seen_trunks: set) -> Cost:
     cfg, data = job.params.train, job.params.data
     size = cfg.image_size
+    if data.dataset == "breakhis" and data.magnifications:  # roughly a quarter of the images per magnification
+        n_images = n_images * len(data.magnifications) / 4
     n_test = n_images * data.test_fraction
     n_train = (n_images - n_test) * (1 - data.val_fraction)
     if "cwgan" in job.variant:
         n_train += job.params.gan.n_generate
     cpu_rate, gpu_rate = _trunk_speed(job.model, size)
-    trunk = (job.model, job.seed if cfg.weights == "none" else None, job.params.data.split)
+    trunk = (job.model, job.seed if cfg.weights == "none" else None, data.split, tuple(data.magnifications or ()))
     extracted = 0.0 if trunk in seen_trunks else n_images  # one store per trunk serves every variant
     seen_trunks.add(trunk)
     online = "tradaug" in job.variant and cfg.tradaug_mode == "online"
@@ -120,7 +122,7 @@ def _group(job) -> str:
         return "cWGAN (train + generate)"
     if kind == "SweepJob":
         return f"GAN sweep: {job.kind}"
-    prefix = "image-split " if job.group else ""
+    prefix = "image-split " if job.group.startswith("image-split") else ""
     return f"{prefix}{job.model if job.model in ('proposed', 'proposed-gap') else 'baseline ' + job.model}"
 
 

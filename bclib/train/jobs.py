@@ -2,7 +2,10 @@
 
 Every (model, variant, seed) is one job with its own folder,
 ``outputs/<profile>/runs/<model>/<variant>/seed-<s>/``, runnable on its own as
-``bclib train --params P --model M --variant V --seed S --out DIR``. A job whose
+``bclib train --params P --model M --variant V --seed S --out DIR``. Under
+``data.folds`` and ``data.magnification_protocol: per_magnification`` each fold
+and magnification repeats the grid (:func:`protocol_settings`), in
+``runs/fold-<k>/`` and ``runs/mag-<m>/`` (``runs/fold-<k>/mag-<m>/`` for both). A job whose
 folder holds a complete run made with the same parameters is skipped.
 """
 
@@ -86,8 +89,33 @@ def classifier_jobs(params: Params, which: str) -> list[ClassifierJob]:
         grid = [(m, v) for m in FUSION_MODELS if m in cfg.models for v in cfg.variants]
     else:
         raise ValueError(f"which must be 'baselines' or 'proposed', not {which!r}")
-    return [ClassifierJob(m, v, s, params.output_dir / "runs" / m / v / f"seed-{s}", params)
-            for m, v in grid for s in cfg.seeds]
+    return [ClassifierJob(m, v, s, params.output_dir / "runs" / group / m / v / f"seed-{s}", setting,
+                          overrides=overrides, group=group)
+            for group, setting, overrides in protocol_settings(params) for m, v in grid for s in cfg.seeds]
+
+
+def protocol_settings(params: Params) -> list[tuple[str, Params, tuple[str, ...]]]:
+    """(group, params, overrides) of each split the profile's protocol trains on.
+
+    One entry, ``("", params, ())``, unless ``data.folds`` lists folds (one entry per
+    fold k: ``data.fold=k``, group ``fold-<k>/``) or ``data.magnification_protocol`` is
+    ``per_magnification`` (one entry per magnification m: ``data.magnifications=[m]``,
+    group ``mag-<m>/``); both together give every (fold, magnification).
+    """
+    data = params.data
+    settings = []
+    for fold in data.folds or [None]:
+        for mag in data.protocol_magnifications:
+            update, overrides, group = {}, [], ""
+            if fold is not None:
+                update["fold"], group = fold, f"fold-{fold}/"
+                overrides.append(f"data.fold={fold}")
+            if mag is not None:
+                update["magnifications"], group = [mag], f"{group}mag-{mag}/"
+                overrides.append(f"data.magnifications=[{mag}]")
+            setting = params.model_copy(update={"data": data.model_copy(update=update)}) if update else params
+            settings.append((group, setting, tuple(overrides)))
+    return settings
 
 
 def leakage_jobs(params: Params) -> list[ClassifierJob]:
@@ -97,9 +125,16 @@ def leakage_jobs(params: Params) -> list[ClassifierJob]:
     lets a patient's images fall on both sides inflates accuracy. Their folders are
     ``outputs/<profile>/runs-image-split/<model>/none/seed-<s>/``.
     """
-    image_split = params.model_copy(update={"data": params.data.model_copy(update={"split": "image"})})
+    update, overrides = {"split": "image"}, ["data.split=image"]
+    if params.data.folds is not None:  # folds are of split: folds; the image split is one run
+        update["folds"] = None
+        overrides.append("data.folds=null")
+    if params.data.magnification_protocol != "independent":  # all magnifications in one model, as the paper
+        update["magnification_protocol"] = "independent"
+        overrides.append("data.magnification_protocol=independent")
+    image_split = params.model_copy(update={"data": params.data.model_copy(update=update)})
     return [ClassifierJob(m, "none", s, params.output_dir / "runs-image-split" / m / "none" / f"seed-{s}",
-                          image_split, overrides=("data.split=image",), group="image-split/")
+                          image_split, overrides=tuple(overrides), group="image-split/")
             for m in params.eval.leakage_models for s in params.train.seeds]
 
 
