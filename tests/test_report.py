@@ -156,6 +156,18 @@ def test_best_baseline_is_chosen_on_validation_even_when_test_disagrees():
     assert spread.loc[("mobilenet", "none", "patient"), "accuracy"] == "0.812 ± 0.088"
 
 
+def test_proposed_gap_is_compared_with_proposed_and_never_picked_as_the_best_baseline():
+    """Table 6 read literally (proposed-gap) is the other reading of the fusion model, not a baseline."""
+    runs = [_validated(_run("proposed", v, 0, "patient", [True] * 8), 0.7) for v in ("none", "tradaug+cwgan")]
+    runs += [_validated(_run("proposed-gap", v, 0, "patient", [True] * 8), 0.95) for v in ("none", "tradaug+cwgan")]
+    runs += [_validated(_run("mobilenet", "none", 0, "patient", [True] * 6 + [False] * 2), 0.6)]
+    assert choose_on_validation(runs, proposed=False).name == "mobilenet/none"  # despite gap's 0.95
+    assert choose_on_validation(runs, proposed=True).name == "proposed/tradaug+cwgan"
+    pairs = comparison_pairs(runs)
+    assert ("proposed/none/seed-0", "proposed-gap/none/seed-0") in pairs
+    assert ("proposed/tradaug+cwgan/seed-0", "proposed-gap/tradaug+cwgan/seed-0") in pairs
+
+
 def test_paired_table_and_patient_rates_per_magnification():
     a = _run("a", "none", 0, "patient", [True] * 8)
     b = _run("b", "none", 0, "patient", [True] * 6 + [False] * 2)  # b wrong on both images of p4

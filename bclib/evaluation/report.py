@@ -25,6 +25,7 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 from ..io import write_text_atomic
+from ..params import FUSION_MODELS
 from ..reference import paper_table
 from .scores import headline_metrics, patient_level_rates, per_class_table, statistic
 from .uncertainty import bootstrap_interval, paired_bootstrap, patient_mcnemar, two_sample_bootstrap
@@ -125,7 +126,10 @@ def choose_on_validation(runs: Sequence[Run], proposed: bool, split: str = "pati
     numbers are ranked last, in job order; if none has any, the first
     configuration in job order is taken and ``rule`` says so.
     """
-    pool = [r for r in runs if (r.record["model"] == "proposed") == proposed and r.record["split"] == split]
+    # the baselines are the single-backbone models: proposed-gap (the other reading of the fusion model) is
+    # compared with proposed directly (comparison_pairs), never picked as "the best baseline"
+    wanted = (lambda m: m == "proposed") if proposed else (lambda m: m not in FUSION_MODELS)
+    pool = [r for r in runs if wanted(r.record["model"]) and r.record["split"] == split]
     fixed = proposed and any(r.record["variant"] == "tradaug+cwgan" for r in pool)
     if fixed:
         pool = [r for r in pool if r.record["variant"] == "tradaug+cwgan"]
@@ -347,8 +351,9 @@ def paired_table(runs: dict[str, Run], pairs: Sequence[tuple[str, str]], n_resam
 
 def comparison_pairs(runs: Sequence[Run]) -> list[tuple[str, str]]:
     """Run-name pairs worth testing, per seed on the main split: each proposed variant against the
-    proposed model without augmentation, and the proposed headline configuration against the
-    baseline configuration chosen on validation (:func:`choose_on_validation`)."""
+    proposed model without augmentation, ``proposed`` against ``proposed-gap`` (Table 6 read literally)
+    variant by variant, and the proposed headline configuration against the baseline configuration
+    chosen on validation (:func:`choose_on_validation`)."""
     main = [r for r in runs if r.record["split"] != "image"]
     split = main[0].record["split"] if main else "patient"
     headline, baseline = choose_on_validation(main, True, split), choose_on_validation(main, False, split)
@@ -358,6 +363,8 @@ def comparison_pairs(runs: Sequence[Run]) -> list[tuple[str, str]]:
         proposed = {r.record["variant"]: r for r in same_seed if r.record["model"] == "proposed"}
         if "none" in proposed:
             pairs += [(proposed["none"].name, r.name) for v, r in proposed.items() if v != "none"]
+        literal = {r.record["variant"]: r for r in same_seed if r.record["model"] == "proposed-gap"}
+        pairs += [(proposed[v].name, r.name) for v, r in literal.items() if v in proposed]  # the two readings
         if headline and baseline:
             a = [r for r in headline.runs if r.record["seed"] == seed]
             b = [r for r in baseline.runs if r.record["seed"] == seed]
