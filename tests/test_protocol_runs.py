@@ -179,3 +179,48 @@ def test_run_json_records_fold_and_magnification_protocol(tmp_path, breakhis_roo
     assert (record["fold"], record["magnification_protocol"], record["magnifications"]) == (
         3, "per_magnification", ["200X"])
     assert record["params"]["data"]["folds"] == [1, 3]
+
+
+# -- end to end: real (tiny) runs of each protocol, then their tables ---------------------------------------
+
+
+def _train_all(params, tmp_path):
+    from bclib.train import train_classifier
+
+    jobs = classifier_jobs(params, "baselines")
+    for job in jobs:
+        train_classifier(job.params, job.model, job.variant, job.seed, job.out_dir, log=lambda m: None)
+    return [load_run(job.out_dir) for job in jobs]
+
+
+TINY = ", epochs: 1, batch_size: 16, image_size: 64, weights: none, fine_tune_epochs: 0, tensorboard: false"
+
+
+def test_two_folds_and_two_magnifications_train_and_fill_their_tables(tmp_path, breakhis_root):
+    """Tiny MobileNet runs (64 px, one epoch, untrained): two folds of Folds.csv, then one model per
+    magnification; the numbers mean nothing, the plumbing from profile to table is what is checked."""
+    def tiny_profile(data, name):
+        text = PROFILE.replace("models: [mobilenet, proposed], variants: [none, tradaug], seeds: [0, 1]",
+                               "models: [mobilenet], variants: [none], seeds: [0]")
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(text.format(dataset="breakhis", root=breakhis_root, data=data, train=TINY,
+                                    out=tmp_path / name))
+        return load_params(path)
+
+    runs = _train_all(tiny_profile(", split: folds, folds: [1, 2]", "folds"), tmp_path)
+    assert [r.record["fold"] for r in runs] == [1, 2]
+    folds = fold_table(runs)
+    summary = folds[folds["fold"] == "mean ± sd"].iloc[0]
+    per_fold = folds[folds["fold"] != "mean ± sd"]
+    assert summary["accuracy"] == pytest.approx(per_fold["accuracy"].mean())
+    assert summary["accuracy_sd"] == pytest.approx(per_fold["accuracy"].std(ddof=1))
+
+    runs = _train_all(tiny_profile(", magnifications: [40X, 400X], magnification_protocol: per_magnification",
+                                   "mags"), tmp_path)
+    assert [set(r.predictions["magnification"]) for r in runs] == [{"40X"}, {"400X"}]
+    table = magnification_table(runs, n_resamples=50)
+    assert len(table) == 1  # one model, its two magnifications side by side
+    for run, zoom in zip(runs, ("40X", "400X")):
+        expected = (run.predictions["label"] == run.predictions["pred"]).mean()
+        assert table[f"{zoom}_accuracy"].iloc[0] == pytest.approx(expected)
+        assert table[f"{zoom}_images"].iloc[0] == len(run.predictions)
