@@ -224,3 +224,16 @@ def test_two_folds_and_two_magnifications_train_and_fill_their_tables(tmp_path, 
         expected = (run.predictions["label"] == run.predictions["pred"]).mean()
         assert table[f"{zoom}_accuracy"].iloc[0] == pytest.approx(expected)
         assert table[f"{zoom}_images"].iloc[0] == len(run.predictions)
+
+
+def test_the_folds_profile_runs_five_folds_per_magnification_without_gan_images():
+    """params/breakhis-folds.yaml: the field's protocol, planned as (fold, magnification) x model x variant."""
+    from bclib.paths import project_root
+
+    params = load_params(project_root() / "params" / "breakhis-folds.yaml")
+    assert params.data.split == "folds" and params.data.folds == [1, 2, 3, 4, 5]
+    assert params.data.magnification_protocol == "per_magnification" and params.eval.tta
+    assert not any("cwgan" in v for v in params.train.variants)
+    jobs = all_classifier_jobs(params)
+    groups = {job.out_dir.relative_to(params.output_dir / "runs").parts[:2] for job in jobs}
+    assert len(groups) == 5 * 4 and len(jobs) == 20 * len(params.train.models) * len(params.train.variants)
