@@ -248,12 +248,18 @@ class EvalParams(_Section):
         default_factory=lambda: ["proposed"],
         description="Models also trained on an image-level split (variant none) to show the patient-leak gap.")
     gradcam_images: int = Field(6, ge=0, le=64, description="Test images shown with Grad-CAM heatmaps.")
+    stain_ablation: list[Literal["macenko", "reinhard"]] = Field(
+        default_factory=list,
+        description="Stain normalisations to compare with the profile's own: eval.stain_models (variant none) "
+                    "are trained again with each, on the same split and seeds (an ablation row in the report).")
+    stain_models: list[str] = Field(default_factory=lambda: ["proposed"],
+                                    description="Models of the stain-normalisation ablation.")
     tta: bool = Field(
         False, description="Notebook 05 also re-predicts the test images of the proposed model and the best "
                            "baseline over the eight dihedral views (test-time augmentation) and reports accuracy "
                            "with and without it; runs each saved model 8 times on the test set.")
 
-    @field_validator("leakage_models")
+    @field_validator("leakage_models", "stain_models")
     @classmethod
     def _registry_names(cls, value: list[str]) -> list[str]:
         return _known_models(value)

@@ -80,6 +80,7 @@ params = session.params
 dataset = params.data.dataset
 main_jobs = classifier_jobs.classifier_jobs(params, "baselines") + classifier_jobs.classifier_jobs(params, "proposed")
 leak_jobs = classifier_jobs.leakage_jobs(params)
+stain_jobs = classifier_jobs.stain_jobs(params)  # eval.stain_ablation: empty unless asked
 
 # %% [markdown]
 # ## 1. Collect the runs
@@ -87,9 +88,10 @@ leak_jobs = classifier_jobs.leakage_jobs(params)
 # the leakage comparison are trained here if they are missing.
 
 # %%
-classifier_jobs.run_classifier_jobs(main_jobs + leak_jobs)
+classifier_jobs.run_classifier_jobs(main_jobs + leak_jobs + stain_jobs)
 runs = rep.finished_runs(main_jobs)
 image_split_runs = rep.finished_runs(leak_jobs)
+stain_runs = rep.finished_runs(stain_jobs)
 provenance = classifier_jobs.run_provenance(classifier_jobs.collect_runs(main_jobs), params.data.split)
 report = rep.Report(f"bclib results: {dataset} ({params.profile} profile)", provenance)
 
@@ -238,6 +240,27 @@ report.text("Leakage", "Accuracy of the same model on a patient-disjoint and an 
 report.table("Patient split against image split", leakage, "05_leakage",
              rows="one row per model and seed trained on both splits (eval.leakage_models, variant none)")
 leakage
+
+# %% [markdown]
+# ### Does stain normalisation help?
+# Slides from different labs, or even different days, are stained a little
+# differently, and a model can learn the stain instead of the tissue. Stain
+# normalisation maps every image's colours onto one reference image chosen from
+# the training set (Macenko's method separates the two dyes; Reinhard's matches
+# colour statistics). With `eval.stain_ablation` the same model is trained again
+# on normalised images and compared with itself, patient by patient.
+
+# %%
+if stain_runs:
+    stain = rep.stain_ablation_table(runs, stain_runs, params.eval.bootstrap, params.eval.confidence, params.seed)
+    save_table(stain, "05_stain_ablation", session)
+    report.table("Stain normalisation against none (a: normalised, b: the same run without)", stain,
+                 "05_stain_ablation",
+                 rows="one row per model and seed of eval.stain_models (variant none), per method of "
+                      "eval.stain_ablation; paired patient bootstrap and McNemar")
+    display(stain)
+else:
+    print("eval.stain_ablation is empty: no stain-normalisation comparison")
 
 # %% [markdown]
 # ## 7. Diagnosing patients, not tiles

@@ -237,3 +237,18 @@ def test_the_folds_profile_runs_five_folds_per_magnification_without_gan_images(
     jobs = all_classifier_jobs(params)
     groups = {job.out_dir.relative_to(params.output_dir / "runs").parts[:2] for job in jobs}
     assert len(groups) == 5 * 4 and len(jobs) == 20 * len(params.train.models) * len(params.train.variants)
+
+
+def test_stain_ablation_trains_the_stain_models_again_with_each_method(tmp_path, breakhis_root):
+    from bclib.train.jobs import stain_jobs
+
+    params = load_params(profile(tmp_path, breakhis_root), ["eval.stain_ablation=[macenko, reinhard]"])
+    jobs = stain_jobs(params)
+    assert [(j.group, j.model, j.variant, j.seed) for j in jobs] == [
+        (f"stain-{m}/", "proposed", "none", s) for m in ("macenko", "reinhard") for s in (0, 1)]
+    for job in jobs:
+        method = job.group[len("stain-"):-1]
+        assert job.params.data.stain_normalization == method and sets_of(job) == [f"data.stain_normalization={method}"]
+        assert job.out_dir.relative_to(params.output_dir).parts[:2] == ("runs-stain", method)
+    assert {j.name for j in jobs} <= {j.name for j in plan(params)}  # bclib run / plan run them too
+    assert stain_jobs(load_params(profile(tmp_path, breakhis_root, name="q"))) == []  # off by default

@@ -19,6 +19,7 @@ from bclib.evaluation.report import (  # noqa: E402
     best_run,
     choose_on_validation,
     comparison_pairs,
+    stain_ablation_table,
     leakage_table,
     load_run,
     mcnemar_table,
@@ -166,6 +167,19 @@ def test_proposed_gap_is_compared_with_proposed_and_never_picked_as_the_best_bas
     pairs = comparison_pairs(runs)
     assert ("proposed/none/seed-0", "proposed-gap/none/seed-0") in pairs
     assert ("proposed/tradaug+cwgan/seed-0", "proposed-gap/tradaug+cwgan/seed-0") in pairs
+
+
+def test_stain_ablation_pairs_each_normalised_run_with_the_same_run_without():
+    plain = _run("proposed", "none", 0, "patient", [True] * 6 + [False] * 2)
+    normalised = _run("proposed", "none", 0, "patient", [True] * 8)
+    normalised.record["params"] = {"data": {"stain_normalization": "macenko"}}
+    other_seed = _run("proposed", "none", 1, "patient", [True] * 8)  # no partner: left out
+    other_seed.record["params"] = {"data": {"stain_normalization": "macenko"}}
+    assert normalised.name == "proposed/none/seed-0 [macenko]" and plain.name == "proposed/none/seed-0"
+    table = stain_ablation_table([plain], [normalised, other_seed], n_resamples=100)
+    assert list(table["a"]) == ["proposed/none/seed-0 [macenko]"] and list(table["b"]) == ["proposed/none/seed-0"]
+    assert table["difference"].iloc[0] == pytest.approx(0.25)  # p4's two images go right with normalisation
+    assert table["low"].iloc[0] <= 0.25 <= table["high"].iloc[0]
 
 
 def test_paired_table_and_patient_rates_per_magnification():

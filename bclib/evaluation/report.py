@@ -50,7 +50,9 @@ class Run:
         where = f"fold-{self.record['fold']}/" if data.get("folds") and self.record.get("fold") else ""
         if self.record.get("magnification_protocol") == "per_magnification" and self.record.get("magnifications"):
             where += f"mag-{'+'.join(self.record['magnifications'])}/"
-        return f"{where}{self.record['model']}/{self.record['variant']}/seed-{self.record['seed']}{split}"
+        stain = data.get("stain_normalization", "none")
+        stain = "" if stain in (None, "none") else f" [{stain}]"
+        return f"{where}{self.record['model']}/{self.record['variant']}/seed-{self.record['seed']}{split}{stain}"
 
     @property
     def classes(self) -> list[str]:
@@ -371,6 +373,22 @@ def comparison_pairs(runs: Sequence[Run]) -> list[tuple[str, str]]:
             if a and b:
                 pairs.append((a[0].name, b[0].name))
     return pairs
+
+
+def stain_ablation_table(runs: Sequence[Run], stain_runs: Sequence[Run], n_resamples: int = 1000,
+                         confidence: float = 0.95, seed: int = 0) -> pd.DataFrame:
+    """Each stain-normalised run against the same model, variant and seed without it (same split, same test
+    images): the accuracy difference with a paired patient-bootstrap interval and McNemar's test
+    (:func:`paired_table`); ``a`` is the normalised run."""
+    plain = {(r.record["model"], r.record["variant"], r.record["seed"]): r for r in runs
+             if r.record["split"] != "image"}
+    named, pairs = {}, []
+    for run in stain_runs:
+        partner = plain.get((run.record["model"], run.record["variant"], run.record["seed"]))
+        if partner is not None:
+            named[run.name], named[partner.name] = run, partner
+            pairs.append((run.name, partner.name))
+    return paired_table(named, pairs, n_resamples, confidence, seed)
 
 
 def leakage_table(patient_scores: pd.DataFrame, image_scores: pd.DataFrame, runs: Sequence[Run] = (),

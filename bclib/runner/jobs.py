@@ -85,11 +85,11 @@ class GanJob:
 def plan(params, sweeps: bool = True, classifiers: bool = True) -> list:
     """Every job of a profile: the GAN (when a cwgan variant needs it), sweep points, classifier runs."""
     from ..gan.sweeps import sweep_jobs
-    from ..train.jobs import classifier_jobs, leakage_jobs
+    from ..train.jobs import classifier_jobs, leakage_jobs, stain_jobs
 
     jobs: list = []
     runs = classifier_jobs(params, "baselines") + classifier_jobs(params, "proposed") + leakage_jobs(params) \
-        if classifiers else []
+        + stain_jobs(params) if classifiers else []
     points = sweep_jobs(params) if sweeps else []
     if any("cwgan" in job.variant for job in runs):
         # The main GAN waits for the sweep, whose choice of gamma and batch size it trains with.

@@ -118,6 +118,21 @@ def protocol_settings(params: Params) -> list[tuple[str, Params, tuple[str, ...]
     return settings
 
 
+def stain_jobs(params: Params) -> list[ClassifierJob]:
+    """``eval.stain_models`` (variant none) trained again with each of ``eval.stain_ablation``'s stain
+    normalisations, on the profile's split and seeds: the report sets each beside the same run without
+    it. Folders ``outputs/<profile>/runs-stain/<method>/<model>/none/seed-<s>/``."""
+    jobs = []
+    for method in params.eval.stain_ablation:
+        if method == params.data.stain_normalization:
+            continue  # the main runs already are this arm
+        setting = params.model_copy(update={"data": params.data.model_copy(update={"stain_normalization": method})})
+        jobs += [ClassifierJob(m, "none", s, params.output_dir / "runs-stain" / method / m / "none" / f"seed-{s}",
+                               setting, overrides=(f"data.stain_normalization={method}",), group=f"stain-{method}/")
+                 for m in params.eval.stain_models for s in params.train.seeds]
+    return jobs
+
+
 def leakage_jobs(params: Params) -> list[ClassifierJob]:
     """``eval.leakage_models`` (variant none) trained on an **image-level** split, the paper's protocol.
 
