@@ -95,7 +95,7 @@ def test_cached_path_predicts_like_the_full_model(trained_run):
     np.testing.assert_allclose(full, predictions[["p_benign", "p_malignant"]].to_numpy(), atol=1e-3)
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", [n for n in MODEL_NAMES if n != "proposed-gap"])  # gap: test_gap_fusion.py
 def test_every_model_builds_and_trains_its_top_only(name):
     keras.utils.set_random_seed(0)
     model = build_model(name, 4, 96, "none")
