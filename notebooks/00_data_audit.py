@@ -89,6 +89,15 @@ print(f"profile: {params.profile} | dataset: {params.data.dataset} | split: {par
 # once to make sure it decodes, and returns one table row per usable image with
 # its class, subtype, magnification and patient. The patient id comes from the
 # file name (`SOB_B_A-14-22549AB-40-001.png` → patient `14-22549AB`).
+#
+# Two profile switches change what the rest of the compendium sees. `data.task`
+# decides the classes: `binary` (benign against malignant, the paper's main
+# task) or `subtype`, the eight tumour types coded in the file name (`A` for
+# adenosis, `DC` for ductal carcinoma, ...), a much harder problem with few
+# patients per class. `data.stain_normalization` (`macenko` or `reinhard`)
+# recolours every image towards one reference tile picked from the training
+# patients only, so that differences between staining batches do not become a
+# shortcut; it is off here.
 
 # %%
 index = index_dataset(params.data.dataset, params.data.root, params.data.task)

@@ -72,6 +72,15 @@ print(f"{len(jobs)} jobs of the proposed model at {params.train.image_size}px: "
       f"{', '.join(j.variant for j in jobs)}")
 
 # %% [markdown]
+# *Two readings of the fusion model.* The paper's text describes features taken
+# from inside the three backbones and merged at several scales; that is
+# `proposed`, the model trained here. Its Table 6, read line by line, instead
+# describes each backbone pooled to one vector and the vectors joined before the
+# classifier (and its "ResNet-101" row has exactly VGG-16's parameter count).
+# bclib builds that too, as `proposed-gap`; `params/breakhis.yaml` trains both
+# and notebook 05 compares them run by run. `docs/model.md` does the arithmetic.
+
+# %% [markdown]
 # ## 1. Train (or collect) the runs
 # The three backbones are frozen in the first stage, so their taps are computed
 # once per image and cached; variants that share images share the cache.
