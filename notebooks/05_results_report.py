@@ -310,7 +310,7 @@ if chosen and "magnification" in chosen[0].predictions and dataset == "breakhis"
     report.table("Test accuracy per magnification (estimate [95% interval], patients resampled)", zooms_shown,
                  "05_per_magnification",
                  rows="the proposed model and the best baseline (chosen on validation), their best-validation seed; "
-                      "an 'independent' run is one model for all magnifications, scored on each one's images"
+                      "an 'independent' run is one model for all magnifications, scored on each one's images."
                       + caveat)
     display(zooms_shown)
 else:
