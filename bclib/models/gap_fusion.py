@@ -9,8 +9,8 @@ from ..errors import UserError
 
 keras = _keras()
 layers = keras.layers
-from .backbones import BACKBONES, BackbonePreprocess, backbone_model
-from .head import classification_head, compose, image_input
+from .baselines import baseline_top, frozen_trunk, pooled_backbone
+from .head import compose, image_input
 
 # Table 6's backbone rows in order. Its "ResNet 101" row (7x7x512, 14,714,688 parameters) is
 # VGG-16 without its top, so VGG-16 is the default third backbone; ResNet-101 can be asked for.
@@ -27,22 +27,14 @@ def gap_trunk(input_size: int, weights: str = "imagenet", third: str = GAP_DEFAU
     if input_size < 32 or input_size % 32:
         raise UserError(f"the proposed-gap model needs an input size that is a multiple of 32, got {input_size}")
     image = image_input(input_size)
-    pooled = []
-    for name in GAP_BACKBONES + (third,):
-        backbone = backbone_model(name, input_size, weights)
-        backbone.trainable = False
-        x = BackbonePreprocess(BACKBONES[name].preprocess, name=f"{name}_preprocess")(image)
-        pooled.append(layers.GlobalAveragePooling2D(name=f"{name}_gap")(backbone(x, training=False)))
-    features = layers.Concatenate(name="gap_concat")(pooled)
-    trunk = keras.Model(image, features, name="trunk")
-    trunk.trainable = False
-    return trunk
+    pooled = [pooled_backbone(name, image, input_size, weights, pool_name=f"{name}_gap")
+              for name in GAP_BACKBONES + (third,)]
+    return frozen_trunk(image, layers.Concatenate(name="gap_concat")(pooled))
 
 
 def gap_top(trunk, num_classes: int, l2: float = 1e-4):
     """The trainable part: Table 6's head (dropout, BN, Dense 128, dropout, BN, softmax) on the concatenation."""
-    top_input = keras.Input(trunk.output.shape[1:], name="gap_features")
-    return keras.Model(top_input, classification_head(top_input, num_classes, l2), name="top")
+    return baseline_top(trunk, num_classes, l2, input_name="gap_features")
 
 
 def build_proposed_gap(num_classes: int, input_size: int, weights: str = "imagenet", l2: float = 1e-4,
