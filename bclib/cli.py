@@ -33,7 +33,8 @@ def cmd_synth(args) -> int:
     if args.rehearsal:
         if args.layout != "breakhis":
             raise UserError("--rehearsal: only the BreakHis layout has a real-size rehearsal archive")
-        out = synth.make_breakhis_rehearsal(args.out, seed=args.seed, force=args.force, workers=args.workers)
+        out = synth.make_breakhis_rehearsal(args.out, seed=args.seed, force=args.force, workers=args.workers,
+                                             size=args.size or (700, 460))
     elif args.layout == "breakhis":
         out = synth.make_breakhis(
             args.out, seed=args.seed, **({} if args.images_per_magnification is None else
@@ -56,13 +57,15 @@ def cmd_audit(args) -> int:
     from .io import write_json_atomic
 
     index = index_dataset(args.dataset, args.root, args.task)
-    record = audit(index, split=args.split, seed=args.seed)
+    record = audit(index, split=args.split, seed=args.seed, fold=args.fold, fold_policy=args.fold_policy)
     if args.json:
         write_json_atomic(args.json, record)
     else:
         print(json.dumps(record, indent=2))
     stream = sys.stderr if not args.json else sys.stdout
     print(f"{index.provenance()}; {len(index.problems)} problem(s)", file=stream)
+    for note in record["notes"] + record.get("split", {}).get("notes", []):
+        print(f"note: {note}", file=stream)
     return 0
 
 
@@ -206,8 +209,13 @@ def _add_data_commands(sub) -> None:
     p.add_argument("--task", choices=["binary", "subtype"], default="binary",
                    help="BreakHis classes: benign/malignant (binary) or the 8 subtypes")
     p.add_argument("--root", type=Path, required=True, metavar="DIR", help="the dataset folder (any level of its layout)")
-    p.add_argument("--split", choices=["patient", "folds", "image"], default=None,
-                   help="also describe this split's train/val/test parts")
+    p.add_argument("--split", choices=["patient", "folds", "cv", "image"], default=None,
+                   help="also describe this split's train/val/test parts (folds: the published folds; cv: bclib's)")
+    p.add_argument("--fold", type=int, choices=range(1, 6), default=1, metavar="N",
+                   help="fold 1-5 of --split folds or cv (default 1)")
+    p.add_argument("--fold-policy", choices=["strict", "published"], default="strict",
+                   help="--split folds: a patient filed twice whose folders a fold puts on both sides: strict sets "
+                        "its training images aside, published keeps the fold as published (default strict)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the split")
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="write the JSON here (default: print it)")
 

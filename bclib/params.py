@@ -38,15 +38,24 @@ class DataParams(_Section):
         "binary", description="BreakHis: binary (benign/malignant) or subtype (its 8 subtypes); BACH: binary "
                               "(its 4 classes).")
     root: Path = Field(description="Dataset folder; any sensible level of the real layout.")
-    split: Literal["patient", "folds", "image"] = "patient"
+    split: Literal["patient", "folds", "cv", "image"] = Field(
+        "patient", description="patient: patient-disjoint train/val/test (BACH: eva's patient-aware division); "
+                               "folds: the published BreakHis folds (Folds.csv or dsfold1-5.txt, refused when "
+                               "absent); cv: bclib's own patient-grouped 5 folds; image: the paper's image-level "
+                               "split (leaks patients; kept to measure the leak).")
     image_size: int = Field(224, ge=16, le=2048, description="Side of the square model input, pixels.")
     val_fraction: float = Field(0.2, gt=0, lt=1, description="Share of the non-test data used for validation.")
     test_fraction: float = Field(0.2, gt=0, lt=1, description="Share of the data held out for testing.")
-    fold: int = Field(1, ge=1, le=5, description="Fold of Folds.csv used by split: folds.")
+    fold: int = Field(1, ge=1, le=5, description="Fold used by split: folds (published) or cv (bclib's own).")
     folds: Optional[list[Annotated[int, Field(ge=1, le=5)]]] = Field(
-        None, description="split: folds only: run every listed fold as one experiment (one job per fold, "
+        None, description="split: folds or cv only: run every listed fold as one experiment (one job per fold, "
                           "outputs in runs/fold-<k>/); null runs data.fold alone. [1, 2, 3, 4, 5] is the "
                           "field's 5-fold protocol.")
+    fold_policy: Literal["strict", "published"] = Field(
+        "strict", description="split: folds only, for a patient the archive files twice (14-13412, under ductal "
+                              "and lobular carcinoma) whose two folders a published fold puts on both sides: "
+                              "strict sets its training images aside (the test set stays as published); "
+                              "published keeps the fold as published and says so.")
     magnification_protocol: Literal["independent", "per_magnification"] = Field(
         "independent", description="BreakHis: independent trains one model on all kept magnifications; "
                                    "per_magnification one model per magnification (outputs in runs/mag-<m>/).")
@@ -73,9 +82,9 @@ class DataParams(_Section):
 
     @model_validator(mode="after")
     def _protocols(self) -> "DataParams":
-        if self.folds is not None and self.split != "folds":
-            raise ValueError(f"folds lists folds of split: folds, but split is {self.split}: "
-                             "set split: folds or folds: null")
+        if self.folds is not None and self.split not in ("folds", "cv"):
+            raise ValueError(f"folds lists folds of split: folds or cv, but split is {self.split}: "
+                             "set split: folds (or cv) or folds: null")
         if self.folds is not None and (not self.folds or len(set(self.folds)) != len(self.folds)):
             raise ValueError(f"folds must list distinct folds (1-5), got {self.folds}")
         if self.magnification_protocol == "per_magnification" and self.dataset != "breakhis":

@@ -45,13 +45,15 @@ def test_folds_split_follows_folds_csv(breakhis_index):
         assert (split["part"] == "val").any()
 
 
-def test_folds_split_without_folds_csv_cuts_patient_folds(breakhis_copy):
+def test_folds_split_without_folds_file_is_refused_and_cv_cuts_patient_folds(breakhis_copy):
     (breakhis_copy / "Folds.csv").unlink()
-    split = make_split(index_breakhis(breakhis_copy), "folds", seed=0, fold=2)  # StratifiedGroupKFold fallback
+    with pytest.raises(UserError, match="split folds needs the published folds .* none was found; split: cv"):
+        make_split(index_breakhis(breakhis_copy), "folds", seed=0, fold=2)
+    split = make_split(index_breakhis(breakhis_copy), "cv", seed=0, fold=2)  # bclib's own StratifiedGroupKFold
     assert set(split["part"]) == {"train", "val", "test"}
     assert all(not shared for shared in patient_overlap(split).values())
-    with pytest.raises(UserError, match="folds 1-5"):
-        make_split(index_breakhis(breakhis_copy), "folds", fold=6)
+    with pytest.raises(UserError, match="split cv has folds 1-5"):
+        make_split(index_breakhis(breakhis_copy), "cv", fold=6)
 
 
 def test_image_split_is_stratified_and_leaks_patients(breakhis_index):

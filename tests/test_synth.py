@@ -72,15 +72,26 @@ def test_folds_csv_is_patient_wise_and_complete(breakhis_root):
         patient = lambda r: "-".join(Path(r["filename"]).name.split("-")[1:3])
         train = {patient(r) for r in fold_rows if r["grp"] == "train"}
         test = {patient(r) for r in fold_rows if r["grp"] == "test"}
-        assert not train & test
+        # Folders are assigned, as in the published folds: the patient filed under two subtypes has one
+        # folder on each side of every fold (like 14-13412 in the published fold 1); nobody else is shared.
+        folder = lambda r: Path(r["filename"]).parent.parent.name  # noqa: E731
+        shared = train & test
+        assert len(shared) == 1
+        sides = {(folder(r), r["grp"]) for r in fold_rows if patient(r) in shared}
+        assert len(sides) == 2 and len({f for f, _ in sides}) == 2
         assert all(r["mag"] + "X" == Path(r["filename"]).parent.name for r in fold_rows)
 
 
 def test_bach_layout_and_ground_truth(bach_root):
     photos = photos_dir(bach_root)
     names = {folder: sorted(p.name for p in (photos / folder).glob("*.tif")) for folder in synth.BACH_FOLDERS}
-    assert names["Benign"] == ["b001.tif", "b002.tif", "b003.tif", "b004.tif"]
+    # Numbered like the real photos, a third from the numbers eva's patient-aware division holds out.
+    assert names["Benign"] == ["b001.tif", "b026.tif", "b042.tif", "b100.tif"]
     assert names["InSitu"][0] == "is001.tif" and names["Invasive"][0] == "iv001.tif" and names["Normal"][0] == "n001.tif"
+    from bclib.reference import bach_published_sides
+    for folder, files in names.items():
+        sides = [bach_published_sides()[folder][int(name.split(".")[0].lstrip("abinsv"))] for name in files]
+        assert sides.count("held_out") == 1 and sides.count("train") == 3
     with open(photos / "microscopy_ground_truth.csv") as fh:
         truth = list(csv.reader(fh))
     assert len(truth) == 16 and truth[0] == ["n001.tif", "Normal"]  # no header line
@@ -203,23 +214,28 @@ def test_patients_have_a_recognisable_stain_signature(breakhis_root):
     assert hits > 5 * chance
 
 
-def test_rehearsal_archive_has_the_real_size_and_table3_counts(monkeypatch, tmp_path):
-    """Planned, not drawn (drawing 7,909 tiles takes tens of minutes): every tile of Table 3 is there."""
+def test_rehearsal_archive_is_the_real_archive_s_folders_and_counts(monkeypatch, tmp_path):
+    """Planned, not drawn (drawing 7,909 tiles takes tens of minutes): every real folder, name and count."""
     from collections import Counter
 
     import bclib.data.synth.archive as archive
-    from bclib.reference import paper_table3
+    from bclib.reference import archive_table3, breakhis_archive_counts
 
     planned = []
     monkeypatch.setattr(archive, "_run_jobs", lambda jobs, workers: planned.extend(jobs))
     monkeypatch.setattr(archive, "_write_folds", lambda *args: None)
     monkeypatch.setattr(archive, "_finish", lambda *args: None)
     archive.make_breakhis_rehearsal(tmp_path / "rehearsal")
-    table = paper_table3()
-    counts = Counter((job[0], job[4][4]) for job in planned)
     assert len(planned) == 7909
-    for subtype in archive.REAL_PATIENTS:
+    folders = Counter((job[5].parent.parent.name, f"{job[5].parent.name}") for job in planned)
+    real = breakhis_archive_counts()
+    assert folders == {(f, m): n for f, m, n in zip(real["patient_folder"], real["magnification"], real["images"])}
+    assert len({f for f, _ in folders}) == 82 and len({job[3] for job in planned}) == 81  # 14-13412 twice
+    table = archive_table3()
+    counts = Counter((job[0], job[4][4]) for job in planned)
+    for subtype in table.index.drop("Total"):
         for mag in ("40X", "100X", "200X", "400X"):
             assert counts[(subtype, int(mag[:-1]))] == table.loc[subtype, mag]
-    patients = {job[3] for job in planned}
-    assert len(patients) == 82 == sum(archive.REAL_PATIENTS.values())
+    assert table.loc["phyllodes_tumor", "Total"] == 453 and table.loc["tubular_adenoma", "Total"] == 569
+    names = {job[5].name for job in planned}
+    assert "SOB_M_LC-14-13412-40-032.png" in names and "SOB_B_A-14-22549AB-40-029.png" in names

@@ -12,7 +12,7 @@ import pandas as pd
 
 from .index import DatasetIndex
 from .layouts import BREAKHIS_MAGNIFICATIONS, BREAKHIS_SUBTYPES
-from .splits import PARTS, make_split
+from .splits import PARTS, make_split, split_notes
 
 
 def _counts(series: pd.Series, order: list[str]) -> dict[str, int]:
@@ -21,8 +21,9 @@ def _counts(series: pd.Series, order: list[str]) -> dict[str, int]:
 
 
 def audit(index: DatasetIndex, split: Optional[str] = None, seed: int = 0,
-          val_fraction: float = 0.2, test_fraction: float = 0.2, fold: int = 1) -> dict:
-    """The audit record: counts per class/subtype/magnification, patients, problems, and a split."""
+          val_fraction: float = 0.2, test_fraction: float = 0.2, fold: int = 1,
+          fold_policy: str = "strict") -> dict:
+    """The audit record: counts per class/subtype/magnification, patients, problems, notes, and a split."""
     frame = index.frame
     record = {
         "dataset": index.dataset,
@@ -34,12 +35,21 @@ def audit(index: DatasetIndex, split: Optional[str] = None, seed: int = 0,
     }
     if index.dataset == "breakhis":
         record["n_patients"] = int(frame["patient"].nunique())
+        record["n_patient_folders"] = int(frame[["patient", "subtype"]].drop_duplicates().shape[0])
         record["by_subtype"] = _counts(frame["subtype"], list(BREAKHIS_SUBTYPES))
         record["by_magnification"] = _counts(frame["magnification"], BREAKHIS_MAGNIFICATIONS)
+        record["published_folds"] = index.folds_source or None
+        record["user_folders"] = user_folders(frame)
+    record["notes"] = list(index.notes)
     record["problems"] = list(index.problems)
     if split:
-        parts = make_split(index, split, seed, val_fraction, test_fraction, fold)
+        parts = make_split(index, split, seed, val_fraction, test_fraction, fold, fold_policy=fold_policy)
         record["split"] = {"method": split, "seed": seed}
+        if split in ("folds", "cv"):
+            record["split"]["fold"] = fold
+        if split == "folds":
+            record["split"]["fold_policy"] = fold_policy
+        record["split"]["notes"] = split_notes(parts)
         record["splits"] = {}
         for part in PARTS:
             rows = parts[parts["part"] == part]
@@ -50,7 +60,23 @@ def audit(index: DatasetIndex, split: Optional[str] = None, seed: int = 0,
                 "n_patients": len(patients) if index.has_patients else None,
                 "patients": patients if index.has_patients else None,
             }
+        unused = int((parts["part"] == "unused").sum())
+        if unused:  # images a fold leaves out, or sets aside (fold_policy strict)
+            record["splits"]["unused"] = {"n_images": unused}
     return record
+
+
+def user_folders(frame: pd.DataFrame) -> Optional[dict]:
+    """Which patients a user-made train/val/test folder structure puts where (None when there is none)."""
+    named = frame[frame["user_folder"] != ""]
+    if named.empty:
+        return None
+    sides = {side: sorted(set(rows["patient"])) for side, rows in named.groupby("user_folder")}
+    several = sorted(p for p in set().union(*map(set, sides.values())) if sum(p in v for v in sides.values()) > 1)
+    return {"folders": {side: {"n_images": int((named["user_folder"] == side).sum()), "n_patients": len(patients),
+                               "patients": patients} for side, patients in sides.items()},
+            "patients_in_several": several,
+            "n_images_outside": int((frame["user_folder"] == "").sum())}
 
 
 def subtype_magnification_table(index: DatasetIndex) -> pd.DataFrame:

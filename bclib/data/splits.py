@@ -1,33 +1,48 @@
 """Train / validation / test splits, seeded and deterministic.
 
-Three protocols:
+Four protocols:
 
 ``patient`` (default)
     Patient-disjoint and stratified by class, built with scikit-learn's
     :class:`~sklearn.model_selection.StratifiedGroupKFold` with the patient as
     the group: every image of a patient lands in the same part, so the test
-    score measures generalisation to *new patients*. Overlap is impossible by
-    construction. BACH publishes no patient ids, so there each image is its own
-    group (the split is then image-level, and says so).
+    score measures generalisation to *new patients*. Every class (with
+    ``data.task: subtype``, every subtype) that has at least three patients gets
+    at least one patient in each part; a class with fewer is named in the
+    split's notes. BACH publishes no patient ids; its patient-aware division as
+    published by kaiko-ai/eva (``bclib/reference/bach_patient_split.yaml``) is
+    used: eva's held-out photos are the test part, and validation is drawn by
+    image from the others (the notes say what that can and cannot guarantee).
 ``folds``
-    BreakHis' ``Folds.csv`` (five patient-wise train/test folds): fold *k*'s
-    test rows are the test part; validation patients are carved out of its
-    training rows the same way as above. A fold whose train and test rows share
-    a patient is refused (the file is trusted for membership, not for disjointness).
-    Without ``Folds.csv`` (BACH, or a BreakHis copy without it) the data are cut
-    into :data:`FALLBACK_FOLDS` patient-grouped folds by StratifiedGroupKFold
-    (stratified by label, grouped by patient, shuffled with the seed): fold *k*
-    is the test part, so every patient is tested in exactly one fold, and
-    validation is drawn from the remaining patients as above.
+    BreakHis' published folds (``Folds.csv`` or ``dsfold1.txt`` ... ``dsfold5.txt``,
+    :mod:`bclib.data.folds`): fold *k*'s test rows are the test part;
+    validation patients are carved out of its training rows as above. Refused
+    when no folds file was found. A patient that the archive files twice
+    (14-13412, under ductal and lobular carcinoma) can have one folder on each
+    side of a published fold; ``fold_policy`` ``strict`` (default) sets its
+    training images aside, ``published`` keeps the fold as published; the notes
+    say which. Any other patient on both sides means a damaged folds file and is
+    refused.
+``cv``
+    bclib's own folds: :data:`CV_FOLDS` patient-grouped folds by
+    StratifiedGroupKFold (stratified by label, grouped by patient, shuffled
+    with the seed): fold *k* is the test part, so every patient is tested in
+    exactly one fold, and validation is drawn from the remaining patients.
 ``image``
     The paper's protocol: images are split at random, stratified by class,
     ignoring patients. Images of one patient end up in both training and test,
     which inflates scores; bclib keeps it to measure that inflation. With
     ``paper_proportions`` the per-class fractions of the paper's Table 2 are used.
+
+:func:`make_split` returns the index's frame with a ``part`` column; what a reader must know
+about the split (a patient set aside, a subtype too small for every part) is in
+``split.attrs["notes"]`` (:func:`split_notes`).
 """
 
 from __future__ import annotations
 
+import os
+import re
 import warnings
 from typing import Optional
 
@@ -36,10 +51,12 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
 from ..errors import UserError
+from ..reference import bach_published_sides
 from .index import DatasetIndex
 
 PARTS = ("train", "val", "test")
-FALLBACK_FOLDS = 5  # folds cut when there is no Folds.csv (the field's 5-fold protocol)
+CV_FOLDS = 5  # bclib's own patient-grouped folds (split: cv), as many as the field's protocol
+MIN_PATIENTS_PER_PART = 3  # a class with this many patients gets one in each of train, val and test
 
 # Paper, Table 2: images per class in (train, val, test).
 PAPER_TABLE2 = {
@@ -80,7 +97,8 @@ def _hold_out_groups(labels: np.ndarray, groups: np.ndarray, fraction: float, se
     return best
 
 
-def patient_split(frame: pd.DataFrame, seed: int, val_fraction: float, test_fraction: float) -> pd.Series:
+def patient_split(frame: pd.DataFrame, seed: int, val_fraction: float, test_fraction: float,
+                  notes: Optional[list] = None) -> pd.Series:
     labels = frame["label"].to_numpy()
     groups = _groups(frame)
     part = np.full(len(frame), "train", dtype=object)
@@ -89,6 +107,61 @@ def patient_split(frame: pd.DataFrame, seed: int, val_fraction: float, test_frac
     rest = np.flatnonzero(~test)
     val = _hold_out_groups(labels[rest], groups[rest], val_fraction, seed + 1)
     part[rest[val]] = "val"
+    _cover_every_class(part, labels, groups, [] if notes is None else notes)
+    return pd.Series(part, index=frame.index, name="part")
+
+
+def _cover_every_class(part: np.ndarray, labels: np.ndarray, groups: np.ndarray, notes: list) -> None:
+    """Move whole patients (in place) so that every class with enough patients is in every part.
+
+    StratifiedGroupKFold balances shares, but with three to five patients in a class (phyllodes
+    tumour, lobular carcinoma) a part can get none. The part holding most of the class's
+    patients gives up its smallest one. Classes with fewer than MIN_PATIENTS_PER_PART patients
+    are named in ``notes``.
+    """
+    for _ in range(2):  # a moved patient with two labels can disturb a class already handled
+        for klass in sorted(set(labels)):
+            members = labels == klass
+            held = {p: sorted(set(groups[members & (part == p)])) for p in PARTS}
+            empty = [p for p in ("test", "val", "train") if not held[p]]
+            if not empty or len(set(groups[members])) < MIN_PATIENTS_PER_PART:
+                continue
+            donor = max(PARTS, key=lambda p: len(held[p]))
+            sizes = {g: int((groups == g).sum()) for g in held[donor]}
+            part[groups == min(sorted(sizes), key=sizes.get)] = empty[0]
+    for klass in sorted(set(labels)):
+        n = len(set(groups[labels == klass]))
+        where = sorted({str(p) for p in part[labels == klass]} - {"unused"})
+        if n < MIN_PATIENTS_PER_PART and set(where) != set(PARTS):
+            notes.append(f"class {klass} has {n} patient(s): it cannot be in training, validation and test at "
+                         f"once (it is in: {', '.join(where)})")
+
+
+def bach_patient_split(frame: pd.DataFrame, seed: int, val_fraction: float, notes: list) -> pd.Series:
+    """BACH split by eva's patient-aware division: its held-out photos are the test part.
+
+    Validation is drawn by image (stratified) from eva's other photos, because no patient ids
+    are published inside one side; test patients are never among the training photos.
+    """
+    sides = bach_published_sides()
+    side = []
+    for folder, path in zip(frame["subtype"], frame["path"]):
+        match = re.match(r"^[A-Za-z]+0*(\d+)$", os.path.splitext(os.path.basename(path))[0])
+        side.append(sides.get(folder, {}).get(int(match[1])) if match else None)
+    unplaced = [p for p, s in zip(frame["relpath"], side) if s is None]
+    if unplaced:
+        raise UserError(f"{len(unplaced)} BACH image(s) are not named like the published photos (b001 ... n100 in "
+                        f"their class folders), so the patient-aware split cannot place them (e.g. {unplaced[0]}); "
+                        "rename them, or use split: image")
+    side = np.array(side, dtype=object)
+    part = np.where(side == "held_out", "test", "train").astype(object)
+    rest = np.flatnonzero(part == "train")
+    labels = frame["label"].to_numpy()
+    images = ("image:" + frame["relpath"].astype(str)).to_numpy()
+    part[rest[_hold_out_groups(labels[rest], images[rest], val_fraction, seed + 1)]] = "val"
+    notes.append(f"BACH patient-aware split (kaiko-ai/eva's division): the {int((part == 'test').sum())} photos eva "
+                 "holds out are the test part, with no patient of the training photos; validation is drawn by image "
+                 "from the other photos, so it may share patients with training")
     return pd.Series(part, index=frame.index, name="part")
 
 
@@ -101,7 +174,7 @@ def _fold_overlap(frame: pd.DataFrame, part: pd.Series) -> list[str]:
     return sorted(train & test)
 
 
-def grouped_folds(frame: pd.DataFrame, seed: int, n_folds: int = FALLBACK_FOLDS) -> np.ndarray:
+def grouped_folds(frame: pd.DataFrame, seed: int, n_folds: int = CV_FOLDS) -> np.ndarray:
     """Fold number (1..n_folds) of each row: patient-grouped, label-stratified, shuffled with ``seed``."""
     labels, groups = frame["label"].to_numpy(), _groups(frame)
     largest_class = max(len(np.unique(groups[labels == c])) for c in np.unique(labels))
@@ -126,24 +199,55 @@ def _with_validation(frame: pd.DataFrame, part: pd.Series, seed: int, val_fracti
     return part.rename("part")
 
 
-def folds_split(index: DatasetIndex, frame: pd.DataFrame, fold: int, seed: int, val_fraction: float) -> pd.Series:
-    if index.folds is None:  # no Folds.csv: StratifiedGroupKFold folds of the patients
-        if not 1 <= fold <= FALLBACK_FOLDS:
-            raise UserError(f"fold {fold}: without Folds.csv there are folds 1-{FALLBACK_FOLDS}")
-        fold_of = grouped_folds(frame, seed)
-        part = pd.Series(np.where(fold_of == fold, "test", "train"), index=frame.index, dtype=object)
-        return _with_validation(frame, part, seed + 1, val_fraction)
+def cv_split(frame: pd.DataFrame, fold: int, seed: int, val_fraction: float) -> pd.Series:
+    """bclib's own fold ``fold`` of CV_FOLDS patient-grouped folds: test part, validation from the rest."""
+    if not 1 <= fold <= CV_FOLDS:
+        raise UserError(f"fold {fold}: split cv has folds 1-{CV_FOLDS}")
+    fold_of = grouped_folds(frame, seed)
+    part = pd.Series(np.where(fold_of == fold, "test", "train"), index=frame.index, dtype=object)
+    return _with_validation(frame, part, seed + 1, val_fraction)
+
+
+def _filed_twice(frame: pd.DataFrame, part: pd.Series, patient: str) -> bool:
+    """Whether ``patient``'s training and test rows come from different folders (subtypes) of the archive."""
+    rows = frame["patient"] == patient
+    train = set(frame.loc[rows & (part == "train"), "subtype"])
+    test = set(frame.loc[rows & (part == "test"), "subtype"])
+    return bool(train) and bool(test) and not train & test
+
+
+def folds_split(index: DatasetIndex, frame: pd.DataFrame, fold: int, seed: int, val_fraction: float,
+                policy: str = "strict", notes: Optional[list] = None) -> pd.Series:
+    """Fold ``fold`` of the published folds; see the module docstring for ``policy``."""
+    notes = [] if notes is None else notes
+    if index.folds is None:
+        raise UserError(f"{index.root}: split folds needs the published folds (Folds.csv or dsfold1.txt ... "
+                        "dsfold5.txt at, below or above the root) and none was found; split: cv cuts bclib's own "
+                        "patient-grouped folds")
     rows = index.folds[index.folds["fold"] == fold]
     if rows.empty:
-        raise UserError(f"{index.root}: Folds.csv has no rows for fold {fold}")
-    grp = dict(zip(rows["path"], rows["grp"]))
-    part = frame["path"].map(grp).map({"train": "train", "test": "test"})
+        present = ", ".join(str(int(k)) for k in sorted(index.folds["fold"].dropna().unique())) or "none"
+        raise UserError(f"{index.root}: {index.folds_source} has no rows for fold {fold} (folds present: {present})")
+    part = frame["path"].map(dict(zip(rows["path"], rows["grp"]))).map({"train": "train", "test": "test"})
     part = part.fillna("unused").astype(object)
     shared = _fold_overlap(frame, part)
-    if shared:
-        example = ", ".join(shared[:3]) + (", ..." if len(shared) > 3 else "")
-        raise UserError(f"{index.root}: Folds.csv fold {fold} is not patient-disjoint: {len(shared)} patient(s) "
-                        f"have images in both its train and test rows ({example})")
+    damaged = [p for p in shared if not _filed_twice(frame, part, p)]
+    if damaged:
+        example = ", ".join(damaged[:3]) + (", ..." if len(damaged) > 3 else "")
+        raise UserError(f"{index.root}: {index.folds_source} fold {fold} is not patient-disjoint: {len(damaged)} "
+                        f"patient(s) have images of one folder in both its train and test rows ({example})")
+    for patient in shared:
+        in_train = (frame["patient"] == patient) & (part == "train")
+        n_train, n_test = int(in_train.sum()), int(((frame["patient"] == patient) & (part == "test")).sum())
+        if policy == "strict":
+            part[in_train] = "unused"
+            notes.append(f"fold {fold}: patient {patient} is filed twice and the published fold puts one folder in "
+                         f"training, the other in test; fold_policy strict set its {n_train} training images "
+                         f"aside (the {n_test} test images stay, as published)")
+        else:
+            notes.append(f"fold {fold}: patient {patient} is on both sides, as published ({n_train} training, "
+                         f"{n_test} test images; fold_policy published): the test part is not fully "
+                         "patient-disjoint")
     return _with_validation(frame, part, seed, val_fraction)
 
 
@@ -182,10 +286,12 @@ def make_split(
     fold: int = 1,
     paper_proportions: bool = False,
     magnifications: Optional[list[str]] = None,
+    fold_policy: str = "strict",
 ) -> pd.DataFrame:
     """The index's frame with a ``part`` column (train / val / test; ``unused`` for rows a fold leaves out).
 
-    ``magnifications`` keeps only those BreakHis magnifications (before splitting).
+    ``magnifications`` keeps only those BreakHis magnifications (before splitting). What a reader
+    must know about the split is in ``attrs["notes"]`` (:func:`split_notes`).
     """
     frame = index.frame
     if magnifications:
@@ -193,22 +299,37 @@ def make_split(
         if frame.empty:
             raise UserError(f"{index.root}: no images at magnification(s) {', '.join(magnifications)}")
     frame = frame.reset_index(drop=True)
-    if method == "patient":
-        part = patient_split(frame, seed, val_fraction, test_fraction)
+    notes: list[str] = []
+    if method == "patient" and index.dataset == "bach":
+        part = bach_patient_split(frame, seed, val_fraction, notes)
+    elif method == "patient":
+        part = patient_split(frame, seed, val_fraction, test_fraction, notes)
     elif method == "folds":
-        part = folds_split(index, frame, fold, seed, val_fraction)
+        part = folds_split(index, frame, fold, seed, val_fraction, fold_policy, notes)
+    elif method == "cv":
+        part = cv_split(frame, fold, seed, val_fraction)
     elif method == "image":
         part = image_split(frame, seed, val_fraction, test_fraction, index.dataset, paper_proportions)
     else:
-        raise UserError(f"unknown split '{method}' (expected patient, folds or image)")
-    return frame.assign(part=part.to_numpy())
+        raise UserError(f"unknown split '{method}' (expected patient, folds, cv or image)")
+    split = frame.assign(part=part.to_numpy())
+    if method in ("cv", "image") and not index.has_patients:
+        notes.append(f"split {method} on {index.dataset}: no patient ids, so each image is its own group "
+                     "(an image-level split)")
+    split.attrs["notes"] = notes
+    return split
+
+
+def split_notes(split: pd.DataFrame) -> list[str]:
+    """What :func:`make_split` said about ``split`` (empty when nothing needs saying)."""
+    return list(split.attrs.get("notes", []))
 
 
 def split_from_params(index: DatasetIndex, params) -> pd.DataFrame:
     """``make_split`` with the settings of a validated :class:`~bclib.params.Params`."""
     data = params.data
     return make_split(index, data.split, params.seed, data.val_fraction, data.test_fraction,
-                      data.fold, data.paper_proportions, data.magnifications)
+                      data.fold, data.paper_proportions, data.magnifications, data.fold_policy)
 
 
 def patient_overlap(split: pd.DataFrame) -> dict[str, set]:

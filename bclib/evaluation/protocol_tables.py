@@ -34,7 +34,7 @@ def run_fold(run: Run) -> Optional[int]:
     if run.record.get("fold") is not None:
         return int(run.record["fold"])
     data = run.record.get("params", {}).get("data", {})
-    return int(data["fold"]) if data.get("split") == "folds" and "fold" in data else None
+    return int(data["fold"]) if data.get("split") in ("folds", "cv") and "fold" in data else None
 
 
 def _fold_rows(runs: Sequence[Run]) -> pd.DataFrame:

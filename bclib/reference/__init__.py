@@ -1,5 +1,13 @@
 """The paper's published numbers, as data (see ``paper_results.yaml``)."""
 
-from .tables import paper_results, paper_table, paper_table3
+from .tables import (
+    archive_table3,
+    bach_published_sides,
+    breakhis_archive_counts,
+    paper_results,
+    paper_table,
+    paper_table3,
+)
 
-__all__ = ["paper_results", "paper_table", "paper_table3"]
+__all__ = ["archive_table3", "bach_published_sides", "breakhis_archive_counts", "paper_results", "paper_table",
+           "paper_table3"]

@@ -26,3 +26,37 @@ def paper_table(key: str) -> pd.DataFrame:
     """A table stored as ``columns`` + ``rows`` (e.g. ``table8_gamma_sweep``) as a DataFrame."""
     entry = paper_results()[key]
     return pd.DataFrame(entry["rows"], columns=entry["columns"])
+
+
+_ARCHIVE = Path(__file__).with_name("breakhis_archive_counts.tsv")
+_BACH_SPLIT = Path(__file__).with_name("bach_patient_split.yaml")
+
+
+@lru_cache(maxsize=1)
+def breakhis_archive_counts() -> pd.DataFrame:
+    """The real BreakHis archive's patient folders: class, subtype, patient_folder, magnification, images."""
+    return pd.read_csv(_ARCHIVE, sep="\t", comment="#")
+
+
+def archive_table3() -> pd.DataFrame:
+    """Images per subtype x magnification in the real archive, in the layout of the paper's Table 3."""
+    counts = breakhis_archive_counts()
+    table = counts.pivot_table(index="subtype", columns="magnification", values="images", aggfunc="sum")
+    table = table.reindex(index=paper_table3().index.drop("Total"), columns=["40X", "100X", "200X", "400X"])
+    table["Total"] = table.sum(axis=1)
+    table.loc["Total"] = table.sum(axis=0)
+    return table.astype(int)
+
+
+@lru_cache(maxsize=1)
+def bach_published_sides() -> dict[str, dict[int, str]]:
+    """{BACH class folder: {photo number 1..100: "train" or "held_out"}} from eva's patient-aware ranges."""
+    spec = yaml.safe_load(_BACH_SPLIT.read_text(encoding="utf-8"))
+    per_class = int(spec["images_per_class"])
+    sides: dict[str, dict[int, str]] = {folder: {} for folder in spec["order"]}
+    for side in ("train", "held_out"):
+        for start, end in spec[side]:
+            for position in range(start, end):
+                folder = spec["order"][position // per_class]
+                sides[folder][position % per_class + 1] = side
+    return sides

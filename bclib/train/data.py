@@ -9,13 +9,13 @@ images only and cached under ``<output_dir>/cache/stain``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import pandas as pd
 
 from ..data.index import DatasetIndex, apply_task, index_dataset, index_generated
-from ..data.splits import split_from_params
+from ..data.splits import split_from_params, split_notes
 from ..data.stain import StainReference, cached_reference
 from ..errors import UserError
 
@@ -29,6 +29,7 @@ class RunData:
     val: pd.DataFrame
     test: pd.DataFrame
     stain: Optional[StainReference] = None
+    split_notes: list[str] = field(default_factory=list)  # what the split says of itself (bclib.data.splits)
 
     @property
     def classes(self) -> list[str]:
@@ -69,4 +70,5 @@ def assemble_run_data(params, variant: str, index: Optional[DatasetIndex] = None
     if "cwgan" in variant:
         parts.append(generated_training_images(params, split, index.class_names))
     stain = cached_reference(split, params.data.stain_normalization, params.output_dir / "cache" / "stain")
-    return RunData(index, parts, split[split["part"] == "val"], split[split["part"] == "test"], stain)
+    return RunData(index, parts, split[split["part"] == "val"], split[split["part"] == "test"], stain,
+                   split_notes(split))

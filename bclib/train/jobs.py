@@ -141,7 +141,7 @@ def leakage_jobs(params: Params) -> list[ClassifierJob]:
     ``outputs/<profile>/runs-image-split/<model>/none/seed-<s>/``.
     """
     update, overrides = {"split": "image"}, ["data.split=image"]
-    if params.data.folds is not None:  # folds are of split: folds; the image split is one run
+    if params.data.folds is not None:  # folds are of split: folds or cv; the image split is one run
         update["folds"] = None
         overrides.append("data.folds=null")
     if params.data.magnification_protocol != "independent":  # all magnifications in one model, as the paper

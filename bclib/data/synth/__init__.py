@@ -45,12 +45,12 @@ from .archive import (
     draw_patient,
     make_bach,
     make_breakhis,
+    archive_folders,
     make_breakhis_rehearsal,
-    REAL_PATIENTS,
 )
 
 __all__ = [
     "BACH_FOLDERS", "BACH_UNIT_PIXELS", "BREAKHIS_SUBTYPES", "DEFAULT_IMAGES_PER_MAGNIFICATION", "DEFAULT_PATIENTS",
     "GENERATOR_VERSION", "MARKER", "UNIT_PIXELS", "draw_image", "draw_patient", "make_bach", "make_breakhis",
-    "make_breakhis_rehearsal", "REAL_PATIENTS",
+    "make_breakhis_rehearsal", "archive_folders",
 ]

@@ -137,13 +137,13 @@ def make_breakhis(
     n_folds: int = 5,
     force: bool = False,
     workers: int | None = None,
-    images_per_subtype_magnification: dict[str, dict[int, int]] | None = None,
+    folders: list[tuple] | None = None,
 ) -> Path:
     """Write a synthetic BreakHis archive under ``out`` (idempotent).
 
-    ``images_per_subtype_magnification`` ({subtype: {40: n, ...}}) replaces the uniform
-    ``images_per_magnification`` by totals per subtype and magnification, spread as
-    evenly as possible over that subtype's patients (the rehearsal archive's Table 3).
+    ``folders`` ([(subtype, year, patient id, patient number, {40: n, 100: n, ...}), ...]) lists the
+    patient folders and their image counts explicitly (the rehearsal archive: the real archive's
+    folders); otherwise ``patients_per_subtype`` patients with ``images_per_magnification`` images each.
 
     Layout (as in the real archive, with Folds.csv beside ``BreaKHis_v1``)::
 
@@ -159,90 +159,118 @@ def make_breakhis(
     tmp = _prepare(out, force)
     if tmp is None:
         return out
+    if folders is None:
+        folders = _drawn_folders(seed, patients_per_subtype, images_per_magnification, shared_patient)
+    width, height = size
+    breast = tmp / "BreaKHis_v1" / "histology_slides" / "breast"
+    jobs = []  # one per image: everything needed to draw and write it
+    files: list[tuple[str, int, str]] = []  # (relative path, magnification, patient folder)
+    for subtype, year, pid, pindex, per_mag in folders:
+        klass, code = BREAKHIS_SUBTYPES[subtype]
+        letter = klass[0].upper()
+        slide = f"SOB_{letter}_{code}_{year}-{pid}"
+        subtype_key = list(BREAKHIS_SUBTYPES).index(subtype)
+        for mag in _MAGNIFICATIONS:
+            for seq in range(1, int(per_mag.get(mag, 0)) + 1):
+                name = f"SOB_{letter}_{code}-{year}-{pid}-{mag}-{seq:03d}.png"
+                path = breast / klass / "SOB" / subtype / slide / f"{mag}X" / name
+                jobs.append((subtype, (height, width), UNIT_PIXELS[mag], (seed, 1, pindex),
+                             (seed, 2, pindex, subtype_key, mag, seq), path))
+                files.append((path.relative_to(tmp).as_posix(), mag, slide))
+    _run_jobs(jobs, workers)
+
+    _write_folds(tmp / "Folds.csv", files, seed, n_folds)
+    return _finish(tmp, out, "breakhis", "BreaKHis_v1", seed, len(files), size)
+
+
+def _drawn_folders(seed: int, patients_per_subtype, images_per_magnification: int, shared_patient: bool) -> list:
+    """Patient folders of a drawn synthetic archive: random ids, the same count of images everywhere."""
     counts = dict(DEFAULT_PATIENTS if patients_per_subtype is None else patients_per_subtype)
     unknown = set(counts) - set(BREAKHIS_SUBTYPES)
     if unknown:
         raise UserError(f"unknown BreakHis subtype(s): {', '.join(sorted(unknown))}")
-    width, height = size
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0xB4EA]))
     all_ids = _patient_ids(rng, sum(counts.values()))
-    patients = []  # (subtype, year, id, patient_index)
-    index = 0
+    per_mag = {mag: images_per_magnification for mag in _MAGNIFICATIONS}
+    folders, index = [], 0
     for subtype, n in counts.items():
         for _ in range(n):
-            patients.append((subtype, int(rng.choice([13, 14])), all_ids[index], index))
+            folders.append((subtype, int(rng.choice([13, 14])), all_ids[index], index, per_mag))
             index += 1
     if shared_patient and counts.get("ductal_carcinoma") and counts.get("lobular_carcinoma"):
-        first_dc = next(p for p in patients if p[0] == "ductal_carcinoma")
-        patients.append(("lobular_carcinoma", first_dc[1], first_dc[2], first_dc[3]))
-
-    breast = tmp / "BreaKHis_v1" / "histology_slides" / "breast"
-    jobs = []  # one per image: everything needed to draw and write it
-    files: list[tuple[str, int, str]] = []  # (relative path, magnification, patient key)
-    for subtype, year, pid, pindex in patients:
-        klass, code = BREAKHIS_SUBTYPES[subtype]
-        letter = klass[0].upper()
-        slide = f"SOB_{letter}_{code}_{year}-{pid}"
-        for mag in _MAGNIFICATIONS:
-            for seq in range(1, _images_of(patients, (subtype, pindex), mag, images_per_magnification,
-                                           images_per_subtype_magnification) + 1):
-                name = f"SOB_{letter}_{code}-{year}-{pid}-{mag}-{seq:03d}.png"
-                path = breast / klass / "SOB" / subtype / slide / f"{mag}X" / name
-                subtype_key = list(BREAKHIS_SUBTYPES).index(subtype)
-                jobs.append((subtype, (height, width), UNIT_PIXELS[mag], (seed, 1, pindex), (seed, 2, pindex, subtype_key, mag, seq), path))
-                files.append((path.relative_to(tmp).as_posix(), mag, f"{year}-{pid}"))
-    _run_jobs(jobs, workers)
-
-    _write_folds(tmp / "Folds.csv", files, patients, seed, n_folds)
-    return _finish(tmp, out, "breakhis", "BreaKHis_v1", seed, len(files), size)
+        first_dc = next(f for f in folders if f[0] == "ductal_carcinoma")
+        folders.append(("lobular_carcinoma", *first_dc[1:]))
+    return folders
 
 
-# The real archive: patients per subtype (82 in all) and Table 3's images per subtype and magnification.
-REAL_PATIENTS = {"adenosis": 4, "fibroadenoma": 10, "phyllodes_tumor": 3, "tubular_adenoma": 7,
-                 "ductal_carcinoma": 38, "lobular_carcinoma": 5, "mucinous_carcinoma": 9, "papillary_carcinoma": 6}
+def archive_folders() -> list[tuple]:
+    """The real BreakHis archive's 82 patient folders with their image counts per magnification (from
+    ``bclib/reference/breakhis_archive_counts.tsv``); the two folders of patient 14-13412 share one
+    patient number, so they get one patient's stain and habits."""
+    from ...reference import breakhis_archive_counts
 
-
-def _images_of(patients, who: tuple[str, int], mag: int, uniform: int, totals) -> int:
-    """Images of one patient at one magnification: uniform, or its share of the subtype's total."""
-    if totals is None:
-        return uniform
-    subtype, pindex = who
-    members = [p[3] for p in patients if p[0] == subtype]
-    base, extra = divmod(int(totals[subtype][mag]), len(members))
-    return base + (1 if members.index(pindex) < extra else 0)
+    counts = breakhis_archive_counts()
+    folders, numbers = [], {}
+    for (subtype, folder), rows in counts.groupby(["subtype", "patient_folder"], sort=False):
+        year, pid = folder.split("_", 3)[3].split("-", 1)
+        number = numbers.setdefault(f"{year}-{pid}", len(numbers))
+        per_mag = {int(m[:-1]): int(n) for m, n in zip(rows["magnification"], rows["images"])}
+        folders.append((subtype, int(year), pid, number, per_mag))
+    return folders
 
 
 def make_breakhis_rehearsal(out: str | Path, seed: int = 0, force: bool = False,
-                            workers: int | None = None) -> Path:
-    """A synthetic archive at the real BreakHis's size: 82 patients, 7,909 tiles of 700x460, the
-    subtype x magnification counts of the paper's Table 3. For rehearsing real runs and for the
-    scale benchmarks (``benchmarks/bench_scale.py``); drawing it takes tens of minutes on 2 cores."""
-    from ...reference import paper_table3
-
-    table = paper_table3()
-    totals = {subtype: {int(m[:-1]): int(table.loc[subtype, m]) for m in BREAKHIS_MAGNIFICATIONS}
-              for subtype in REAL_PATIENTS}
-    return make_breakhis(out, seed=seed, patients_per_subtype=REAL_PATIENTS, force=force, workers=workers,
-                         images_per_subtype_magnification=totals)
+                            workers: int | None = None, size: tuple[int, int] = (700, 460)) -> Path:
+    """A synthetic archive with the real BreakHis's structure: its 82 patient folders (81 patients),
+    real folder and file names and image counts (7,909 tiles of 700x460). For rehearsing real runs and
+    for the scale benchmarks (``benchmarks/bench_scale.py``); drawing it takes tens of minutes on 2 cores."""
+    return make_breakhis(out, seed=seed, force=force, workers=workers, folders=archive_folders(), size=size)
 
 
-def _write_folds(path: Path, files, patients, seed: int, n_folds: int) -> None:
-    """Folds.csv in the widely used format: fold,mag,grp,filename (patient-wise 70/30 per fold)."""
-    patient_class = {f"{year}-{pid}": BREAKHIS_SUBTYPES[sub][0] for sub, year, pid, _ in patients}
+def _write_folds(path: Path, files, seed: int, n_folds: int) -> None:
+    """Folds.csv in the widely used format: fold,mag,grp,filename (70/30 by patient folder, per class).
+
+    Folders are assigned, not patients, as in the published folds: a patient filed in two folders
+    gets its second folder on the other side of every fold, the way the published fold 1 treats
+    14-13412 (so the embedded data exercise ``fold_policy``).
+    """
+    folders = sorted({slide for _, _, slide in files})
+    patient_of = {slide: slide.split("_", 3)[3] for slide in folders}
     rows = []
     for fold in range(1, n_folds + 1):
         rng = _image_rng(seed, 3, fold)
         test: set[str] = set()
-        for klass in ("benign", "malignant"):
-            members = sorted(p for p, c in patient_class.items() if c == klass)
+        for letter in ("B", "M"):
+            firsts = {}
+            for slide in folders:
+                if slide.startswith(f"SOB_{letter}_"):
+                    firsts.setdefault(patient_of[slide], slide)
+            members = sorted(firsts.values())
             n_test = max(1, int(round(0.3 * len(members))))
             test.update(rng.permutation(members)[:n_test].tolist())
-        for rel, mag, patient in files:
-            rows.append((fold, mag, "test" if patient in test else "train", rel))
+        for slide in folders:  # a patient's second folder: the other side
+            first = next(f for f in folders if patient_of[f] == patient_of[slide])
+            if slide != first and first not in test:
+                test.add(slide)
+        for rel, mag, slide in files:
+            rows.append((fold, mag, "test" if slide in test else "train", rel))
     with open(path, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["fold", "mag", "grp", "filename"])
         writer.writerows(rows)
+
+
+def _bach_numbers(folder: str, n: int) -> list[int]:
+    """``n`` photo numbers of a class, spread over eva's two sides (a third held out, at least one)."""
+    from ...reference import bach_published_sides
+
+    sides = bach_published_sides()[folder]
+    held = [k for k in sorted(sides) if sides[k] == "held_out"]
+    kept = [k for k in sorted(sides) if sides[k] == "train"]
+    n_held = min(len(held), max(1, round(n / 3))) if n > 1 else 0
+    n_kept = min(len(kept), n - n_held)
+    pick = lambda pool, k: [pool[int(i)] for i in np.linspace(0, len(pool) - 1, k)] if k else []  # noqa: E731
+    return sorted(pick(kept, n_kept) + pick(held, n_held))
 
 
 def make_bach(
@@ -262,7 +290,9 @@ def make_bach(
 
     The real photos are 2048x1536 TIFFs; the default here is a quarter of
     that per side to keep the embedded set small. BACH publishes no patient
-    ids, so each image gets its own stain signature.
+    ids, so each image gets its own stain signature. The photos are numbered
+    as real ones (1..100 per class), a third of them from the numbers that
+    eva's patient-aware division holds out, so the default split has a test part.
     """
     out = Path(out)
     tmp = _prepare(out, force)
@@ -272,7 +302,7 @@ def make_bach(
     photos = tmp / "ICIAR2018_BACH_Challenge" / "Photos"
     truth, jobs = [], []
     for class_index, (folder, (klass, prefix, gt_label)) in enumerate(BACH_FOLDERS.items()):
-        for number in range(1, images_per_class + 1):
+        for number in _bach_numbers(folder, images_per_class):
             name = f"{prefix}{number:03d}.tif"
             keys = (seed, 4, class_index, number)
             jobs.append((klass, (height, width), BACH_UNIT_PIXELS * 460 / 384, keys, keys + (1,), photos / folder / name))
