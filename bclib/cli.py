@@ -249,7 +249,8 @@ def _add_model_commands(sub) -> None:
                  cmd_predict)
     p.add_argument("--model", type=Path, required=True, metavar="RUN/model.keras",
                    help="a model.keras written by bclib train")
-    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="image files to classify")
+    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE",
+                   help="image files to classify (a folder: every image below it)")
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the results here")
     p.add_argument("--gradcam", type=Path, default=None, metavar="DIR", help="write heatmap overlays here")
 

@@ -174,3 +174,34 @@ def test_real_data_is_not_called_synthetic(breakhis_copy):
         marker.unlink()
     index = index_breakhis(breakhis_copy)
     assert not index.synthetic and "real data" in index.provenance()
+
+
+def test_bach_converted_to_png_matches_the_ground_truth_by_stem(bach_copy):
+    """Users convert the 2048x1536 TIFFs to PNG or JPEG; the CSV still says b001.tif."""
+    for tif in sorted(photos_dir(bach_copy).rglob("*.tif")):
+        with Image.open(tif) as image:
+            image.save(tif.with_suffix(".png" if tif.name[0] in "bn" else ".jpg"))
+        tif.unlink()
+    index = index_bach(bach_copy)
+    assert index.problems == [] and len(index.frame) == 16
+    assert set(index.frame["relpath"].str.rsplit(".", n=1).str[-1]) == {"png", "jpg"}
+
+
+def test_bach_unlabelled_test_set_is_refused_with_one_line(tmp_path):
+    photos = tmp_path / "ICIAR2018_BACH_Challenge_TestDataset" / "Photos"
+    for k in range(3):
+        write_png(photos / f"test{k}.png", tissue_like())
+    with pytest.raises(UserError, match=r"BACH challenge's unlabelled test set \(3 photos .* `bclib predict`"):
+        index_bach(tmp_path)
+
+
+def test_predict_takes_a_folder_for_its_images(tmp_path):
+    from bclib.evaluation.predict import expand_folders
+
+    for k in (2, 0, 1):
+        write_png(tmp_path / "Photos" / f"test{k}.png", tissue_like())
+    (tmp_path / "Photos" / "readme.txt").write_text("not an image")
+    assert [p.name for p in expand_folders([tmp_path / "Photos"])] == ["test0.png", "test1.png", "test2.png"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="folder holds no image files"):
+        expand_folders([tmp_path / "empty"])

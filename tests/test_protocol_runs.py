@@ -1,6 +1,5 @@
 """Issue #15 items 2-3: cross-validation folds and per-magnification models as one experiment, and their tables."""
 
-import dataclasses
 import json
 import time
 from pathlib import Path
@@ -83,27 +82,26 @@ def test_protocols_refused_where_they_cannot_run(tmp_path, breakhis_root, bach_r
     with pytest.raises(UserError, match="per_magnification needs magnifications; bach has none"):
         load_params(profile(tmp_path, bach_root, ", magnification_protocol: per_magnification", dataset="bach"))
     with pytest.raises(UserError, match="cannot cut 5 folds: the largest class has 4"):  # tiny BACH, no Folds.csv
-        make_split(index_bach(bach_root), "folds")
-    with pytest.raises(UserError, match="folds lists folds of split: folds, but split is patient"):
+        make_split(index_bach(bach_root), "cv")
+    with pytest.raises(UserError, match="folds lists folds of split: folds or cv, but split is patient"):
         load_params(profile(tmp_path, breakhis_root, ", folds: [1, 2]"))
     with pytest.raises(UserError, match="cWGAN is trained on one"):
         load_params(profile(tmp_path, breakhis_root, ", split: folds, folds: [1, 2]",
                             train=", variants: [none, cwgan]"), ["gan.n_generate=4"])
 
 
-def test_grouped_folds_without_folds_csv_test_every_patient_once(breakhis_root):
+def test_cv_folds_test_every_patient_once(breakhis_root):
     index = index_breakhis(breakhis_root)
-    assert index.folds is not None  # the embedded set has a Folds.csv: ignore it
-    index = dataclasses.replace(index, folds=None)
+    assert index.folds is not None  # the embedded set has a Folds.csv: split cv ignores it
     tested = []
     for fold in range(1, 6):
-        split = make_split(index, "folds", seed=3, fold=fold)
+        split = make_split(index, "cv", seed=3, fold=fold)
         assert all(not shared for shared in patient_overlap(split).values())
         assert set(split["part"]) == {"train", "val", "test"}
         tested.append(set(split.loc[split["part"] == "test", "patient"]))
     assert sum(len(t) for t in tested) == len(set().union(*tested))  # disjoint across folds
     assert set().union(*tested) == set(index.frame["patient"])  # every patient tested once
-    again = make_split(index, "folds", seed=3, fold=2)
+    again = make_split(index, "cv", seed=3, fold=2)
     assert set(again.loc[again["part"] == "test", "patient"]) == tested[1]  # seeded
 
 

@@ -1,9 +1,11 @@
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from bclib.data.index import DatasetIndex, index_bach, index_breakhis
-from bclib.data.splits import image_split, make_split, patient_overlap
+from bclib.data.splits import image_split, make_split, patient_overlap, split_notes
 from bclib.errors import UserError
 
 
@@ -84,13 +86,28 @@ def test_magnification_filter(breakhis_index):
                                 breakhis_index.frame.assign(magnification="40X")), "patient", magnifications=["400X"])
 
 
-def test_bach_patient_split_falls_back_to_images(bach_root):
+def test_bach_patient_split_follows_eva_s_patient_aware_division(bach_root):
+    from bclib.reference import bach_published_sides
+
     index = index_bach(bach_root)
     split = make_split(index, "patient", seed=0, val_fraction=0.25, test_fraction=0.25)
+    sides = bach_published_sides()
+    side = [sides[folder][int(Path(path).stem.lstrip("abinsv"))] for folder, path in zip(split["subtype"], split["path"])]
+    held_out = split["part"].to_numpy() == "test"
+    assert (held_out == (np.array(side) == "held_out")).all()  # test = eva's held-out photos, nothing else
     assert set(split["part"]) == {"train", "val", "test"}
     for part in ("train", "test"):
         assert set(split.loc[split["part"] == part, "label"]) == set(index.class_names)
-    assert patient_overlap(split) == {"train&val": set(), "train&test": set(), "val&test": set()}
+    assert "eva" in split_notes(split)[0] and "may share patients with training" in split_notes(split)[0]
+    image = make_split(index, "image", seed=0, val_fraction=0.34, test_fraction=0.25)  # the leak lesson
+    assert set(image["part"]) == {"train", "val", "test"}
+
+
+def test_bach_photos_not_named_as_published_are_refused_for_the_patient_split(bach_copy):
+    photo = next((bach_copy / "ICIAR2018_BACH_Challenge" / "Photos" / "Benign").glob("*.tif"))
+    photo.rename(photo.with_name("scan_7.tif"))
+    with pytest.raises(UserError, match="not named like the published photos .* use split: image"):
+        make_split(index_bach(bach_copy), "patient")
 
 
 def test_unknown_split_is_refused(breakhis_index):

@@ -50,9 +50,25 @@ def run_stain_reference(model_path: str | Path):
     return None if not stored else StainReference.from_json(json.dumps(stored))
 
 
+def expand_folders(paths: Sequence[str | Path]) -> list[Path]:
+    """``paths`` with every folder replaced by the image files below it, sorted (e.g. BACH's unlabelled
+    ``ICIAR2018_BACH_Challenge_TestDataset/Photos``)."""
+    from ..data.images import is_image_name
+    from ..data.records import walk_files
+
+    files: list[Path] = []
+    for path in map(Path, paths):
+        found = [p for p in walk_files(path) if is_image_name(p)] if path.is_dir() else [path]
+        if path.is_dir() and not found:
+            raise UserError(f"{path}: folder holds no image files")
+        files.extend(found)
+    return files
+
+
 def predict_images(model_path: str | Path, image_paths: Sequence[str | Path],
                    gradcam_dir: Optional[str | Path] = None) -> list[dict]:
-    """One record per image: ``{"path", "pred", "p_<class>"...}`` or ``{"path", "error"}``."""
+    """One record per image: ``{"path", "pred", "p_<class>"...}`` or ``{"path", "error"}``; a folder
+    stands for the image files below it."""
     from PIL import Image
 
     from ..data.images import ImageProblem, inspect_image
@@ -63,7 +79,7 @@ def predict_images(model_path: str | Path, image_paths: Sequence[str | Path],
     size = int(model.input_shape[1])
     stain = run_stain_reference(model_path)
     results = []
-    for path in image_paths:
+    for path in expand_folders(image_paths):
         try:
             inspect_image(path)
         except (ImageProblem, OSError) as exc:
