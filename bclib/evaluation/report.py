@@ -192,9 +192,6 @@ def real_and_generated(params, n: int) -> tuple[list[str], list[str]]:
     return list(real["path"].iloc[:n]), list(generated["path"].iloc[:n])
 
 
-_statistic = statistic  # the name notebooks and older code used
-
-
 def run_scores(runs: Sequence[Run], n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> pd.DataFrame:
     """One row per run: each headline measure with its bootstrap interval (patients resampled)."""
     rows = []

@@ -36,8 +36,6 @@ from scipy import ndimage
 
 from .stain import Stain
 
-BENIGN_KINDS = {"adenosis", "fibroadenoma", "phyllodes_tumor", "tubular_adenoma", "normal", "benign"}
-
 # Typical architecture (motif weights) of each tissue kind.
 MOTIFS = ["acini", "tubules", "slits", "clefts", "nests", "filled", "chains", "mucin", "fronds"]
 KIND_MOTIFS = {
