@@ -205,7 +205,8 @@ def _add_data_commands(sub) -> None:
     p.add_argument("--dataset", choices=["breakhis", "bach"], required=True, help="which archive")
     p.add_argument("--task", choices=["binary", "subtype"], default="binary",
                    help="BreakHis classes: benign/malignant (binary) or the 8 subtypes")
-    p.add_argument("--root", type=Path, required=True, metavar="DIR", help="the dataset folder (any level of its layout)")
+    p.add_argument("--root", type=Path, required=True, metavar="DIR",
+                   help="the dataset folder (any level of its layout)")
     p.add_argument("--split", choices=["patient", "folds", "image"], default=None,
                    help="also describe this split's train/val/test parts")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the split")

@@ -3,7 +3,6 @@
 import dataclasses
 import json
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np

@@ -238,7 +238,8 @@ def index_breakhis(root: str | os.PathLike, task: str = "binary") -> DatasetInde
             continue
         match = _BREAKHIS_NAME.match(path.name)
         if match is None:
-            _problem(problems, root, path, "file name does not follow SOB_<B|M>_<code>-<year>-<id>-<mag>-<seq>.png; skipped")
+            _problem(problems, root, path,
+                     "file name does not follow SOB_<B|M>_<code>-<year>-<id>-<mag>-<seq>.png; skipped")
             continue
         parts = path.relative_to(breast).parts  # class, SOB, subtype, slide, magX, file
         letter, code = match["letter"].upper(), match["code"].upper()

@@ -24,6 +24,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 import pandas as pd
+
 from ..io import write_text_atomic
 from ..params import FUSION_MODELS
 from ..reference import paper_table
@@ -270,7 +271,8 @@ def per_class_beside_paper(runs, dataset: str) -> pd.DataFrame:
     Columns per measure: ``ours`` (mean over seeds), ``ours sd`` (standard deviation
     over seeds, blank for one seed) and ``paper``, the paper's row for the same model
     and variant (empty where the paper has no such row, e.g. our ``none`` variant of
-    the proposed model; left out for BreakHis ``data.task: subtype``, which the paper does not report). Per-seed values: :func:`per_class_per_seed`.
+    the proposed model; left out for BreakHis ``data.task: subtype``, which the paper does not report).
+    Per-seed values: :func:`per_class_per_seed`.
     """
     runs = _as_runs(runs)
     stacked = per_class_per_seed(runs).astype(float)

@@ -39,6 +39,7 @@ from .archive import (
     DEFAULT_PATIENTS,
     GENERATOR_VERSION,
     MARKER,
+    REAL_PATIENTS,
     UNIT_PIXELS,
     _image_rng,  # noqa: F401  (the realism benchmark draws tiles with it)
     draw_image,
@@ -46,7 +47,6 @@ from .archive import (
     make_bach,
     make_breakhis,
     make_breakhis_rehearsal,
-    REAL_PATIENTS,
 )
 
 __all__ = [

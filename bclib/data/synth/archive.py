@@ -189,7 +189,8 @@ def make_breakhis(
                 name = f"SOB_{letter}_{code}-{year}-{pid}-{mag}-{seq:03d}.png"
                 path = breast / klass / "SOB" / subtype / slide / f"{mag}X" / name
                 subtype_key = list(BREAKHIS_SUBTYPES).index(subtype)
-                jobs.append((subtype, (height, width), UNIT_PIXELS[mag], (seed, 1, pindex), (seed, 2, pindex, subtype_key, mag, seq), path))
+                jobs.append((subtype, (height, width), UNIT_PIXELS[mag], (seed, 1, pindex),
+                             (seed, 2, pindex, subtype_key, mag, seq), path))
                 files.append((path.relative_to(tmp).as_posix(), mag, f"{year}-{pid}"))
     _run_jobs(jobs, workers)
 
@@ -275,7 +276,8 @@ def make_bach(
         for number in range(1, images_per_class + 1):
             name = f"{prefix}{number:03d}.tif"
             keys = (seed, 4, class_index, number)
-            jobs.append((klass, (height, width), BACH_UNIT_PIXELS * 460 / 384, keys, keys + (1,), photos / folder / name))
+            jobs.append((klass, (height, width), BACH_UNIT_PIXELS * 460 / 384, keys, keys + (1,),
+                         photos / folder / name))
             truth.append((name, gt_label))
     _run_jobs(jobs, workers)
     with open(photos / "microscopy_ground_truth.csv", "w", newline="") as fh:
