@@ -1,6 +1,6 @@
 # bclib compendium. The two commands a reader needs:
 #   make demo   set up, then run every notebook on the embedded synthetic data (params/smoke.yaml)
-#   make test   set up, then run the whole test suite (unit tests + nbval over the notebooks)
+#   make test   set up, lint (ruff), then run the whole test suite (unit tests + nbval over the notebooks)
 # Both do their own setup on a machine with only Python 3.11 and pip, and are idempotent.
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
@@ -13,11 +13,12 @@ SYNTH_BACH     := data/synthetic/bach/BCLIB_SYNTHETIC.json
 # TensorFlow's C++ log lines off in every command below (bclib does the same when run alone).
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: help demo test bench setup data sync clean refresh-notebooks repository
+.PHONY: help demo test lint bench setup data sync clean refresh-notebooks repository
 
 help:
 	@echo "make demo   - run all notebooks on the embedded synthetic data into outputs/smoke/"
-	@echo "make test   - run the test suite"
+	@echo "make test   - lint, then run the test suite"
+	@echo "make lint   - check the code with ruff (configured in pyproject.toml; make test runs it first)"
 	@echo "make bench  - run benchmarks/bench_*.py and write benchmarks/results.md (about 25 min on 2 cores)"
 	@echo "make data   - (re)create the embedded synthetic datasets if missing"
 	@echo "make sync   - re-pair notebooks/*.ipynb with their py:percent scripts (jupytext)"
@@ -46,7 +47,11 @@ data: $(SYNTH_BREAKHIS) $(SYNTH_BACH)
 demo: setup data
 	$(BIN)/bclib run --params params/smoke.yaml
 
-test: setup data
+# pyflakes, pycodestyle and import order ([tool.ruff] in pyproject.toml), before any test runs.
+lint: setup
+	$(BIN)/ruff check .
+
+test: setup data lint
 	$(BIN)/python -m pytest -n 2
 
 # Speed figures, each against its target; see benchmarks/results.md.
@@ -62,7 +67,7 @@ repository: setup
 
 clean:
 	find outputs -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
-	rm -rf .pytest_cache
+	rm -rf .pytest_cache .ruff_cache
 
 # Re-execute the committed notebooks in place with their default (smoke)
 # parameters, so the outputs shown on GitHub and checked by nbval are current.

@@ -26,7 +26,6 @@ import sys
 
 from .errors import UserError
 
-
 QUIET_ENVIRONMENT = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
 
 

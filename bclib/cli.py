@@ -208,7 +208,8 @@ def _add_data_commands(sub) -> None:
     p.add_argument("--dataset", choices=["breakhis", "bach"], required=True, help="which archive")
     p.add_argument("--task", choices=["binary", "subtype"], default="binary",
                    help="BreakHis classes: benign/malignant (binary) or the 8 subtypes")
-    p.add_argument("--root", type=Path, required=True, metavar="DIR", help="the dataset folder (any level of its layout)")
+    p.add_argument("--root", type=Path, required=True, metavar="DIR",
+                   help="the dataset folder (any level of its layout)")
     p.add_argument("--split", choices=["patient", "folds", "cv", "image"], default=None,
                    help="also describe this split's train/val/test parts (folds: the published folds; cv: bclib's)")
     p.add_argument("--fold", type=int, choices=range(1, 6), default=1, metavar="N",

@@ -237,7 +237,8 @@ class TrainParams(_Section):
     weights: str = Field("imagenet", description="'imagenet', 'none' or a path to a local weights file.")
     tradaug_mode: Literal["offline", "online"] = Field(
         "offline", description="offline: training set expanded tradaug_copies-fold once; online: per batch.")
-    tradaug_copies: int = Field(4, ge=2, le=64, description="Offline TradAug: copies of each image (original included).")
+    tradaug_copies: int = Field(4, ge=2, le=64,
+                                description="Offline TradAug: copies of each image (original included).")
     stain_jitter: float = Field(0.0, ge=0, le=0.5, description="HED stain jitter strength (0 = off).")
     cwgan_images: Optional[int] = Field(None, ge=0, description="cWGAN images added (null = all generated).")
     tensorboard: bool = False
@@ -277,7 +278,8 @@ class EvalParams(_Section):
 class RunParams(_Section):
     profile: Optional[str] = Field(None, description="Name of the output folder; defaults to the file name.")
     output_dir: Optional[Path] = Field(
-        None, description="Defaults to outputs/<profile> in the project holding the profile file (else the working folder).")
+        None,
+        description="Defaults to outputs/<profile> in the project holding the profile file (else the working folder).")
     notebooks: Optional[list[str]] = Field(None, description="Notebook prefixes to run (all when null).")
 
     @field_validator("profile")

@@ -41,7 +41,3 @@ def notebooks_dir(params_file: Optional[Path] = None) -> Path:
         if any(own.glob("[0-9][0-9]_*.ipynb")):
             return own
     return project_root() / "notebooks"
-
-
-def params_dir() -> Path:
-    return project_root() / "params"

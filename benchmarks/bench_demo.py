@@ -58,7 +58,8 @@ def main() -> None:
     met = ok and minutes <= 15 and gigabytes <= 6
     steps = [line for line in output.splitlines() if line.startswith("[") and ": " in line and " s)" in line]
     lines = ["| measure | value | target |", "| --- | --- | --- |",
-             f"| wall time | {minutes:.1f} min | <= 15 min |", f"| peak memory (process tree) | {gigabytes:.2f} GB | <= 6 GB |",
+             f"| wall time | {minutes:.1f} min | <= 15 min |",
+             f"| peak memory (process tree) | {gigabytes:.2f} GB | <= 6 GB |",
              "", "Per notebook: " + "; ".join(s.split("] ", 1)[-1] for s in steps),
              "Peak memory of each kernel, in start order (GB): "
              + ", ".join(f"{rss / 1e9:.2f}" for _, rss in sorted(kernels.values()) if rss > 2e8),

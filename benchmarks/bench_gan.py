@@ -48,7 +48,8 @@ def main() -> None:
     base = rows["cpu_smoke_64px"]["median"]
     lines.append(f"\nXLA / plain on CPU: {rows['cpu_smoke_64px_xla']['median'] / base:.2f}x the time")
     if "gpu_512px" in rows:
-        lines.append(f"bf16 / fp32 at 512 px: {rows['gpu_512px_bf16']['median'] / rows['gpu_512px']['median']:.2f}x the time")
+        ratio = rows['gpu_512px_bf16']['median'] / rows['gpu_512px']['median']
+        lines.append(f"bf16 / fp32 at 512 px: {ratio:.2f}x the time")
     else:
         lines.append("No GPU on this machine: the 512 px rows need one.")
     text = "\n".join(lines)

@@ -10,7 +10,6 @@ is the bottleneck.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -61,7 +60,8 @@ def main(n_images: int = 256, repeats: int = 3) -> None:
     lines = [f"{n_images} tiles of 700x460 to {SIZE}x{SIZE} float32; model batch {BATCH}", "",
              "| path | images/s (median) | run s median (min-max) |", "| --- | --- | --- |",
              f"| plain PIL loop | {rate['pil_loop']:.1f} | {pil['median']:.2f} ({pil['min']:.2f}-{pil['max']:.2f}) |",
-             f"| bclib tf.data pipeline | {rate['tf_data']:.1f} | {pipe['median']:.2f} ({pipe['min']:.2f}-{pipe['max']:.2f}) |",
+             f"| bclib tf.data pipeline | {rate['tf_data']:.1f} | {pipe['median']:.2f} "
+             f"({pipe['min']:.2f}-{pipe['max']:.2f}) |",
              f"| proposed model forward | {rate['proposed_model']:.1f} | {forward['median']:.2f} "
              f"({forward['min']:.2f}-{forward['max']:.2f}) |", "",
              f"tf.data / PIL loop: {rate['tf_data'] / rate['pil_loop']:.1f}x; pipeline / model: {ratio:.1f}x "

@@ -87,7 +87,8 @@ def synthetic_tiles(wanted: list[tuple[str, int]], per_tile: int, seed: int = 0)
     for i, (subtype, mag) in enumerate(wanted):
         for k in range(per_tile):
             patient = synth.draw_patient((seed, 9, i, k), subtype)
-            rgb = synth.draw_image(subtype, (460, 700), synth.UNIT_PIXELS[mag], patient, synth._image_rng(seed, 10, i, k))
+            rgb = synth.draw_image(subtype, (460, 700), synth.UNIT_PIXELS[mag], patient,
+                                   synth._image_rng(seed, 10, i, k))
             out.append({"subtype": subtype, "mag": mag, "patient": f"synthetic-{i}-{k}", "rgb": rgb})
     return out
 
@@ -119,7 +120,8 @@ def main(argv=None) -> int:
     real = real_tiles(args.real) if args.real.is_dir() else []
     if real:
         wanted = [(t["subtype"], t["mag"]) for t in real]
-        source = f"{len(real)} real BreakHis tiles of {len({t['patient'] for t in real})} patients read from `{args.real.name}/` (not stored in the project)"
+        source = (f"{len(real)} real BreakHis tiles of {len({t['patient'] for t in real})} patients "
+                  f"read from `{args.real.name}/` (not stored in the project)")
     else:
         print(f"real samples not found at {args.real}: reporting synthetic statistics only")
         from bclib.data.layouts import BREAKHIS_SUBTYPES
@@ -132,7 +134,8 @@ def main(argv=None) -> int:
     fake_stats = np.array([[tile_statistics(t["rgb"])[k] for k in STATISTICS] for t in fake])
     rows = []
     if real:
-        real_stats = np.array([[tile_statistics(np.asarray(Image.open(t["path"]).convert("RGB")))[k] for k in STATISTICS]
+        real_stats = np.array([[tile_statistics(np.asarray(Image.open(t["path"]).convert("RGB")))[k]
+                                for k in STATISTICS]
                                for t in real])
         accuracy = real_vs_synthetic_accuracy(real_stats, fake_stats, [t["patient"] for t in real],
                                               [t["patient"] for t in fake])
@@ -154,7 +157,8 @@ def main(argv=None) -> int:
     else:
         accuracy, met = None, None
         header = ["| statistic | synthetic mean [min, max] |", "| --- | --- |"]
-        rows = [f"| {LABELS[k]} | {fake_stats[:, j].mean():.4f} [{fake_stats[:, j].min():.4f}, {fake_stats[:, j].max():.4f}] |"
+        rows = [f"| {LABELS[k]} | {fake_stats[:, j].mean():.4f} "
+                f"[{fake_stats[:, j].min():.4f}, {fake_stats[:, j].max():.4f}] |"
                 for j, k in enumerate(STATISTICS)]
         verdict = "No real samples: targets not checked."
     markdown = "\n".join([

@@ -36,7 +36,8 @@ def main(model_name: str = "mobilenet", repeats: int = 3) -> None:
     keras.utils.set_random_seed(0)
     model = build_model(model_name, 2, cfg.image_size, "none")
     trunk, top = trunk_and_top(model)
-    calibrate_untrained_batchnorm(trunk, next(iter(make_dataset(train.iloc[:64], cfg.image_size, 64, label_column=None))))
+    calibrate_untrained_batchnorm(
+        trunk, next(iter(make_dataset(train.iloc[:64], cfg.image_size, 64, label_column=None))))
     images = make_dataset(train, cfg.image_size, cfg.batch_size, cache=True)  # decoded once: only the backbone is timed
     list(images)
 
@@ -56,7 +57,8 @@ def main(model_name: str = "mobilenet", repeats: int = 3) -> None:
         "",
         "| path | epoch median s | min | max |", "| --- | --- | --- | --- |",
         f"| recompute frozen backbone | {full['median']:.2f} | {full['min']:.2f} | {full['max']:.2f} |",
-        f"| stored backbone outputs (float16 on disk, streamed) | {cached['median']:.3f} | {cached['min']:.3f} | {cached['max']:.3f} |",
+        f"| stored backbone outputs (float16 on disk, streamed) | {cached['median']:.3f} | {cached['min']:.3f} "
+        f"| {cached['max']:.3f} |",
         "",
         f"Speed-up per epoch: {ratio:.1f}x (target >= 5x: {'met' if ratio >= 5 else 'NOT met'}); "
         f"filling the cache once: {fill['median']:.2f} s",

@@ -34,7 +34,8 @@ def main(only: list[str]) -> int:
 
     from bclib.provenance import package_versions
 
-    results = {p.stem: json.loads(p.read_text()) | {"measured": dt.datetime.fromtimestamp(p.stat().st_mtime, dt.timezone.utc)}
+    results = {p.stem: json.loads(p.read_text())
+               | {"measured": dt.datetime.fromtimestamp(p.stat().st_mtime, dt.timezone.utc)}
                for p in RESULTS.glob("*.json")}
     here = machine()
     lines = ["# Benchmark results", "",

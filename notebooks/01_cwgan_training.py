@@ -60,7 +60,7 @@
 # `params/colab-gpu.yaml` below for a GPU-sized run. Elsewhere it does nothing.
 
 # %%
-import os, subprocess, sys  # noqa: E401
+import os, subprocess, sys  # noqa: E401, I001
 if "google.colab" in sys.modules:
     REPOSITORY, HOME = "https://github.com/bclib/bclib", "/content/bclib"
     if not os.path.isdir(HOME):
@@ -74,8 +74,6 @@ if "google.colab" in sys.modules:
 params_path = "../params/smoke.yaml"
 
 # %%
-import json
-
 import numpy as np
 import pandas as pd
 
@@ -175,7 +173,8 @@ scores.round(4)
 
 # %%
 rng = np.random.default_rng(params.seed)
-real_rows = [trainer.images[rng.choice(np.flatnonzero(trainer.labels == k), 8)] for k in range(len(trainer.class_names))]
+real_rows = [trainer.images[rng.choice(np.flatnonzero(trainer.labels == k), 8)]
+             for k in range(len(trainer.class_names))]
 fig = report.fakes_over_time(out, records, image_grid(real_rows), trainer.class_names)
 label_provenance(fig, provenance)
 save_figure(fig, "01_fakes_over_time", session.output_dir);

@@ -55,7 +55,7 @@
 # `params/colab-gpu.yaml` below for a GPU-sized run. Elsewhere it does nothing.
 
 # %%
-import os, subprocess, sys  # noqa: E401
+import os, subprocess, sys  # noqa: E401, I001
 if "google.colab" in sys.modules:
     REPOSITORY, HOME = "https://github.com/bclib/bclib", "/content/bclib"
     if not os.path.isdir(HOME):
@@ -133,7 +133,7 @@ for col, kind in enumerate(kinds):
 if kinds:
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     label_provenance(fig, provenance)
-    save_figure(fig, "02_fid_kid_vs_kimg", session.output_dir);
+    save_figure(fig, "02_fid_kid_vs_kimg", session.output_dir)
 
 # %% [markdown]
 # ## 3. The tables, beside the paper's

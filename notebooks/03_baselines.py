@@ -46,7 +46,7 @@
 # `params/colab-gpu.yaml` below for a GPU-sized run. Elsewhere it does nothing.
 
 # %%
-import os, subprocess, sys  # noqa: E401
+import os, subprocess, sys  # noqa: E401, I001
 if "google.colab" in sys.modules:
     REPOSITORY, HOME = "https://github.com/bclib/bclib", "/content/bclib"
     if not os.path.isdir(HOME):
@@ -96,7 +96,7 @@ if jobs:
 # %%
 if jobs:
     fig = classifier_jobs.learning_curves(jobs, provenance)
-    save_figure(fig, "03_learning_curves", session.output_dir);
+    save_figure(fig, "03_learning_curves", session.output_dir)
 
 # %% [markdown]
 # ## 3. A first accuracy table

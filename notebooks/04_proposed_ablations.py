@@ -47,7 +47,7 @@
 # `params/colab-gpu.yaml` below for a GPU-sized run. Elsewhere it does nothing.
 
 # %%
-import os, subprocess, sys  # noqa: E401
+import os, subprocess, sys  # noqa: E401, I001
 if "google.colab" in sys.modules:
     REPOSITORY, HOME = "https://github.com/bclib/bclib", "/content/bclib"
     if not os.path.isdir(HOME):

@@ -24,7 +24,8 @@ def first_image(folder: Path, pattern: str = "*.png") -> Path:
 
 def write_png(path: Path, array: np.ndarray, mode: str | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(array, mode=mode).save(path, format="PNG") if mode else Image.fromarray(array).save(path, format="PNG")
+    image = Image.fromarray(array, mode=mode) if mode else Image.fromarray(array)
+    image.save(path, format="PNG")
     return path
 
 

@@ -58,7 +58,8 @@ def test_audit_bach(bach_root, tmp_path):
     out = tmp_path / "bach.json"
     assert main(["audit", "--dataset", "bach", "--root", str(bach_root), "--split", "patient", "--json", str(out)]) == 0
     record = json.loads(out.read_text())
-    assert record["n_images"] == 16 and record["by_class"] == {c: 4 for c in ("normal", "benign", "in_situ", "invasive")}
+    assert record["n_images"] == 16
+    assert record["by_class"] == {c: 4 for c in ("normal", "benign", "in_situ", "invasive")}
     assert "n_patients" not in record and record["splits"]["test"]["patients"] is None
 
 

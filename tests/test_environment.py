@@ -18,8 +18,8 @@ PIN = re.compile(r"^([A-Za-z0-9_.\-\[\]]+)==([0-9][A-Za-z0-9.\-+]*)$")
 
 
 def requirement_lines():
-    lines = [l.strip() for l in (ROOT / "requirements.txt").read_text().splitlines()]
-    return [l for l in lines if l and not l.startswith("#")]
+    lines = [line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
 
 
 def normalise(name: str) -> str:
@@ -28,8 +28,8 @@ def normalise(name: str) -> str:
 
 def test_requirements_are_exact_pins():
     lines = requirement_lines()
-    assert lines and all(PIN.match(l) for l in lines), [l for l in lines if not PIN.match(l)]
-    names = [normalise(PIN.match(l).group(1)) for l in lines]
+    assert lines and all(PIN.match(line) for line in lines), [line for line in lines if not PIN.match(line)]
+    names = [normalise(PIN.match(line).group(1)) for line in lines]
     assert len(names) == len(set(names))
     for needed in ("tensorflow", "keras", "jupyterlab", "papermill", "nbval", "jupytext", "numpy",
                    "pandas", "seaborn", "scikit-learn", "scikit-image", "pyyaml", "pydantic"):
@@ -61,7 +61,7 @@ def test_binder_post_build_installs_bclib_and_pairs_notebooks():
 
 def test_package_metadata_agrees_with_the_pins_and_spares_colab():
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    pinned = {normalise(PIN.match(l).group(1)) for l in requirement_lines()}
+    pinned = {normalise(PIN.match(line).group(1)) for line in requirement_lines()}
     for dep in meta["dependencies"]:
         name = normalise(re.split(r"[<>=!~ ;\[]", dep)[0])
         assert name in pinned, f"{name} is a dependency of bclib but not pinned in requirements.txt"
@@ -126,7 +126,8 @@ def test_large_or_generated_files_are_not_tracked():
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.split()
     if not tracked:
         pytest.skip("not a git checkout")
-    assert not [t for t in tracked if t.startswith(("data/", ".venv/")) or (t.startswith("outputs/") and t != "outputs/README.md")]
+    assert not [t for t in tracked
+                if t.startswith(("data/", ".venv/")) or (t.startswith("outputs/") and t != "outputs/README.md")]
 
 
 def _repository() -> str:
@@ -183,7 +184,8 @@ def test_colab_first_cell_installs_and_imports_bclib_in_the_same_process(tmp_pat
     cell = cell.replace(f"https://github.com/{_repository()}", f"file://{ROOT}").replace("/content/bclib", str(home))
     cell = re.sub(r"bclib synth [^&\"]*", "bclib --version > /dev/null ", cell)  # the data draw is tested elsewhere
     # Offline here: every dependency must already be satisfied by the preinstalled stack.
-    cell = cell.replace("pip install -q -e .", f"{fresh}/bin/python -m pip install -q --no-index --no-build-isolation -e .")
+    cell = cell.replace("pip install -q -e .",
+                        f"{fresh}/bin/python -m pip install -q --no-index --no-build-isolation -e .")
     script = tmp_path / "cell.py"
     script.write_text(cell)
     probe = tmp_path / "probe.py"

@@ -22,7 +22,8 @@ def test_per_class_table_matches_scikit_learn(classes):
     for k, name in enumerate(classes):
         row = table.loc[name]
         t, p = true == k, pred == k
-        assert (row["TP"], row["FP"], row["FN"], row["TN"]) == ((t & p).sum(), (~t & p).sum(), (t & ~p).sum(), (~t & ~p).sum())
+        assert ((row["TP"], row["FP"], row["FN"], row["TN"])
+                == ((t & p).sum(), (~t & p).sum(), (t & ~p).sum(), (~t & ~p).sum()))
         assert row["Precision"] == pytest.approx(precision_score(t, p))
         assert row["Recall"] == pytest.approx(recall_score(t, p))
         assert row["F1"] == pytest.approx(f1_score(t, p))

@@ -43,7 +43,8 @@ def test_patient_under_two_subtypes_is_one_patient(breakhis_root):
     assert set(frame.loc[frame["patient"] == shared, "subtype"]) == {"ductal_carcinoma", "lobular_carcinoma"}
 
 
-@pytest.mark.parametrize("level", ["", "BreaKHis_v1", "BreaKHis_v1/histology_slides", "BreaKHis_v1/histology_slides/breast"])
+@pytest.mark.parametrize("level", ["", "BreaKHis_v1", "BreaKHis_v1/histology_slides",
+                                   "BreaKHis_v1/histology_slides/breast"])
 def test_root_at_any_level(breakhis_root, level):
     index = index_dataset("breakhis", breakhis_root / level)
     assert len(index.frame) == N_BREAKHIS and index.synthetic
@@ -144,8 +145,8 @@ def test_bach_ground_truth_disagreements(bach_copy):
     photos = photos_dir(bach_copy)
     truth = photos / "microscopy_ground_truth.csv"
     lines = truth.read_text().splitlines()
-    lines = [l for l in lines if not l.startswith("b026.tif")]  # b026 missing from the CSV
-    lines = [("n001.tif,Invasive" if l.startswith("n001.tif") else l) for l in lines]  # label conflict
+    lines = [line for line in lines if not line.startswith("b026.tif")]  # b026 missing from the CSV
+    lines = [("n001.tif,Invasive" if line.startswith("n001.tif") else line) for line in lines]  # label conflict
     lines.append("iv999.tif,Invasive")  # names a file that does not exist
     truth.write_text("\n".join(lines) + "\n")
     index = index_bach(bach_copy)

@@ -38,7 +38,8 @@ class ScriptJob:
 @pytest.fixture
 def params(tmp_path, breakhis_root):
     path = tmp_path / "p.yaml"
-    path.write_text(f"seed: 0\ndata: {{dataset: breakhis, root: {breakhis_root}}}\nrun: {{output_dir: {tmp_path / 'out'}}}\n")
+    path.write_text(f"seed: 0\ndata: {{dataset: breakhis, root: {breakhis_root}}}\n"
+                    f"run: {{output_dir: {tmp_path / 'out'}}}\n")
     return load_params(path)
 
 

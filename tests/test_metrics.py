@@ -183,7 +183,8 @@ def test_kid_hand_computed_value():
 def test_kid_full_sets_are_deterministic_and_subsets_vary_with_seed():
     rng = np.random.default_rng(4)
     a, b = rng.normal(size=(30, 8)), rng.normal(0.3, size=(40, 8))
-    assert kernel_inception_distance(a, b, subset_size=40, seed=1) == kernel_inception_distance(a, b, subset_size=99, seed=2)
+    assert (kernel_inception_distance(a, b, subset_size=40, seed=1)
+            == kernel_inception_distance(a, b, subset_size=99, seed=2))
     assert kernel_inception_distance(a, b, subset_size=40)[0] == pytest.approx(mmd2_unbiased(a, b))
     one = kernel_inception_distance(a, b, num_subsets=20, subset_size=10, seed=1)
     assert one == kernel_inception_distance(a, b, num_subsets=20, subset_size=10, seed=1)

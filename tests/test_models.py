@@ -1,4 +1,5 @@
-"""Classifiers: every registry model builds with its own preprocessing and a frozen trunk; training writes its outputs."""
+"""Classifiers: every registry model builds with its own preprocessing and a frozen trunk;
+training writes its outputs."""
 
 import json
 import subprocess
@@ -11,6 +12,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+from bclib.errors import UserError  # noqa: E402
 from bclib.models import (  # noqa: E402
     BACKBONES,
     MODEL_NAMES,
@@ -19,7 +21,6 @@ from bclib.models import (  # noqa: E402
     calibrate_untrained_batchnorm,
     trunk_and_top,
 )
-from bclib.errors import UserError  # noqa: E402
 from helpers import TINY_TRAIN  # noqa: E402
 
 REFERENCE = {
@@ -107,7 +108,7 @@ def test_every_model_builds_and_trains_its_top_only(name):
     assert not trunk.trainable and trunk.trainable_weights == []
     assert {id(w) for w in model.trainable_weights} == {id(w) for w in top.trainable_weights}
     if name in ("proposed", "proposed-gap"):
-        preprocessors = [l for l in trunk.layers if isinstance(l, BackbonePreprocess)]
+        preprocessors = [layer for layer in trunk.layers if isinstance(layer, BackbonePreprocess)]
         assert sorted(p.mode for p in preprocessors) == ["caffe", "tf", "torch"]  # one per backbone
     # Stage 1 as the trainer runs it: the top is fitted on the frozen trunk's outputs.
     top_before = [np.array(w) for w in top.trainable_weights]
@@ -170,7 +171,7 @@ def test_fine_tuning_stage_unfreezes_part_of_the_backbone(tmp_path, breakhis_roo
     backbone = model.get_layer("trunk").get_layer("mobilenet")
     flags = [layer.trainable for layer in backbone.layers]
     assert not any(flags[: int(len(flags) * 0.7)]) and any(flags[int(len(flags) * 0.7):])
-    assert not any(l.trainable for l in backbone.layers if isinstance(l, keras.layers.BatchNormalization))
+    assert not any(layer.trainable for layer in backbone.layers if isinstance(layer, keras.layers.BatchNormalization))
 
     path = tmp_path / "p.yaml"
     path.write_text(TINY_TRAIN.format(root=breakhis_root, out=tmp_path / "out")

@@ -116,7 +116,8 @@ def test_missing_file_and_bad_yaml(tmp_path):
 
 def test_fractions_must_leave_training_data(tmp_path):
     with pytest.raises(UserError, match="val_fraction"):
-        load_params(write(tmp_path, MINIMAL.replace("root: data", "root: data\n  val_fraction: 0.5\n  test_fraction: 0.5")))
+        load_params(write(tmp_path,
+                          MINIMAL.replace("root: data", "root: data\n  val_fraction: 0.5\n  test_fraction: 0.5")))
 
 
 def test_check_runnable(tmp_path):

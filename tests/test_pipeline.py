@@ -29,7 +29,10 @@ def test_tiff_decoding_and_cache_give_the_same_pixels(bach_root):
 
 def test_shuffle_is_seeded(breakhis_root):
     frame = index_breakhis(breakhis_root).frame.iloc[:12]
-    order = lambda seed: np.concatenate([y.numpy() for _, y in make_dataset(frame, 16, 12, shuffle=True, seed=seed, label_column="label_index")])  # noqa: E731
+    def order(seed):
+        return np.concatenate([y.numpy() for _, y in make_dataset(frame, 16, 12, shuffle=True, seed=seed,
+                                                                  label_column="label_index")])
+
     first = list(make_dataset(frame.assign(label_index=range(12)), 16, 12, shuffle=True, seed=5))[0][1].numpy()
     again = list(make_dataset(frame.assign(label_index=range(12)), 16, 12, shuffle=True, seed=5))[0][1].numpy()
     np.testing.assert_array_equal(first, again)

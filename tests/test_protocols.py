@@ -143,10 +143,9 @@ def test_saved_model_views_rerun_the_saved_model_on_each_view(tmp_path):
     """A tiny saved model whose output depends on where the bright pixels are: the eight views differ,
     the identity view matches a plain prediction, and tta_table runs end to end on it."""
     keras = pytest.importorskip("keras")
-    from helpers import write_png
-
     from bclib.data.pipeline import load_batch
     from bclib.evaluation.protocols import saved_model_views
+    from helpers import write_png
 
     inputs = keras.Input((8, 8, 3))
     flat = keras.layers.Flatten()(inputs)

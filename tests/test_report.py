@@ -19,7 +19,6 @@ from bclib.evaluation.report import (  # noqa: E402
     best_run,
     choose_on_validation,
     comparison_pairs,
-    stain_ablation_table,
     leakage_table,
     load_run,
     mcnemar_table,
@@ -28,6 +27,7 @@ from bclib.evaluation.report import (  # noqa: E402
     patient_rates_table,
     per_class_beside_paper,
     run_scores,
+    stain_ablation_table,
     validation_score,
     with_spread,
 )
@@ -76,7 +76,7 @@ def test_overlay_blends_in_uint8():
 def _run(model, variant, seed, split, correct, classes=("benign", "malignant")):
     """A fake run of 8 test images of 4 patients; ``correct`` says which predictions are right."""
     labels = ["benign", "benign", "malignant", "malignant"] * 2
-    preds = [l if ok else ("malignant" if l == "benign" else "benign") for l, ok in zip(labels, correct)]
+    preds = [label if ok else ("malignant" if label == "benign" else "benign") for label, ok in zip(labels, correct)]
     frame = pd.DataFrame({"path": [f"img{i}.png" for i in range(8)],
                           "patient": ["p1", "p1", "p2", "p2", "p3", "p3", "p4", "p4"],
                           "magnification": ["40X", "100X"] * 4, "label": labels, "pred": preds})
@@ -90,7 +90,8 @@ def test_run_scores_give_intervals_around_each_estimate_and_seed_means():
     runs = [_run("proposed", "none", s, "patient", [True] * 7 + [False]) for s in (0, 1)]
     scores = run_scores(runs, n_resamples=200)
     assert list(scores["accuracy"]) == [0.875, 0.875]
-    assert (scores["accuracy_low"] <= scores["accuracy"]).all() and (scores["accuracy"] <= scores["accuracy_high"]).all()
+    assert (scores["accuracy_low"] <= scores["accuracy"]).all()
+    assert (scores["accuracy"] <= scores["accuracy_high"]).all()
     assert scores["patient_level_rate"].iloc[0] == pytest.approx((1 + 1 + 1 + 0.5) / 4)
     summary = over_seeds(scores)
     assert summary.loc[("proposed", "none", "patient"), "accuracy_mean"] == 0.875
@@ -208,7 +209,8 @@ def test_report_writes_markdown_and_html_with_tables_and_figures(tmp_path):
     assert "(`tables/a_table.csv`) - our side: SYNTHETIC data | UNTRAINED backbones" in text  # every table says
     assert "*Rows: one row per run*" in text
     html = page.read_text()
-    assert "Rows: one row per run" in html and "<table" in html and "src='figures/f.png'" in html and "Second &lt;paragraph&gt;." in html
+    assert "Rows: one row per run" in html and "<table" in html
+    assert "src='figures/f.png'" in html and "Second &lt;paragraph&gt;." in html
 
 
 # -- bclib predict ----------------------------------------------------------------------

@@ -92,7 +92,8 @@ def test_bach_patient_split_follows_eva_s_patient_aware_division(bach_root):
     index = index_bach(bach_root)
     split = make_split(index, "patient", seed=0, val_fraction=0.25, test_fraction=0.25)
     sides = bach_published_sides()
-    side = [sides[folder][int(Path(path).stem.lstrip("abinsv"))] for folder, path in zip(split["subtype"], split["path"])]
+    side = [sides[folder][int(Path(path).stem.lstrip("abinsv"))]
+            for folder, path in zip(split["subtype"], split["path"])]
     held_out = split["part"].to_numpy() == "test"
     assert (held_out == (np.array(side) == "held_out")).all()  # test = eva's held-out photos, nothing else
     assert set(split["part"]) == {"train", "val", "test"}

@@ -1,7 +1,11 @@
 """The package's shape: one role per module, ``__init__`` files that only export, no import cycles,
-short functions. These are the promises docs/decisions.md makes to a reader of the code."""
+short functions, and code that ruff finds clean. These are the promises docs/decisions.md makes to a
+reader of the code."""
 
 import ast
+import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -90,3 +94,13 @@ def test_no_function_is_longer_than_a_screen():
                 if length > LONGEST_FUNCTION:
                     long.append(f"{module_name(path)}.{node.name} ({length} lines)")
     assert not long, "functions over 80 lines: " + ", ".join(long)
+
+
+def test_ruff_finds_nothing():
+    """`make lint` inside the suite (a second or so): pyflakes, pycodestyle and import order as configured
+    in pyproject.toml's [tool.ruff], over the package, tests, benchmarks, tools and notebooks."""
+    if importlib.util.find_spec("ruff") is None:
+        pytest.skip("ruff is not installed: `pip install -r requirements.txt` (or `make lint`)")
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=PACKAGE.parent,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-1000:]

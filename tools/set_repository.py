@@ -26,7 +26,8 @@ def main(url: str) -> int:
     pyproject.write_text(pyproject.read_text().replace(f'Repository = "{old}"', f'Repository = "{url}"'))
     for script in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py")):
         text = script.read_text()
-        text = text.replace(f"colab.research.google.com/github/{old_slug}/", f"colab.research.google.com/github/{new_slug}/")
+        text = text.replace(f"colab.research.google.com/github/{old_slug}/",
+                            f"colab.research.google.com/github/{new_slug}/")
         script.write_text(text.replace(f'"{old}"', f'"{url}"'))
     print(f"repository: {old} -> {url}; now run `make sync`")
     return 0

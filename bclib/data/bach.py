@@ -40,7 +40,8 @@ def _photos_dir(root: Path) -> Optional[Path]:
 
 
 def _read_ground_truth(photos: Path, root: Path, problems: list) -> Optional[dict[str, tuple[str, str]]]:
-    """{file stem: (file name as listed, class)} from microscopy_ground_truth.csv (beside or above the class folders)."""
+    """{file stem: (file name as listed, class)} from microscopy_ground_truth.csv (beside or above the
+    class folders)."""
     location = next((f / "microscopy_ground_truth.csv" for f in (photos, photos.parent)
                      if (f / "microscopy_ground_truth.csv").is_file()), None)
     if location is None:
@@ -108,7 +109,8 @@ def index_bach(root: str | os.PathLike) -> DatasetIndex:
     candidates, seen = _class_candidates(photos, root, truth, problems)
     if truth is not None:
         for stem in sorted(set(truth) - seen):
-            add_problem(problems, root, photos / truth[stem][0], "listed in microscopy_ground_truth.csv but the file is missing")
+            add_problem(problems, root, photos / truth[stem][0],
+                        "listed in microscopy_ground_truth.csv but the file is missing")
     rows = readable_rows(candidates, root, problems)
     if not rows:
         raise UserError(f"{root}: BACH layout found but it holds no readable images")

@@ -63,8 +63,9 @@ from .uncertainty import (
 
 __all__ = [
     "MEASURES", "RULES", "TABLE_COLUMNS", "apply_temperature", "bootstrap_interval", "bootstrap_values",
-    "calibration_summary", "calibration_table", "clusters", "dihedral_transforms", "ece_from_table", "expected_calibration_error",
-    "fit_temperature", "fold_table", "headline_metrics", "magnification_table", "mcnemar_test", "paired_bootstrap", "patient_accuracy",
+    "calibration_summary", "calibration_table", "clusters", "dihedral_transforms", "ece_from_table",
+    "expected_calibration_error", "fit_temperature", "fold_table", "headline_metrics", "magnification_table",
+    "mcnemar_test", "paired_bootstrap", "patient_accuracy",
     "patient_accuracy_interval", "patient_accuracy_table", "patient_decisions", "patient_diagnoses",
     "patient_diagnosis_table",
     "patient_level_rate", "patient_level_rates", "patient_mcnemar", "per_class_table",

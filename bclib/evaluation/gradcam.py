@@ -26,7 +26,7 @@ def _spatial_parts(model):
     names = {layer.name for layer in trunk.layers}
     if "gap" not in names:
         return (lambda x: trunk(x, training=False)), (lambda maps: top(maps, training=False))
-    preprocess = next(l for l in trunk.layers if l.name.endswith("_preprocess"))
+    preprocess = next(layer for layer in trunk.layers if layer.name.endswith("_preprocess"))
     backbone = trunk.get_layer(preprocess.name[: -len("_preprocess")])
     pool = trunk.get_layer("gap")
     return ((lambda x: backbone(preprocess(x), training=False)),

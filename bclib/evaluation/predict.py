@@ -23,8 +23,8 @@ from ..errors import UserError
 
 def load_classifier(model_path: str | Path):
     """(model, class names) from a ``.keras`` file written by ``bclib train``."""
-    from ..backend import keras
     from .. import models  # noqa: F401  registers bclib's layers for deserialisation
+    from ..backend import keras
 
     path = Path(model_path)
     if path.suffix != ".keras" or not path.is_file():

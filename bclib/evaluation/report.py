@@ -24,6 +24,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 import pandas as pd
+
 from ..io import write_text_atomic
 from ..params import FUSION_MODELS
 from ..reference import paper_table
@@ -192,9 +193,6 @@ def real_and_generated(params, n: int) -> tuple[list[str], list[str]]:
     return list(real["path"].iloc[:n]), list(generated["path"].iloc[:n])
 
 
-_statistic = statistic  # the name notebooks and older code used
-
-
 def run_scores(runs: Sequence[Run], n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> pd.DataFrame:
     """One row per run: each headline measure with its bootstrap interval (patients resampled)."""
     rows = []
@@ -273,7 +271,8 @@ def per_class_beside_paper(runs, dataset: str) -> pd.DataFrame:
     Columns per measure: ``ours`` (mean over seeds), ``ours sd`` (standard deviation
     over seeds, blank for one seed) and ``paper``, the paper's row for the same model
     and variant (empty where the paper has no such row, e.g. our ``none`` variant of
-    the proposed model; left out for BreakHis ``data.task: subtype``, which the paper does not report). Per-seed values: :func:`per_class_per_seed`.
+    the proposed model; left out for BreakHis ``data.task: subtype``, which the paper does not report).
+    Per-seed values: :func:`per_class_per_seed`.
     """
     runs = _as_runs(runs)
     stacked = per_class_per_seed(runs).astype(float)

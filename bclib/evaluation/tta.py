@@ -17,8 +17,6 @@ import numpy as np
 
 from ..backend import keras as _keras
 
-N_TRANSFORMS = 8
-
 
 def dihedral_transforms(images) -> list:
     """The eight dihedral views of a batch ``(batch, height, width, channels)``, identity first.

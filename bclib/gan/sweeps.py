@@ -23,11 +23,10 @@ there is no selection yet (notebook 01 calls it before training).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
-
-import json
 
 import numpy as np
 import pandas as pd

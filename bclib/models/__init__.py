@@ -15,7 +15,7 @@ Design choices and departures from the paper: ``docs/model.md``.
 
 from .backbones import BACKBONES, Backbone, BackbonePreprocess, backbone_model
 from .baselines import baseline_top, baseline_trunk, build_baseline
-from .calibration import calibrate_untrained_batchnorm
+from .batchnorm_stats import calibrate_untrained_batchnorm
 from .fine_tuning import unfreeze_for_fine_tuning
 from .fusion import FINE_TUNE_FROZEN, FUSION_TAPS, build_proposed, proposed_top, proposed_trunk
 from .gap_fusion import GAP_BACKBONES, GAP_THIRD_CHOICES, build_proposed_gap, gap_top, gap_trunk

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from ..backend import keras as _keras
+from .backbones import BACKBONES, BackbonePreprocess, backbone_model
+from .head import classification_head, compose, image_input
 
 keras = _keras()
 layers = keras.layers
-ops = keras.ops
-from .backbones import BACKBONES, BackbonePreprocess, backbone_model
-from .head import image_input, classification_head, compose
 
 
 def pooled_backbone(name: str, image, input_size: int, weights: str = "imagenet", pool_name: str = "gap"):

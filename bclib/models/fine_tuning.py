@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from ..backend import keras as _keras
+from .fusion import FINE_TUNE_FROZEN
 
 keras = _keras()
 layers = keras.layers
-ops = keras.ops
-from .fusion import FINE_TUNE_FROZEN
 
 
 def unfreeze_for_fine_tuning(model, name: str, baseline_frozen_fraction: float = 0.7) -> None:

@@ -3,14 +3,13 @@ multi-layer feature fusion and chain parallel pooling (design notes: ``docs/mode
 
 from __future__ import annotations
 
-from ..errors import UserError
 from ..backend import keras as _keras
+from ..errors import UserError
+from .backbones import BACKBONES, BackbonePreprocess, backbone_model
+from .head import classification_head, compose, image_input
 
 keras = _keras()
 layers = keras.layers
-ops = keras.ops
-from .backbones import BACKBONES, BackbonePreprocess, backbone_model
-from .head import image_input, classification_head, compose
 
 # The proposed model's taps: (backbone, layer name, role); strides 8, 16 and 32.
 FUSION_TAPS = (

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from ..backend import keras as _keras
 from ..errors import UserError
+from .baselines import baseline_top, frozen_trunk, pooled_backbone
+from .head import compose, image_input
 
 keras = _keras()
 layers = keras.layers
-from .baselines import baseline_top, frozen_trunk, pooled_backbone
-from .head import compose, image_input
 
 # Table 6's backbone rows in order. Its "ResNet 101" row (7x7x512, 14,714,688 parameters) is
 # VGG-16 without its top, so VGG-16 is the default third backbone; ResNet-101 can be asked for.

@@ -6,7 +6,6 @@ from ..backend import keras as _keras
 
 keras = _keras()
 layers = keras.layers
-ops = keras.ops
 
 
 def classification_head(x, num_classes: int, l2: float = 1e-4, name: str = "head"):

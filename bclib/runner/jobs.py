@@ -32,9 +32,7 @@ from typing import Callable, Optional, Sequence
 
 from ..backend import QUIET_ENVIRONMENT
 from ..errors import UserError
-
 from ..ledger import GAN_CODE, is_done, job_key, record_job
-
 
 # ---------------------------------------------------------------------------
 # The GAN job (training then the generated set), and the plan of a profile
@@ -252,7 +250,8 @@ def run_jobs(jobs: Sequence, executor: futures.Executor, parallel: int = 1, forc
             if outcome["status"] == "ok" and not job.outputs_complete():
                 outcome = {**outcome, "status": "failed", "error": "finished without writing all its outputs"}
             record_job(job, outcome["status"], outcome["wall_s"], outcome.get("error"), key)
-            results[job.name] = {"name": job.name, "status": outcome["status"], "wall_s": round(outcome["wall_s"], 2),
-                                 "output": str(job.out_dir)} | ({"error": outcome["error"]} if outcome.get("error") else {})
+            results[job.name] = ({"name": job.name, "status": outcome["status"], "wall_s": round(outcome["wall_s"], 2),
+                                  "output": str(job.out_dir)}
+                                 | ({"error": outcome["error"]} if outcome.get("error") else {}))
             progress.update(job.name, outcome["status"], outcome["wall_s"], outcome.get("error") or "")
     return [results[name] for name in names]

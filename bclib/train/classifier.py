@@ -41,8 +41,13 @@ from ..models import build_top, compose, model_label, unfreeze_for_fine_tuning
 from . import checkpoint
 from .augment import tradaug_layer
 from .data import RunData, assemble_run_data
-from .fitting import (ResumableFitter, compile_for_training, distribution_strategy, optional_class_weights,
-                      training_callbacks)
+from .fitting import (
+    ResumableFitter,
+    compile_for_training,
+    distribution_strategy,
+    optional_class_weights,
+    training_callbacks,
+)
 from .record import history_table, prediction_table, run_record, write_run
 from .store import StoreReader, offline_augmenter, store_key, stored_outputs
 from .trunk import CALIBRATION_IMAGES, prepare_trunk, trunk_identity

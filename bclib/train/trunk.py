@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..data.index import frame_content_key
 from ..data.pipeline import make_dataset
 from ..models import build_trunk, calibrate_untrained_batchnorm
-from ..data.index import frame_content_key
 
 CALIBRATION_IMAGES = 64  # training images that set an untrained trunk's BatchNorm statistics
 _TRUNKS: dict = {}

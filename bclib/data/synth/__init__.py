@@ -41,11 +41,11 @@ from .archive import (
     MARKER,
     UNIT_PIXELS,
     _image_rng,  # noqa: F401  (the realism benchmark draws tiles with it)
+    archive_folders,
     draw_image,
     draw_patient,
     make_bach,
     make_breakhis,
-    archive_folders,
     make_breakhis_rehearsal,
 )
 

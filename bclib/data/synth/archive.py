@@ -305,7 +305,8 @@ def make_bach(
         for number in _bach_numbers(folder, images_per_class):
             name = f"{prefix}{number:03d}.tif"
             keys = (seed, 4, class_index, number)
-            jobs.append((klass, (height, width), BACH_UNIT_PIXELS * 460 / 384, keys, keys + (1,), photos / folder / name))
+            jobs.append((klass, (height, width), BACH_UNIT_PIXELS * 460 / 384, keys, keys + (1,),
+                         photos / folder / name))
             truth.append((name, gt_label))
     _run_jobs(jobs, workers)
     with open(photos / "microscopy_ground_truth.csv", "w", newline="") as fh:

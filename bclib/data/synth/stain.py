@@ -74,12 +74,14 @@ def render(h: np.ndarray, e: np.ndarray, stain: Stain, rng: np.random.Generator,
         e = ndimage.gaussian_filter(e, sigma)
     hs = stain.h_strength * rng.lognormal(0, image_jitter)
     es = stain.e_strength * rng.lognormal(0, image_jitter)
-    od = (h * hs)[..., None] * stain.h_vector.astype(np.float32) + (e * es)[..., None] * stain.e_vector.astype(np.float32)
+    od = ((h * hs)[..., None] * stain.h_vector.astype(np.float32)
+          + (e * es)[..., None] * stain.e_vector.astype(np.float32))
     rgb = stain.lamp.astype(np.float32) * np.exp(-np.log(10.0) * od)
     rows, cols = h.shape
     y = np.linspace(-1, 1, rows)[:, None]
     x = np.linspace(-1, 1, cols)[None, :]
     shift = rng.normal(0, 0.3, 2)
     illumination = 1.0 - stain.vignette * ((y - shift[0]) ** 2 + (x - shift[1]) ** 2) / 2
-    rgb = rgb * illumination[..., None].astype(np.float32) + stain.noise * rng.standard_normal(rgb.shape, dtype=np.float32)
+    rgb = (rgb * illumination[..., None].astype(np.float32)
+           + stain.noise * rng.standard_normal(rgb.shape, dtype=np.float32))
     return (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)

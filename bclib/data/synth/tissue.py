@@ -36,8 +36,6 @@ from scipy import ndimage
 
 from .stain import Stain
 
-BENIGN_KINDS = {"adenosis", "fibroadenoma", "phyllodes_tumor", "tubular_adenoma", "normal", "benign"}
-
 # Typical architecture (motif weights) of each tissue kind.
 MOTIFS = ["acini", "tubules", "slits", "clefts", "nests", "filled", "chains", "mucin", "fronds"]
 KIND_MOTIFS = {
@@ -145,7 +143,8 @@ def smooth_field(rng, shape, sigma):
         factor = sigma / 2.0
         small = (int(np.ceil(shape[0] / factor)) + 3, int(np.ceil(shape[1] / factor)) + 3)
         coarse = ndimage.gaussian_filter(rng.standard_normal(small, dtype=np.float32), 2.0, mode="wrap")
-        field = _interpolation_matrix(shape[0], small[0], factor) @ coarse @ _interpolation_matrix(shape[1], small[1], factor).T
+        field = (_interpolation_matrix(shape[0], small[0], factor) @ coarse
+                 @ _interpolation_matrix(shape[1], small[1], factor).T)
     return (field - field.mean()) / (field.std() + 1e-8)
 
 
@@ -212,7 +211,9 @@ class Canvas:
         n = len(centres)
         if n == 0:
             return
-        full = lambda v: np.broadcast_to(np.asarray(v, dtype=float), (n,))
+        def full(v):
+            return np.broadcast_to(np.asarray(v, dtype=float), (n,))
+
         if angle is None:
             angle = self.rng.uniform(0, np.pi, n)
         self._nuclei.append(np.column_stack([

@@ -6,7 +6,6 @@ from ..backend import keras as _keras
 
 keras = _keras()
 layers = keras.layers
-ops = keras.ops
 
 
 def _batchnorm_layers(model):
