@@ -73,11 +73,11 @@ from bclib.data import audit as dataset_audit
 from bclib.data.images import load_rgb
 from bclib.data.index import index_dataset
 from bclib.data.layouts import BREAKHIS_MAGNIFICATIONS, BREAKHIS_SUBTYPES
-from bclib.data.splits import make_split, patient_overlap, split_from_params
+from bclib.data.splits import make_split, patient_overlap, split_from_params, split_notes
 from bclib.figures import label_provenance, sample_grid, save_figure
 from bclib.io import write_json_atomic
 from bclib.notebook import save_table, setup
-from bclib.reference import paper_table3
+from bclib.reference import archive_table3, paper_table3
 
 session = setup(params_path)
 params = session.params
@@ -85,10 +85,16 @@ print(f"profile: {params.profile} | dataset: {params.data.dataset} | split: {par
 
 # %% [markdown]
 # ## 1. Index the dataset
-# `index_dataset` walks the archive in its published layout, reads every image
-# once to make sure it decodes, and returns one table row per usable image with
-# its class, subtype, magnification and patient. The patient id comes from the
-# file name (`SOB_B_A-14-22549AB-40-001.png` → patient `14-22549AB`).
+# `index_dataset` finds every image below the root, reads each one once to make
+# sure it decodes, and returns one table row per usable image with its class,
+# subtype, magnification and patient. For BreakHis all four come from the file
+# name (`SOB_B_A-14-22549AB-40-001.png`: benign, adenosis, patient `14-22549AB`,
+# 40X), so the folders do not matter: the official archive at any level, the
+# Kaggle copy, a copy sorted by magnification or flattened into one folder, PNG
+# or JPEG, all read the same. Folder names that also say a class, subtype or
+# magnification are checked against the name, and a disagreement is listed as a
+# problem. The index also keeps *notes*: facts that are not errors but change how
+# the data should be read, printed under the table.
 #
 # Two profile switches change what the rest of the compendium sees. `data.task`
 # decides the classes: `binary` (benign against malignant, the paper's main
@@ -103,6 +109,8 @@ print(f"profile: {params.profile} | dataset: {params.data.dataset} | split: {par
 index = index_dataset(params.data.dataset, params.data.root, params.data.task)
 provenance = index.provenance()
 print(provenance)
+for note in index.notes:
+    print("note:", note)
 index.frame[["relpath", "label", "subtype", "magnification", "patient"]].head()
 
 # %% [markdown]
@@ -119,13 +127,27 @@ if index.dataset == "breakhis":
     print(table3.to_string())
 
 # %% [markdown]
-# For comparison, the counts the paper reports for the real BreakHis
-# (Deebani et al. 2025, Table 3). On the embedded synthetic data the totals are
-# much smaller by design; the *shape* (four magnifications, ductal carcinoma
-# largest) is what should match.
+# For comparison, the real BreakHis archive's counts (bclib ships its 82 patient
+# folders and their image counts as data, `bclib/reference/breakhis_archive_counts.tsv`)
+# beside the counts the paper prints (Deebani et al. 2025, Table 3). On the
+# embedded synthetic data the totals are much smaller by design; the *shape*
+# (four magnifications, ductal carcinoma largest) is what should match.
+#
+# Read the two columns row by row: they agree everywhere except phyllodes
+# tumour and tubular adenoma, whose rows the paper has swapped. The archive has
+# 453 phyllodes tumour images (from 3 patients) and 569 tubular adenoma images
+# (from 7). A small slip, but a reminder to check a paper's data tables against
+# the data before copying them: bclib's rehearsal archive (`bclib synth
+# --rehearsal`) is drawn from the archive's own folders, not from the paper's table.
 
 # %%
-paper_table3()
+# NBVAL_CHECK_OUTPUT
+if index.dataset == "breakhis":
+    archive = archive_table3()
+    paper = paper_table3()
+    beside = pd.concat({"archive": archive["Total"], "paper (Table 3)": paper["Total"]}, axis=1)
+    beside["rows agree"] = (archive == paper.loc[archive.index, archive.columns]).all(axis=1)
+    print(beside.to_string())
 
 # %% [markdown]
 # ## 3. Class balance and patients
@@ -222,7 +244,22 @@ save_figure(fig, "00_closeup", session.output_dir);
 # ## 6. The split: are patients kept apart?
 # bclib splits **by patient** by default: all images of a patient go to one of
 # train, validation or test, and the class proportions are kept similar in each
-# part. The table shows images per class and the number of patients per part.
+# part. With `data.task: subtype` every subtype that has at least three patients
+# gets one in each part (phyllodes tumour has only three in the whole archive).
+# The table shows images per class and the number of patients per part; any
+# note under it says something the numbers alone do not.
+#
+# Two other ways to split are worth knowing. `data.split: folds` uses the five
+# folds the BreakHis authors published (`Folds.csv` or `dsfold1.txt` ...
+# `dsfold5.txt`), the protocol most BreakHis papers report. One patient,
+# 14-13412, is filed twice in the archive (under ductal and under lobular
+# carcinoma), and a published fold can put one of its folders in training and
+# the other in test. With `data.fold_policy: strict` (the default) bclib sets
+# that patient's training images aside, so the test set stays exactly as
+# published and no test patient was seen in training; `published` keeps the fold
+# as it is and says so. BACH publishes no patient ids, but an evaluation
+# framework (kaiko-ai/eva) published a division of its 400 photos in which no
+# patient is on both sides; bclib's BACH test part is eva's held-out side.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -230,6 +267,8 @@ split = split_from_params(index, params)
 summary = dataset_audit.split_summary(split, index.class_names)
 save_table(summary, "00_split_summary", session)
 print(summary.to_string())
+for note in split_notes(split):
+    print("note:", note)
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -259,7 +298,7 @@ for pair, shared in patient_overlap(image_split).items():
 # %%
 record = dataset_audit.audit(index, split=params.data.split, seed=params.seed,
                              val_fraction=params.data.val_fraction, test_fraction=params.data.test_fraction,
-                             fold=params.data.fold)
+                             fold=params.data.fold, fold_policy=params.data.fold_policy)
 audit_path = write_json_atomic(session.output_dir / "audit.json", record)
 print(f"wrote {audit_path.name}: {record['n_images']} images, {len(record['problems'])} problem(s)")
 

@@ -159,9 +159,10 @@ def _patients_filed_twice(frame: pd.DataFrame) -> list[str]:
     for patient in per_patient[per_patient > 1].index:
         counts = frame.loc[frame["patient"] == patient, "subtype"].value_counts().sort_index()
         parts = ", ".join(f"{s} {n}" for s, n in counts.items())
+        real = " (the real archive's 82 patient folders are 81 patients)" if patient == "14-13412" else ""
         notes.append(f"patient {patient} is filed under {len(counts)} subtypes ({parts} images); bclib treats it "
-                     "as one patient, so no split puts its images on two sides (the archive's 82 folders are "
-                     "81 patients); with task subtype it carries two labels")
+                     f"as one patient, so no patient split puts its images on two sides{real}; with task subtype "
+                     "it carries two labels")
     return notes
 
 
