@@ -99,6 +99,9 @@ report = rep.Report(f"bclib results: {dataset} ({params.profile} profile)", prov
 # NBVAL_CHECK_OUTPUT
 print(f"{len(runs)} runs on the {params.data.split} split, {len(image_split_runs)} on the image split")
 print(provenance)
+split_lines = rep.split_description(runs, params.data.split, params.data.fold_policy)
+report.text("The split", "\n\n".join(split_lines))
+print("\n".join(split_lines))
 
 # %% [markdown]
 # ## 2. Headline scores with 95% intervals

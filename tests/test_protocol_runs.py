@@ -206,6 +206,11 @@ def test_two_folds_and_two_magnifications_train_and_fill_their_tables(tmp_path, 
 
     runs = _train_all(tiny_profile(", split: folds, folds: [1, 2]", "folds"), tmp_path)
     assert [r.record["fold"] for r in runs] == [1, 2]
+    # The embedded Folds.csv, like the published one, puts the twice-filed patient's folders on both sides:
+    # each run records that fold_policy strict set its training images aside (the test set stays published).
+    for run in runs:
+        assert run.record["fold_policy"] == "strict"
+        assert any("fold_policy strict set its" in note for note in run.record["split_notes"]), run.record
     folds = fold_table(runs)
     summary = folds[folds["fold"] == "mean ± sd"].iloc[0]
     per_fold = folds[folds["fold"] != "mean ± sd"]

@@ -256,3 +256,14 @@ def test_load_run_reads_patient_ids_as_text(tmp_path):
     (tmp_path / "run.json").write_text(json.dumps({"model": "m", "variant": "none", "seed": 0, "split": "patient",
                                                    "classes": ["benign", "malignant"]}))
     assert load_run(tmp_path).predictions["patient"].iloc[0] == "0012"
+
+
+def test_split_description_names_the_fold_policy_and_each_recorded_note_once():
+    from bclib.evaluation.report import Run, split_description
+
+    note = "fold 2: patient 14-13412 is filed twice ...; fold_policy strict set its 95 training images aside"
+    runs = [Run(Path(f"r{k}"), {"split": "folds", "split_notes": [note] if k else []}, pd.DataFrame())
+            for k in range(3)]
+    assert split_description(runs, "folds", "strict") == [
+        "Split: folds (the published folds, fold_policy strict).", note]
+    assert split_description(runs[:1], "patient", "strict") == ["Split: patient."]

@@ -75,6 +75,16 @@ def finished_runs(jobs) -> list[Run]:
     return [load_run(job.out_dir) for job in jobs if run_is_complete(job.out_dir)]
 
 
+def split_description(runs: Sequence[Run], split: str, fold_policy: str) -> list[str]:
+    """What the report says of the split its runs used: the method (and the fold policy of published folds),
+    then every note the runs recorded (a patient set aside, a class too small for every part), each once."""
+    head = f"Split: {split}" + (f" (the published folds, fold_policy {fold_policy})" if split == "folds" else "") + "."
+    notes = []
+    for run in runs:
+        notes += [n for n in run.record.get("split_notes", []) if n not in notes]
+    return [head, *notes]
+
+
 def validation_score(run: Run) -> Optional[dict]:
     """Validation loss and accuracy of the weights the run kept, from its ``history.csv``; None without one.
 
