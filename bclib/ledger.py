@@ -24,6 +24,7 @@ from typing import Optional
 
 from .io import write_json_atomic
 from .provenance import package_versions
+from .source_hash import code_version
 
 MANIFEST = "manifest.json"
 # The parts of bclib whose code a job's result depends on (see code_version).
@@ -34,21 +35,6 @@ CLASSIFIER_CODE = SHARED_CODE + ("models", "train")
 
 # ---------------------------------------------------------------------------
 # Keys and per-job manifests
-
-
-@lru_cache(maxsize=16)
-def code_version(parts: tuple[str, ...] = ()) -> str:
-    """sha256 (16 hex digits) over the bclib source files a job runs: ``parts`` are sub-packages or
-    modules of bclib (all of bclib when empty). Editing, say, the report code then leaves the
-    classifier runs valid, while any change to the training code makes them run again."""
-    package = Path(__file__).resolve().parent
-    roots = [package / part for part in parts] or [package]
-    files = sorted({p for root in roots for p in ([root] if root.is_file() else root.rglob("*"))
-                    if p.suffix in (".py", ".yaml") and "__pycache__" not in p.parts})
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 # Results computed under one TensorFlow, Keras or NumPy release are not reused under another.

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from bclib.data import synth
 from helpers import TINY_TRAIN
+
+# Dataset indexes are cached on disk (bclib.data.index_cache): keep the suite's own, in a folder of this
+# test process (and of the commands it starts), never in the user's ~/.cache.
+os.environ["BCLIB_CACHE_DIR"] = tempfile.mkdtemp(prefix="bclib-test-cache-")
 
 # Small tiles keep the suite fast; layouts and naming are identical to the defaults.
 TINY_BREAKHIS = dict(images_per_magnification=1, size=(96, 64), workers=1)

@@ -206,3 +206,27 @@ def test_predict_takes_a_folder_for_its_images(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="folder holds no image files"):
         expand_folders([tmp_path / "empty"])
+
+
+def test_second_index_of_an_unchanged_dataset_decodes_nothing(breakhis_copy, monkeypatch):
+    import bclib.data.records as records
+
+    decoded = []
+    real_inspect = records.inspect_image
+    monkeypatch.setattr(records, "inspect_image", lambda path: decoded.append(path) or real_inspect(path))
+    first = index_dataset("breakhis", breakhis_copy)
+    assert len(decoded) == len(first.frame)
+    decoded.clear()
+    again = index_dataset("breakhis", breakhis_copy, task="subtype")  # another task: relabelled, not re-read
+    assert decoded == [] and again.task == "subtype" and len(again.frame) == len(first.frame)
+    assert again.folds is not None and again.notes == first.notes
+    # Anything the index depends on changes its key: a rewritten image, or the folds file above the root.
+    image = first_image(breast_dir(breakhis_copy))
+    image.write_bytes(b"")
+    changed = index_dataset("breakhis", breakhis_copy)
+    assert len(decoded) == len(first.frame) and len(changed.frame) == len(first.frame) - 1
+    inner = breakhis_copy / "BreaKHis_v1"  # Folds.csv sits above this root
+    assert index_dataset("breakhis", inner).folds is not None
+    decoded.clear()
+    (breakhis_copy / "Folds.csv").unlink()
+    assert index_dataset("breakhis", inner).folds is None and decoded

@@ -22,6 +22,7 @@ import pandas as pd
 from ..errors import UserError
 from .bach import index_bach
 from .breakhis import index_breakhis
+from .index_cache import cached_index
 from .records import (
     COLUMNS,
     DatasetIndex,
@@ -41,13 +42,19 @@ __all__ = ["COLUMNS", "DatasetIndex", "apply_task", "dataset_is_synthetic", "fin
 
 
 def index_dataset(dataset: str, root: str | os.PathLike, task: str = "binary") -> DatasetIndex:
-    """Index ``root`` as ``dataset`` (``breakhis`` or ``bach``) labelled for ``task`` (``binary``/``subtype``)."""
-    if dataset == "breakhis":
-        return index_breakhis(root, task)
-    if dataset == "bach":
-        check_task(dataset, task)
-        return index_bach(root)
-    raise UserError(f"unknown dataset '{dataset}' (expected breakhis or bach)")
+    """Index ``root`` as ``dataset`` (``breakhis`` or ``bach``) labelled for ``task`` (``binary``/``subtype``).
+
+    The index is kept on disk and reused while nothing it depends on has changed
+    (:mod:`bclib.data.index_cache`), so only the first call decodes the images.
+    """
+    builders = {"breakhis": index_breakhis, "bach": index_bach}
+    if dataset not in builders:
+        raise UserError(f"unknown dataset '{dataset}' (expected breakhis or bach)")
+    check_task(dataset, task)
+    root = Path(root).resolve()
+    if not root.is_dir():
+        raise UserError(f"{root}: dataset folder does not exist")
+    return apply_task(cached_index(dataset, root, lambda: builders[dataset](root)), task)
 
 
 def index_generated(folder: str | os.PathLike, class_names: list[str]) -> DatasetIndex:
