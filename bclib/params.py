@@ -192,6 +192,12 @@ class MetricsParams(_Section):
     kid_subset_size: int = Field(1000, ge=2)
     precision_recall: bool = Field(True, description="Improved precision/recall (Kynkaanniemi et al. 2019) too.")
     pr_k: int = Field(3, ge=1, description="Neighbours defining the k-NN manifolds of precision/recall.")
+    pr_repeats: int = Field(
+        10, ge=1, le=1000, description="Precision/recall on equal-size sets: draws of the larger set subsampled "
+                                       "to the smaller one's size (mean and std are reported).")
+    swd: bool = Field(True, description="Sliced Wasserstein distance on Laplacian-pyramid patches (no pretrained "
+                                        "network; ProGAN's SWD) at every snapshot too.")
+    swd_patches: int = Field(128, ge=1, le=4096, description="SWD: 7x7 neighbourhoods per image and pyramid level.")
 
 
 # The names bclib.models.build_model accepts (kept here so that validating
