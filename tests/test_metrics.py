@@ -314,7 +314,14 @@ def test_fid_command_on_two_folders(tmp_path, bach_root):
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-1500:]
     record = json.loads(out.read_text())
-    assert set(record) >= {"fid", "kid_mean", "kid_std", "n_real", "n_fake", "features", "note"}
+    assert set(record) >= {"fid", "kid_mean", "kid_std", "n_real", "n_fake", "features", "note", "precision",
+                           "recall", "precision_std", "recall_std", "pr_n", "swd", "swd_64", "swd_16"}
+    assert 0 <= record["precision"] <= 1 and 0 <= record["recall"] <= 1 and record["swd"] > 0
+    printed = json.loads(result.stdout.strip().splitlines()[-1])
+    assert {"precision", "recall", "swd"} <= set(printed) and printed["swd"] == record["swd"]
+    summary = result.stdout.strip().splitlines()[-2]
+    assert summary.startswith("FID ") and "precision" in summary and "recall" in summary and "SWD" in summary
+    assert "SWD is measured on pixel patches" in result.stderr
     assert record["n_real"] == record["n_fake"] == 4 and record["fid"] > 0
     assert record["features"] == "inceptionv3-untrained-75" and "UNTRAINED" in record["note"]
     assert json.loads(result.stdout.strip().splitlines()[-1])["fid"] == record["fid"]
