@@ -107,17 +107,47 @@ def cmd_gan_train(args) -> int:
                  "the profile's own (no finished sweep / gan_selection.json)"), flush=True)
     trainer = train_from_params(params, out, log=lambda m: print(m, flush=True))
     print(f"cWGAN at {trainer.kimg:.2f} kimg; snapshots, fakes grids and metrics.jsonl in {out}")
+    from .gan.snapshots import describe_selection, list_snapshots, select_snapshot
+
+    if list_snapshots(out):
+        print(f"selected snapshot: {describe_selection(select_snapshot(out)[1])}")
     return 0
 
 
 def cmd_gan_generate(args) -> int:
     from .gan.generate import generate
+    from .gan.snapshots import describe_selection, select_snapshot
 
-    out = generate(args.snapshot, args.class_name, args.n, args.seed, args.out, force=args.force,
-                   magnification=args.magnification)
+    snapshot, info = select_snapshot(args.snapshot, "latest" if args.latest else "best")
+    print(f"generating from {describe_selection(info)}", flush=True)
+    truncation = args.truncation if args.truncation is not None else read_truncation(snapshot)
+    out = generate(snapshot, args.class_name, args.n, args.seed, args.out, force=args.force,
+                   magnification=args.magnification, truncation=truncation)
     classes = ", ".join(args.class_name)
-    print(f"wrote {args.n} generated images of each of {classes} and manifest.csv to {out}")
+    psi = f" (truncation psi {truncation:g})" if truncation < 1 else ""
+    print(f"wrote {args.n} generated images of each of {classes}{psi} and manifest.csv to {out}")
     return 0
+
+
+def read_truncation(snapshot) -> float:
+    """The ``gan.truncation`` the snapshot was trained with (1 for older snapshots)."""
+    from .gan.snapshots import read_state
+
+    return float(read_state(snapshot).get("gan", {}).get("truncation", 1.0))
+
+
+FID_KEYS = ("fid", "kid_mean", "kid_std", "precision", "precision_std", "recall", "recall_std", "pr_n", "swd",
+            "n_real", "n_fake", "features")
+
+
+def _fid_summary(record: dict) -> str:
+    def pm(key):
+        value, spread = record.get(key), record.get(f"{key}_std")
+        return "n/a" if value is None else f"{value:.3f} +/- {spread:.3f}" if spread is not None else f"{value:.3f}"
+
+    return (f"FID {record['fid']:.4g}, KID {record['kid_mean']:.4g} +/- {record['kid_std']:.2g}; precision "
+            f"{pm('precision')}, recall {pm('recall')} (equal-size sets of {record.get('pr_n', 'n/a')}); SWD "
+            f"{record['swd']:.4g} (x1e3); {record['n_real']} real, {record['n_fake']} generated images")
 
 
 def cmd_fid(args) -> int:
@@ -125,12 +155,16 @@ def cmd_fid(args) -> int:
     from .metrics.features import extractor_from_settings
     from .metrics.score import score_folders
 
+    if args.swd_size < 16 or args.swd_size > 1024 or args.swd_size & (args.swd_size - 1):
+        raise UserError(f"--swd-size must be a power of two between 16 and 1024, got {args.swd_size}")
     extractor = extractor_from_settings(args.features, args.weights, args.image_size)
     record = score_folders(args.real_dir, args.fake_dir, extractor, args.kid_subsets, args.kid_subset_size,
-                           cache_dir=args.cache)
+                           cache_dir=args.cache, crop=args.crop, pr_k=args.pr_k, pr_repeats=args.pr_repeats,
+                           swd_size=args.swd_size)
     if args.json:
         write_json_atomic(args.json, record)
-    print(json.dumps({k: record[k] for k in ("fid", "kid_mean", "kid_std", "n_real", "n_fake", "features")}))
+    print(_fid_summary(record))
+    print(json.dumps({k: record.get(k) for k in FID_KEYS}))
     print(f"note: {record['note']}", file=sys.stderr)
     return 0
 
@@ -255,7 +289,7 @@ def _add_model_commands(sub) -> None:
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the results here")
     p.add_argument("--gradcam", type=Path, default=None, metavar="DIR", help="write heatmap overlays here")
 
-    p = _command(sub, "fid", "FID and KID between two folders of images", cmd_fid)
+    p = _command(sub, "fid", "FID, KID, precision/recall and SWD between two folders of images", cmd_fid)
     p.add_argument("real_dir", type=Path, metavar="REAL_DIR", help="folder of real images")
     p.add_argument("fake_dir", type=Path, metavar="FAKE_DIR", help="folder of generated images")
     p.add_argument("--features", default="inception", metavar="inception|MODEL.keras",
@@ -265,6 +299,13 @@ def _add_model_commands(sub) -> None:
     p.add_argument("--image-size", type=int, default=299, metavar="PX", help="extractor input size")
     p.add_argument("--kid-subsets", type=int, default=100, metavar="N", help="KID: number of random subsets")
     p.add_argument("--kid-subset-size", type=int, default=1000, metavar="N", help="KID: images per subset")
+    p.add_argument("--pr-k", type=int, default=3, metavar="K", help="precision/recall: neighbours of the k-NN balls")
+    p.add_argument("--pr-repeats", type=int, default=10, metavar="R",
+                   help="precision/recall: draws of the larger set cut to the smaller one's size")
+    p.add_argument("--swd-size", type=int, default=64, metavar="PX", help="SWD: images resized to PX x PX")
+    p.add_argument("--crop", choices=["squash", "centre"], default="squash",
+                   help="each image whole, resized to a square, or its centre square (use centre to compare "
+                        "square generated images with 700x460 tiles)")
     p.add_argument("--cache", type=Path, default=None, metavar="DIR", help="folder to cache features in")
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the result here")
 
@@ -280,7 +321,12 @@ def _add_gan_commands(sub) -> None:
                         "the finished sweep if missing); for the main GAN, never for a sweep point")
     p = _command(gan, "generate", "write labelled images from a snapshot", cmd_gan_generate)
     p.add_argument("--snapshot", type=Path, required=True, metavar="PATH",
-                   help="a snapshot folder or a training output folder")
+                   help="a snapshot folder, or a training output folder: its selected snapshot (the lowest FID "
+                        "of the generated class, the one the sweep tables rank)")
+    p.add_argument("--latest", action="store_true", help="with a training folder, its latest snapshot instead")
+    p.add_argument("--truncation", type=float, default=None, metavar="PSI",
+                   help="truncation psi in [0, 1] (1: none; default: the profile's gan.truncation, recorded in "
+                        "the snapshot)")
     p.add_argument("--class", dest="class_name", required=True, action="append", metavar="NAME",
                    help="class to generate (repeat, or join with commas, for several)")
     p.add_argument("--magnification", default=None, metavar="MAG",

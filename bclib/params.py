@@ -113,7 +113,9 @@ class GanParams(_Section):
     latent_dim: int = Field(128, ge=1, le=4096)
     total_kimg: float = Field(10.0, gt=0)
     snapshot_kimg: float = Field(1.0, gt=0)
-    gamma: float = Field(10.0, ge=0)
+    gamma: float | Literal["auto"] = Field(
+        10.0, description="Penalty weight; with penalty r1, auto is StyleGAN2-ADA's heuristic "
+                          "0.0002 * resolution^2 / batch_size (see gamma_value).")
     penalty: Literal["wgan-gp", "r1"] = "wgan-gp"
     d_loss: Literal["wasserstein", "hinge", "logistic"] = Field(
         "wasserstein", description="Critic loss; with penalty r1 use hinge or logistic (see docs/gan.md).")
@@ -131,6 +133,21 @@ class GanParams(_Section):
         False, description="StyleGAN-style equalised learning rate: weights N(0, 1) scaled at run time.")
     condition_magnification: bool = Field(
         False, description="Condition G and D on (class, magnification) instead of class (BreakHis).")
+    normalized_conditioning: bool = Field(
+        True, description="StyleGAN2's conditioning: z and the class embedding (N(0, 1) weights) each scaled to "
+                          "unit second moment; the critic's projection term normalised and divided by sqrt(dim).")
+    mbstd_group: int = Field(
+        4, ge=0, le=64, description="Minibatch standard deviation in the critic: images per group "
+                                    "(StyleGAN2: 4); 0 = off.")
+    mbstd_channels: int = Field(1, ge=1, le=16, description="Feature maps the minibatch standard deviation adds.")
+    crop: Literal["random", "centre", "squash"] = Field(
+        "random", description="Training images: random squares of side min(h, w) (aspect kept), the centre "
+                              "square, or the whole tile squashed to a square (before issue #25).")
+    truncation: float = Field(
+        1.0, ge=0, le=1, description="Truncation psi of the images generated for the classifiers (1 = none); "
+                                     "bclib gan generate --truncation overrides it.")
+    stop_on_nonfinite: bool = Field(
+        True, description="Stop training with one error line when a loss or the penalty is NaN or infinite.")
     lambda_feat: float = Field(0.0, ge=0)
     n_critic: int = Field(5, ge=1, le=100)
     lr_g: float = Field(1e-4, gt=0, le=1)
@@ -158,6 +175,13 @@ class GanParams(_Section):
             raise ValueError(f"must be a power of two between 32 and 512, got {value}")
         return value
 
+    @field_validator("gamma")
+    @classmethod
+    def _gamma_non_negative(cls, value):
+        if value != "auto" and value < 0:
+            raise ValueError("must be >= 0 or auto")
+        return value
+
     @field_validator("gamma_sweep")
     @classmethod
     def _non_negative(cls, values: list[float]) -> list[float]:
@@ -178,6 +202,28 @@ class GanParams(_Section):
             raise ValueError("penalty r1 with d_loss wasserstein leaves the critic's scores unbounded (R1 only "
                              "constrains real images); use d_loss hinge or logistic, or set drift > 0")
         return self
+
+    @model_validator(mode="after")
+    def _auto_gamma_is_r1s(self) -> "GanParams":
+        if self.gamma == "auto" and self.penalty != "r1":
+            raise ValueError("gamma auto is StyleGAN2-ADA's heuristic for the R1 weight; with penalty wgan-gp "
+                             "give a number (10 is WGAN-GP's usual weight)")
+        return self
+
+    @model_validator(mode="after")
+    def _augment_within_symmetries(self) -> "GanParams":
+        if self.crop == "squash" and self.augment != "none" and "rot90" in self.augment_ops:
+            raise ValueError("augment_ops lists rot90, but crop squash resizes each tile's two axes by different "
+                             "factors, so a 90-degree turn is not a symmetry of the training images: drop rot90 "
+                             "or use crop random/centre")
+        return self
+
+    @property
+    def gamma_value(self) -> float:
+        """The penalty weight used: ``gamma``, or for auto 0.0002 * resolution^2 / batch_size (StyleGAN2-ADA)."""
+        if self.gamma == "auto":
+            return 0.0002 * self.resolution**2 / self.batch_size
+        return float(self.gamma)
 
     def target_classes(self, class_names: list[str]) -> list[str]:
         """``target_class`` as a list: a name, a list of names, or null meaning every class."""
@@ -201,6 +247,12 @@ class MetricsParams(_Section):
     kid_subset_size: int = Field(1000, ge=2)
     precision_recall: bool = Field(True, description="Improved precision/recall (Kynkaanniemi et al. 2019) too.")
     pr_k: int = Field(3, ge=1, description="Neighbours defining the k-NN manifolds of precision/recall.")
+    pr_repeats: int = Field(
+        10, ge=1, le=1000, description="Precision/recall on equal-size sets: draws of the larger set subsampled "
+                                       "to the smaller one's size (mean and std are reported).")
+    swd: bool = Field(True, description="Sliced Wasserstein distance on Laplacian-pyramid patches (no pretrained "
+                                        "network; ProGAN's SWD) at every snapshot too.")
+    swd_patches: int = Field(128, ge=1, le=4096, description="SWD: 7x7 neighbourhoods per image and pyramid level.")
 
 
 # The names bclib.models.build_model accepts (kept here so that validating

@@ -41,7 +41,13 @@
 # * the critic sees every image, real or generated, through random **augmentations**
 #   (flips, 90° turns, shifts, colour/stain jitter, cut-outs) whose strength `p`
 #   adapts during training (StyleGAN2-ADA), so it cannot simply memorise the
-#   training set.
+#   training set;
+# * the critic also sees how *varied* a few images are together (a **minibatch
+#   standard deviation** feature, as in StyleGAN2), so a generator that draws the same
+#   tile again and again is caught;
+# * the GAN learns from **square crops** of the 700×460 tiles (a random 460×460 square
+#   each time, shrunk to the GAN's size), never from tiles squashed into a square, so
+#   nuclei keep their shape and a 90° turn is a true symmetry of what it sees.
 #
 # Two rules keep this honest:
 #
@@ -80,7 +86,8 @@ import pandas as pd
 from bclib.figures import label_provenance, save_figure
 from bclib.gan import analysis, report, sweeps
 from bclib.gan.generate import generate
-from bclib.gan.train import image_grid, latest_snapshot, load_critic, load_generator, load_images_u8
+from bclib.gan.snapshots import describe_selection, select_snapshot
+from bclib.gan.train import image_grid, load_critic, load_generator, load_images_u8
 from bclib.gan.workflow import gan_output_dir, train_from_params
 from bclib.io import read_jsonl, write_json_atomic
 from bclib.notebook import save_table, setup
@@ -106,8 +113,8 @@ if selection:
 else:
     print("no sweep in this profile: its own gamma and batch size are used")
 print(f"profile {params.profile}: {gan.resolution}px, batch {gan.batch_size}, {gan.total_kimg} kimg, "
-      f"penalty {gan.penalty} (gamma {gan.gamma}), critic loss {gan.d_loss}, generator loss {gan.g_loss}, "
-      f"augmentation {gan.augment}")
+      f"penalty {gan.penalty} (gamma {gan.gamma_value:.4g}{' = auto' if gan.gamma == 'auto' else ''}), "
+      f"critic loss {gan.d_loss}, generator loss {gan.g_loss}, augmentation {gan.augment}, {gan.crop} crops")
 
 # %% [markdown]
 # ## 1. Train (or resume)
@@ -147,7 +154,13 @@ print(f"{len(records)} snapshot records, last at {records[-1]['kimg']} kimg")
 # * **Precision and recall.** Precision: the share of generated images that land among
 #   real ones (do they look real?). Recall: the share of real images that have a
 #   generated image nearby (is the variety covered?). A generator that makes a few
-#   perfect images has high precision and low recall: FID alone would hide that.
+#   perfect images has high precision and low recall: FID alone would hide that. Both
+#   are computed on sets of equal size (the larger one subsampled, ten times).
+# * **SWD.** The sliced Wasserstein distance between small patches of real and
+#   generated images at several scales (a Laplacian pyramid): it needs no trained
+#   network, so it still means something when, offline, the Inception network behind
+#   FID, KID, precision and recall is untrained and those can only rank snapshots of
+#   one run. Lower is better.
 
 # %%
 fig = report.training_curves(records, trainer.class_names)
@@ -180,6 +193,17 @@ label_provenance(fig, provenance)
 save_figure(fig, "01_fakes_over_time", session.output_dir);
 
 # %% [markdown]
+# ## Which snapshot is used from here on
+# Quality can fall late in training, so the snapshot used below (and for the
+# classifiers' synthetic images) is not simply the last one: it is the **selected**
+# snapshot, the one with the lowest FID of the class we generate, which is how the
+# sweep tables of notebook 02 pick a snapshot too. The trainer never deletes it.
+
+# %%
+snapshot, chosen = select_snapshot(out)
+print(f"selected snapshot: {chosen['snapshot']} at {chosen['kimg']:g} kimg ({chosen['criterion']})")
+
+# %% [markdown]
 # ## 4. Does the GAN copy its training images?
 # For every generated image we find the closest training image, by pixels (both
 # shrunk to 32×32) and by the critic's internal features. As a yardstick, the same
@@ -188,8 +212,8 @@ save_figure(fig, "01_fakes_over_time", session.output_dir);
 # training images sit to each other would be copies.
 
 # %%
-snapshot = latest_snapshot(out)
-generator, critic = load_generator(snapshot), load_critic(snapshot)
+generator, critic = load_generator(snapshot), load_critic(snapshot)  # the selected snapshot
+print(describe_selection(chosen))
 from bclib.gan.generate import sample  # noqa: E402
 
 generated = np.concatenate([sample(generator, k, 32, seed=params.seed, latent_dim=gan.latent_dim)
@@ -227,7 +251,7 @@ split = split_from_params(index, params)
 test = split[split["part"] == "test"]
 train = split[split["part"] == "train"]
 probe = analysis.critic_linear_probe(critic, trainer.images, trainer.labels,
-                                     load_images_u8(test, gan.resolution), test["label_index"].to_numpy(),
+                                     load_images_u8(test, gan.resolution, crop=gan.crop), test["label_index"].to_numpy(),
                                      train_groups=train["patient"], seed=params.seed)
 probe["majority_class_share"] = float(test["label"].value_counts(normalize=True).max())
 probe["data"] = provenance
@@ -246,9 +270,10 @@ pd.Series(probe)
 # Finally we generate the labelled set that notebooks 03 and 04 add to the
 # training data in their `cwgan` variants: `gan.n_generate` images of each class
 # in `gan.target_class` (the paper adds 640 benign images to BreakHis; for BACH,
-# where every class has 100 photos, a null `target_class` generates all four). They are
-# written as PNGs the size of the source tiles, with a `manifest.csv` recording
-# the snapshot and seed of every file.
+# where every class has 100 photos, a null `target_class` generates all four). They come
+# from the selected snapshot above and are written as PNGs, squares the size of a crop
+# of the source tiles (460×460 for BreakHis), with a `manifest.csv` recording the
+# snapshot, its kimg and the seed of every file.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -257,18 +282,20 @@ from bclib.data.layouts import class_names as task_classes
 to_generate = gan.target_classes(task_classes(params.data.dataset))  # null: every class (BACH)
 if gan.n_generate and to_generate:
     generated_dir = generate(out, to_generate, gan.n_generate, seed=params.seed,
-                             out_dir=session.output_dir / "generated", force=True)
+                             out_dir=session.output_dir / "generated", force=True, truncation=gan.truncation)
     manifest = pd.read_csv(generated_dir / "manifest.csv")
     names = ", ".join(f"'{c}'" for c in to_generate)
-    print(f"{len(manifest)} {names} images from {manifest['snapshot'].iloc[0]} in {generated_dir.name}/")
+    print(f"{len(manifest)} {names} images from {manifest['snapshot'].iloc[0]} "
+          f"({manifest['kimg'].iloc[0]:g} kimg, the selected snapshot) in {generated_dir.name}/")
 else:
     print("This profile generates no images here (gan.n_generate is 0).")
 
 # %% [markdown]
 # ## What to take away
 # * The losses and gradient norm show whether training is stable; FID, KID,
-#   precision and recall measure how good and how varied the images are, class by
-#   class. The main GAN was trained with the gamma and batch size the sweep chose.
+#   precision, recall and SWD measure how good and how varied the images are, class by
+#   class. The main GAN was trained with the gamma and batch size the sweep chose, and
+#   everything after training used its selected snapshot, named above with its kimg.
 # * The memorisation table is the check to read before trusting synthetic images:
 #   generated images should be no closer to the training set than training
 #   images are to each other.

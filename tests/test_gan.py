@@ -255,7 +255,8 @@ def test_generate_is_deterministic_and_readable(tmp_path, trained):
     assert files[0].read_bytes() != next((c / "benign").glob("*.png")).read_bytes()
     index = index_generated(a, ["benign", "malignant"])
     assert len(index.frame) == 3 and set(index.frame["label"]) == {"benign"} and index.synthetic
-    assert (index.frame["width"] == 96).all() and (index.frame["height"] == 64).all()  # sized like the source
+    # square crops of the 96x64 source tiles (gan.crop: random): written as squares of the short side
+    assert (index.frame["width"] == 64).all() and (index.frame["height"] == 64).all()
     manifest = (a / "manifest.csv").read_text().splitlines()
     fingerprint = json.loads((trained / "training_set.json").read_text())["fingerprint"]
     assert manifest[0] == "file,class,seed,snapshot,kimg,gan_training_set"
@@ -315,3 +316,204 @@ def test_r1_two_pass_gradient_equals_the_one_pass_gradient(tmp_path, split):
     for got, want in zip(grads, expected):
         np.testing.assert_allclose(tf.convert_to_tensor(got).numpy(), tf.convert_to_tensor(want).numpy(),
                                    rtol=1e-4, atol=1e-6)
+
+
+# -- issue #25: minibatch standard deviation, normalised conditioning, truncation ----------------
+
+
+def test_minibatch_stddev_couples_only_the_images_of_one_group():
+    """Groups of 4 in a batch of 8: image j is in group j mod 2 (StyleGAN2's layout). Changing one image
+    changes the appended maps of its own group's images and of no other image."""
+    from bclib.gan.models import MinibatchStdDev
+
+    layer = MinibatchStdDev(group_size=4, channels=2)
+    x = np.random.default_rng(0).normal(size=(8, 4, 4, 6)).astype(np.float32)
+    out = layer(tf.constant(x)).numpy()
+    assert out.shape == (8, 4, 4, 8)
+    np.testing.assert_array_equal(out[..., :6], x)
+    group = x[[1, 3, 5, 7]].reshape(4, 4, 4, 2, 3)  # channels split into 2 parts of 3
+    expected = np.sqrt(group.var(axis=0) + 1e-8).mean(axis=(0, 1, 3))  # one value per part
+    np.testing.assert_allclose(out[3, 0, 0, 6:], expected, rtol=1e-5)
+    assert np.allclose(out[..., 6:], out[:, :1, :1, 6:])  # constant maps
+
+    perturbed = x.copy()
+    perturbed[1] += np.random.default_rng(1).normal(size=(4, 4, 6)).astype(np.float32)
+    changed = np.abs(layer(tf.constant(perturbed)).numpy()[..., 6:] - out[..., 6:]).max(axis=(1, 2, 3)) > 1e-6
+    assert changed.tolist() == [False, True, False, True, False, True, False, True]
+    odd = layer(tf.constant(x[:6])).numpy()  # 4 does not divide 6: groups of 3 (j mod 2 again)
+    assert odd.shape == (6, 4, 4, 8) and np.allclose(odd[0, 0, 0, 6:], odd[4, 0, 0, 6:])
+
+
+def _activations(model, layer_names, inputs):
+    from bclib.backend import keras as _keras
+
+    keras = _keras()
+    probe = keras.Model(model.inputs, [model.get_layer(name).output for name in layer_names])
+    outputs = probe(inputs)
+    return [np.asarray(a) for a in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
+
+
+def test_normalized_conditioning_keeps_class_and_z_on_comparable_scales_at_init():
+    """StyleGAN2's conditioning: at initialisation the class embedding and z enter the generator with
+    the same second moment, and the critic's projection term has the size of its unconditional term."""
+    latent, n = 32, 64
+    generator = build_generator(32, latent, 2, max_channels=64, channel_base=1024, equalized_lr=True,
+                                normalized_conditioning=True)
+    z = tf.random.stateless_normal([n, latent], seed=[0, 1])
+    labels = tf.constant(np.arange(n).reshape(-1, 1) % 2, tf.int32)
+    (code,) = _activations(generator, ["conditioning"], [z, labels])
+    z_rms, class_rms = np.sqrt(np.mean(code[:, :latent] ** 2)), np.sqrt(np.mean(code[:, latent:] ** 2))
+    assert 0.5 < class_rms / z_rms < 2, (z_rms, class_rms)  # raw Keras embedding: ~0.03 of z's
+
+    # the critic's projection e_y . phi / sqrt(d), e_y at unit second moment, has the size of phi itself - the
+    # expected size of the unconditional term w . phi (equalised w ~ N(0, 1 / d)) - over many classes
+    classes = 32
+    critic = build_critic(32, classes, max_channels=64, channel_base=1024, equalized_lr=True, mbstd_group=4,
+                          normalized_conditioning=True)
+    images = tf.random.stateless_uniform([4 * classes, 32, 32, 3], seed=[2, 3], minval=-1, maxval=1)
+    labels = tf.constant(np.arange(4 * classes).reshape(-1, 1) % classes, tf.int32)
+    features, projection = _activations(critic, ["features", "score_projection"], [images, labels])
+    ratio = np.sqrt(np.mean(projection**2)) / np.sqrt(np.mean(features**2))
+    assert 0.5 < ratio < 2, ratio  # without the 1/sqrt(d): sqrt(64) = 8; Keras' raw embedding: ~0.2
+
+
+def test_truncation_moves_the_latent_towards_its_mean(trained):
+    from bclib.gan.generate import sample
+    from bclib.gan.train import latest_snapshot, load_generator
+
+    generator = load_generator(latest_snapshot(trained))
+    plain = sample(generator, 0, 4, seed=1, latent_dim=8)
+    np.testing.assert_array_equal(sample(generator, 0, 4, seed=1, latent_dim=8, truncation=1.0), plain)
+    mean_image = sample(generator, 0, 4, seed=1, latent_dim=8, truncation=0.0)
+    assert all(np.array_equal(image, mean_image[0]) for image in mean_image)  # psi 0: one image per class
+    assert not np.array_equal(mean_image[0], sample(generator, 1, 1, seed=1, latent_dim=8, truncation=0.0)[0])
+    half = sample(generator, 0, 4, seed=1, latent_dim=8, truncation=0.5).astype(float)
+    spread = [np.abs(images - images.mean(0)).mean() for images in (plain.astype(float), half)]
+    assert spread[1] < spread[0]
+    np.testing.assert_array_equal(sample(generator, 0, 4, seed=1, latent_dim=8), plain)  # psi put back
+    with pytest.raises(UserError, match="truncation must be between 0 and 1"):
+        sample(generator, 0, 2, seed=1, latent_dim=8, truncation=1.5)
+
+
+# -- issue #25: the snapshot generation uses is the one the tables select --------------------------
+
+
+def scripted_fid_hook(values):
+    """A snapshot hook that reports the given benign FIDs in turn (and the fields the tables read)."""
+    values = list(values)
+
+    def hook(trainer, snapshot_dir):
+        fid = values.pop(0)
+        record = {"fid": fid, "kid": fid / 100, "classes": ["benign", "malignant"]}
+        for c, value in (("benign", fid), ("malignant", 50.0)):
+            record.update({f"fid_{c}": value, f"kid_{c}": value / 100, f"kid_std_{c}": 0.0})
+        return record
+
+    return hook
+
+
+def test_generation_uses_the_snapshot_the_tables_select(tmp_path, split, capsys):
+    """Benign FID 5, 1, 3, 4 over four snapshots with keep_snapshots 1: the best (kimg 0.032) is older
+    than the one kept by pruning. It survives, the sweep table names it, and generation uses it."""
+    from bclib.cli import main
+    from bclib.gan import sweeps
+    from bclib.gan.snapshots import ranked_scores, select_snapshot
+
+    train, held = train_part(split)
+    index, _ = split
+    params = tiny_params(tmp_path, index.root, total=0.064)
+    params.gan.keep_snapshots, params.gan.target_class = 1, "benign"
+    out = tmp_path / "gan"
+    trainer = CWGANTrainer(params, train, index.class_names, out, held_out=held,
+                           hooks=[scripted_fid_hook([5, 1, 3, 4])], log=lambda m: None)
+    trainer.train()
+    assert [s.name for s in list_snapshots(out)] == ["snapshot-000000032", "snapshot-000000064"]
+    snapshot, info = select_snapshot(out)
+    assert snapshot.name == "snapshot-000000032" and info["kimg"] == 0.032 and info["fid"] == 1.0
+    assert "benign" in info["criterion"]
+    assert select_snapshot(out, "latest")[0].name == "snapshot-000000064"
+
+    records = pd.DataFrame([{"kind": "gamma", "value": 1.0, **r, **ranked_scores(r, ["benign"])}
+                            for r in read_jsonl(out / "metrics.jsonl")])
+    table = sweeps.sweep_table(records, "gamma")
+    assert table.loc[0, "snapshot"] == "snapshot-000000032" and table.loc[0, "kimg"] == 0.032
+
+    manifest = pd.read_csv(generate(out, "benign", 2, seed=0, out_dir=tmp_path / "best") / "manifest.csv")
+    assert set(manifest["snapshot"]) == {"snapshot-000000032"} and set(manifest["kimg"]) == {0.032}
+    latest = pd.read_csv(generate(out, "benign", 2, seed=0, out_dir=tmp_path / "latest", which="latest")
+                         / "manifest.csv")
+    assert set(latest["snapshot"]) == {"snapshot-000000064"}
+    capsys.readouterr()
+    assert main(["gan", "generate", "--snapshot", str(out), "--class", "benign", "--n", "2",
+                 "--out", str(tmp_path / "cli")]) == 0
+    said = capsys.readouterr().out
+    assert "generating from snapshot-000000032 (0.032 kimg): lowest FID of benign" in said and "FID 1" in said
+    assert set(pd.read_csv(tmp_path / "cli" / "manifest.csv")["snapshot"]) == {"snapshot-000000032"}
+
+
+def test_non_finite_losses_stop_training_with_one_clear_line(tmp_path, split):
+    train, held = train_part(split)
+    index, _ = split
+    out = tmp_path / "gan"
+    trainer = CWGANTrainer(tiny_params(tmp_path, index.root, total=0.048), train, index.class_names, out,
+                           held_out=held, log=lambda m: None)
+    trainer.train(stop_after_kimg=0.016)
+    step = trainer._step
+    trainer._step = lambda *a: {**step(*a), "loss_d": tf.constant(float("nan"))}
+    with pytest.raises(UserError, match=r"stopped at 0\.016 kimg \(iteration 2\): loss_d nan; nothing was written "
+                                        r"for this iteration \(last snapshot: snapshot-000000016"):
+        trainer.train()
+    assert [s.name for s in list_snapshots(out)] == ["snapshot-000000016"]
+    assert [r["kimg"] for r in read_jsonl(out / "metrics.jsonl")] == [0.016]
+
+
+# -- issue #25: square crops that keep the tiles' aspect ratio -------------------------------------
+
+
+def test_training_crops_are_squares_of_unsquashed_tiles(tmp_path, split):
+    """The 96x64 tiles are stored at 32 px keeping their aspect (32 x 48) and every image shown to the
+    critic is a 32 x 32 window of its strip, at a random place drawn from (seed, iteration)."""
+    from PIL import Image
+
+    train, held = train_part(split)
+    index, _ = split
+    trainer = CWGANTrainer(tiny_params(tmp_path, index.root), train, index.class_names, tmp_path / "gan",
+                           held_out=held, log=lambda m: None)
+    stored = trainer.image_file[:]
+    assert stored.shape[1:] == (32, 48, 3) and trainer.images.shape[1:] == (32, 32, 3)
+    tile = np.asarray(Image.open(train["path"].iloc[0]).convert("RGB").resize((48, 32), Image.LANCZOS), float)
+    assert np.abs(stored[0].astype(float) - tile).mean() < 8  # the tile itself, not a squashed copy
+    np.testing.assert_array_equal(trainer.images[:], stored[:, :, 8:40])  # scores see the centre squares
+
+    idx = trainer._batch_indices()
+    batch = trainer.real_batch(idx)
+    assert batch.shape == (2, 4, 32, 32, 3)
+    offsets = [next(o for o in range(17) if np.array_equal(image, stored[row][:, o:o + 32]))
+               for image, row in zip(batch.reshape(-1, 32, 32, 3), idx.ravel())]
+    assert len(set(offsets)) > 1  # random places, not the centre every time
+    np.testing.assert_array_equal(trainer.real_batch(idx), batch)  # the same for a resumed run
+    with pytest.raises(UserError, match="a 90-degree turn is not a symmetry"):
+        load_params(tmp_path / "p.yaml", ["gan.crop=squash", "gan.augment=diffaug"])
+
+
+def test_scores_draw_independent_latents_for_each_class():
+    """The pooled scores join every class's generated images: each class must have its own latents,
+    or the pooled set counts one draw several times. A stub generator whose image depends on z only
+    shows whether two classes got the same z."""
+    from types import SimpleNamespace
+
+    from bclib.metrics.gan_hook import FidKidHook
+
+    class ZOnly:
+        layers: list = []
+
+        def __call__(self, inputs, training=False):
+            z, _ = inputs
+            return tf.tile(tf.tanh(z[:, :3])[:, None, None, :], [1, 2, 2, 1])
+
+    trainer = SimpleNamespace(generator_ema=None, generator=ZOnly(), seed=0, cfg=SimpleNamespace(latent_dim=4),
+                              class_conditions=lambda k, n: [(k, n)])
+    hook = FidKidHook(None)
+    first, second = hook.fake_images(trainer, 0, 16), hook.fake_images(trainer, 1, 16)
+    assert first.shape == (16, 2, 2, 3) and not (first == second).all(axis=(1, 2, 3)).any()
+    np.testing.assert_array_equal(hook.fake_images(trainer, 0, 16), first)  # fixed latents per class

@@ -164,6 +164,112 @@ def test_precision_recall_blocks_do_not_change_the_result():
     assert _block_rows(50_000, 256, 8) * 50_000 * 8 * 2 <= 256 * 2**20  # a block of a 50k set stays in budget
 
 
+# -- issue #25: precision and recall on equal-size sets ---------------------------------------------
+
+
+def test_balanced_precision_recall_of_constructed_sets():
+    from bclib.metrics.manifold import balanced_precision_recall
+
+    rng = np.random.default_rng(11)
+    real = rng.normal(size=(120, 8))
+    same = balanced_precision_recall(real, real)
+    assert (same["precision"], same["recall"], same["precision_std"], same["pr_n"], same["pr_repeats"]) == \
+        (1.0, 1.0, 0.0, 120, 1)  # equal sizes: one draw, the sets as they are
+    far = balanced_precision_recall(real, rng.normal(size=(300, 8)) + 100.0)
+    assert far["precision"] == 0.0 and far["recall"] == 0.0 and far["pr_n"] == 120 and far["pr_repeats"] == 10
+    # a subset of the reals, from one of their two modes: every fake is real, half the reals are missed
+    modes = np.concatenate([rng.normal(size=(200, 4)), rng.normal(size=(200, 4)) + 50.0])
+    subset = balanced_precision_recall(modes, modes[:150], repeats=5, seed=1)
+    assert subset["precision"] > 0.9 and subset["recall"] < 0.55 and subset["recall_std"] > 0
+
+
+def test_balanced_precision_recall_does_not_depend_on_the_set_sizes():
+    """Fakes from a slightly narrower distribution than the reals (d = 64), 200 reals against 200 or 1600
+    fakes from one pool: with equal-size sets the scores agree; scored as given, the 1600 fakes' smaller
+    k-NN balls pull recall down (by 0.06 on average here)."""
+    from bclib.metrics.manifold import balanced_precision_recall
+
+    differences = []
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        real, pool = rng.normal(size=(200, 64)), 0.9 * rng.normal(size=(1600, 64))
+        small = balanced_precision_recall(real, pool[:200])
+        large = balanced_precision_recall(real, pool, repeats=10, seed=seed)
+        assert large["pr_n"] == 200 and large["recall_std"] > 0
+        differences.append([large["precision"] - small["precision"], large["recall"] - small["recall"]])
+    mean = np.mean(differences, axis=0)
+    assert abs(mean[0]) < 0.025 and abs(mean[1]) < 0.025, differences
+
+
+# -- issue #25: sliced Wasserstein distance on Laplacian-pyramid patches ---------------------------------
+
+
+def test_wasserstein_1d_hand_computed():
+    from bclib.metrics.swd import wasserstein_1d
+
+    assert wasserstein_1d([0.0, 1.0], [1.0, 0.0]) == 0.0  # identical sets, in any order
+    assert wasserstein_1d([0.0, 1.0, 5.0], [2.5, 3.5, 7.5]) == pytest.approx(2.5)  # a shift by 2.5
+    # quantiles of {0, 1}: 0 on (0, 1/2], 1 on (1/2, 1]; of {0, 1, 2, 3}: 0, 1, 2, 3 on quarters
+    # -> |0-0|/4 + |0-1|/4 + |1-2|/4 + |1-3|/4 = 1
+    assert wasserstein_1d([0.0, 1.0], [3.0, 0.0, 2.0, 1.0]) == pytest.approx(1.0)
+    # {0, 1} against {3, 4, 5}: on sixths the quantiles differ by 3, 3, 4, 3, 4, 4 -> 21/6
+    assert wasserstein_1d([1.0, 0.0], [3.0, 4.0, 5.0]) == pytest.approx(3.5)
+    np.testing.assert_allclose(wasserstein_1d([[0.0, 1.0], [1.0, 2.0]], [[3.0, 4.0, 5.0], [1.0, 2.0, 3.0]]),
+                               [3.5, 0.5])  # rows are independent problems
+
+
+def test_sliced_wasserstein_of_a_shifted_cloud():
+    """B = A + s: along a unit direction u every projection moves by u.s, so the distance is the mean
+    |u.s| over the directions used, and in expectation |s| E|u_1| = |s| Gamma(d/2) / (sqrt(pi) Gamma((d+1)/2))."""
+    from math import gamma, pi, sqrt
+
+    from bclib.metrics.swd import random_directions, sliced_wasserstein
+
+    rng = np.random.default_rng(3)
+    a, s = rng.normal(size=(300, 10)), rng.normal(size=10)
+    assert sliced_wasserstein(a, a[::-1]) == 0.0
+    directions = np.random.default_rng(7)
+    used = np.concatenate([random_directions(10, 128, directions) for _ in range(4)], axis=1)
+    value = sliced_wasserstein(a, a + s, directions=128, repeats=4, seed=7)
+    assert value == pytest.approx(np.abs(used.T @ s).mean(), rel=1e-9)
+    expected = np.linalg.norm(s) * gamma(5) / (sqrt(pi) * gamma(5.5))
+    assert value == pytest.approx(expected, rel=0.1)
+
+
+def test_laplacian_pyramid_reconstructs_the_image():
+    from bclib.metrics.swd import laplacian_pyramid, pyramid_levels, reconstruct
+
+    images = np.random.default_rng(4).uniform(0, 255, (3, 64, 64, 3)).astype(np.float32)
+    pyramid = laplacian_pyramid(images, pyramid_levels(64))
+    assert [p.shape[1] for p in pyramid] == [64, 32, 16]
+    np.testing.assert_allclose(reconstruct(pyramid), images, atol=1e-3)
+    flat = np.full((2, 32, 32, 3), 100.0, np.float32)
+    band, coarse = laplacian_pyramid(flat, 2)
+    np.testing.assert_allclose(band, 0, atol=1e-4)  # a flat image has no detail
+    np.testing.assert_allclose(coarse, 100.0, atol=1e-4)
+
+
+def test_swd_of_image_sets():
+    from scipy.ndimage import gaussian_filter
+
+    from bclib.metrics.swd import swd
+
+    rng = np.random.default_rng(5)
+    real = rng.integers(0, 256, (40, 32, 32, 3)).astype(np.uint8)
+    same = swd(real, real.copy(), patches_per_image=32)
+    assert same["swd"] == 0.0 and set(same) >= {"swd_32", "swd_16"}
+    other = swd(real, rng.integers(0, 256, (60, 32, 32, 3)).astype(np.uint8), patches_per_image=32)
+    blurred = gaussian_filter(rng.integers(0, 256, (60, 32, 32, 3)).astype(float), (0, 1.5, 1.5, 0))
+    blur = swd(real, np.clip(blurred, 0, 255).astype(np.uint8), patches_per_image=32)
+    assert blur["swd_32"] > 10 * other["swd_32"]  # fine detail missing: the finest level sees it
+    tinted = np.clip(real.astype(int) + [40, -20, 0], 0, 255).astype(np.uint8)
+    shifted = swd(real, tinted, patches_per_image=32)
+    assert shifted["swd_16"] > 10 * other["swd_16"]  # a colour shift, normalised with the reals' statistics
+    assert swd(real, tinted, patches_per_image=32, normalize="each")["swd_16"] < shifted["swd_16"] / 10  # ProGAN's
+    with pytest.raises(ValueError, match="one size"):
+        swd(real, real[:, :16, :16])
+
+
 def test_bad_feature_matrices_are_refused():
     with pytest.raises(ValueError, match="2-D"):
         frechet_distance(np.zeros(5), np.zeros((5, 2)))
@@ -209,7 +315,14 @@ def test_fid_command_on_two_folders(tmp_path, bach_root):
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-1500:]
     record = json.loads(out.read_text())
-    assert set(record) >= {"fid", "kid_mean", "kid_std", "n_real", "n_fake", "features", "note"}
+    assert set(record) >= {"fid", "kid_mean", "kid_std", "n_real", "n_fake", "features", "note", "precision",
+                           "recall", "precision_std", "recall_std", "pr_n", "swd", "swd_64", "swd_16"}
+    assert 0 <= record["precision"] <= 1 and 0 <= record["recall"] <= 1 and record["swd"] > 0
+    printed = json.loads(result.stdout.strip().splitlines()[-1])
+    assert {"precision", "recall", "swd"} <= set(printed) and printed["swd"] == record["swd"]
+    summary = result.stdout.strip().splitlines()[-2]
+    assert summary.startswith("FID ") and "precision" in summary and "recall" in summary and "SWD" in summary
+    assert "SWD is measured on pixel patches" in result.stderr
     assert record["n_real"] == record["n_fake"] == 4 and record["fid"] > 0
     assert record["features"] == "inceptionv3-untrained-75" and "UNTRAINED" in record["note"]
     assert json.loads(result.stdout.strip().splitlines()[-1])["fid"] == record["fid"]

@@ -32,9 +32,8 @@ def _tf():
     return tensorflow()
 
 
-def decode_resize(path, size: int, stain: Optional[StainReference] = None):
-    """A tf op: read ``path`` with PIL, stain-normalise it onto ``stain`` (if given), resize to
-    (size, size) with antialiasing, float32 in [0, 255]."""
+def _read(path, stain: Optional[StainReference] = None):
+    """A tf op: the uint8 (H, W, 3) image at ``path`` (PIL), stain-normalised onto ``stain`` if given."""
     tf = _tf()
 
     def _load(p):  # p arrives as a numpy bytes scalar or 0-d array
@@ -44,8 +43,42 @@ def decode_resize(path, size: int, stain: Optional[StainReference] = None):
 
     image = tf.numpy_function(_load, [path], tf.uint8, stateful=False)
     image.set_shape([None, None, 3])
-    image = tf.image.resize(tf.cast(image, tf.float32), (size, size), method="bilinear", antialias=True)
+    return image
+
+
+def decode_resize(path, size: int, stain: Optional[StainReference] = None):
+    """A tf op: read ``path`` with PIL, stain-normalise it onto ``stain`` (if given), resize to
+    (size, size) with antialiasing, float32 in [0, 255]."""
+    tf = _tf()
+    image = tf.image.resize(tf.cast(_read(path, stain), tf.float32), (size, size), method="bilinear", antialias=True)
     return tf.clip_by_value(image, 0.0, 255.0)
+
+
+def decode_cover(path, height: int, width: int):
+    """A tf op: the image at ``path`` scaled *keeping its aspect ratio* until it covers (height, width),
+    then its centre (height, width) cut out; float32 in [0, 255].
+
+    A portrait image is first turned a quarter (tiles have no preferred orientation), so the
+    long side is the width. With height == width this is the centre square of side min(h, w).
+    """
+    tf = _tf()
+    image = _read(path)
+    image = tf.cond(tf.shape(image)[0] > tf.shape(image)[1], lambda: tf.image.rot90(image), lambda: image)
+    size = tf.cast(tf.shape(image)[:2], tf.float32)
+    scale = tf.maximum(height / size[0], width / size[1])
+    target = tf.maximum(tf.cast(tf.math.ceil(size * scale - 1e-3), tf.int32), [height, width])
+    image = tf.image.resize(tf.cast(image, tf.float32), target, method="bilinear", antialias=True)
+    image = tf.image.resize_with_crop_or_pad(image, height, width)
+    return tf.clip_by_value(image, 0.0, 255.0)
+
+
+def cover_dataset(frame: pd.DataFrame, height: int, width: int, batch_size: int):
+    """Batches of :func:`decode_cover` images of ``frame``'s rows, in order (no labels, no cache)."""
+    tf = _tf()
+    paths = tf.constant(frame["path"].astype(str).to_numpy())
+    ds = tf.data.Dataset.from_tensor_slices(paths)
+    ds = ds.map(lambda p: decode_cover(p, height, width), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
 def make_dataset(

@@ -3,7 +3,8 @@
 - ``models``       generator and projection critic (Keras 3 functional models)
 - ``losses``       Wasserstein / hinge / logistic losses, WGAN-GP and R1 penalties, drift, feature matching
 - ``augment``      differentiable critic augmentation, fixed or adaptive probability (StyleGAN2-ADA)
-- ``train``        kimg-based training with atomic snapshots, resume and metrics.jsonl
+- ``train``        kimg-based training with atomic snapshots, resume and metrics.jsonl; square crops
+- ``snapshots``    the snapshots on disk and the selected (lowest-FID) one that tables and generation use
 - ``generate``     labelled synthetic images from a snapshot
 - ``analysis``     memorisation check and the critic-as-classifier linear probe
 - ``sweeps``       the gamma / batch sweeps, ranked on the generated class, and the selection

@@ -37,7 +37,9 @@ def pixel_vectors(images_u8: np.ndarray, size: int = 32, batch_size: int = 256) 
 
 
 def critic_features(critic, images_u8: np.ndarray, batch_size: int = 64) -> np.ndarray:
-    """The critic's feature vector phi(x) (it does not depend on the label input)."""
+    """The critic's feature vector phi(x) (it does not depend on the label input). With the minibatch
+    standard deviation (``gan.mbstd_group``) an image's features also depend, through one statistic,
+    on the other images of its group in the batch of ``batch_size``."""
     out = []
     for start in range(0, len(images_u8), batch_size):
         chunk = tf.cast(images_u8[start:start + batch_size], tf.float32) / 127.5 - 1.0

@@ -12,7 +12,9 @@ transformed distribution from the original one.
 
 :func:`augment` applies, to each image independently and each with probability
 ``p``: a horizontal flip, a rotation by a multiple of 90 degrees (histology tiles
-have no preferred orientation), an integer translation by up to ``translate``
+have no preferred orientation, so on square, unsquashed crops - ``gan.crop`` random or
+centre - flips and quarter turns are exact symmetries, safe at any p; the schema refuses
+rot90 with squashed tiles), an integer translation by up to ``translate``
 of the side with reflected borders, a colour/stain jitter (brightness, contrast,
 saturation and a per-channel gain that imitates stain strength) and a cutout of
 a square of ``cutout`` of the side. Every operation is a gather, a product or a

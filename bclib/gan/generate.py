@@ -1,18 +1,31 @@
 """Labelled synthetic images from a trained cWGAN snapshot.
 
-``generate(snapshot, "benign", n=640, seed=0, out_dir=...)`` writes PNGs sized
-like the training images (the size recorded in the snapshot) into
+``generate(gan_folder, "benign", n=640, seed=0, out_dir=...)`` writes PNGs into
 ``out_dir/<class>/`` plus ``out_dir/manifest.csv`` with columns
 ``file, class, seed, snapshot, kimg, gan_training_set`` (the fingerprint of the
-images the GAN was trained on, see :mod:`bclib.gan.provenance`). The same snapshot, class, n and seed give
-the same images. The folder is assembled under a temporary name and renamed,
-so it is never half-written; :func:`bclib.data.index.index_generated` reads it
-back as a table that can be mixed into a training set.
+images the GAN was trained on, see :mod:`bclib.gan.provenance`; a ``truncation``
+column when psi < 1). Given a training folder it uses the run's **selected**
+snapshot, the one the sweep tables rank best (:mod:`bclib.gan.snapshots`), or
+with ``which="latest"`` the newest one. The same snapshot, class, n, seed and
+truncation give the same images. The folder is assembled under a temporary name
+and renamed, so it is never half-written; :func:`bclib.data.index.index_generated`
+reads it back as a table that can be mixed into a training set.
+
+Size: a GAN trained on squashed tiles (``gan.crop: squash``) draws whole tiles,
+written at the source tiles' size (e.g. 700x460); one trained on square crops
+(``random``, ``centre``) draws a square of side min(h, w) of a tile, written as a
+square of that side (460x460), so the tissue is never stretched.
+
+Truncation (``truncation`` = psi < 1): the normalised latent is moved towards its
+mean, 0, by psi (:class:`bclib.gan.models.SecondMoment`); for a model without
+normalised conditioning z itself is scaled by psi (z has mean 0 too). psi = 0 gives
+one image per class; psi = 1 is no truncation.
 """
 
 from __future__ import annotations
 
 import csv
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -23,31 +36,58 @@ from ..backend import tensorflow
 from ..errors import UserError
 from ..io import atomic_directory
 from .provenance import MANIFEST_COLUMN
-from .train import latest_snapshot, list_snapshots, load_generator, read_state, to_uint8
+from .snapshots import list_snapshots, read_state, select_snapshot
+from .train import load_generator, to_uint8
 
 tf = tensorflow()
 
 MANIFEST = "manifest.csv"
 
 
-def resolve_snapshot(path: str | Path) -> Path:
-    """A snapshot folder, or a training output folder meaning its newest complete snapshot."""
-    path = Path(path)
-    snapshot = latest_snapshot(path)
-    if snapshot is None:
-        raise UserError(f"{path}: no complete cWGAN snapshot here (expected state.json or snapshot-* folders)")
-    return snapshot
+def resolve_snapshot(path: str | Path, which: str = "best") -> Path:
+    """A snapshot folder, or a training output folder meaning its selected (``best``) or ``latest`` snapshot."""
+    return select_snapshot(path, which)[0]
 
 
-def sample(generator, class_index: int, n: int, seed: int, latent_dim: int, batch_size: int = 64) -> np.ndarray:
+@contextmanager
+def truncated(generator, psi: float):
+    """Within the block, ``generator`` draws with truncation psi; yields the factor left for z (1 or psi)."""
+    psi = float(psi)
+    if not 0.0 <= psi <= 1.0:
+        raise UserError(f"--truncation must be between 0 and 1, got {psi:g}")
+    layer = next((layer for layer in generator.layers if layer.name == "z_normalization"), None)
+    if layer is None:  # raw conditioning: z has mean 0, scale it directly
+        yield psi
+        return
+    before = float(layer.psi.numpy())
+    layer.psi.assign(psi)
+    try:
+        yield 1.0
+    finally:
+        layer.psi.assign(before)
+
+
+def sample(generator, class_index: int, n: int, seed: int, latent_dim: int, batch_size: int = 64,
+           truncation: float = 1.0) -> np.ndarray:
     """n images of one class as uint8 (n, r, r, 3); latents drawn statelessly from ``seed``."""
     z_all = tf.random.stateless_normal([n, latent_dim], seed=[int(seed), 0])
     chunks = []
-    for start in range(0, n, batch_size):
-        z = z_all[start:start + batch_size]
-        y = tf.fill([tf.shape(z)[0], 1], class_index)
-        chunks.append(to_uint8(generator([z, y], training=False)))
+    with truncated(generator, truncation) as z_scale:
+        for start in range(0, n, batch_size):
+            z = z_all[start:start + batch_size] * z_scale
+            y = tf.fill([tf.shape(z)[0], 1], class_index)
+            chunks.append(to_uint8(generator([z, y], training=False)))
     return np.concatenate(chunks) if chunks else np.zeros((0, 1, 1, 3), np.uint8)
+
+
+def output_size(state: dict) -> tuple[int, int]:
+    """(width, height) of the written images: the source tiles' size for squashed training images,
+    else the square of the tiles' short side (what one generated image shows)."""
+    width, height = (int(v) for v in state["source_size"])
+    if state.get("gan", {}).get("crop", "squash") == "squash":
+        return width, height
+    side = min(width, height)
+    return side, side
 
 
 def conditions_for(state: dict, class_name: str, n: int, magnification: Optional[str] = None) -> list[tuple]:
@@ -89,11 +129,12 @@ def _class_list(class_names) -> list[str]:
 
 def generate(snapshot: str | Path, class_names: str | list[str], n: int, seed: int, out_dir: str | Path,
              size: Optional[tuple[int, int]] = None, force: bool = False,
-             magnification: Optional[str] = None) -> Path:
+             magnification: Optional[str] = None, which: str = "best", truncation: float = 1.0) -> Path:
     """Write ``n`` generated images of each class in ``class_names`` (one name, a list, or names joined
     by commas), each class into ``out_dir/<class>/`` (and of ``magnification``, for a model
-    conditioned on it); return ``out_dir``."""
-    snapshot = resolve_snapshot(snapshot)
+    conditioned on it); return ``out_dir``. ``snapshot`` is a snapshot folder or a training folder
+    (its ``which`` snapshot: ``best``, the selected one, or ``latest``)."""
+    snapshot = resolve_snapshot(snapshot, which)
     state = read_state(snapshot)
     classes = _class_list(class_names)
     plans = {c: conditions_for(state, c, max(n, 1), magnification) for c in classes}
@@ -105,7 +146,9 @@ def generate(snapshot: str | Path, class_names: str | list[str], n: int, seed: i
             raise UserError(f"{out}: folder is not empty; choose another --out or pass --force")
         if not (out / MANIFEST).is_file():
             raise UserError(f"{out}: not a folder of generated images (no {MANIFEST}); refusing to overwrite")
-    width, height = size or tuple(state["source_size"])
+    if not 0.0 <= float(truncation) <= 1.0:
+        raise UserError(f"--truncation must be between 0 and 1, got {truncation:g}")
+    width, height = size or output_size(state)
     generator = load_generator(snapshot)
     latent = state["gan"]["latent_dim"]
     rows = []
@@ -115,9 +158,10 @@ def generate(snapshot: str | Path, class_names: str | list[str], n: int, seed: i
             class_seed = seed + 104729 * position
             conditions = plans[class_name]
             parts = [(sample(generator, c, count, class_seed if len(conditions) == 1 else class_seed + 7919 * j,
-                             latent), mag) for j, (c, count, mag) in enumerate(conditions)]
-            rows += _write_class(tmp, class_name, parts, seed, snapshot, state, (width, height))
+                             latent, truncation=truncation), mag) for j, (c, count, mag) in enumerate(conditions)]
+            rows += _write_class(tmp, class_name, parts, seed, snapshot, state, (width, height), truncation)
         fields = ["file", "class", "seed", "snapshot", "kimg", MANIFEST_COLUMN]
+        fields += ["truncation"] if truncation < 1 else []
         fields += ["magnification"] if any("magnification" in r for r in rows) else []
         with open(tmp / MANIFEST, "w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=fields)
@@ -127,7 +171,7 @@ def generate(snapshot: str | Path, class_names: str | list[str], n: int, seed: i
 
 
 def _write_class(tmp: Path, class_name: str, parts: list, seed: int, snapshot: Path, state: dict,
-                 size: tuple[int, int]) -> list[dict]:
+                 size: tuple[int, int], truncation: float = 1.0) -> list[dict]:
     """Save one class's images as PNGs at the training images' size; return their manifest rows."""
     width, height = size
     (tmp / class_name).mkdir()
@@ -141,9 +185,12 @@ def _write_class(tmp: Path, class_name: str, parts: list, seed: int, snapshot: P
                    "kimg": round(float(state["kimg"]), 3), MANIFEST_COLUMN: state.get("training_set", "")}
             if mag is not None:
                 row["magnification"] = mag
+            if truncation < 1:
+                row["truncation"] = float(truncation)
             rows.append(row)
             i += 1
     return rows
 
 
-__all__ = ["generate", "conditions_for", "resolve_snapshot", "sample", "list_snapshots", "MANIFEST"]
+__all__ = ["generate", "conditions_for", "resolve_snapshot", "sample", "list_snapshots", "output_size", "truncated",
+           "MANIFEST"]

@@ -4,12 +4,21 @@ Generator: latent vector z concatenated with a learned class embedding ->
 Dense to a 4x4 map -> blocks of (nearest-neighbour upsampling, 3x3 conv,
 LeakyReLU) x2 until the target resolution -> 1x1 conv -> tanh, images in
 [-1, 1]. Upsampling followed by convolution is used instead of transposed
-convolutions, which produce checkerboard artefacts.
+convolutions, which produce checkerboard artefacts. With ``normalized_conditioning``
+(StyleGAN2's conditioning) z and the class embedding (N(0, 1) weights) are each
+scaled to unit second moment before they are joined, so neither drowns the other;
+the z half is where generation-time truncation acts (:class:`SecondMoment`).
 
 Critic: blocks of (3x3 conv, LeakyReLU) x2 + average pooling down to 4x4 ->
-dense feature vector phi(x) -> unbounded score ``w . phi(x) + embed(y) . phi(x)``
-(a projection discriminator, Miyato & Koyama 2018). No batch normalisation:
-it couples the samples of a batch and breaks the per-sample gradient penalty.
+[minibatch standard deviation + 3x3 conv at 4x4] -> dense feature vector phi(x)
+-> unbounded score ``w . phi(x) + embed(y) . phi(x)`` (a projection
+discriminator, Miyato & Koyama 2018; with ``normalized_conditioning`` the
+embedding is normalised and the projection divided by sqrt(dim phi), as in
+StyleGAN2-ADA's conditional epilogue). No batch normalisation: it couples the
+samples of a batch and breaks the per-sample gradient penalty. The minibatch
+standard deviation (:class:`MinibatchStdDev`, StyleGAN2's group form) couples
+the images of small groups through one statistic only, on purpose: it lets the
+critic see a batch's lack of variety.
 
 Departures from the paper's wording (see docs/gan.md): the paper describes the
 discriminator's output as the probability that an image is real; a Wasserstein
@@ -39,27 +48,116 @@ def _check_resolution(resolution: int) -> int:
     return int(math.log2(resolution))
 
 
+def normalize_2nd_moment(x, eps: float = 1e-8):
+    """x scaled so that the mean of its squares over the last axis is 1 (StyleGAN2's normalisation)."""
+    return x * ops.rsqrt(ops.mean(ops.square(x), axis=-1, keepdims=True) + eps)
+
+
 @keras.saving.register_keras_serializable(package="bclib")
 class ProjectionScore(layers.Layer):
-    """score = phi . embed(y), the class-conditional term of a projection critic."""
+    """score = phi . embed(y), the class-conditional term of a projection critic.
 
-    def __init__(self, num_classes: int, **kwargs):
+    ``normalize``: the embedding has N(0, 1) weights, each class's vector is scaled to
+    unit second moment, and the dot product is divided by sqrt(dim phi), so that at
+    initialisation the term has the size of the unconditional one (StyleGAN2-ADA's
+    conditional critic); otherwise Keras' default embedding and the raw dot product.
+    """
+
+    def __init__(self, num_classes: int, normalize: bool = False, **kwargs):
         super().__init__(**kwargs)
-        self.num_classes = num_classes
+        self.num_classes, self.normalize = num_classes, bool(normalize)
 
     def build(self, input_shape):
         features_shape, _ = input_shape
-        self.embedding = layers.Embedding(self.num_classes, features_shape[-1], dtype=self.dtype_policy,
-                                          name="class_projection")
+        self.dim = int(features_shape[-1])
+        initializer = keras.initializers.RandomNormal(0, 1) if self.normalize else "uniform"
+        self.embedding = layers.Embedding(self.num_classes, self.dim, dtype=self.dtype_policy,
+                                          embeddings_initializer=initializer, name="class_projection")
         self.embedding.build((None,))
 
     def call(self, inputs):
         features, labels = inputs
         projected = self.embedding(ops.reshape(labels, (-1,)))
-        return ops.sum(features * projected, axis=-1, keepdims=True)
+        if not self.normalize:
+            return ops.sum(features * projected, axis=-1, keepdims=True)
+        projected = normalize_2nd_moment(projected)
+        return ops.sum(features * projected, axis=-1, keepdims=True) / math.sqrt(self.dim)
 
     def get_config(self):
-        return {**super().get_config(), "num_classes": self.num_classes}
+        return {**super().get_config(), "num_classes": self.num_classes, "normalize": self.normalize}
+
+
+@keras.saving.register_keras_serializable(package="bclib")
+class SecondMoment(layers.Layer):
+    """x scaled to unit second moment over its last axis; with ``truncation``, times a factor psi.
+
+    The generator normalises z with ``truncation=True``. That layer's one non-trainable
+    weight ``psi`` (1 while training) is the truncation trick of this architecture:
+    there is no mapping network, hence no W space and no mean w; the normalised latent
+    has mean 0 over the latent distribution, so moving it towards its mean by psi is
+    ``psi * normalize(z)`` (:func:`bclib.gan.generate.sample` sets psi for one draw
+    and puts it back). The class embedding is normalised without it.
+    """
+
+    def __init__(self, truncation: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.truncation = bool(truncation)
+
+    def build(self, input_shape):
+        if self.truncation:
+            self.psi = self.add_weight(shape=(), initializer="ones", trainable=False, name="psi")
+
+    def call(self, x):
+        x = normalize_2nd_moment(x)
+        return x * ops.cast(self.psi, x.dtype) if self.truncation else x
+
+    def get_config(self):
+        return {**super().get_config(), "truncation": self.truncation}
+
+
+@keras.saving.register_keras_serializable(package="bclib")
+class MinibatchStdDev(layers.Layer):
+    """StyleGAN2's minibatch standard deviation: ``channels`` feature maps appended to x (N, H, W, C).
+
+    The batch is split into groups of ``group_size`` images; image j belongs to group
+    j mod (N / group_size), as in StyleGAN2. The C channels are split into ``channels``
+    parts; for each group and part the standard deviation over the group's images of
+    every feature, averaged over the part's channels and all positions, becomes one
+    constant map appended to each image of the group. Images of different groups do
+    not influence each other. A batch that ``group_size`` does not divide uses the
+    largest group size that divides it (1 for a single image: the maps are then 0 + eps).
+    """
+
+    def __init__(self, group_size: int = 4, channels: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.group_size, self.channels = int(group_size), int(channels)
+
+    def build(self, input_shape):
+        if int(input_shape[-1]) % self.channels:
+            raise ValueError(f"minibatch-stddev channels ({self.channels}) must divide the critic's "
+                             f"{input_shape[-1]} feature maps")
+
+    def _group(self, n):
+        sizes = ops.arange(1, self.group_size + 1, dtype="int32")
+        return ops.max(ops.where(ops.equal(ops.mod(n, sizes), 0), sizes, 1))
+
+    def call(self, x):
+        n = ops.shape(x)[0]
+        height, width, c = x.shape[1], x.shape[2], x.shape[3]
+        f = self.channels
+        g = self._group(n)
+        y = ops.reshape(ops.cast(x, "float32"), (g, -1, height, width, f, c // f))  # [G, N/G, H, W, F, c/F]
+        y = y - ops.mean(y, axis=0, keepdims=True)
+        y = ops.sqrt(ops.mean(ops.square(y), axis=0) + 1e-8)  # [N/G, H, W, F, c/F]
+        y = ops.mean(y, axis=(1, 2, 4))  # [N/G, F]
+        y = ops.tile(ops.reshape(y, (-1, 1, 1, f)), (g, height, width, 1))  # row g * N/G + i is group i
+        return ops.concatenate([x, ops.cast(y, x.dtype)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + self.channels)
+
+    def get_config(self):
+        return {**super().get_config(), "group_size": self.group_size, "channels": self.channels}
 
 
 @keras.saving.register_keras_serializable(package="bclib")
@@ -127,8 +225,23 @@ def _dense(equalized: bool, units: int, name: str, gain: float = math.sqrt(2.0),
     return layers.Dense(units, kernel_initializer="he_normal", name=name, **kwargs)
 
 
+def _conditioning(z, label, latent_dim: int, num_classes: int, normalized: bool):
+    """The generator's input code: z joined with the class embedding (both normalised, or raw)."""
+    if not normalized:
+        embedded = layers.Flatten()(layers.Embedding(num_classes, latent_dim, name="class_embedding")(label))
+        return layers.Concatenate(name="conditioning")([z, embedded])
+    # N(0, 1) embedding weights: Adam's steps (about lr each) are then small relative changes, as in
+    # the equalised layers; the scale itself is removed by the normalisation
+    embedded = layers.Flatten()(layers.Embedding(num_classes, latent_dim, name="class_embedding",
+                                                 embeddings_initializer=keras.initializers.RandomNormal(0, 1))(label))
+    embedded = SecondMoment(name="class_normalization")(embedded)
+    return layers.Concatenate(name="conditioning")([SecondMoment(truncation=True, name="z_normalization")(z),
+                                                    embedded])
+
+
 def build_generator(resolution: int, latent_dim: int, num_classes: int, max_channels: int = 256,
-                    channel_base: int = 4096, equalized_lr: bool = False) -> "keras.Model":
+                    channel_base: int = 4096, equalized_lr: bool = False,
+                    normalized_conditioning: bool = False) -> "keras.Model":
     steps = _check_resolution(resolution)
     eq = equalized_lr
 
@@ -137,8 +250,7 @@ def build_generator(resolution: int, latent_dim: int, num_classes: int, max_chan
 
     z = keras.Input((latent_dim,), name="z")
     label = keras.Input((1,), dtype="int32", name="label")
-    embedded = layers.Flatten()(layers.Embedding(num_classes, latent_dim, name="class_embedding")(label))
-    x = layers.Concatenate()([z, embedded])
+    x = _conditioning(z, label, latent_dim, num_classes, normalized_conditioning)
     ch = channels(4)
     x = _dense(eq, 4 * 4 * ch, name="project")(x)
     x = layers.LeakyReLU(0.2)(layers.Reshape((4, 4, ch))(x))
@@ -158,8 +270,13 @@ def build_generator(resolution: int, latent_dim: int, num_classes: int, max_chan
 
 
 def build_critic(resolution: int, num_classes: int, max_channels: int = 256, channel_base: int = 4096,
-                 equalized_lr: bool = False) -> "keras.Model":
-    """Critic with two outputs: the score and the feature vector phi(x) (used by feature matching and probes)."""
+                 equalized_lr: bool = False, mbstd_group: int = 0, mbstd_channels: int = 1,
+                 normalized_conditioning: bool = False) -> "keras.Model":
+    """Critic with two outputs: the score and the feature vector phi(x) (used by feature matching and probes).
+
+    ``mbstd_group`` > 0 appends the minibatch standard deviation (``mbstd_channels`` maps) at 4x4,
+    followed by one more 3x3 convolution, before the dense head (StyleGAN2's epilogue).
+    """
     steps = _check_resolution(resolution)
     eq = equalized_lr
 
@@ -177,12 +294,16 @@ def build_critic(resolution: int, num_classes: int, max_channels: int = 256, cha
             x = _conv(eq, ch, 3, name=f"conv{size}_{i}")(x)
             x = layers.LeakyReLU(0.2)(x)
         x = layers.AveragePooling2D(2, name=f"down{size}")(x)
+    if mbstd_group > 0:
+        x = MinibatchStdDev(mbstd_group, mbstd_channels, name="minibatch_stddev")(x)
+        x = layers.LeakyReLU(0.2)(_conv(eq, channels(4), 3, name="conv4")(x))
     x = layers.Flatten()(x)
     # The head runs in float32 even under a mixed-precision policy.
     features = layers.LeakyReLU(0.2, dtype="float32", name="features")(
         _dense(eq, channels(4), dtype="float32", name="feature_dense")(x))
     unconditional = (EqualizedDense(1, gain=1.0, dtype="float32", name="score_linear") if eq else
                      layers.Dense(1, dtype="float32", name="score_linear"))(features)
-    conditional = ProjectionScore(num_classes, dtype="float32", name="score_projection")([features, label])
+    conditional = ProjectionScore(num_classes, normalize=normalized_conditioning, dtype="float32",
+                                  name="score_projection")([features, label])
     score = layers.Add(dtype="float32", name="score")([unconditional, conditional])
     return keras.Model([image, label], [score, features], name="critic")

@@ -10,6 +10,12 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+READING = ("FID, KID, precision, recall: in the features\n{features};\nwith untrained features (weights none) "
+           "they rank\nsnapshots of this run only.\nSWD: in pixels (Laplacian-pyramid patches),\nno network: "
+           "texture, sharpness and colour\nof small patches, comparable across runs.")
+SCORE_KEYS = ("fid", "kid", "kid_std", "precision", "precision_std", "recall", "recall_std", "swd", "n_real",
+              "n_fake", "pr_n")
+
 
 def _plot(table: pd.DataFrame, ax, columns, title: str, **kwargs) -> None:
     present = [c for c in columns if c in table.columns and table[c].notna().any()]
@@ -21,9 +27,9 @@ def _plot(table: pd.DataFrame, ax, columns, title: str, **kwargs) -> None:
 
 
 def training_curves(records: Sequence[dict], class_names: Sequence[str] = ()):
-    """Losses, gradient norms, augmentation probability, FID, KID and precision/recall against kimg."""
+    """Losses, gradient norms, augmentation probability, FID, KID, precision/recall and SWD against kimg."""
     table = pd.DataFrame(records)
-    fig, axes = plt.subplots(2, 3, figsize=(13, 6.4))
+    fig, axes = plt.subplots(2, 4, figsize=(17, 6.4))
     axes = axes.ravel()
     _plot(table, axes[0], ["loss_d", "loss_g"], "losses (critic, generator)")
     _plot(table, axes[1], ["grad_norm", "grad_norm_max", "penalty"], "critic input-gradient norm, penalty")
@@ -34,9 +40,16 @@ def training_curves(records: Sequence[dict], class_names: Sequence[str] = ()):
     _plot(table, axes[5], ["precision", "recall"] + [f"{m}_{c}" for c in class_names for m in ("precision", "recall")],
           "precision and recall (k-NN manifolds)")
     axes[5].set_ylim(-0.05, 1.05)
+    _plot(table, axes[6], [f"swd_{c}" for c in class_names] + ["swd"],
+          "SWD x 1e3 (pyramid patches; no pretrained network)")
+    axes[7].axis("off")
+    features = str(table["features"].dropna().iloc[-1]) if "features" in table and table["features"].notna().any() \
+        else "none"
+    axes[7].text(0, 0.5, READING.format(features=features), fontsize=8, va="center", wrap=True,
+                 transform=axes[7].transAxes)
     for ax in axes:
         ax.set_xlabel("kimg (thousands of real images shown)")
-        if ax.get_legend() is not None:
+        if ax.get_legend() is not None and ax.axison:
             ax.legend(fontsize=7)
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig
@@ -47,14 +60,13 @@ def per_class_scores(record: dict, class_names: Sequence[str]) -> pd.DataFrame:
     rows = []
     for c in class_names:
         if f"fid_{c}" in record:
-            rows.append({"class": c, **{k: record.get(f"{k}_{c}") for k in
-                                         ("fid", "kid", "kid_std", "precision", "recall", "n_real", "n_fake")}})
+            rows.append({"class": c, **{k: record.get(f"{k}_{c}") for k in SCORE_KEYS}})
     if "fid_class_mean" in record:
         rows.append({"class": "mean over classes", "fid": record["fid_class_mean"],
                      "kid": record.get("kid_class_mean")})
     if "fid" in record:
-        keys = ("fid", "kid", "kid_std", "precision", "recall", "n_real", "n_fake")
-        rows.append({"class": "pooled (generated in the real class proportions)", **{k: record.get(k) for k in keys}})
+        rows.append({"class": "pooled (generated in the real class proportions)",
+                     **{k: record.get(k) for k in SCORE_KEYS}})
     table = pd.DataFrame(rows).set_index("class")
     table.insert(0, "kimg", record.get("kimg"))
     return table

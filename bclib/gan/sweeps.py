@@ -7,8 +7,11 @@ line of each job is ``bclib gan train --params P --set gan.<key>=<value> --out D
 A finished point is skipped when the sweep is run again.
 
 :func:`sweep_table` reduces each point to its best snapshot (lowest FID), in the
-layout of the paper's tables (kimg, gamma or batch, FID, KID), and
-:func:`select_configuration` picks the setting used downstream.
+layout of the paper's tables (kimg, gamma or batch, FID, KID, and the snapshot's
+folder name), and :func:`select_configuration` picks the setting used downstream.
+That best snapshot is the point's *selected* snapshot (:mod:`bclib.gan.snapshots`):
+the trainer keeps it on disk whatever ``gan.keep_snapshots`` says, so every row of a
+table describes a generator that still exists.
 
 The scores ranked are those of the class(es) the profile generates for
 (``gan.target_class``): each is that class's real training images against
@@ -33,9 +36,9 @@ import pandas as pd
 
 from ..io import read_jsonl, write_json_atomic
 from ..params import Params
+from .snapshots import RANKED, ranked_scores, snapshot_name, targets_of
 
 SELECTION_FILE = "gan_selection.json"
-RANKED = ("fid", "kid", "kid_std", "precision", "recall", "n_real", "n_fake")
 
 SWEEP_KEYS = {"gamma": "gamma", "batch": "batch_size"}
 
@@ -119,31 +122,8 @@ def run_sweep_jobs(jobs: list[SweepJob], log: Callable[[str], None] = print) -> 
         record_job(job, "ok", time.time() - started)
 
 
-def ranked_scores(record: dict, targets: Optional[list[str]]) -> dict:
-    """The ``*_ranked`` scores of one metrics record: its target class's (mean over several), else pooled."""
-    classes = record.get("classes") or []
-    chosen = [c for c in (targets if targets is not None else classes) if f"fid_{c}" in record]
-    out = {"scored_on": ", ".join(chosen) if chosen else "all classes pooled"}
-    for key in RANKED:
-        if chosen:
-            values = [record.get(f"{key}_{c}") for c in chosen]
-            values = [v for v in values if v is not None]
-            if not values:
-                out[f"{key}_ranked"] = None
-            elif key.startswith("n_"):
-                out[f"{key}_ranked"] = int(np.sum(values))
-            else:
-                out[f"{key}_ranked"] = float(np.mean(values))
-        else:
-            out[f"{key}_ranked"] = record.get(key)
-    return out
-
-
 def _targets(params: Params) -> Optional[list[str]]:
-    target = params.gan.target_class
-    if target is None:
-        return None  # every class
-    return [target] if isinstance(target, str) else list(target)
+    return targets_of(params.gan.target_class)  # None: every class
 
 
 def sweep_records(jobs: list[SweepJob]) -> pd.DataFrame:
@@ -159,7 +139,7 @@ def sweep_records(jobs: list[SweepJob]) -> pd.DataFrame:
 
 def sweep_table(records: pd.DataFrame, kind: str) -> pd.DataFrame:
     """Per sweep value, the snapshot with the lowest target-class FID: kimg, value, FID, KID (+/- std),
-    precision, recall, N, and the class(es) scored."""
+    precision, recall, SWD, N, the class(es) scored and the snapshot's folder name."""
     if "fid_ranked" not in records.columns:  # records made by hand or by an older hook: pooled scores
         records = records.assign(**{f"{k}_ranked": records.get(k) for k in RANKED},
                                  scored_on="all classes pooled")
@@ -180,9 +160,11 @@ def sweep_table(records: pd.DataFrame, kind: str) -> pd.DataFrame:
         "KID std": col("kid_std").astype(float),
         "precision": col("precision").astype(float),
         "recall": col("recall").astype(float),
+        "SWD": col("swd").astype(float),
         "N real": col("n_real"),
         "N generated": col("n_fake"),
         "scored on": best["scored_on"].to_numpy(),
+        "snapshot": [snapshot_name(r) for r in best.to_dict("records")],
     })
     if kind == "batch":
         table[column] = table[column].astype(int)
@@ -203,8 +185,8 @@ def select_configuration(records: pd.DataFrame, jobs: list[SweepJob], out_file: 
         choice["criterion"] = f"lowest FID of {best['scored on']} over snapshots (KID breaks ties)"
         job = next(j for j in jobs if j.kind == kind and j.value == best[column])
         choice[key] = float(best[column]) if kind == "gamma" else int(best[column])
-        choice[f"{kind}_run"] = {"output": str(job.out_dir), "kimg": float(best["kimg"]),
-                                 "fid": float(best["FID"]), "kid": float(best["KID"])}
+        choice[f"{kind}_run"] = {"output": str(job.out_dir), "snapshot": best["snapshot"],
+                                 "kimg": float(best["kimg"]), "fid": float(best["FID"]), "kid": float(best["KID"])}
     if out_file is not None:
         write_json_atomic(out_file, choice)
     return choice

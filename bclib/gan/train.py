@@ -50,11 +50,11 @@ from . import losses
 from .augment import AdaptiveP, augment
 from .models import build_critic, build_generator
 from .provenance import describe_training_set, start_afresh_if_stale, write_training_set
+from .snapshots import SNAPSHOT_PREFIX, best_snapshot_name, latest_snapshot, list_snapshots, read_state
 
 tf = tensorflow()
 keras = _keras()
 
-SNAPSHOT_PREFIX = "snapshot-"
 IMAGE_CACHE = "training-images"  # the decoded training images (a row file), inside the output folder
 Hook = Callable[["CWGANTrainer", Path], dict]
 
@@ -92,25 +92,6 @@ def guard_training_split(train: pd.DataFrame, held_out: Optional[pd.DataFrame] =
 # Snapshots on disk
 
 
-def list_snapshots(folder: str | Path) -> list[Path]:
-    """Complete snapshots in ``folder`` (or ``folder`` itself if it is one), oldest first."""
-    folder = Path(folder)
-    if (folder / "state.json").is_file():
-        return [folder]
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.glob(f"{SNAPSHOT_PREFIX}*") if (p / "state.json").is_file())
-
-
-def latest_snapshot(folder: str | Path) -> Optional[Path]:
-    snapshots = list_snapshots(folder)
-    return snapshots[-1] if snapshots else None
-
-
-def read_state(snapshot: Path) -> dict:
-    return json.loads((snapshot / "state.json").read_text())
-
-
 def load_generator(snapshot: Path, prefer_ema: bool = True):
     """The generator of a snapshot (its EMA copy when there is one), loaded in Keras safe mode."""
     from . import models  # noqa: F401  (registers the custom layer for deserialisation)
@@ -131,39 +112,94 @@ def load_critic(snapshot: Path):
 # Images
 
 
-def training_images(frame: pd.DataFrame, resolution: int, folder: Path, batch_size: int = 32) -> RowFile:
-    """The training images decoded once at the GAN's resolution into a uint8 row file in ``folder``
-    (rows in ``frame``'s order), read back batch by batch: memory does not grow with the dataset.
+def stored_width(frame: pd.DataFrame, resolution: int, crop: str) -> int:
+    """Width of the stored training images: ``resolution`` (square), or for ``crop: random`` the tiles'
+    long side at a short side of ``resolution`` (the median aspect ratio of ``frame``'s images)."""
+    if crop != "random" or frame.empty:
+        return int(resolution)
+    width, height = frame["width"].astype(float).to_numpy(), frame["height"].astype(float).to_numpy()
+    ratio = float(np.median(np.maximum(width, height) / np.maximum(np.minimum(width, height), 1.0)))
+    return max(int(resolution), int(round(resolution * ratio)))
 
-    The file is named by the images' paths, sizes and modification times and the resolution, so a
-    changed training set is decoded again; older files in ``folder`` are deleted.
+
+def _decoded_batches(frame: pd.DataFrame, resolution: int, width: int, crop: str, batch_size: int):
+    from ..data.pipeline import cover_dataset, make_dataset
+
+    if crop == "squash":  # the whole tile resized to a square (its axes scaled differently)
+        return make_dataset(frame, resolution, batch_size, cache=False, label_column=None)
+    return cover_dataset(frame, resolution, width, batch_size)  # aspect kept: centre square or a wider strip
+
+
+def training_images(frame: pd.DataFrame, resolution: int, folder: Path, batch_size: int = 32,
+                    crop: str = "squash") -> RowFile:
+    """The training images decoded once into a uint8 row file in ``folder`` (rows in ``frame``'s order),
+    read back batch by batch: memory does not grow with the dataset.
+
+    ``crop`` (``gan.crop``): ``squash`` stores each tile resized to resolution x resolution; ``centre``
+    its centre square of side min(h, w), resized; ``random`` the tile resized to a short side of
+    ``resolution`` *keeping its aspect ratio* (resolution x :func:`stored_width`; a 700x460 tile at 64 px
+    is stored as 64x97), from which the trainer cuts a random square for every image it shows.
+
+    The file is named by the images' paths, sizes and modification times, the stored shape and the
+    crop, so a changed training set is decoded again; older files in ``folder`` are deleted.
     """
     from ..data.index import frame_content_key
-    from ..data.pipeline import make_dataset
 
     folder = Path(folder)
-    path = folder / f"images-{resolution}px-{frame_content_key(frame)}.npy"
+    width = stored_width(frame, resolution, crop)
+    path = folder / f"images-{resolution}x{width}-{crop}-{frame_content_key(frame)}.npy"
     if not path.is_file():
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob("images-*.npy"):
             old.unlink()
-        dataset = make_dataset(frame, resolution, batch_size, cache=False, label_column=None)
         with atomic_path(path) as tmp:
-            writer = RowFileWriter(tmp, len(frame), (resolution, resolution, 3), np.uint8)
+            writer = RowFileWriter(tmp, len(frame), (resolution, width, 3), np.uint8)
             try:
-                for batch in dataset:
+                for batch in _decoded_batches(frame, resolution, width, crop, batch_size):
                     writer.append(np.clip(np.round(batch.numpy()), 0, 255).astype(np.uint8))
             finally:
                 writer.close()
     return RowFile(path)
 
 
-def load_images_u8(frame: pd.DataFrame, resolution: int, batch_size: int = 32) -> np.ndarray:
-    """Decode and resize every image of ``frame`` once (tf.data), kept as uint8 (N, r, r, 3)."""
-    from ..data.pipeline import make_dataset
+class CentreSquares:
+    """The centre squares of stored (r x w) training images, read like an array of (r x r) images.
 
-    dataset = make_dataset(frame, resolution, batch_size, cache=False, label_column=None)
-    batches = [np.clip(np.round(batch.numpy()), 0, 255).astype(np.uint8) for batch in dataset]
+    What the snapshot scores, the fakes grids' real rows and the memorisation checks see when
+    the trainer stores wider strips for random crops (``gan.crop: random``): deterministic, so
+    the real features are cached once.
+    """
+
+    def __init__(self, source):
+        self.source = source  # a RowFile or a RowView
+        side, width = source.shape[1], source.shape[2]
+        self.start, self.side = (width - side) // 2, side
+        self.shape = (len(source), side, side, *source.shape[3:])
+        self.row_shape = self.shape[1:]
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, key) -> np.ndarray:
+        images = self.source[key]
+        return np.ascontiguousarray(images[..., self.start:self.start + self.side, :])
+
+    def view(self, rows) -> "CentreSquares":
+        return CentreSquares(self.source.view(rows))
+
+    @property
+    def fingerprint(self) -> str:
+        import hashlib
+
+        base = getattr(self.source, "fingerprint", None) or self.source.content_id()
+        return hashlib.sha256(f"{base}:centre{self.side}".encode()).hexdigest()[:16]
+
+
+def load_images_u8(frame: pd.DataFrame, resolution: int, batch_size: int = 32, crop: str = "squash") -> np.ndarray:
+    """Decode every image of ``frame`` once (tf.data) as uint8 (N, r, r, 3): resized to a square
+    (``crop: squash``) or its centre square (``centre`` and ``random``, the images the trainer's scores use)."""
+    batches = _decoded_batches(frame, resolution, resolution, "squash" if crop == "squash" else "centre", batch_size)
+    batches = [np.clip(np.round(batch.numpy()), 0, 255).astype(np.uint8) for batch in batches]
     return np.concatenate(batches) if batches else np.zeros((0, resolution, resolution, 3), np.uint8)
 
 
@@ -211,7 +247,10 @@ class CWGANTrainer:
 
         set_determinism(self.seed, deterministic_ops=params.gan.deterministic)
         cfg = self.cfg
-        self.images = training_images(train, cfg.resolution, self.out / IMAGE_CACHE)
+        # the stored images; self.images: what scores and checks see (square, r x r)
+        self.image_file = training_images(train, cfg.resolution, self.out / IMAGE_CACHE, crop=cfg.crop)
+        wide = self.image_file.row_shape[1] > cfg.resolution
+        self.images = CentreSquares(self.image_file) if wide else self.image_file
         self.labels = train["label_index"].to_numpy().astype(np.int32)
         # What G and D are conditioned on: the class, or (class, magnification) pairs.
         self.magnifications: list[str] = []
@@ -229,25 +268,7 @@ class CWGANTrainer:
         self.n = len(self.images)
         self._labels_tf = tf.constant(self.conditions.reshape(-1, 1))
 
-        k = len(self.condition_names)
-        # bfloat16 compute (float32 weights and outputs) when asked: meant for GPUs; no loss scaling needed.
-        previous_policy = keras.mixed_precision.dtype_policy()
-        policy = mixed_precision_policy(cfg.mixed_precision)  # bfloat16 only where the GPU has it
-        if cfg.mixed_precision and policy == "float32":
-            self.log("gan.mixed_precision: this GPU has no bfloat16 units; training in float32")
-        if policy != "float32":
-            keras.mixed_precision.set_dtype_policy(policy)
-        try:
-            self.generator = build_generator(cfg.resolution, cfg.latent_dim, k, cfg.max_channels, cfg.channel_base,
-                                             cfg.equalized_lr)
-            self.critic = build_critic(cfg.resolution, k, cfg.max_channels, cfg.channel_base, cfg.equalized_lr)
-            self.generator_ema = None
-            if cfg.ema_kimg:
-                self.generator_ema = build_generator(cfg.resolution, cfg.latent_dim, k, cfg.max_channels,
-                                                     cfg.channel_base, cfg.equalized_lr)
-                self.generator_ema.set_weights(self.generator.get_weights())
-        finally:
-            keras.mixed_precision.set_dtype_policy(previous_policy)
+        self._build_networks(len(self.condition_names))
         self.opt_g = keras.optimizers.Adam(cfg.lr_g, beta_1=cfg.beta1, beta_2=cfg.beta2)
         self.opt_d = keras.optimizers.Adam(cfg.lr_d, beta_1=cfg.beta1, beta_2=cfg.beta2)
         self.opt_g.build(self.generator.trainable_variables)
@@ -271,6 +292,32 @@ class CWGANTrainer:
         if resumed is not None:
             self._restore(resumed)
             self._restore_augment(resumed)
+
+    def _build_networks(self, k: int) -> None:
+        """Generator, critic and EMA generator for ``k`` conditions, under the compute policy asked for."""
+        cfg = self.cfg
+        # bfloat16 compute (float32 weights and outputs) when asked: meant for GPUs; no loss scaling needed.
+        previous_policy = keras.mixed_precision.dtype_policy()
+        policy = mixed_precision_policy(cfg.mixed_precision)  # bfloat16 only where the GPU has it
+        if cfg.mixed_precision and policy == "float32":
+            self.log("gan.mixed_precision: this GPU has no bfloat16 units; training in float32")
+        if policy != "float32":
+            keras.mixed_precision.set_dtype_policy(policy)
+        try:
+            self.generator = self._new_generator(k)
+            self.critic = build_critic(cfg.resolution, k, cfg.max_channels, cfg.channel_base, cfg.equalized_lr,
+                                       cfg.mbstd_group, cfg.mbstd_channels, cfg.normalized_conditioning)
+            self.generator_ema = None
+            if cfg.ema_kimg:
+                self.generator_ema = self._new_generator(k)
+                self.generator_ema.set_weights(self.generator.get_weights())
+        finally:
+            keras.mixed_precision.set_dtype_policy(previous_policy)
+
+    def _new_generator(self, conditions: int):
+        cfg = self.cfg
+        return build_generator(cfg.resolution, cfg.latent_dim, conditions, cfg.max_channels, cfg.channel_base,
+                               cfg.equalized_lr, cfg.normalized_conditioning)
 
     # -- one iteration ---------------------------------------------------------
 
@@ -358,7 +405,7 @@ class CWGANTrainer:
             grads_x = inner.gradient(score_sum, real)
             norms = tf.sqrt(tf.reduce_sum(tf.square(grads_x), axis=[1, 2, 3]) + 1e-12)
             penalty = 0.5 * tf.reduce_mean(tf.square(norms))
-            weighted = cfg.gamma * penalty
+            weighted = cfg.gamma_value * penalty
         grads_reg = tape.gradient(weighted, variables)
         grads = [_add_gradients(a, b) for a, b in zip(grads_main, grads_reg)]
         return grads, (adversarial + weighted, adversarial, penalty, tf.reduce_mean(norms), real_scores,
@@ -374,7 +421,7 @@ class CWGANTrainer:
                 lambda images, labels: self.critic([images, labels], training=True)[0],
                 real_aug, fake_aug, y, seed=seed_eps)
             adversarial = self._adversarial_d(real_scores, fake_scores)
-            loss_d = adversarial + self.cfg.gamma * penalty
+            loss_d = adversarial + self.cfg.gamma_value * penalty
         grads = tape.gradient(loss_d, self.critic.trainable_variables)
         return grads, (loss_d, adversarial, penalty, grad_norm, real_scores, fake_scores, real_features)
 
@@ -438,13 +485,26 @@ class CWGANTrainer:
             out[mask] = order[offsets[mask]]
         return out.reshape(self.cfg.n_critic, self.cfg.batch_size)
 
+    def real_batch(self, idx: np.ndarray) -> np.ndarray:
+        """The real images ``idx`` (n_critic, batch) as uint8 squares: stored squares as they are, or for
+        ``crop: random`` a random square of each stored strip, drawn from (seed, iteration)."""
+        images = self.image_file.gather(idx.ravel())
+        side, width = self.cfg.resolution, images.shape[2]
+        if width > side:
+            offsets = np.random.default_rng([self.seed, 11, self.iteration]).integers(0, width - side + 1, len(images))
+            columns = offsets[:, None] + np.arange(side)
+            images = np.take_along_axis(images, columns[:, None, :, None], axis=2)
+        return images.reshape(*idx.shape, side, side, images.shape[-1])
+
     def step(self) -> dict:
         idx = self._batch_indices()
-        real = tf.constant(self.images.gather(idx).reshape(*idx.shape, *self.images.row_shape))
+        real = tf.constant(self.real_batch(idx))
         labels = tf.gather(self._labels_tf, tf.constant(idx))
         step_seed = tf.constant([self.seed, self.iteration], dtype=tf.int32)
         p = self.augment_p
         stats = {k: float(v) for k, v in self._step(real, labels, step_seed, tf.constant(p, tf.float32)).items()}
+        if self.cfg.stop_on_nonfinite:
+            self._stop_if_nonfinite(stats)
         stats["augment_p"] = p
         if self.ada is not None:
             count = self.images_per_iteration
@@ -452,6 +512,18 @@ class CWGANTrainer:
         self.images_seen += self.images_per_iteration
         self.iteration += 1
         return stats
+
+    def _stop_if_nonfinite(self, stats: dict) -> None:
+        """One clear error line, before anything is written, when a loss or the penalty is NaN or infinite."""
+        bad = {k: stats[k] for k in ("loss_d", "loss_g", "penalty", "grad_norm") if not np.isfinite(stats[k])}
+        if not bad:
+            return
+        latest = latest_snapshot(self.out)
+        where = f"{latest.name} ({read_state(latest)['kimg']:g} kimg)" if latest is not None else "none yet"
+        values = ", ".join(f"{k} {v}" for k, v in bad.items())
+        raise UserError(f"cWGAN training stopped at {self.kimg:.3f} kimg (iteration {self.iteration}): {values}; "
+                        f"nothing was written for this iteration (last snapshot: {where}); lower gan.lr_d/"
+                        f"gan.lr_g or raise gan.gamma, or set gan.stop_on_nonfinite: false to go on anyway")
 
     # -- the loop ---------------------------------------------------------------
 
@@ -465,8 +537,9 @@ class CWGANTrainer:
         if self.kimg >= target:
             self.log(f"already at {self.kimg:.2f} kimg (target {target}); nothing to do")
             return records
-        self.log(f"training cWGAN {cfg.resolution}px on {self.n} images from {len(self.patients)} patients, "
-                 f"from {self.kimg:.2f} to {target} kimg")
+        self.log(f"training cWGAN {cfg.resolution}px ({cfg.crop} crops) on {self.n} images from "
+                 f"{len(self.patients)} patients, from {self.kimg:.2f} to {target} kimg, {cfg.penalty} gamma "
+                 f"{cfg.gamma_value:.4g}" + (" (auto: 0.0002 x resolution^2 / batch)" if cfg.gamma == "auto" else ""))
         t_last = time.time()
         # counted in images shown to the critic (1 kimg = 1000), with the time left
         progress = ProgressLines(int(round(target * 1000)), "cWGAN", "img", self.log,
@@ -504,7 +577,7 @@ class CWGANTrainer:
             np.savez(tmp / "optimizers.npz", **arrays)
             grid_name = f"fakes-{self.images_seen:09d}.png"
             self.save_fakes_grid(self.out / grid_name)
-            record = {**record, "fakes": grid_name}
+            record = {**record, "snapshot": name, "fakes": grid_name}
             for hook in self.hooks:
                 record.update(hook(self, tmp))
             state = {
@@ -515,22 +588,28 @@ class CWGANTrainer:
                                      for k, c in enumerate(self.class_names)},
                 "augment": self.ada.state() if self.ada is not None else {"p": self.augment_p},
                 "source_size": self.source_size, "gan": self.cfg.model_dump(mode="json"),
+                "gamma_value": self.cfg.gamma_value,
                 "provenance": self.provenance, "training_set": self.training_set["fingerprint"],
                 "record": record,
             }
             write_text_atomic(tmp / "state.json", json.dumps(state, indent=2))  # written last
         append_jsonl(self.out / "metrics.jsonl", record)
+        # the selected (best) snapshot survives pruning, beside the latest keep_snapshots ones
+        best = best_snapshot_name(self.out, self.cfg.target_class)
         for old in list_snapshots(self.out)[:-self.cfg.keep_snapshots]:
-            shutil.rmtree(old, ignore_errors=True)
+            if old.name != best:
+                shutil.rmtree(old, ignore_errors=True)
         return record
 
     def _restore(self, snapshot: Path) -> None:
         state = read_state(snapshot)
         mine = self.cfg.model_dump(mode="json")
-        # equalized_lr keeps every weight's shape but changes its meaning; snapshots older than the key had it off
-        older = {"equalized_lr": False, "condition_magnification": False}
+        # equalized_lr keeps every weight's shape but changes its meaning; snapshots older than a key had
+        # the behaviour it names off (or, for crop, squashed tiles)
+        older = {"equalized_lr": False, "condition_magnification": False, "normalized_conditioning": False,
+                 "mbstd_group": 0, "mbstd_channels": 1, "crop": "squash"}
         for key in ("resolution", "latent_dim", "max_channels", "channel_base", "equalized_lr",
-                    "condition_magnification"):
+                    "condition_magnification", "normalized_conditioning", "mbstd_group", "mbstd_channels", "crop"):
             if state["gan"].get(key, older.get(key)) != mine[key]:
                 raise UserError(f"{snapshot}: cannot resume: gan.{key} was {state['gan'].get(key, older.get(key))}, "
                                 f"now {mine[key]}; use a new output folder")

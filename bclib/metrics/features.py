@@ -138,16 +138,37 @@ def folder_images(folder: str | os.PathLike) -> list[Path]:
     return paths
 
 
-def _decoded(path: Path, size: int) -> np.ndarray:
-    """One image decoded and resized to (size, size) uint8, as a PNG of that size would store it."""
+CROPS = ("squash", "centre")
+
+
+def _decoded(path: Path, size: int, crop: str = "squash") -> np.ndarray:
+    """One image decoded and resized to (size, size) uint8, as a PNG of that size would store it:
+    the whole image (``squash``) or its centre square of side min(h, w) (``centre``, aspect kept)."""
     from ..data.images import load_rgb
 
     tf = tensorflow()
-    resized = tf.image.resize(tf.cast(load_rgb(path), tf.float32), (size, size), antialias=True)
+    image = load_rgb(path)
+    if crop == "centre":
+        h, w = image.shape[:2]
+        side = min(h, w)
+        image = image[(h - side) // 2:(h - side) // 2 + side, (w - side) // 2:(w - side) // 2 + side]
+    resized = tf.image.resize(tf.cast(image, tf.float32), (size, size), antialias=True)
     return np.clip(np.round(resized.numpy()), 0, 255).astype(np.uint8)
 
 
-def folder_features(extractor: FeatureExtractor, paths: list[Path]) -> tuple[np.ndarray, list[dict]]:
+def folder_arrays(paths: list[Path], size: int, crop: str = "squash") -> tuple[np.ndarray, list[dict]]:
+    """Every readable image of ``paths`` as uint8 (N, size, size, 3) (for pixel metrics such as SWD)."""
+    images, problems = [], []
+    for path in paths:
+        try:
+            images.append(_decoded(path, size, crop))
+        except ImageProblem as exc:
+            problems.append({"path": str(path), "problem": f"{exc}; skipped"})
+    return (np.stack(images) if images else np.zeros((0, size, size, 3), np.uint8)), problems
+
+
+def folder_features(extractor: FeatureExtractor, paths: list[Path],
+                    crop: str = "squash") -> tuple[np.ndarray, list[dict]]:
     """Features of image files, decoded one batch at a time (memory does not grow with the number of
     files, only the N x d features do); unreadable files are listed, not fatal."""
     out, problems, batch = [], [], []
@@ -159,7 +180,7 @@ def folder_features(extractor: FeatureExtractor, paths: list[Path]) -> tuple[np.
 
     for path in paths:
         try:
-            batch.append(_decoded(path, extractor.input_size))
+            batch.append(_decoded(path, extractor.input_size, crop))
         except ImageProblem as exc:
             problems.append({"path": str(path), "problem": f"{exc}; skipped"})
         if len(batch) == extractor.batch_size:
@@ -203,13 +224,15 @@ def features_of_arrays(extractor: FeatureExtractor, images_u8: np.ndarray, cache
     return cached_features(extractor, fingerprint_arrays(images_u8), lambda: extractor(images_u8), cache_dir)
 
 
-def features_of_folder(extractor: FeatureExtractor, folder, cache_dir=None) -> tuple[np.ndarray, list[dict]]:
+def features_of_folder(extractor: FeatureExtractor, folder, cache_dir=None,
+                       crop: str = "squash") -> tuple[np.ndarray, list[dict]]:
     paths = folder_images(folder)
     problems: list[dict] = []
 
     def compute():
-        features, found = folder_features(extractor, paths)
+        features, found = folder_features(extractor, paths, crop)
         problems.extend(found)
         return features
 
-    return cached_features(extractor, fingerprint_paths(paths), compute, cache_dir), problems
+    key = fingerprint_paths(paths) + ("" if crop == "squash" else f"-{crop}")
+    return cached_features(extractor, key, compute, cache_dir), problems

@@ -13,6 +13,12 @@ the same set (k = 3 by default, as in the paper and StyleGAN2-ADA). Then
 Both are in [0, 1], higher is better. They are computed in the feature space used
 for FID (InceptionV3 pool features), with Euclidean distances.
 
+The radii depend on how many points a set has, so the scores compare like with
+like only on sets of the same size: :func:`balanced_precision_recall` subsamples the
+larger set to the smaller one's size several times and reports the mean and spread
+(what the snapshot scores and ``bclib fid`` use); :func:`precision_recall` scores the
+two sets as given.
+
 Memory stays bounded for 50,000 images per set: distances are computed in blocks
 of query rows against all reference rows (a block holds ``memory_mb`` megabytes),
 never as a full n x m matrix.
@@ -74,3 +80,33 @@ def precision_recall(real, fake, k: int = 3, memory_mb: float = 256, dtype=np.fl
     precision = inside_manifold(fake, real, real_radii, memory_mb, dtype).mean()
     recall = inside_manifold(real, fake, fake_radii, memory_mb, dtype).mean()
     return {"precision": float(precision), "recall": float(recall), "pr_k": int(k)}
+
+
+def balanced_precision_recall(real, fake, k: int = 3, repeats: int = 10, seed: int = 0,
+                              memory_mb: float = 256, dtype=np.float64) -> dict:
+    """Precision and recall on **equal-size** sets: the larger set is subsampled (without replacement)
+    to the smaller one's size, ``repeats`` times with different draws; mean and standard deviation.
+
+    Each set's k-NN radii come from its own points, so a set with more points has smaller balls:
+    comparing 256 fakes with 96 reals pushes recall down and precision up whatever the generator
+    does. With equal sizes both sets' balls have the same scale. Sets of the same size are
+    compared once, as they are (standard deviation 0). Returns ``precision``, ``recall``,
+    ``precision_std``, ``recall_std``, ``pr_n`` (images per set), ``pr_repeats`` and ``pr_k``.
+    """
+    real = np.asarray(real, dtype=dtype)
+    fake = np.asarray(fake, dtype=dtype)
+    n = min(len(real), len(fake))
+    if n <= k:
+        raise ValueError(f"k = {k} neighbours need more than {k} images in each set, got {len(real)} and {len(fake)}")
+    draws = 1 if len(real) == len(fake) else max(1, int(repeats))
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(draws):
+        r = real if len(real) == n else real[np.sort(rng.choice(len(real), n, replace=False))]
+        f = fake if len(fake) == n else fake[np.sort(rng.choice(len(fake), n, replace=False))]
+        pr = precision_recall(r, f, k, memory_mb, dtype)
+        values.append((pr["precision"], pr["recall"]))
+    values = np.asarray(values)
+    return {"precision": float(values[:, 0].mean()), "recall": float(values[:, 1].mean()),
+            "precision_std": float(values[:, 0].std()), "recall_std": float(values[:, 1].std()),
+            "pr_n": int(n), "pr_repeats": int(draws), "pr_k": int(k)}

@@ -113,7 +113,8 @@ def gan_cost(job) -> Cost:
     levels = [2 ** k for k in range(2, gan.resolution.bit_length())]
     per_network = sum(2 * 9 * min(gan.max_channels, gan.channel_base // r) ** 2 for r in levels)
     snapshot_gb = per_network * 7 * 4 / 1e9
-    return Cost(1, seconds / 3600, float("nan"), snapshot_gb * gan.keep_snapshots)
+    # the latest keep_snapshots, plus the selected (lowest-FID) one when it is older (bclib.gan.snapshots)
+    return Cost(1, seconds / 3600, float("nan"), snapshot_gb * (gan.keep_snapshots + 1))
 
 
 def _group(job) -> str:
