@@ -227,11 +227,15 @@ def main(argv=None) -> int:
 
     data = real_split()
     extractors = {"net": extractor_from_settings("inception", args.weights, 75)}
-    runs = [run_one(config, seed, args, data, extractors) for config in args.configs for seed in args.seeds]
-    text = markdown(runs, args)
+    runs = []
+    for seed in args.seeds:  # seed-major: an interrupted run still has every setting of the first seed
+        for config in args.configs:
+            runs.append(run_one(config, seed, args, data, extractors))
+            text = markdown(runs, args)  # saved after every run, so a long benchmark stopped early keeps its part
+            save("gan_real", {"title": f"cWGAN on real BreakHis tiles: old vs new defaults, with and without ADA "
+                                       f"({args.kimg:g} kimg at 64 px)", "runs": runs, "args": vars(args),
+                              "markdown": text, "complete": len(runs) == len(args.seeds) * len(args.configs)})
     print(text)
-    save("gan_real", {"title": f"cWGAN on real BreakHis tiles: old vs new defaults, with and without ADA "
-                               f"({args.kimg:g} kimg at 64 px)", "runs": runs, "args": vars(args), "markdown": text})
     return 0
 
 
