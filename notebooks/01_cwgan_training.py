@@ -250,9 +250,9 @@ index = index_dataset(params.data.dataset, params.data.root, params.data.task)
 split = split_from_params(index, params)
 test = split[split["part"] == "test"]
 train = split[split["part"] == "train"]
-probe = analysis.critic_linear_probe(critic, trainer.images, trainer.labels,
-                                     load_images_u8(test, gan.resolution, crop=gan.crop), test["label_index"].to_numpy(),
-                                     train_groups=train["patient"], seed=params.seed)
+test_images = load_images_u8(test, gan.resolution, crop=gan.crop)
+probe = analysis.critic_linear_probe(critic, trainer.images, trainer.labels, test_images,
+                                     test["label_index"].to_numpy(), train_groups=train["patient"], seed=params.seed)
 probe["majority_class_share"] = float(test["label"].value_counts(normalize=True).max())
 probe["data"] = provenance
 write_json_atomic(session.output_dir / "tables" / "01_critic_probe.json", probe)

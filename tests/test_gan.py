@@ -184,20 +184,34 @@ def test_train_snapshot_resume_equals_uninterrupted(tmp_path, split):
         np.testing.assert_array_equal(a, b)  # bit-identical on CPU with op determinism
 
 
-def test_resume_refuses_a_different_architecture(tmp_path, split):
+def test_a_different_architecture_is_never_resumed_it_starts_afresh(tmp_path, split):
+    """After a change of architecture setting (or of bclib's defaults) the old snapshots are moved aside,
+    kept, and training starts from scratch, as for another training set; a job rerun never stops on them."""
     train, held = train_part(split)
     index, _ = split
     out = tmp_path / "gan"
     CWGANTrainer(tiny_params(tmp_path, index.root, total=0.016), train, index.class_names, out,
                  held_out=held, log=lambda m: None).train()
-    params = tiny_params(tmp_path, index.root, total=0.032)
-    params.gan.latent_dim = 16
-    with pytest.raises(UserError, match="gan.latent_dim was 8, now 16"):
-        CWGANTrainer(params, train, index.class_names, out, held_out=held, log=lambda m: None)
-    params = tiny_params(tmp_path, index.root, total=0.032)
-    params.gan.equalized_lr = True  # same weight shapes, different meaning
-    with pytest.raises(UserError, match="gan.equalized_lr was False, now True"):
-        CWGANTrainer(params, train, index.class_names, out, held_out=held, log=lambda m: None)
+    old = list_snapshots(out)
+    changes = {}
+    for key, value, said in (("latent_dim", 16, "gan.latent_dim 8 (now 16)"),
+                             ("equalized_lr", True, "gan.equalized_lr False (now True)")):  # same shapes, other meaning
+        changes[key] = value
+        params = tiny_params(tmp_path, index.root, total=0.032)
+        for k, v in changes.items():
+            setattr(params.gan, k, v)
+        messages = []
+        trainer = CWGANTrainer(params, train, index.class_names, out, held_out=held, log=messages.append)
+        assert trainer.kimg == 0 and list_snapshots(out) == []
+        assert any(said in m and "starting afresh" in m for m in messages), messages
+        trainer.train()
+    assert sorted(p.name for p in out.glob("superseded-*/snapshot-*")) >= sorted(p.name for p in old)
+    kept = sorted(out.glob("superseded-*/snapshot-*"))[0]  # a snapshot restored directly is still refused
+    with pytest.raises(UserError, match="cannot resume: trained with gan.latent_dim 8 \\(now 16\\)"):
+        params = tiny_params(tmp_path, index.root, total=0.032)
+        params.gan.latent_dim = 16
+        CWGANTrainer(params, train, index.class_names, tmp_path / "other", held_out=held,
+                     log=lambda m: None)._restore(kept)
 
 
 def test_killed_training_continues_with_nothing_lost(tmp_path, breakhis_root):

@@ -94,19 +94,25 @@ def read_training_set(gan_dir: Path) -> dict:
 
 
 def start_afresh_if_stale(out_dir: Path, fingerprint: str, snapshots: Sequence[Path],
-                          read_state: Callable[[Path], dict], log: Callable[[str], None] = print) -> Optional[Path]:
-    """Move aside a previous run trained on another training set; return where it went (None if nothing moved).
+                          read_state: Callable[[Path], dict], log: Callable[[str], None] = print,
+                          other_network: Callable[[dict], Optional[str]] = lambda state: None) -> Optional[Path]:
+    """Move aside a previous run trained on another training set, or of another network; return where it went
+    (None if nothing moved).
 
     A snapshot without a recorded fingerprint (older versions) counts as another
-    training set. Everything of the old run (snapshots, ``metrics.jsonl``,
-    ``fakes-*.png``, training-set records) is moved into a hidden folder which is
-    then renamed to ``superseded-<old fingerprint>``; an interrupted move is
-    finished by the next start.
+    training set. ``other_network(state)`` says why a snapshot's networks are not
+    the ones asked for (a changed architecture setting, e.g. after an upgrade of
+    bclib's defaults), or None. Everything of the old run (snapshots,
+    ``metrics.jsonl``, ``fakes-*.png``, training-set records) is moved into a
+    hidden folder which is then renamed to ``superseded-<old fingerprint>``; an
+    interrupted move is finished by the next start.
     """
     out_dir = Path(out_dir)
     for debris in sorted(out_dir.glob(f".{SUPERSEDED_PREFIX}*.tmp")):  # a move that was interrupted
         debris.rename(_free_name(out_dir, debris.name[1:-4]))
-    stale = [s for s in snapshots if read_state(s).get("training_set") != fingerprint]
+    reasons = {s: ("another training set" if read_state(s).get("training_set") != fingerprint
+                   else other_network(read_state(s))) for s in snapshots}
+    stale = [s for s, reason in reasons.items() if reason]
     if not stale:
         return None
     old = read_state(stale[-1]).get("training_set") or "unrecorded"
@@ -123,8 +129,10 @@ def start_afresh_if_stale(out_dir: Path, fingerprint: str, snapshots: Sequence[P
             item.rename(staging / item.name)
     target = _free_name(out_dir, name)
     staging.rename(target)
-    log(f"snapshots in {out_dir} were trained on another training set (fingerprint {old}≠{fingerprint}): "
-        f"starting afresh; the old run is kept in {target.name}/ (delete it to free the space)")
+    why = reasons[stale[-1]]
+    what = f"another training set (fingerprint {old}≠{fingerprint})" if why == "another training set" else why
+    log(f"snapshots in {out_dir} were trained with {what}: starting afresh; the old run is kept in "
+        f"{target.name}/ (delete it to free the space)")
     return target
 
 

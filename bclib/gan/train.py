@@ -286,7 +286,7 @@ class CWGANTrainer:
             shutil.rmtree(stale, ignore_errors=True)
         # Snapshots of another training set (other patients, maybe today's test ones) are never resumed.
         start_afresh_if_stale(self.out, self.training_set["fingerprint"], list_snapshots(self.out), read_state,
-                              self.log)
+                              self.log, other_network=self._other_network)
         write_training_set(self.out, self.training_set)
         resumed = latest_snapshot(self.out)
         if resumed is not None:
@@ -601,8 +601,8 @@ class CWGANTrainer:
                 shutil.rmtree(old, ignore_errors=True)
         return record
 
-    def _restore(self, snapshot: Path) -> None:
-        state = read_state(snapshot)
+    def _other_network(self, state: dict) -> Optional[str]:
+        """Why the networks of a snapshot's ``state`` are not the ones this run builds (None: they are)."""
         mine = self.cfg.model_dump(mode="json")
         # equalized_lr keeps every weight's shape but changes its meaning; snapshots older than a key had
         # the behaviour it names off (or, for crop, squashed tiles)
@@ -611,8 +611,14 @@ class CWGANTrainer:
         for key in ("resolution", "latent_dim", "max_channels", "channel_base", "equalized_lr",
                     "condition_magnification", "normalized_conditioning", "mbstd_group", "mbstd_channels", "crop"):
             if state["gan"].get(key, older.get(key)) != mine[key]:
-                raise UserError(f"{snapshot}: cannot resume: gan.{key} was {state['gan'].get(key, older.get(key))}, "
-                                f"now {mine[key]}; use a new output folder")
+                return f"gan.{key} {state['gan'].get(key, older.get(key))} (now {mine[key]})"
+        return None
+
+    def _restore(self, snapshot: Path) -> None:
+        state = read_state(snapshot)
+        other = self._other_network(state)
+        if other is not None:  # only a snapshot folder given directly gets here: it is not moved aside
+            raise UserError(f"{snapshot}: cannot resume: trained with {other}; use a new output folder")
         if state["class_names"] != self.class_names:
             raise UserError(f"{snapshot}: cannot resume: classes were {state['class_names']}, now {self.class_names}")
         if state.get("training_set") != self.training_set["fingerprint"]:
