@@ -130,8 +130,9 @@ def start_afresh_if_stale(out_dir: Path, fingerprint: str, snapshots: Sequence[P
     target = _free_name(out_dir, name)
     staging.rename(target)
     why = reasons[stale[-1]]
-    what = f"another training set (fingerprint {old}≠{fingerprint})" if why == "another training set" else why
-    log(f"snapshots in {out_dir} were trained with {what}: starting afresh; the old run is kept in "
+    what = f"on another training set (fingerprint {old}≠{fingerprint})" if why == "another training set" \
+        else f"with {why}"
+    log(f"snapshots in {out_dir} were trained {what}: starting afresh; the old run is kept in "
         f"{target.name}/ (delete it to free the space)")
     return target
 
