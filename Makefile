@@ -37,7 +37,7 @@ setup: $(STAMP)
 
 # Redrawn (--force) when the generator changes.
 $(SYNTH_BREAKHIS): $(wildcard bclib/data/synth/*.py) | $(STAMP)
-	$(BIN)/bclib synth --layout breakhis --out data/synthetic/breakhis --seed 0 --images-per-magnification 2 --force
+	$(BIN)/bclib synth --layout breakhis --out data/synthetic/breakhis --seed 0 --force
 
 $(SYNTH_BACH): $(wildcard bclib/data/synth/*.py) | $(STAMP)
 	$(BIN)/bclib synth --layout bach --out data/synthetic/bach --seed 0 --force

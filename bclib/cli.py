@@ -37,8 +37,8 @@ def cmd_synth(args) -> int:
                                              size=args.size or (700, 460))
     elif args.layout == "breakhis":
         out = synth.make_breakhis(
-            args.out, seed=args.seed, **({} if args.images_per_magnification is None else
-               {"images_per_magnification": args.images_per_magnification}),
+            args.out, seed=args.seed, patients_per_subtype=synth.EMBEDDED_PATIENTS,
+            images_per_magnification=args.images_per_magnification or synth.EMBEDDED_IMAGES_PER_MAGNIFICATION,
             size=args.size or (700, 460), force=args.force, workers=args.workers,
         )
     else:
@@ -231,7 +231,8 @@ def _add_data_commands(sub) -> None:
     p.add_argument("--size", type=_size, default=None, metavar="WxH",
                    help="image size (default 700x460 for BreakHis, 512x384 for BACH)")
     p.add_argument("--images-per-magnification", type=int, default=None, metavar="N",
-                   help="BreakHis: images per patient and magnification (default: the embedded set's, 2)")
+                   help="BreakHis: images per patient and magnification (default: the embedded set's, 1; "
+                        "its 104 patients are fixed)")
     p.add_argument("--images-per-class", type=int, default=12, metavar="N", help="BACH: images per class")
     p.add_argument("--workers", type=int, default=None, metavar="N", help="processes drawing images (default: up to 4)")
     p.add_argument("--rehearsal", action="store_true",

@@ -109,6 +109,11 @@ print("\n".join(split_lines))
 # patient the share of their images classified correctly, averaged over
 # patients, so a patient with many images does not dominate. Look at the width
 # of the intervals before comparing rows: with a few test patients they are wide.
+# `majority_share` is what a model scores by always answering the test set's
+# largest class: an accuracy near it means nothing was learned, which is why
+# balanced accuracy (the mean of the per-class recalls, 0.5 for any one-class
+# answer with two classes) sits beside it. A run that gives every test patient
+# the same class is flagged in the `warning` column.
 
 # %%
 scores = rep.run_scores(runs + image_split_runs, params.eval.bootstrap, params.eval.confidence, params.seed)

@@ -296,6 +296,26 @@ def test_sweep_over_every_class_ranks_on_the_class_mean(tmp_path):
     assert set(table["scored on"]) == {"benign, malignant"}
 
 
+def test_a_batch_point_equal_to_a_gamma_point_is_trained_once_and_fills_both_tables(tmp_path):
+    import json
+
+    from bclib.gan import sweeps
+
+    params = load_params(PARAMS / "smoke.yaml", [f"run.output_dir={tmp_path}", "gan.gamma=10",
+                                                 "gan.batch_size=16", "gan.gamma_sweep=[1, 10]",
+                                                 "gan.batch_sweep=[8, 16]"])
+    jobs = sweeps.sweep_jobs(params)
+    assert [j.name for j in jobs] == ["gamma-1", "gamma-10", "batch-8"]  # batch 16 at gamma 10 = gamma-10
+    for fid, job in zip([30.0, 20.0, 25.0], jobs):
+        job.out_dir.mkdir(parents=True)
+        (job.out_dir / "metrics.jsonl").write_text(json.dumps({"kimg": 0.5, "fid": fid, "kid": fid / 100}) + "\n")
+    records = sweeps.sweep_records(jobs)
+    assert list(sweeps.sweep_table(records, "batch")["FID"]) == [25.0, 20.0]
+    assert list(sweeps.sweep_table(records, "gamma")["FID"]) == [30.0, 20.0]
+    choice = sweeps.select_configuration(records, jobs)
+    assert choice["batch_size"] == 16 and choice["batch_run"]["output"].endswith("gamma-10")
+
+
 def test_bounded_critic_losses():
     real, fake = tf.constant([[2.0], [0.0]]), tf.constant([[-3.0], [1.0]])
     assert losses.critic_loss(real, fake, "hinge").numpy() == pytest.approx((0 + 1) / 2 + (0 + 2) / 2)

@@ -29,6 +29,7 @@ from bclib.evaluation.report import (  # noqa: E402
     run_scores,
     stain_ablation_table,
     validation_score,
+    with_interval,
     with_spread,
 )
 from helpers import bomb_png, write_png  # noqa: E402
@@ -99,6 +100,19 @@ def test_run_scores_give_intervals_around_each_estimate_and_seed_means():
     table14 = accuracy_beside_table14(summary, "breakhis")
     assert table14.loc["none", "our_accuracy_%"] == 87.5 and table14.loc["none", "paper_accuracy_%"] == 98.8
     assert np.isnan(table14.loc["cwgan", "paper_accuracy_%"])  # the paper has no cWGAN-only row
+
+
+def test_a_run_that_calls_every_test_patient_one_class_is_flagged_with_the_majority_share():
+    # patients p1, p3 benign, p2, p4 malignant; "all malignant" = right on p2 and p4, wrong on p1 and p3
+    always_malignant = _run("proposed", "none", 0, "patient", [False, False, True, True] * 2)
+    mostly_malignant = _run("proposed", "none", 1, "patient", [True, True, True, True, False, False, True, True])
+    learns = _run("proposed", "none", 2, "patient", [True] * 8)
+    scores = run_scores([always_malignant, mostly_malignant, learns], n_resamples=50)
+    assert list(scores["one_class"]) == [True, False, False]
+    assert list(scores["majority_share"]) == [0.5, 0.5, 0.5]
+    assert scores["balanced_accuracy"].iloc[0] == 0.5
+    shown = with_interval(scores)
+    assert shown["warning"].iloc[0].startswith("ONE CLASS") and shown["warning"].iloc[2] == ""
 
 
 def test_per_class_table_sits_beside_the_papers_row_for_the_same_model():
@@ -199,7 +213,8 @@ def test_report_writes_markdown_and_html_with_tables_and_figures(tmp_path):
     png = write_png(tmp_path / "figures" / "f.png", np.zeros((8, 8, 3), np.uint8))
     report = Report("Title", "SYNTHETIC data | UNTRAINED backbones")
     report.text("Section", "First paragraph.\n\nSecond <paragraph>.")
-    report.table("A table", pd.DataFrame({"x": [0.12345]}), "a_table", rows="one row per run")
+    report.table("A table", pd.DataFrame({"x": [0.12345], "count": [47.0], "sd": [np.nan]}), "a_table",
+                 rows="one row per run")
     with pytest.raises(ValueError, match="how its rows were chosen"):
         report.table("Unexplained", pd.DataFrame({"x": [1]}), rows="")
     report.figure("A figure", png)
@@ -210,7 +225,12 @@ def test_report_writes_markdown_and_html_with_tables_and_figures(tmp_path):
     assert "*Rows: one row per run*" in text
     html = page.read_text()
     assert "Rows: one row per run" in html and "<table" in html
-    assert "src='figures/f.png'" in html and "Second &lt;paragraph&gt;." in html
+    assert "Second &lt;paragraph&gt;." in html
+    import base64
+
+    embedded = "src='data:image/png;base64," + base64.b64encode(png.read_bytes()).decode() + "' alt='A figure'"
+    assert embedded in html  # report.html opened on its own shows the figure
+    assert " 47 |" in text and "47.000" not in text + html and "sd" not in text  # counts as integers, empty sd left out
 
 
 # -- bclib predict ----------------------------------------------------------------------

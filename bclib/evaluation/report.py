@@ -15,6 +15,7 @@ were chosen (``Report.table(..., rows=...)``).
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import warnings
@@ -28,7 +29,7 @@ import pandas as pd
 from ..io import write_text_atomic
 from ..params import FUSION_MODELS
 from ..reference import paper_table
-from .scores import headline_metrics, patient_level_rates, per_class_table, statistic
+from .scores import has_patients, headline_metrics, patient_level_rates, per_class_table, statistic
 from .uncertainty import bootstrap_interval, paired_bootstrap, patient_mcnemar, two_sample_bootstrap
 
 PAPER_PER_CLASS = {"breakhis": "table11_breakhis_per_class", "bach": "table12_bach_per_class"}
@@ -203,14 +204,27 @@ def real_and_generated(params, n: int) -> tuple[list[str], list[str]]:
     return list(real["path"].iloc[:n]), list(generated["path"].iloc[:n])
 
 
+def predicts_one_class(predictions: pd.DataFrame) -> bool:
+    """True when every test patient (every image, without patient ids) gets the same predicted class:
+    the patient's class is the one predicted for most of their images."""
+    if has_patients(predictions):
+        votes = predictions.groupby("patient")["pred"].agg(lambda p: p.value_counts().index[0])
+        return votes.nunique() == 1
+    return predictions["pred"].nunique() == 1
+
+
 def run_scores(runs: Sequence[Run], n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> pd.DataFrame:
-    """One row per run: each headline measure with its bootstrap interval (patients resampled)."""
+    """One row per run: each headline measure with its bootstrap interval (patients resampled), the share
+    of the test set's largest class (what always answering that class scores) and whether the run
+    predicts one class for every test patient."""
     rows = []
     for run in runs:
         measured = headline_metrics(run.predictions, run.classes)
         row = {"model": run.record["model"], "variant": run.record["variant"], "seed": run.record["seed"],
                "split": run.record["split"], "n_test": measured["n_images"],
-               "n_patients": measured.get("n_patients", np.nan)}
+               "n_patients": measured.get("n_patients", np.nan),
+               "majority_share": float(run.predictions["label"].value_counts(normalize=True).iloc[0]),
+               "one_class": predicts_one_class(run.predictions)}
         for name in HEADLINES:
             if name not in measured:
                 continue
@@ -260,6 +274,10 @@ def with_interval(scores: pd.DataFrame, measures: Sequence[str] = HEADLINES, dig
         if m in scores:
             shown[m] = [f"{e:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]" if pd.notna(e) else ""
                         for e, lo, hi in zip(scores[m], scores[f"{m}_low"], scores[f"{m}_high"])]
+    if "majority_share" in scores:
+        shown["majority_share"] = scores["majority_share"].map(lambda v: f"{v:.{digits}f}")
+    if "one_class" in scores:
+        shown["warning"] = ["ONE CLASS for every test patient" if flag else "" for flag in scores["one_class"]]
     return shown
 
 
@@ -439,11 +457,22 @@ def _leakage_interval(runs: Sequence[Run], row: dict, n_resamples: int, confiden
 
 
 def _flat(frame: pd.DataFrame) -> pd.DataFrame:
-    """Tables as shown in the report: row keys as columns, two-level headers joined ('TP this run')."""
+    """Tables as shown in the report: row keys as columns, two-level headers joined ('TP this run'),
+    columns with no value at all left out (a standard deviation over one seed), whole numbers as integers."""
     shown = frame.reset_index() if isinstance(frame.index, pd.MultiIndex) else frame.copy()
     if isinstance(shown.columns, pd.MultiIndex):
         shown.columns = [" ".join(str(p) for p in col if str(p)).strip() for col in shown.columns]
+    shown = shown.loc[:, [not shown[c].isna().all() for c in shown.columns]] if len(shown) else shown
+    for column in shown.columns:
+        values = shown[column]
+        if pd.api.types.is_float_dtype(values) and values.dropna().apply(float.is_integer).all():
+            shown[column] = values.astype("Int64")
     return shown
+
+
+def _embedded_png(png: Path) -> str:
+    """The figure as a data URI, so that report.html shows it when opened on its own."""
+    return "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii")
 
 
 @dataclass
@@ -490,12 +519,13 @@ class Report:
             elif kind == "table":
                 parts += [f"<p><b>{html.escape(caption)}</b> <span class='prov'>our side: "
                           f"{html.escape(self.provenance)}</span><br><i>Rows: {html.escape(body[2])}</i></p>",
-                          _flat(body[0]).to_html(float_format="%.3f", na_rep="")]
+                          "<div class='wide'>" + _flat(body[0]).to_html(float_format="%.3f", na_rep="") + "</div>"]
             else:
-                parts.append(f"<figure><img src='{body.relative_to(out_dir).as_posix()}' style='max-width:100%'>"
-                             f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+                parts.append(f"<figure><img src='{_embedded_png(body)}' alt='{html.escape(caption, quote=True)}' "
+                             f"style='max-width:100%'><figcaption>{html.escape(caption)}</figcaption></figure>")
         style = ("body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse;"
-                 "font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px}.prov{color:#a00000}")
+                 "font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px}.prov{color:#a00000}"
+                 ".wide{overflow-x:auto;max-width:100%}")
         return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(self.title)}</title>"
                 f"<style>{style}</style></head><body>{''.join(parts)}</body></html>")
 

@@ -6,6 +6,10 @@ points can run in any order, in parallel, or on other machines (the command
 line of each job is ``bclib gan train --params P --set gan.<key>=<value> --out DIR``).
 A finished point is skipped when the sweep is run again.
 
+A point of the batch sweep that repeats a point of the gamma sweep (the batch
+size of the profile at the profile's gamma) is not trained twice: the gamma
+point's run fills both tables' rows (``SweepJob.rows``).
+
 :func:`sweep_table` reduces each point to its best snapshot (lowest FID), in the
 layout of the paper's tables (kimg, gamma or batch, FID, KID, and the snapshot's
 folder name), and :func:`select_configuration` picks the setting used downstream.
@@ -50,6 +54,11 @@ class SweepJob:
     overrides: list[str]
     out_dir: Path
     params: Params = field(repr=False)
+    rows: tuple[tuple[str, float], ...] = ()  # the (kind, value) table rows this run fills; () = its own
+
+    @property
+    def table_rows(self) -> tuple[tuple[str, float], ...]:
+        return self.rows or ((self.kind, self.value),)
 
     @property
     def name(self) -> str:
@@ -87,20 +96,25 @@ class SweepJob:
 
 
 def sweep_jobs(params: Params, kinds=("gamma", "batch")) -> list[SweepJob]:
-    """One job per value of ``gan.gamma_sweep`` and ``gan.batch_sweep``."""
-    jobs = []
+    """One job per value of ``gan.gamma_sweep`` and ``gan.batch_sweep``; a batch point equal to a gamma
+    point (the profile's batch size, with the profile's gamma among the swept gammas) is that job's."""
+    jobs: list[SweepJob] = []
     length = params.gan.sweep_kimg or params.gan.total_kimg
     for kind in kinds:
         values = params.gan.gamma_sweep if kind == "gamma" else params.gan.batch_sweep
         for value in values:
             key = SWEEP_KEYS[kind]
-            overrides = [f"gan.{key}={value:g}", f"gan.total_kimg={length:g}",
-                         f"gan.snapshot_kimg={min(params.gan.snapshot_kimg, length):g}"]
             point = params.model_copy(deep=True)
             point._source = params._source
             setattr(point.gan, key, value if kind == "gamma" else int(value))
             point.gan.total_kimg = length
             point.gan.snapshot_kimg = min(params.gan.snapshot_kimg, length)
+            same = next((j for j in jobs if j.params.gan == point.gan), None)
+            if same is not None:
+                same.rows = same.table_rows + ((kind, value),)
+                continue
+            overrides = [f"gan.{key}={value:g}", f"gan.total_kimg={length:g}",
+                         f"gan.snapshot_kimg={min(params.gan.snapshot_kimg, length):g}"]
             jobs.append(SweepJob(kind, value, overrides, params.output_dir / "sweeps" / f"{kind}-{value:g}", point))
     return jobs
 
@@ -133,7 +147,7 @@ def sweep_records(jobs: list[SweepJob]) -> pd.DataFrame:
         targets = _targets(job.params)
         for record in read_jsonl(job.out_dir / "metrics.jsonl"):
             ranked = ranked_scores(record, targets) if "fid" in record else {}
-            rows.append({"kind": job.kind, "value": job.value, **record, **ranked})
+            rows.extend({"kind": kind, "value": value, **record, **ranked} for kind, value in job.table_rows)
     return pd.DataFrame(rows)
 
 
@@ -183,7 +197,7 @@ def select_configuration(records: pd.DataFrame, jobs: list[SweepJob], out_file: 
         column = "gamma" if kind == "gamma" else "batch size"
         best = table.sort_values(["FID", "KID"]).iloc[0]
         choice["criterion"] = f"lowest FID of {best['scored on']} over snapshots (KID breaks ties)"
-        job = next(j for j in jobs if j.kind == kind and j.value == best[column])
+        job = next(j for j in jobs if (kind, best[column]) in j.table_rows)
         choice[key] = float(best[column]) if kind == "gamma" else int(best[column])
         choice[f"{kind}_run"] = {"output": str(job.out_dir), "snapshot": best["snapshot"],
                                  "kimg": float(best["kimg"]), "fid": float(best["FID"]), "kid": float(best["KID"])}

@@ -23,7 +23,7 @@ their photos. A classifier can therefore score higher by recognising patients
 it has seen, which is what an image-level split rewards.
 
 Magnification sets the scale: one tissue unit (about 3 micrometres) takes
-1.6 pixels of a 700x460 tile at 40X and 12 pixels at 400X.
+1.6 pixels of a 700x460 tile at 40X and 13 pixels at 400X.
 
 Everything is deterministic for a seed: each image has its own random stream
 derived from (seed, patient, magnification, sequence number), so the bytes
@@ -37,6 +37,8 @@ from .archive import (
     BACH_UNIT_PIXELS,
     DEFAULT_IMAGES_PER_MAGNIFICATION,
     DEFAULT_PATIENTS,
+    EMBEDDED_IMAGES_PER_MAGNIFICATION,
+    EMBEDDED_PATIENTS,
     GENERATOR_VERSION,
     MARKER,
     UNIT_PIXELS,
@@ -51,6 +53,7 @@ from .archive import (
 
 __all__ = [
     "BACH_FOLDERS", "BACH_UNIT_PIXELS", "BREAKHIS_SUBTYPES", "DEFAULT_IMAGES_PER_MAGNIFICATION", "DEFAULT_PATIENTS",
+    "EMBEDDED_IMAGES_PER_MAGNIFICATION", "EMBEDDED_PATIENTS",
     "GENERATOR_VERSION", "MARKER", "UNIT_PIXELS", "draw_image", "draw_patient", "make_bach", "make_breakhis",
     "make_breakhis_rehearsal", "archive_folders",
 ]

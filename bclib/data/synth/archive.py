@@ -27,7 +27,7 @@ from .stain import Stain, render
 from .tissue import Biology, Patient, draw_tissue
 
 MARKER = SYNTHETIC_MARKER
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 4  # 3: tuned against real BreakHis tiles (benchmarks/bench_realism.py); 4: class-linked dyes
 _MAGNIFICATIONS = [int(m[:-1]) for m in BREAKHIS_MAGNIFICATIONS]  # 40, 100, 200, 400
 
 # Patients per subtype in the default synthetic set: 16 benign and 36 malignant
@@ -40,17 +40,31 @@ DEFAULT_PATIENTS = {
     "ductal_carcinoma": 16, "lobular_carcinoma": 7, "mucinous_carcinoma": 6, "papillary_carcinoma": 7,
 }
 DEFAULT_IMAGES_PER_MAGNIFICATION = 2
+# The embedded dataset (`bclib synth --layout breakhis`, `make data`): twice the patients, one image per
+# patient and magnification. Patient-level scores need patients more than images: its test part holds
+# about 21 patients (10 with the defaults above) for the same number of tiles.
+EMBEDDED_PATIENTS = {subtype: 2 * n for subtype, n in DEFAULT_PATIENTS.items()}
+EMBEDDED_IMAGES_PER_MAGNIFICATION = 1
 
 # Pixels per tissue unit (about 3 micrometres) on a 700x460 tile. The optical
 # ratio 40X:400X is 1:10; it is compressed a little so that nuclei stay
 # visible at 40X and a gland still fits at 400X.
-UNIT_PIXELS = {40: 1.6, 100: 3.2, 200: 6.0, 400: 11.0}
+UNIT_PIXELS = {40: 1.6, 100: 3.4, 200: 6.6, 400: 13.0}
 BACH_UNIT_PIXELS = 4.5  # BACH photos (2048x1536, 0.42 um/px) downsampled to the default 512x384
 
 
+# Typical dye strengths (haematoxylin, eosin) of a BreakHis class's slides. In the real tiles
+# (../shared/realdata, 342 tiles, 46 patients) malignant tiles carry about twice the benign eosin
+# density (mean OD 0.0135 vs 0.0063) and slightly less haematoxylin (0.018 vs 0.022): the classes were
+# stained and photographed apart, a colour difference any classifier can use. The generator copies it.
+CLASS_DYES = {"benign": (1.12, 0.70), "malignant": (0.88, 1.45)}
+
+
 def draw_patient(keys: tuple, kind: str) -> Patient:
-    """A patient's stain (from ``keys``) and biology (from ``keys`` and the tissue kind)."""
-    stain = Stain.draw(_image_rng(*keys, 0))
+    """A patient's stain (from ``keys`` and, for BreakHis, the class) and biology (from ``keys`` and the kind)."""
+    klass = BREAKHIS_SUBTYPES[kind][0] if kind in BREAKHIS_SUBTYPES else None
+    h_scale, e_scale = CLASS_DYES.get(klass, (1.0, 1.0))
+    stain = Stain.draw(_image_rng(*keys, 0), h_scale, e_scale)
     biology = Biology.draw(_image_rng(*keys, 1), kind)
     return Patient(stain, biology)
 

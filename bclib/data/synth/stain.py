@@ -20,10 +20,16 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-# Reference optical-density vectors (red, green, blue) of haematoxylin and
-# eosin, as commonly used for colour deconvolution (Ruifrok & Johnston, 2001).
-H_REFERENCE = np.array([0.650, 0.704, 0.286])
-E_REFERENCE = np.array([0.072, 0.990, 0.105])
+# Optical-density vectors (red, green, blue) of haematoxylin and eosin. The
+# textbook vectors of colour deconvolution (Ruifrok & Johnston, 2001) are
+# (0.65, 0.70, 0.29) and (0.07, 0.99, 0.11). On BreakHis photos haematoxylin
+# is greyer (it absorbs more blue: Macenko's method finds about (0.62, 0.64,
+# 0.47)), and the tissue's colour is set mostly by how much eosin there is:
+# the more eosin, the more vivid the photo; a tile with little eosin is a
+# pale lilac from the haematoxylin that collagen and cytoplasm take up. The
+# vectors below lie between the two, chosen with benchmarks/bench_realism.py.
+H_REFERENCE = np.array([0.63, 0.66, 0.41])
+E_REFERENCE = np.array([0.20, 0.93, 0.30])
 
 
 @dataclass(frozen=True)
@@ -40,24 +46,28 @@ class Stain:
     noise: float           # sensor noise (0-1 scale)
 
     @classmethod
-    def draw(cls, rng: np.random.Generator) -> Stain:
+    def draw(cls, rng: np.random.Generator, h_scale: float = 1.0, e_scale: float = 1.0) -> Stain:
+        """A random staining; ``h_scale`` and ``e_scale`` shift the typical dye strengths (see CLASS_DYES)."""
         def vector(reference, spread):
             v = np.clip(reference + rng.normal(0, spread, 3), 0.02, None)
             return v / np.linalg.norm(v)
 
-        # Lamps are near white, many with a colour cast (cyan, green, warm) that
-        # tints the whole photo, as on the real tiles.
-        lamp = rng.uniform(0.78, 1.0) * (1 + rng.normal(0, 0.08, 3))
-        lamp = np.clip(lamp / max(1.0, lamp.max()), 0.7, 1.0)
+        # Lamps are near white and bright (the slide's background is white or
+        # nearly so on most real photos, often clipped at 255), with a slight
+        # colour cast of their own (warm, cyan, green) that tints the whole photo.
+        lamp = rng.uniform(0.82, 1.04) * (1 + rng.normal(0, 0.05, 3) + [0.015, -0.005, 0.0])
+        lamp = np.clip(lamp, 0.7, 1.0)
+        # Labs balance the two dyes differently: slides come out lilac (more haematoxylin) or pink (more eosin).
+        balance = rng.standard_normal()
         return cls(
-            h_vector=vector(H_REFERENCE, 0.15),
-            e_vector=vector(E_REFERENCE, 0.22),
-            h_strength=float(rng.lognormal(-0.25, 0.3)),
-            e_strength=float(rng.lognormal(-0.6, 0.45)),
+            h_vector=vector(H_REFERENCE, 0.10),
+            e_vector=vector(E_REFERENCE, 0.13),
+            h_strength=float(h_scale * rng.lognormal(-0.55, 0.26) * np.exp(0.2 * balance)),
+            e_strength=float(e_scale * rng.lognormal(-0.8, 0.45) * np.exp(-0.3 * balance)),
             lamp=lamp,
-            blur=float(rng.uniform(0.3, 2.2)),
-            vignette=float(rng.uniform(0.0, 0.18)),
-            noise=float(rng.uniform(0.004, 0.02)),
+            blur=float(rng.uniform(0.3, 1.5)),
+            vignette=float(rng.uniform(0.0, 0.12)),
+            noise=float(np.exp(rng.uniform(np.log(0.004), np.log(0.04)))),  # cameras differ: 0.4% to 4%
         )
 
 

@@ -20,7 +20,14 @@ What a tile contains depends on three things:
   Its distributions for benign and malignant patients overlap, as nuclear
   atypia does in real tumours;
 * the patient's **own habits**: a personal mix of motifs (a ductal carcinoma
-  may also show glands), stroma texture, fat, inflammation and nucleus size.
+  may also show glands), stroma texture, fat, inflammation, blood vessels,
+  retraction cracks, how much haematoxylin the collagen takes up, and
+  nucleus size.
+
+The stroma carries texture at two scales (fibre bundles and pixel-scale
+fibrils) and thin white retraction cracks between bundles, as real sections
+do; the amounts of background, fat and gaps, the stain densities and the fine
+texture were tuned against real BreakHis tiles (``benchmarks/bench_realism.py``).
 
 Everything is vectorised: nuclei are drawn in one pass from a nearest-seed
 map (:func:`scipy.ndimage.distance_transform_edt`), smooth random fields are
@@ -33,6 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
+from scipy.special import ndtri
 
 from .stain import Stain
 
@@ -63,7 +71,7 @@ KIND_GRADE = {
 # How strongly a patient's motif mix follows the subtype (higher: more typical),
 # and the spread of grade between patients and between images of one patient.
 TYPICALITY = 2.0
-GRADE_SPREAD_PATIENT = 0.12
+GRADE_SPREAD_PATIENT = 0.15
 GRADE_SPREAD_IMAGE = 0.04
 
 
@@ -84,6 +92,9 @@ class Biology:
     inflammation: float       # lymphocytes per area
     fat: float                # typical share of fat
     background: float         # typical share of empty, white space
+    cracks: float             # share of the stroma opened by thin retraction gaps between fibres
+    counterstain: float       # haematoxylin taken up by collagen and cytoplasm (the lilac tint of the tissue)
+    vessels: float            # small blood vessels (red blood cells) per area
 
     @classmethod
     def draw(cls, rng: np.random.Generator, kind: str) -> Biology:
@@ -97,13 +108,16 @@ class Biology:
             shares=rng.dirichlet([2.0, 1.0]),
             cellularity=float(rng.uniform(0.6, 1.0)),
             nucleus_size=float(rng.lognormal(0, 0.12)),
-            fibre_length=float(rng.uniform(3.0, 12.0)),
+            fibre_length=float(rng.uniform(2.5, 8.0)),
             fibre_wave=float(rng.uniform(0.0, 4.0)),
-            stroma_density=float(rng.uniform(0.22, 0.50)),
-            stroma_cells=float(rng.lognormal(0, 0.5) * (3.0 if kind == "phyllodes_tumor" else 1.0)),
-            inflammation=float(rng.exponential(0.6)),
-            fat=float(rng.beta(0.7, 4.0)),
-            background=float(rng.beta(0.6, 4.5)),
+            stroma_density=float(rng.uniform(0.15, 0.40)),
+            stroma_cells=float(rng.lognormal(0, 0.7) * (3.0 if kind == "phyllodes_tumor" else 1.0)),
+            inflammation=float(rng.exponential(0.9)),
+            fat=float(rng.beta(0.5, 7.0)),
+            background=float(rng.beta(0.5, 7.0)),
+            cracks=float(rng.uniform(0.01, 0.09)),
+            counterstain=float(rng.uniform(0.3, 1.3)),
+            vessels=float(rng.exponential(0.7)),
         )
 
 
@@ -119,23 +133,24 @@ class Patient:
 # Random fields
 
 
-def _interpolation_matrix(n_out, n_in, factor):
-    """Linear interpolation from a coarse axis of ``n_in`` samples to ``n_out`` pixels, as a matrix."""
-    pos = np.arange(n_out) / factor + 1
-    lower = np.minimum(pos.astype(int), n_in - 2)
-    weight = (pos - lower).astype(np.float32)
-    matrix = np.zeros((n_out, n_in), np.float32)
-    rows = np.arange(n_out)
-    matrix[rows, lower] = 1 - weight
-    matrix[rows, lower + 1] = weight
-    return matrix
+def _upsample(coarse, shape, factor):
+    """Linear interpolation of a coarse grid (one sample every ``factor`` pixels, one sample of margin)
+    to ``shape`` pixels, one axis after the other: gathers and weights, no matrix products (BLAS threads
+    cost more than they save on arrays this small, and a worker process per core is already running)."""
+    out = coarse
+    for axis, n_out in enumerate(shape):
+        pos = np.arange(n_out) / factor + 1
+        lower = np.minimum(pos.astype(int), coarse.shape[axis] - 2)
+        weight = (pos - lower).astype(np.float32).reshape((-1, 1) if axis == 0 else (1, -1))
+        a, b = np.take(out, lower, axis=axis), np.take(out, lower + 1, axis=axis)
+        out = a + (b - a) * weight
+    return out
 
 
 def smooth_field(rng, shape, sigma):
     """Gaussian-smoothed noise of unit variance with correlation length ``sigma`` pixels.
 
-    Wide fields are made on a coarse grid and interpolated (two small matrix
-    products), which costs little whatever ``sigma`` is.
+    Wide fields are made on a coarse grid and interpolated, which costs little whatever ``sigma`` is.
     """
     if sigma < 4:
         field = ndimage.gaussian_filter(rng.standard_normal(shape, dtype=np.float32), sigma, mode="wrap")
@@ -143,27 +158,33 @@ def smooth_field(rng, shape, sigma):
         factor = sigma / 2.0
         small = (int(np.ceil(shape[0] / factor)) + 3, int(np.ceil(shape[1] / factor)) + 3)
         coarse = ndimage.gaussian_filter(rng.standard_normal(small, dtype=np.float32), 2.0, mode="wrap")
-        field = (_interpolation_matrix(shape[0], small[0], factor) @ coarse
-                 @ _interpolation_matrix(shape[1], small[1], factor).T)
+        field = _upsample(coarse, shape, factor)
     return (field - field.mean()) / (field.std() + 1e-8)
 
 
 def fibre_field(rng, shape, along, across, angle, wave):
-    """Oriented texture: noise stretched along ``angle`` (fibres ``along`` x ``across`` pixels), bent by waves."""
-    factor = max(1.0, across / 1.2)
+    """Oriented texture: noise stretched along ``angle`` (fibres ``along`` x ``across`` pixels), bent by waves.
+
+    The noise lives on a grid whose steps are about a correlation length in each direction (fine across the
+    fibres, coarse along them), so it stays small and cheap to filter whatever the magnification.
+    """
     rows, cols = shape
-    span = int(np.hypot(rows, cols) / factor) + 8
+    step_q, step_p = max(1.0, across / 1.2), max(1.0, along / 1.2)
     wave_px = wave * across * 3
-    size = span + int(2 * wave_px / factor) + 8
-    noise = ndimage.gaussian_filter(rng.normal(size=(size, size)), (across / factor, along / factor), mode="wrap")
+    diagonal = np.hypot(rows, cols)
+    size = (int((diagonal + 4 * wave_px) / step_q) + 8, int(diagonal / step_p) + 8)
+    noise = ndimage.gaussian_filter(rng.standard_normal(size, dtype=np.float32),
+                                    (across / step_q, along / step_p), mode="wrap", truncate=3.0)
     y, x = np.mgrid[0:rows, 0:cols].astype(np.float32)
     y -= rows / 2
     x -= cols / 2
     p = x * np.cos(angle) + y * np.sin(angle)
     q = -x * np.sin(angle) + y * np.cos(angle)
     period = along * rng.uniform(6, 14)
-    q = q + wave_px * np.sin(2 * np.pi * p / period + rng.uniform(0, 2 * np.pi))
-    out = ndimage.map_coordinates(noise, [q / factor + size / 2, p / factor + size / 2], order=1, mode="wrap")
+    # Collagen waves, but not regularly: a sine wave mixed with a smooth random bend.
+    bend = smooth_field(rng, shape, period / 4)
+    q = q + wave_px * (0.5 * np.sin(2 * np.pi * p / period + rng.uniform(0, 2 * np.pi)) + 0.8 * bend)
+    out = ndimage.map_coordinates(noise, [q / step_q + size[0] / 2, p / step_p + size[1] / 2], order=1, mode="wrap")
     return (out - out.mean()) / (out.std() + 1e-8)
 
 
@@ -226,9 +247,10 @@ class Canvas:
         n = len(centres)
         rng = self.rng
         g = np.clip(grade + rng.normal(0, 0.05, n), 0, 1)
-        radius = size * self.u * (0.8 + 0.9 * g) * rng.lognormal(0, (0.05 + 0.22 * g) * spread, n)
+        radius = size * self.u * (0.8 + 0.7 * g) * rng.lognormal(0, (0.05 + 0.22 * g) * spread, n)
         aspect = 1 + np.abs(rng.normal(0, 0.12 + 0.25 * g, n))
-        dark = (0.5 + 0.45 * g) * rng.lognormal(0, 0.08 + 0.12 * g, n)
+        dark = (0.40 + 0.28 * g) * rng.lognormal(0, 0.08 + 0.12 * g, n)
+        dark *= np.where(rng.random(n) < 0.4 * g ** 2, 1.9, 1.0)  # some hyperchromatic nuclei in high grades
         vesicular = np.clip(1.6 * g - 0.55 + rng.normal(0, 0.15, n), 0, 1)
         self.add_nuclei(centres, radius, aspect, angle, dark, vesicular, cyto, 0.03 + 0.2 * g)
 
@@ -254,13 +276,13 @@ class Canvas:
         along, across = dx * ca + dy * sa, -dx * sa + dy * ca
         stretch = np.sqrt(aspect[k])
         rho = np.sqrt((along / (r[k] * stretch)) ** 2 + (across * stretch / r[k]) ** 2)
-        wobble = smooth_field(self.rng, self.shape, 1.5).ravel()[sel]
-        grain = smooth_field(self.rng, self.shape, 0.6).ravel()[sel]
+        wobble = smooth_field(self.rng, self.shape, max(1.5, 0.3 * self.u)).ravel()[sel]
+        grain = smooth_field(self.rng, self.shape, max(0.6, 0.1 * self.u)).ravel()[sel]
         rho = rho * (1 + irregular[k] * wobble)
         edge = np.clip((1 - rho) * r[k] + 0.5, 0, 1)  # about one pixel of anti-aliasing
         v = vesic[k]
         profile = 1 - v * 0.6 * np.clip(1 - rho**2, 0, 1) + v * 0.9 * np.exp(-((rho / 0.22) ** 2))
-        chromatin = np.clip(1 + (0.18 + 0.35 * v) * grain, 0.3, None)
+        chromatin = np.clip(1 + (0.25 + 0.35 * v) * grain, 0.3, None)
         value = dark[k] * edge * profile * chromatin
         halo = np.clip((2.0 - rho) * 1.5, 0, 1) * (1 - edge) * cyto[k]
         h, e, empty = self.h.ravel(), self.e.ravel(), self.empty.ravel()
@@ -326,7 +348,7 @@ def glands(c, tissue, grade, bio, amount, size, aspect=1.0, layers=1, filled=Fal
         thick = (2.6 + 1.6 * (layers - 1)) * u * (1 + 0.3 * grade)
         lumen_r = max(0.0, 1 - thick / min(ry, rx))
         inside = rho < 1
-        c.e[box][inside] = 0.16 + 0.06 * rng.random()
+        c.e[box][inside] = 0.2 + 0.08 * rng.random()
         c.h[box][inside] += 0.03
         c.occupied[box] |= inside
         if filled:  # carcinoma in situ: solid, sometimes with punched-out (cribriform) spaces or central necrosis
@@ -336,7 +358,7 @@ def glands(c, tissue, grade, bio, amount, size, aspect=1.0, layers=1, filled=Fal
                 core = rho < 0.35
                 c.e[box][core] = 0.30
                 c.h[box][core] += 0.12 * rng.random(core.sum())
-            pts = grid_points(rng, inside & (rho < 0.95), (2.3 - 0.4 * grade) * u)
+            pts = grid_points(rng, inside & (rho < 0.95), (3.0 - 0.4 * grade) * u)
             c.epithelial(pts + [box[0].start, box[1].start], grade, 1.0)
         else:
             lumen = rho < lumen_r
@@ -360,21 +382,21 @@ def glands(c, tissue, grade, bio, amount, size, aspect=1.0, layers=1, filled=Fal
                 a, b = rx * 1.02 * np.cos(t), ry * 1.02 * np.sin(t)
                 ca, sa = np.cos(angle), np.sin(angle)
                 pts = np.column_stack([cy + a * sa + b * ca, cx + a * ca - b * sa])
-                c.add_nuclei(pts, 0.8 * u, aspect=4.0, angle=t + angle + np.pi / 2, dark=0.75)
+                c.add_nuclei(pts, 0.8 * u, aspect=4.0, angle=t + angle + np.pi / 2, dark=0.6)
 
 
 def nests(c, tissue, grade, bio, amount, lumens=0.0):
     """Solid nests and sheets of tumour cells in desmoplastic stroma."""
     rng, u = c.rng, c.u
     mask = region(rng, c.shape, (6 + 6 * rng.random()) * u, amount, within=tissue & ~c.occupied)
-    c.e[mask] = 0.17
-    c.h[mask] += 0.04
+    c.e[mask] = 0.26
+    c.h[mask] += 0.03
     c.occupied |= mask
     if lumens:
         holes = mask & (smooth_field(rng, c.shape, 1.5 * u) > 2.2 - lumens)
         c.empty[holes] = 1.0
         mask = mask & ~holes
-    c.epithelial(grid_points(rng, mask, (2.5 - 0.5 * grade) * u * bio.nucleus_size), grade, bio.nucleus_size)
+    c.epithelial(grid_points(rng, mask, (3.4 - 0.5 * grade) * u * bio.nucleus_size), grade, bio.nucleus_size)
 
 
 def chains(c, tissue, grade, bio, amount):
@@ -405,7 +427,7 @@ def mucin(c, tissue, grade, bio, amount):
     c.empty[lakes] = 0.35
     c.occupied |= lakes
     clusters = lakes & (smooth_field(rng, c.shape, 2.5 * u) > 0.5)
-    c.e[clusters] = 0.18
+    c.e[clusters] = 0.22
     c.empty[clusters] = 0.0
     c.epithelial(grid_points(rng, clusters, 2.4 * u * bio.nucleus_size), grade, bio.nucleus_size)
 
@@ -437,9 +459,9 @@ def fronds(c, tissue, grade, bio, amount):
     c.e[space] = 0.0
     c.empty[core | epi] = 0.0
     c.e[core] = bio.stroma_density * 0.9
-    c.e[epi] = 0.17
+    c.e[epi] = 0.22
     c.occupied |= space
-    pts = grid_points(rng, epi, (2.1 - 0.3 * grade) * u * bio.nucleus_size)
+    pts = grid_points(rng, epi, (2.6 - 0.3 * grade) * u * bio.nucleus_size)
     iy, ix = pts[:, 0].astype(int), pts[:, 1].astype(int)
     angle = np.arctan2(iy - ny[iy, ix], ix - nx[iy, ix])  # long axis away from the core
     c.epithelial(pts, grade, bio.nucleus_size, angle=angle)
@@ -454,16 +476,26 @@ def _ground(c, bio, angle):
     rng, u, shape = c.rng, c.u, c.shape
     # Stroma: collagen fibres with the patient's texture, in a random direction.
     fibres = fibre_field(rng, shape, bio.fibre_length * u, 0.5 * u, angle, bio.fibre_wave)
+    # Fibrils: a finer, less regular texture inside the bundles, at about a pixel's scale.
+    fibrils = fibre_field(rng, shape, 0.4 * bio.fibre_length * u, max(0.6, 0.2 * u), angle + rng.normal(0, 0.3),
+                          0.5 * bio.fibre_wave)
     patches = smooth_field(rng, shape, 25 * u)
     density = bio.stroma_density * rng.lognormal(0, 0.1)
-    c.e[:] = np.clip(density * (1 + 0.22 * fibres + 0.15 * patches), 0.02, None)
-    c.empty[:] = np.clip(-0.6 - 0.45 * fibres, 0, 0.6) * (density < 0.32)  # loose stroma shows gaps
+    c.e[:] = np.clip(density * (1 + 0.25 * fibres + 0.35 * fibrils + 0.25 * patches), 0.02, 2 * density)
+    c.h[:] = c.e * bio.counterstain * 0.25
+    # Gaps: loose stroma shows wide ones; all stroma has thin retraction cracks between bundles.
+    crack_level = ndtri(1 - np.clip(bio.cracks * rng.lognormal(0, 0.3), 1e-4, 0.5))
+    c.empty[:] = np.maximum(np.clip(-0.6 - 0.45 * fibres, 0, 0.6) * (density < 0.25),
+                            np.clip((0.7 * fibres + 0.7 * fibrils - crack_level) * 2.0, 0, 1))
 
     # Empty space (slide background, tears) and fat.
-    bg = region(rng, shape, rng.uniform(40, 100) * min(shape) / 460, min(0.45, bio.background * rng.lognormal(0, 0.15)))
+    # At high magnification the photographer centres the field on cells: less background and fat.
+    close_up = min(1.0, (4.0 * min(shape) / 460 / u) ** 0.6)
+    bg = region(rng, shape, rng.uniform(40, 100) * min(shape) / 460,
+                min(0.45, bio.background * close_up * rng.lognormal(0, 0.15)))
     c.empty[bg] = 1.0
     tissue = ~bg
-    fat_mask = region(rng, shape, 30 * u, bio.fat * rng.lognormal(0, 0.15), within=tissue)
+    fat_mask = region(rng, shape, 30 * u, bio.fat * close_up * rng.lognormal(0, 0.15), within=tissue)
     if fat_mask.any():
         cell = 12 * u * rng.uniform(0.8, 1.3)
         seeds = grid_points(rng, np.ones(shape, bool), cell, jitter=0.3)
@@ -473,13 +505,33 @@ def _ground(c, bio, angle):
         _, (ny, nx) = ndimage.distance_transform_edt(lab == 0, return_indices=True)
         lab = lab[ny, nx]
         wall = (np.diff(lab, axis=0, prepend=lab[:1]) != 0) | (np.diff(lab, axis=1, prepend=lab[:, :1]) != 0)
-        wall = ndimage.binary_dilation(wall, iterations=max(0, int(u / 4)))
+        wall = ndimage.binary_dilation(wall, iterations=max(0, int(u / 3)))
         c.empty[fat_mask] = 1.0
         c.e[fat_mask] = 0.0
         c.empty[fat_mask & wall] = 0.0
         c.e[fat_mask & wall] = 0.25
         tissue = tissue & ~fat_mask
     return tissue
+
+
+def vessels(c, stroma, bio):
+    """Capillaries and small vessels cut across or along: a thin wall round a lumen packed with red blood cells
+    (small, strongly eosinophilic discs), the reddest thing on an H&E slide."""
+    rng, u = c.rng, c.u
+    n = rng.poisson(bio.vessels * stroma.sum() / (70 * u) ** 2)
+    for cy, cx in _place(rng, stroma, n, 8 * u):
+        ry = rng.uniform(1.2, 3.5) * u
+        box, rho = _ellipse_rho(c, cy, cx, ry, ry * rng.uniform(1, 5), rng.uniform(0, np.pi), ragged=0.1)
+        if box is None:
+            continue
+        wall, lumen = (rho < 1) & (rho >= 0.75), rho < 0.75
+        c.e[box][wall] = 0.35
+        full = rng.uniform(0.3, 1.0)  # how full of blood the lumen is
+        cells = np.clip((smooth_field(rng, rho.shape, max(0.6, 0.5 * u)) + 1.6 * full - 0.6) * 1.5, 0, 1)
+        c.e[box][lumen] = 0.65 * cells[lumen]
+        c.h[box][lumen] = 0.0
+        c.empty[box][lumen] = 1 - cells[lumen]
+        c.occupied[box] |= rho < 1
 
 
 def _epithelium(c, tissue, grade, bio):
@@ -530,21 +582,22 @@ def draw_tissue(kind: str, shape: tuple[int, int], unit: float, patient: Patient
     tissue = _ground(c, bio, angle)
     _epithelium(c, tissue, grade, bio)
 
+    vessels(c, tissue & ~c.occupied & (c.empty < 0.5), bio)
     # Stromal cells: spindle fibroblasts along the fibres, and lymphocytes.
     stroma = tissue & ~c.occupied & (c.empty < 0.5)
-    n_fib = int(stroma.sum() / (90 * u * u) * bio.stroma_cells * rng.lognormal(0, 0.2))
+    n_fib = int(stroma.sum() / (50 * u * u) * bio.stroma_cells * rng.lognormal(0, 0.2))
     if n_fib:
         ys, xs = np.nonzero(stroma)
         pick = rng.integers(0, len(ys), n_fib)
         pts = np.column_stack([ys[pick], xs[pick]]) + rng.uniform(-0.5, 0.5, (n_fib, 2))
         c.add_nuclei(pts, 0.9 * u * bio.nucleus_size, aspect=rng.uniform(3, 6, n_fib),
-                     angle=angle + rng.normal(0, 0.25, n_fib), dark=rng.uniform(0.6, 0.9, n_fib))
+                     angle=angle + rng.normal(0, 0.25, n_fib), dark=rng.uniform(0.45, 0.7, n_fib))
     n_lym = int(stroma.sum() / (400 * u * u) * bio.inflammation * rng.lognormal(0, 0.5))
     if n_lym:
         ys, xs = np.nonzero(stroma)
         pick = rng.integers(0, len(ys), n_lym)
         pts = np.column_stack([ys[pick], xs[pick]]).astype(float)
-        c.add_nuclei(pts, 0.75 * u, aspect=1.1, dark=rng.uniform(0.9, 1.1, n_lym))
+        c.add_nuclei(pts, 0.75 * u, aspect=1.1, dark=rng.uniform(0.7, 0.9, n_lym))
     c.draw_nuclei()
 
     keep = 1 - np.clip(c.empty, 0, 1)
