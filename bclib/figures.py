@@ -18,9 +18,10 @@ from .io import atomic_path
 
 
 def label_provenance(fig, text: Optional[str]) -> None:
-    """Write ``text`` (e.g. 'SYNTHETIC data') small at the bottom of the figure."""
+    """Write ``text`` (e.g. 'SYNTHETIC data') small below the figure (figures are saved with
+    ``bbox_inches="tight"``, which takes it in), where it cannot cover tick labels."""
     if text:
-        fig.text(0.5, 0.005, text, ha="center", va="bottom", fontsize=8, color="#a00000")
+        fig.text(0.5, -0.01, text, ha="center", va="top", fontsize=8, color="#a00000")
 
 
 def save_figure(fig, name: str, output_dir: str | Path, dpi: int = 110) -> Path:

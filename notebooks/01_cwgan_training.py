@@ -90,6 +90,7 @@ from bclib.gan.snapshots import describe_selection, select_snapshot
 from bclib.gan.train import image_grid, load_critic, load_generator, load_images_u8
 from bclib.gan.workflow import gan_output_dir, train_from_params
 from bclib.io import read_jsonl, write_json_atomic
+from bclib.metrics.features import NOT_COMPARABLE_NOTE, UNTRAINED_NOTE
 from bclib.notebook import save_table, setup
 
 session = setup(params_path)
@@ -130,7 +131,8 @@ trainer = train_from_params(params)
 # NBVAL_CHECK_OUTPUT
 out = gan_output_dir(params)
 records = read_jsonl(out / "metrics.jsonl")
-provenance = f"{trainer.provenance} | cWGAN {gan.resolution}px, {trainer.kimg:.2f} kimg"
+feature_note = UNTRAINED_NOTE if params.metrics.weights == "none" else NOT_COMPARABLE_NOTE
+provenance = f"{trainer.provenance} | cWGAN {gan.resolution}px, {trainer.kimg:.2f} kimg | {feature_note}"
 print(f"trained on {trainer.n} images of {len(trainer.patients)} training patients")
 print(f"{len(records)} snapshot records, last at {records[-1]['kimg']} kimg")
 
@@ -176,7 +178,21 @@ save_figure(fig, "01_training_curves", session.output_dir);
 # %%
 scores = report.per_class_scores(records[-1], trainer.class_names)
 save_table(scores.reset_index(), "01_per_class_scores", session)
+print(feature_note)
 scores.round(4)
+
+# %% [markdown]
+# **Before reading these numbers as quality:** with the smoke profile (`metrics.weights:
+# none`) FID, KID, precision and recall are computed in the features of an *untrained*
+# InceptionV3. Such a network still tells images apart, so the scores can rank the
+# snapshots of this one run, but their scale means nothing: a low FID here is not
+# "better than the paper's 16.1", and the images above are coloured noise whatever the
+# numbers say. Two FIDs are only comparable when they come from the same feature
+# network and weights, the same image size and the same numbers of real and generated
+# images (FID is biased upwards for small sets); notebook 02's sweep points are
+# shorter runs scored on other sets, so their FIDs (often several times these) cannot
+# be set beside these either. SWD, which needs no trained network, is the one score
+# here whose direction can be trusted offline.
 
 # %% [markdown]
 # ## 3. What the generator draws, over time
@@ -262,8 +278,9 @@ pd.Series(probe)
 # Read this number with its context. A critic trained for a few kimg on synthetic
 # tiles (the smoke profile) has not learned much about tissue, and with a handful
 # of training patients its features can even separate *patients* better than
-# classes, which sends a probe below the majority share on new patients. The
-# claim is only worth testing on the real data with the paper-sized GAN.
+# classes, so on new patients a probe can do no better than the majority share
+# (`majority_class_share` above: always answering the larger class), or even worse.
+# The claim is only worth testing on the real data with the paper-sized GAN.
 
 # %% [markdown]
 # ## 6. The synthetic training images for the classifiers

@@ -101,9 +101,12 @@ save_figure(fig, "04_learning_curves", session.output_dir);
 
 # %% [markdown]
 # ## 3. What each ingredient is worth
-# `n_train_generated` counts the cWGAN images added to the training set. Read
-# differences between variants against the seed-to-seed spread: with a few test
-# patients, a difference of one or two patients' worth of images is noise.
+# `n_train_generated` counts the cWGAN images added to the training set. Read a
+# difference between variants against its uncertainty: with about twenty test
+# patients, one or two patients' worth of images is noise. With one seed (the
+# smoke profile) there is no seed-to-seed spread to compare with; notebook 05
+# gives each run a patient-resampled interval and pairs the variants on the same
+# test patients, and a profile with several seeds adds the spread between seeds.
 
 # %%
 # NBVAL_CHECK_OUTPUT

@@ -250,6 +250,26 @@ report.table("Patient split against image split", leakage, "05_leakage",
 leakage
 
 # %% [markdown]
+# The lessons of this run in one place, as yes/no answers. They are what the
+# committed notebook is checked against on every `make test`: a change to the
+# code that silently stopped the models from learning, or removed the
+# leakage gap, would change one of these lines.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+main_split = scores[scores["split"] == params.data.split]
+headline_rows = main_split[(main_split["model"] == "proposed") & (main_split["variant"] == "tradaug+cwgan")]
+baseline_rows = main_split[~main_split["model"].str.startswith("proposed")]
+print("test patients:", sorted(set(main_split["n_patients"].dropna().astype(int))))
+print("headline (proposed, tradaug+cwgan) balanced-accuracy interval above 0.5:",
+      bool(len(headline_rows)) and bool((headline_rows["balanced_accuracy_low"] > 0.5).all()))
+print("baselines whose balanced-accuracy interval lies above 0.5:",
+      f"{int((baseline_rows['balanced_accuracy_low'] > 0.5).sum())} of {len(baseline_rows)}")
+print("runs giving every test patient one class:", int(main_split["one_class"].sum()))
+print("image split above patient split for every leakage model:",
+      bool(len(leakage)) and bool((leakage["gap_image_minus_patient"] > 0).all()))
+
+# %% [markdown]
 # ### Does stain normalisation help?
 # Slides from different labs, or even different days, are stained a little
 # differently, and a model can learn the stain instead of the tissue. Stain
@@ -349,7 +369,8 @@ report.table("Calibration of the test probabilities, raw and temperature-scaled"
 for label, run in (("proposed", proposed), ("baseline", baseline)):
     if run is not None:
         fig = eval_figures.reliability_diagram(pro.reliability_tables(run), provenance, title=run.name)
-        report.figure(f"Reliability diagram, {run.name}",
+        report.figure(f"Reliability diagram, {run.name}: bars on the diagonal mean the stated confidence is the "
+                      "share correct; bars below it, an over-confident model",
                       save_figure(fig, f"05_reliability_{label}", session.output_dir))
 calibration
 
@@ -380,10 +401,14 @@ else:
 
 # %%
 classes = proposed.classes if proposed else runs[0].classes
+report.text("Figures", "One run per figure unless it says otherwise: of the configurations chosen on validation, "
+            "the seed with the best validation score.")
 for label, run in (("proposed", proposed), ("baseline", baseline)):
     if run is not None:
         fig = eval_figures.confusion_matrices(run.predictions, classes, provenance, title=run.name)
-        report.figure(f"Confusion matrices, {run.name}", save_figure(fig, f"05_confusion_{label}", session.output_dir))
+        report.figure(f"Confusion matrices, {run.name}: rows are the truth, columns the prediction; a model that "
+                      "gives everyone one class fills a single column",
+                      save_figure(fig, f"05_confusion_{label}", session.output_dir))
 
 # %% [markdown]
 # **ROC curves** (Figures 8 and 9): how the true-positive rate trades against the
@@ -394,14 +419,18 @@ for label, run in (("proposed", proposed), ("baseline", baseline)):
 curves = {r.name: r.predictions for r in runs if r.record["seed"] == params.train.seeds[0]
           and (r.record["model"] == "proposed" or r is baseline)}
 fig = eval_figures.roc_curves(curves, classes, provenance)
-report.figure("ROC curves", save_figure(fig, "05_roc", session.output_dir))
+report.figure("ROC curves of the proposed variants and the best baseline: the further a curve bows above the "
+              "dotted diagonal (guessing), the better the scores rank the classes, whatever the threshold",
+              save_figure(fig, "05_roc", session.output_dir))
 
 # %% [markdown]
 # **Learning curves** (Figures 5 and 6) of every run, training solid and validation dashed.
 
 # %%
 fig = classifier_jobs.learning_curves(main_jobs, provenance)
-report.figure("Learning curves", save_figure(fig, "05_learning_curves", session.output_dir))
+report.figure("Learning curves of every run, training solid and validation dashed: a validation curve that "
+              "stays flat while training improves is a model memorising its training patients",
+              save_figure(fig, "05_learning_curves", session.output_dir))
 
 # %% [markdown]
 # **Real beside generated** (Figure 10): training images of the cWGAN's class
@@ -411,7 +440,8 @@ report.figure("Learning curves", save_figure(fig, "05_learning_curves", session.
 real_paths, generated_paths = rep.real_and_generated(params, 6)
 if generated_paths:
     fig = eval_figures.real_beside_generated(real_paths, generated_paths, load_rgb, provenance)
-    report.figure("Real (top) and cWGAN-generated (bottom) images",
+    report.figure("Real training images (top) and cWGAN-generated images (bottom) of the generated class: "
+                  "compare colour, texture and structure; a smoke-length GAN makes coloured noise",
                   save_figure(fig, "05_real_vs_generated", session.output_dir))
 
 # %% [markdown]
@@ -431,7 +461,9 @@ for label, run in (("proposed", proposed), ("baseline", baseline)):
     heat, _ = gradcam(model, images)
     titles = [f"{t} -> {p}" for t, p in zip(examples["label"], examples["pred"])]
     fig = eval_figures.gradcam_figure(images, heat, titles, run.record["model"], provenance)
-    report.figure(f"Grad-CAM, {run.name}", save_figure(fig, f"05_gradcam_{label}", session.output_dir))
+    report.figure(f"Grad-CAM, {run.name}: warm colours mark the regions that raised the predicted class's score; "
+                  "each title reads true class -> predicted class", save_figure(fig, f"05_gradcam_{label}",
+                                                                            session.output_dir))
     del model  # the fusion model holds three backbones: free it before loading the next
 
 # %% [markdown]

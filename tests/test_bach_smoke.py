@@ -47,3 +47,15 @@ def test_classifiers_predict_four_classes_and_the_report_follows_table_12(bach_r
     assert set(BACH_CLASSES) <= set(table[0].astype(str))
     assert (out / "figures" / "05_roc.png").stat().st_size > 0
     assert "BACH" in (out / "report.md").read_text() or "bach" in (out / "report.md").read_text()
+
+
+def test_report_html_opened_alone_shows_every_figure_and_fits_the_page(bach_run, tmp_path):
+    from browser import check_page, chromium
+
+    if chromium() is None:
+        pytest.skip("Chromium is not installed (Debian: apt-get install chromium): report.html not opened in a browser")
+    out, _ = bach_run
+    seen = check_page(out / "report.html", tmp_path, width=1280)
+    assert seen["images"] >= 3 and seen["broken"] == [], seen["broken"]
+    widest = max(seen["tables"])
+    assert widest <= seen["width"], f"a table is {widest} px wide on a {seen['width']} px page"

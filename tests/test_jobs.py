@@ -150,6 +150,24 @@ def test_plan_lists_sweep_points_and_classifier_runs(tmp_path, breakhis_root):
     assert jobs["image-split/mobilenet/none/seed-0"].params.data.split == "image"
 
 
+def test_plan_command_prints_every_group_and_the_total_of_the_jobs_it_would_run(tmp_path, breakhis_root):
+    path = batch_params(tmp_path, breakhis_root, "plan")
+    text = path.read_text().replace("train: {models: [], variants: [none]}",
+                                    "train: {models: [mobilenet, proposed], variants: [none, cwgan]}")
+    path.write_text(text.replace("gamma_sweep: [1, 10]", "gamma_sweep: [1, 10], batch_sweep: [4, 8], gamma: 10, "
+                                                         "target_class: benign, n_generate: 4"))
+    bclib = Path(sys.executable).with_name("bclib")
+    shown = subprocess.run([str(bclib), "plan", "--params", str(path)], capture_output=True, text=True,
+                           timeout=300, cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    rows = {line.split("|")[1].strip(): line.split("|")[2].strip() for line in shown.stdout.splitlines()
+            if line.startswith("| ") and not line.startswith("| group") and not line.startswith("| ---")}
+    # gamma 1, gamma 10 (= batch 4 at gamma 10), batch 8; the GAN; mobilenet none; proposed none and cwgan
+    assert rows == {"cWGAN (train + generate)": "1", "GAN sweep: gamma": "2", "GAN sweep: batch": "1",
+                    "baseline mobilenet": "1", "proposed": "2", "**total**": "7"}, shown.stdout
+    assert len(plan(load_params(path))) == 7
+
+
 def test_parallel_jobs_then_a_rerun_skips_every_completed_job(tmp_path, breakhis_root):
     params_path = batch_params(tmp_path, breakhis_root, "local")
     first = bclib_run(params_path, "--jobs", "2")

@@ -151,6 +151,30 @@ def test_precision_recall_separate_fidelity_from_diversity():
     assert 0.35 < result["recall"] <= 0.5  # the far mode is never covered
 
 
+def test_precision_recall_match_a_direct_reference_on_random_sets():
+    """Kynkaanniemi et al. (2019), written directly with scipy: a fake is inside the real manifold when
+    it lies within the distance from some real point to that point's k-th nearest real neighbour."""
+    from scipy.spatial.distance import cdist
+
+    from bclib.metrics import precision_recall
+
+    def reference(real, fake, k):
+        def radii(points):
+            return np.sort(cdist(points, points), axis=1)[:, k]  # column 0 is the point itself
+
+        precision = (cdist(fake, real) <= radii(real)[None, :]).any(axis=1).mean()
+        recall = (cdist(real, fake) <= radii(fake)[None, :]).any(axis=1).mean()
+        return precision, recall
+
+    rng = np.random.default_rng(3)
+    for n_real, n_fake, shift, k in [(60, 40, 0.5, 3), (50, 80, 1.5, 5), (30, 30, 0.0, 2)]:
+        real = rng.normal(size=(n_real, 6))
+        fake = rng.normal(shift, 1.3, size=(n_fake, 6))
+        expected = reference(real, fake, k)
+        result = precision_recall(real, fake, k=k)
+        assert (result["precision"], result["recall"]) == pytest.approx(expected, abs=1e-12)
+
+
 def test_precision_recall_blocks_do_not_change_the_result():
     from bclib.metrics.manifold import _block_rows, knn_radii, precision_recall
 

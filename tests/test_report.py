@@ -68,7 +68,11 @@ def test_overlay_blends_in_uint8():
     image = np.full((8, 8, 3), 200, np.float32)
     blended = overlay(image, np.zeros((8, 8)), alpha=0.5)
     assert blended.dtype == np.uint8 and blended.shape == (8, 8, 3)
-    np.testing.assert_array_equal(blended, overlay(image, np.zeros((8, 8)), alpha=0.5))
+    # heat 0 is jet's darkest blue (0, 0, 127.5): half of 200 plus half of it, channel by channel
+    np.testing.assert_array_equal(blended[0, 0], [100, 100, 163])
+    hot = overlay(image, np.ones((8, 8)), alpha=0.5)[0, 0]  # heat 1 is jet's dark red (127.5, 0, 0)
+    np.testing.assert_array_equal(hot, [163, 100, 100])
+    np.testing.assert_array_equal(overlay(image, np.zeros((8, 8)), alpha=0.0), image.astype(np.uint8))
 
 
 # -- report tables ---------------------------------------------------------------------

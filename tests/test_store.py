@@ -2,6 +2,7 @@
 the images' contents and the augmentation, so that regenerated images never reuse stale features."""
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -82,6 +83,24 @@ def test_stale_store_is_never_read_and_a_complete_one_is_reused(frame, tmp_path)
     unfinished.mkdir()
     (unfinished / "tap0.npy").write_bytes(b"")
     assert Store.open(unfinished) is None  # no meta.json: not a store
+
+
+def test_a_changed_image_trunk_or_augmentation_gets_a_new_store_never_the_old_one(frame, tmp_path):
+    trunk = toy_trunk()
+    key = store_key("toy", frame, 16)
+    old = stored_outputs(trunk, frame, 16, tmp_path / "cache" / key)
+    redrawn = frame.iloc[0]["path"]
+    write_png(Path(redrawn), np.full((16, 16, 3), 7, np.uint8))  # the same file name, other pixels
+    assert store_key("toy", frame, 16) != key  # the images' contents are part of the key
+    assert len({key, store_key("other-trunk", frame, 16), store_key("toy", frame, 16, "tradaug-copy-1"),
+                store_key("toy", frame, 24), store_key("toy", frame, 16, stain="macenko-abc")}) == 5
+    fresh = stored_outputs(trunk, frame, 16, tmp_path / "cache" / store_key("toy", frame, 16))
+    assert fresh.folder != old.folder
+    from bclib.data.pipeline import make_dataset
+
+    expected = trunk.predict(make_dataset(frame.iloc[:1], 16, 1, cache=False, label_column=None), verbose=0)
+    np.testing.assert_allclose(fresh.load()[1][0], expected[1][0], rtol=2e-3, atol=1e-4)  # the redrawn image's
+    assert not np.allclose(old.load()[1][0], expected[1][0], rtol=2e-3, atol=1e-4)
 
 
 def test_row_file_reads_like_the_array_it_holds(tmp_path):
