@@ -5,6 +5,7 @@ they call. Sub-packages mirror the stages of the analysis:
 
 - ``bclib.data``        dataset layouts, loaders, splits, tf.data pipelines, synthetic data, audit
 - ``bclib.params``      the typed parameter schema behind ``params/*.yaml``
+- ``bclib.catalogue``   the one list of models (names, kinds, backbones, feature widths), without TensorFlow
 - ``bclib.gan``         the conditional WGAN: models, losses, training, generation, sweeps, checks
 - ``bclib.metrics``     FID and KID and their feature extractors
 - ``bclib.models``      backbone registry, baselines and the multi-scale fusion model

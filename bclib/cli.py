@@ -14,6 +14,7 @@ import traceback
 from pathlib import Path
 from typing import Optional, Sequence
 
+from . import catalogue
 from .errors import UserError
 
 
@@ -275,8 +276,9 @@ def _add_run_command(sub) -> None:
 def _add_model_commands(sub) -> None:
     p = _command(sub, "train", "train one classifier (model x variant x seed)", cmd_train)
     _params_options(p, "output folder (default: outputs/<profile>/runs/<model>/<variant>/seed-<s>)")
-    p.add_argument("--model", required=True, metavar="NAME", help="densenet201, nasnetmobile, resnet101, resnet50, "
-                   "vgg16, vgg19, mobilenet, xception, proposed or proposed-gap")
+    names = catalogue.model_names()
+    p.add_argument("--model", required=True, metavar="NAME",
+                   help=f"{', '.join(names[:-1])} or {names[-1]} (bclib/catalogue.py)")
     p.add_argument("--variant", choices=["none", "tradaug", "cwgan", "tradaug+cwgan"], default="none",
                    help="augmentation variant")
     p.add_argument("--seed", type=int, default=None, metavar="S", help="model seed (default: the profile's seed)")

@@ -30,7 +30,7 @@ MANIFEST = "manifest.json"
 # The parts of bclib whose code a job's result depends on (see code_version).
 SHARED_CODE = ("backend.py", "params.py", "io.py", "data")
 GAN_CODE = SHARED_CODE + ("gan", "metrics")
-CLASSIFIER_CODE = SHARED_CODE + ("models", "train")
+CLASSIFIER_CODE = SHARED_CODE + ("catalogue.py", "models", "train")  # catalogue: each model's backbones, fine-tuning
 
 
 # ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from . import catalogue
 from .errors import UserError
 from .paths import project_of
 
@@ -255,18 +256,17 @@ class MetricsParams(_Section):
     swd_patches: int = Field(128, ge=1, le=4096, description="SWD: 7x7 neighbourhoods per image and pyramid level.")
 
 
-# The names bclib.models.build_model accepts (kept here so that validating
-# parameters needs no TensorFlow; tests/test_models.py checks they agree).
-KNOWN_MODELS = ("densenet201", "nasnetmobile", "resnet101", "resnet50", "vgg16", "vgg19", "mobilenet", "xception",
-                "proposed", "proposed-gap")
-# The fusion models: trained with every augmentation variant (the others with none and tradaug only).
-FUSION_MODELS = ("proposed", "proposed-gap")
+# The built-in models and fusion models of bclib.catalogue (which needs no TensorFlow), under their old
+# names for code that imports them; validation reads the catalogue itself, so registered models count too.
+KNOWN_MODELS = tuple(e.name for e in catalogue.BUILT_IN)
+FUSION_MODELS = tuple(e.name for e in catalogue.BUILT_IN if e.kind == "fusion")
 
 
 def _known_models(names: list[str]) -> list[str]:
-    unknown = [n for n in names if n not in KNOWN_MODELS]
+    known = catalogue.model_names()
+    unknown = [n for n in names if n not in known]
     if unknown:
-        raise ValueError(f"unknown model(s) {', '.join(unknown)} (known: {', '.join(KNOWN_MODELS)})")
+        raise ValueError(f"unknown model(s) {', '.join(unknown)} (known: {', '.join(known)})")
     return names
 
 

@@ -26,8 +26,8 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from .. import catalogue
 from ..io import write_text_atomic
-from ..params import FUSION_MODELS
 from ..reference import paper_table
 from .scores import has_patients, headline_metrics, patient_level_rates, per_class_table, statistic
 from .uncertainty import bootstrap_interval, paired_bootstrap, patient_mcnemar, two_sample_bootstrap
@@ -142,7 +142,8 @@ def choose_on_validation(runs: Sequence[Run], proposed: bool, split: str = "pati
     """
     # the baselines are the single-backbone models: proposed-gap (the other reading of the fusion model) is
     # compared with proposed directly (comparison_pairs), never picked as "the best baseline"
-    wanted = (lambda m: m == "proposed") if proposed else (lambda m: m not in FUSION_MODELS)
+    fusion = catalogue.fusion_models()
+    wanted = (lambda m: m == "proposed") if proposed else (lambda m: m not in fusion)
     pool = [r for r in runs if wanted(r.record["model"]) and r.record["split"] == split]
     fixed = proposed and any(r.record["variant"] == "tradaug+cwgan" for r in pool)
     if fixed:

@@ -1,7 +1,8 @@
 """Classifiers: the backbone registry, the baseline models and the multi-scale fusion model.
 
 ``build_model(name, num_classes, input_size, weights)`` returns an uncompiled
-Keras model for any name in :data:`BACKBONES`, ``"proposed"`` or ``"proposed-gap"``. Every model
+Keras model for any name in :mod:`bclib.catalogue` (the baselines, ``"proposed"``, ``"proposed-gap"``);
+:data:`BACKBONES` holds what Keras needs to build each backbone those models use. Every model
 takes float32 images in [0, 255] and applies its backbone's own preprocessing
 inside itself (:class:`BackbonePreprocess`), so one input pipeline serves all.
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import catalogue
 from ..backend import keras as _keras
 from ..errors import UserError
 
@@ -50,6 +51,9 @@ class BackbonePreprocess(layers.Layer):
         return {**super().get_config(), "mode": self.mode}
 
 
+# What Keras needs to build each backbone named in bclib.catalogue (its entries' ``backbones``);
+# everything else about a model (label, kind, feature widths) is the catalogue's. tests/test_catalogue.py
+# checks the two agree.
 @dataclass(frozen=True)
 class Backbone:
     name: str
@@ -68,7 +72,8 @@ BACKBONES = {
     "mobilenet": Backbone("mobilenet", "MobileNet", "tf"),
     "xception": Backbone("xception", "Xception", "tf", min_size=71),
 }
-MODEL_NAMES = list(BACKBONES) + ["proposed", "proposed-gap"]
+MODEL_NAMES = [e.name for e in catalogue.BUILT_IN]  # the built-in models, for code that imported the old list
+
 
 def _weights_argument(weights: str):
     if weights == "imagenet":
@@ -84,7 +89,7 @@ def _weights_argument(weights: str):
 def backbone_model(name: str, input_size: int, weights: str = "imagenet"):
     """A keras.applications backbone without its classifier, input (size, size, 3) preprocessed."""
     if name not in BACKBONES:
-        raise UserError(f"unknown model '{name}' (known: {', '.join(MODEL_NAMES)})")
+        raise UserError(f"unknown backbone '{name}' (known: {', '.join(BACKBONES)})")
     spec = BACKBONES[name]
     if input_size < spec.min_size:
         raise UserError(f"{name} needs inputs of at least {spec.min_size} px, got {input_size}")

@@ -1,9 +1,9 @@
-"""The second training stage: which backbone layers are unfrozen."""
+"""The second training stage: which backbone layers are unfrozen (the rule is the catalogue entry's)."""
 
 from __future__ import annotations
 
+from .. import catalogue
 from ..backend import keras as _keras
-from .fusion import FINE_TUNE_FROZEN
 
 keras = _keras()
 layers = keras.layers
@@ -14,17 +14,14 @@ def unfreeze_for_fine_tuning(model, name: str, baseline_frozen_fraction: float =
 
     Fusion models (``proposed``, ``proposed-gap``): DenseNet-201's first 200 and ResNet-101's
     first 50 layers stay frozen (the paper); NASNetMobile and VGG-16 stay frozen.
-    Baselines: the first 70% of the layers stay frozen.
+    Baselines: the first 70% of the layers stay frozen. (:attr:`bclib.catalogue.ModelEntry.fine_tune_frozen`.)
     """
+    spec = catalogue.entry(name)
     trunk = model.get_layer("trunk")
     trunk.trainable = True
     for sub in trunk.layers:
         if not isinstance(sub, keras.Model):
             continue
-        backbone = sub.name.split("_")[0]
-        if name in ("proposed", "proposed-gap"):
-            keep = FINE_TUNE_FROZEN.get(backbone, len(sub.layers))
-        else:
-            keep = int(len(sub.layers) * baseline_frozen_fraction)
+        keep = spec.layers_kept_frozen(spec.backbone_of(sub.name), len(sub.layers), baseline_frozen_fraction)
         for i, layer in enumerate(sub.layers):
             layer.trainable = i >= keep and not isinstance(layer, layers.BatchNormalization)

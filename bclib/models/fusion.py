@@ -3,6 +3,7 @@ multi-layer feature fusion and chain parallel pooling (design notes: ``docs/mode
 
 from __future__ import annotations
 
+from .. import catalogue
 from ..backend import keras as _keras
 from ..errors import UserError
 from .backbones import BACKBONES, BackbonePreprocess, backbone_model
@@ -17,8 +18,9 @@ FUSION_TAPS = (
     ("resnet101", "conv4_block23_out", "mid"),
     ("densenet201", "relu", "deep"),
 )
-# Layers kept frozen in the fine-tuning stage (the paper: first 200 of DenseNet-201, first 50 of ResNet-101).
-FINE_TUNE_FROZEN = {"densenet201": 200, "resnet101": 50}
+# Layers kept frozen in the fine-tuning stage (the paper: first 200 of DenseNet-201, first 50 of ResNet-101);
+# the rule is the catalogue entry's, kept here under its old name.
+FINE_TUNE_FROZEN = dict(catalogue.entry("proposed").fine_tune_frozen)
 
 
 

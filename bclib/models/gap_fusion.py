@@ -4,6 +4,7 @@ concatenated, then the shared head. The other reading, with MSCF modules on tapp
 
 from __future__ import annotations
 
+from .. import catalogue
 from ..backend import keras as _keras
 from ..errors import UserError
 from .baselines import baseline_top, frozen_trunk, pooled_backbone
@@ -14,9 +15,10 @@ layers = keras.layers
 
 # Table 6's backbone rows in order. Its "ResNet 101" row (7x7x512, 14,714,688 parameters) is
 # VGG-16 without its top, so VGG-16 is the default third backbone; ResNet-101 can be asked for.
-GAP_BACKBONES = ("densenet201", "nasnetmobile")
+# The catalogue's entry names the default three.
+GAP_BACKBONES = catalogue.entry("proposed-gap").backbones[:2]
 GAP_THIRD_CHOICES = ("vgg16", "resnet101")
-GAP_DEFAULT_THIRD = "vgg16"
+GAP_DEFAULT_THIRD = catalogue.entry("proposed-gap").backbones[2]
 
 
 def gap_trunk(input_size: int, weights: str = "imagenet", third: str = GAP_DEFAULT_THIRD):

@@ -1,40 +1,56 @@
-"""Building any model by name: a registry backbone with the shared head, ``proposed`` or ``proposed-gap``."""
+"""Building any model in :mod:`bclib.catalogue` by name: dispatched on the entry's kind.
+
+A baseline is its one backbone with the shared head; each fusion model has its own
+Keras builders here, keyed by its catalogue name (tests/test_catalogue.py checks the keys).
+"""
 
 from __future__ import annotations
 
-from .backbones import MODEL_NAMES  # noqa: F401  re-exported: the names build_model accepts
+from .. import catalogue
+from ..errors import UserError
+from .backbones import MODEL_NAMES  # noqa: F401  re-exported: the built-in names build_model accepts
 from .baselines import baseline_top, baseline_trunk
 from .fusion import proposed_top, proposed_trunk
 from .gap_fusion import gap_top, gap_trunk
 from .head import compose
 
+# fusion model -> (trunk(input_size, weights), top(trunk, num_classes, l2, fusion_channels))
+FUSION_BUILDERS = {
+    "proposed": (proposed_trunk, proposed_top),
+    "proposed-gap": (gap_trunk, lambda trunk, num_classes, l2, channels: gap_top(trunk, num_classes, l2)),
+}
+
+
+def _fusion_builders(name: str):
+    if name not in FUSION_BUILDERS:
+        raise UserError(f"fusion model '{name}' is in the catalogue but has no Keras builder in "
+                        "bclib.models.registry.FUSION_BUILDERS")
+    return FUSION_BUILDERS[name]
+
 
 def build_trunk(name: str, input_size: int, weights: str = "imagenet"):
-    """The frozen part of any registry model, ``proposed`` or ``proposed-gap``."""
-    if name == "proposed":
-        return proposed_trunk(input_size, weights)
-    if name == "proposed-gap":
-        return gap_trunk(input_size, weights)
-    return baseline_trunk(name, input_size, weights)
+    """The frozen part of any model in the catalogue."""
+    spec = catalogue.entry(name)
+    if spec.kind == "baseline":
+        return baseline_trunk(spec.backbones[0], input_size, weights)
+    return _fusion_builders(name)[0](input_size, weights)
 
 
 def build_top(name: str, trunk, num_classes: int, l2: float = 1e-4, fusion_channels: int = 128):
     """The part of model ``name`` that trains in the first stage, sized for ``trunk``'s outputs."""
-    if name == "proposed":
-        return proposed_top(trunk, num_classes, l2, fusion_channels)
-    if name == "proposed-gap":
-        return gap_top(trunk, num_classes, l2)
-    return baseline_top(trunk, num_classes, l2)
+    if catalogue.entry(name).kind == "baseline":
+        return baseline_top(trunk, num_classes, l2)
+    return _fusion_builders(name)[1](trunk, num_classes, l2, fusion_channels)
 
 
 def model_label(name: str) -> str:
     """The Keras name of the whole model ``name``: ``proposed``, ``proposed_gap`` or ``baseline_<name>``."""
-    return {"proposed": "proposed", "proposed-gap": "proposed_gap"}.get(name, f"baseline_{name}")
+    return catalogue.entry(name).keras_name
 
 
 def build_model(name: str, num_classes: int, input_size: int, weights: str = "imagenet", l2: float = 1e-4,
                 fusion_channels: int = 128):
-    """An uncompiled classifier: a registry backbone with the shared head, or one of the fusion models."""
+    """An uncompiled classifier: a baseline backbone with the shared head, or one of the fusion models."""
     trunk = build_trunk(name, input_size, weights)
     return compose(trunk, build_top(name, trunk, num_classes, l2, fusion_channels), model_label(name))
 

@@ -16,13 +16,12 @@ from pathlib import Path
 
 import yaml
 
+from .. import catalogue
 from ..params import Params
 
-# Features per image of each baseline trunk (global-average-pooled last block).
-FEATURES = {"densenet201": 1920, "nasnetmobile": 1056, "resnet101": 2048, "resnet50": 2048, "vgg16": 512,
-            "vgg19": 512, "mobilenet": 1024, "xception": 2048}
-FUSION_BACKBONES = ("densenet201", "nasnetmobile", "resnet101")
-GAP_FUSION_BACKBONES = ("densenet201", "nasnetmobile", "vgg16")  # proposed-gap: pooled and concatenated
+# throughput.yaml's fusion_trunk_images_per_s_224 was measured on this model's trunk; other trunks are
+# scaled from it by keras.io's relative backbone costs.
+MEASURED_TRUNK = "proposed"
 
 
 @lru_cache(maxsize=1)
@@ -60,19 +59,11 @@ def _trunk_speed(model: str, size: int) -> tuple[float, float]:
     """Images per second through a frozen trunk (CPU measured/scaled, GPU scaled by keras.io's ratio)."""
     t = throughput()
     cpu_ms, gpu_ms = t["keras_io_ms"]["cpu"], t["keras_io_ms"]["gpu"]
-    parts = {"proposed": FUSION_BACKBONES, "proposed-gap": GAP_FUSION_BACKBONES}.get(model, (model,))
-    fusion_cpu = sum(cpu_ms[b] for b in FUSION_BACKBONES)
-    cpu = t["fusion_trunk_images_per_s_224"] * fusion_cpu / sum(cpu_ms[b] for b in parts) * (224 / size) ** 2
+    parts = catalogue.entry(model).backbones
+    measured_cpu = sum(cpu_ms[b] for b in catalogue.entry(MEASURED_TRUNK).backbones)
+    cpu = t["fusion_trunk_images_per_s_224"] * measured_cpu / sum(cpu_ms[b] for b in parts) * (224 / size) ** 2
     gpu = cpu * sum(cpu_ms[b] for b in parts) / sum(gpu_ms[b] for b in parts)
     return cpu, gpu
-
-
-def _floats_per_image(model: str, size: int) -> int:
-    if model == "proposed":
-        return (size // 8) ** 2 * 264 + (size // 16) ** 2 * 1024 + (size // 32) ** 2 * 1920
-    if model == "proposed-gap":
-        return sum(FEATURES[b] for b in GAP_FUSION_BACKBONES)
-    return FEATURES[model]
 
 
 def classifier_cost(job, n_images: int, seen_trunks: set) -> Cost:
@@ -94,12 +85,14 @@ def classifier_cost(job, n_images: int, seen_trunks: set) -> Cost:
     image_passes = cfg.epochs * n_train if online else 0.0
     image_passes += 3 * cfg.fine_tune_epochs * n_train  # forward and backward through the unfrozen trunk
     t = throughput()
-    top_rate = (t["fusion_top_rows_per_s_224"] * (224 / size) ** 2 if job.model == "proposed"
-                else t["baseline_top_rows_per_s"])
+    spec = catalogue.entry(job.model)
+    top_rate = t[spec.top_throughput]
+    if spec.taps:  # a top on spatial maps: its work grows with the pixels (measured at 224 px)
+        top_rate *= (224 / size) ** 2
     top_seconds = 0.0 if online else cfg.epochs * n_train * (1 + copies) / top_rate
     cpu = (extracted + image_passes) / cpu_rate + top_seconds
     gpu = (extracted + image_passes) / gpu_rate + top_seconds * cpu_rate / gpu_rate
-    disk = (extracted * _floats_per_image(job.model, size) * 2) / 1e9
+    disk = (extracted * spec.floats_per_image(size) * 2) / 1e9
     return Cost(1, cpu / 3600, gpu / 3600, disk)
 
 
@@ -124,7 +117,7 @@ def _group(job) -> str:
     if kind == "SweepJob":
         return f"GAN sweep: {job.kind}"
     prefix = "image-split " if job.group.startswith("image-split") else ""
-    return f"{prefix}{job.model if job.model in ('proposed', 'proposed-gap') else 'baseline ' + job.model}"
+    return f"{prefix}{job.model if catalogue.entry(job.model).kind == 'fusion' else 'baseline ' + job.model}"
 
 
 def plan_costs(params: Params) -> tuple[OrderedDict, int, str]:

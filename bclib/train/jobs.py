@@ -21,7 +21,8 @@ from typing import Callable, Sequence
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from ..params import FUSION_MODELS, Params
+from .. import catalogue
+from ..params import Params
 
 BASELINE_VARIANTS = ("none", "tradaug")
 
@@ -79,14 +80,15 @@ class ClassifierJob:
 
 
 def classifier_jobs(params: Params, which: str) -> list[ClassifierJob]:
-    """``which="baselines"``: every registry model in ``train.models`` x {none, tradaug};
+    """``which="baselines"``: every baseline of the catalogue in ``train.models`` x {none, tradaug};
     ``which="proposed"``: the fusion models (``proposed``, ``proposed-gap``) in ``train.models`` x
     ``train.variants``; each over ``train.seeds``."""
     cfg = params.train
     if which == "baselines":
-        grid = [(m, v) for m in cfg.models if m not in FUSION_MODELS for v in cfg.variants if v in BASELINE_VARIANTS]
+        baselines = catalogue.baseline_models()
+        grid = [(m, v) for m in cfg.models if m in baselines for v in cfg.variants if v in BASELINE_VARIANTS]
     elif which == "proposed":
-        grid = [(m, v) for m in FUSION_MODELS if m in cfg.models for v in cfg.variants]
+        grid = [(m, v) for m in catalogue.fusion_models() if m in cfg.models for v in cfg.variants]
     else:
         raise ValueError(f"which must be 'baselines' or 'proposed', not {which!r}")
     return [ClassifierJob(m, v, s, params.output_dir / "runs" / group / m / v / f"seed-{s}", setting,
