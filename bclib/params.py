@@ -285,6 +285,9 @@ class TrainParams(_Section):
     restore_best_weights: bool = Field(True, description="Keep the epoch with the lowest validation loss.")
     fusion_channels: int = Field(128, ge=8, le=1024, description="Width of the proposed model's MSCF/CPP layers.")
     class_weights: bool = False
+    decision_threshold: Literal["argmax", "validation"] = Field(
+        "argmax", description="argmax: the most probable class (the paper); validation: with two classes, the "
+                              "threshold on p(second class) that maximises balanced accuracy on validation.")
     image_size: int = Field(224, ge=32, le=2048)
     weights: str = Field("imagenet", description="'imagenet', 'none' or a path to a local weights file.")
     tradaug_mode: Literal["offline", "online"] = Field(

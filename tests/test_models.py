@@ -243,6 +243,17 @@ def test_class_weights_and_tensorboard_logs(tmp_path, breakhis_root):
     assert weights == {0: pytest.approx(4 / 6), 1: pytest.approx(2.0), 2: 1.0}
     path = tmp_path / "p.yaml"
     path.write_text(TINY_TRAIN.format(root=breakhis_root, out=tmp_path / "out")
-                    .replace("epochs: 3", "epochs: 1, class_weights: true, tensorboard: true"))
-    train_classifier(load_params(path), "mobilenet", "none", 0, tmp_path / "run", log=lambda m: None)
+                    .replace("epochs: 3", "epochs: 1, class_weights: true, tensorboard: true, "
+                                          "decision_threshold: validation"))
+    record = train_classifier(load_params(path), "mobilenet", "none", 0, tmp_path / "run", log=lambda m: None)
     assert list((tmp_path / "run" / "tensorboard").rglob("events.out.tfevents.*"))
+    # the threshold is validation's, recorded, and every prediction file follows it
+    from bclib.train.decision import decide, validation_threshold
+
+    val = pd.read_csv(tmp_path / "run" / "val_predictions.csv")
+    classes = record["classes"]
+    threshold = validation_threshold(val[[f"p_{c}" for c in classes]].to_numpy(), val["label"], classes)
+    assert record["decision_threshold"] == pytest.approx(threshold)
+    for name in ("val_predictions.csv", "predictions.csv"):
+        frame = pd.read_csv(tmp_path / "run" / name)
+        assert list(frame["pred"]) == decide(frame[[f"p_{c}" for c in classes]].to_numpy(), classes, threshold)

@@ -74,10 +74,12 @@ def predict_images(model_path: str | Path, image_paths: Sequence[str | Path],
     from ..data.images import ImageProblem, inspect_image
     from ..data.pipeline import load_batch
     from ..io import atomic_path
+    from ..train.decision import decide, run_threshold
 
     model, classes = load_classifier(model_path)
     size = int(model.input_shape[1])
     stain = run_stain_reference(model_path)
+    threshold = run_threshold(model_path)  # the run's own decision rule (None: the most probable class)
     results = []
     for path in expand_folders(image_paths):
         try:
@@ -97,7 +99,7 @@ def predict_images(model_path: str | Path, image_paths: Sequence[str | Path],
         else:
             probabilities = model.predict(batch, verbose=0)
         p = np.asarray(probabilities)[0]
-        record = {"path": str(path), "pred": classes[int(p.argmax())]}
+        record = {"path": str(path), "pred": decide(p[None, :], classes, threshold)[0]}
         record |= {f"p_{c}": float(v) for c, v in zip(classes, p)}
         if gradcam_dir is not None:
             record["gradcam"] = str(target)

@@ -170,8 +170,14 @@ def saved_model_views(run: Run, batch_size: int = 32) -> np.ndarray:
     return np.concatenate(parts, axis=1)
 
 
+def _decisions(probabilities: np.ndarray, run: Run) -> list[str]:
+    from ..train.decision import decide
+
+    return decide(probabilities, run.classes, run.record.get("decision_threshold"))  # the run's own rule
+
+
 def _scores(probabilities: np.ndarray, run: Run) -> dict:
-    frame = run.predictions.assign(pred=[run.classes[i] for i in probabilities.argmax(axis=1)])
+    frame = run.predictions.assign(pred=_decisions(probabilities, run))
     return {m: statistic(m, run.classes)(frame) for m in ("accuracy", "balanced_accuracy")}
 
 
@@ -193,7 +199,7 @@ def tta_table(runs, predict_views: PredictViews = saved_model_views) -> pd.DataF
         plain, tta = _scores(single, run), _scores(mean, run)
         rows.append({"run": label, "name": run.name, "n_test": len(run.predictions), "views": len(views),
                      **plain, **{f"{m}_tta": v for m, v in tta.items()},
-                     "changed": int((single.argmax(axis=1) != mean.argmax(axis=1)).sum())})
+                     "changed": int(sum(a != b for a, b in zip(_decisions(single, run), _decisions(mean, run))))})
     return pd.DataFrame(rows)
 
 

@@ -41,6 +41,7 @@ from ..models import build_top, compose, model_label, unfreeze_for_fine_tuning
 from . import checkpoint
 from .augment import tradaug_layer
 from .data import RunData, assemble_run_data
+from .decision import validation_threshold
 from .fitting import (
     ResumableFitter,
     compile_for_training,
@@ -189,11 +190,14 @@ def train_classifier(params, model_name: str, variant: str, seed: int, out_dir: 
     run.fit_top(data)
     if params.train.fine_tune_epochs > 0:
         run.fine_tune(data)
-    predictions = prediction_table(data.test, run.probabilities(data.test, run.test_store), data.classes)
-    val_predictions = prediction_table(data.val, run.probabilities(data.val, run.val_store), data.classes)
+    val_probabilities = run.probabilities(data.val, run.val_store)
+    threshold = (validation_threshold(val_probabilities, data.val["label"], data.classes)
+                 if params.train.decision_threshold == "validation" and len(data.classes) == 2 else None)
+    predictions = prediction_table(data.test, run.probabilities(data.test, run.test_store), data.classes, threshold)
+    val_predictions = prediction_table(data.val, val_probabilities, data.classes, threshold)
     history = history_table(run.histories)
     record = run_record(params, data, model_name, variant, seed, predictions, history, not run.online,
-                        int(run.strategy.num_replicas_in_sync), started)
+                        int(run.strategy.num_replicas_in_sync), started) | {"decision_threshold": threshold}
     write_run(out, run.model, predictions, history, record, val_predictions)
     checkpoint.discard(out)
     log(f"{run.name}: test accuracy {record['test_accuracy']:.3f} on {len(data.test)} images "

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..io import atomic_path, write_json_atomic
+from .decision import decide
 
 OUTPUTS = ("predictions.csv", "history.csv", "model.keras", "run.json")
 
@@ -19,11 +20,13 @@ def run_is_complete(out_dir: Path) -> bool:
     return all((Path(out_dir) / name).is_file() for name in OUTPUTS)
 
 
-def prediction_table(test: pd.DataFrame, probabilities: np.ndarray, classes: list[str]) -> pd.DataFrame:
-    """One row per image of ``test`` (or of any split part): path, patient, magnification, label, pred,
-    ``p_<class>`` per class and, last, ``subtype`` (BreakHis subtype; BACH: class folder)."""
+def prediction_table(test: pd.DataFrame, probabilities: np.ndarray, classes: list[str],
+                     threshold: Optional[float] = None) -> pd.DataFrame:
+    """One row per image of ``test`` (or of any split part): path, patient, magnification, label, pred
+    (see :func:`bclib.train.decision.decide`), ``p_<class>`` per class and, last, ``subtype``
+    (BreakHis subtype; BACH: class folder)."""
     predictions = test[["path", "patient", "magnification", "label"]].reset_index(drop=True).copy()
-    predictions["pred"] = [classes[i] for i in probabilities.argmax(axis=1)]
+    predictions["pred"] = decide(probabilities, classes, threshold)
     for i, name in enumerate(classes):
         predictions[f"p_{name}"] = probabilities[:, i]
     predictions["subtype"] = test["subtype"].to_numpy()
