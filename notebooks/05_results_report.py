@@ -146,9 +146,10 @@ rep.with_spread(summary)
 patient_rates = rep.patient_rates_table(runs)
 if not patient_rates.empty:
     save_table(patient_rates, "05_patient_rate_per_magnification", session)
-    report.table("Patient-level recognition rate per magnification", patient_rates,
+    report.table("Patient-level recognition rate per magnification", patient_rates.T,
                  "05_patient_rate_per_magnification",
-                 rows="one row per magnification (and all together); one column per run, every seed")
+                 rows="one row per run, every seed; one column per magnification and all together (the CSV has "
+                      "them the other way round)")
 patient_rates
 
 # %% [markdown]
@@ -159,12 +160,16 @@ patient_rates
 # the table is here so that a real run fills in the right-hand side.
 
 # %%
-table14 = rep.accuracy_beside_table14(summary, dataset)
+table14 = rep.accuracy_beside_table14(summary, dataset, scores)
 save_table(table14, "05_table14_beside_paper", session)
-report.text("The paper's claims beside this run")
+report.text("The paper's claims beside this run",
+            "The paper's numbers come from ImageNet-pretrained networks on the real archive and an image-level "
+            "split; ours from this profile's data, weights and patient split. Only a real run with the real "
+            "profile makes the two columns comparable; with synthetic data or untrained networks they are not.")
 report.table("Proposed model accuracy (%) per variant: paper's Table 14 and this run", table14,
-             "05_table14_beside_paper",
-             rows="one row per variant of the proposed model; ours = mean and sd over seeds on the patient split")
+             "05_table14_beside_paper", digits=1,
+             rows="one row per variant of the proposed model; ours = mean over seeds on the patient split, with "
+                  "the run's 95% patient-bootstrap interval (one seed) or the sd over seeds (several)")
 table14
 
 # %% [markdown]
@@ -245,8 +250,9 @@ leakage = rep.leakage_table(scores[scores["split"] == params.data.split], scores
                             runs + image_split_runs, params.eval.bootstrap, params.eval.confidence, params.seed)
 save_table(leakage, "05_leakage", session)
 report.text("Leakage", "Accuracy of the same model on a patient-disjoint and an image-level split.")
-report.table("Patient split against image split", leakage, "05_leakage",
-             rows="one row per model and seed trained on both splits (eval.leakage_models, variant none)")
+report.table("Patient split against image split", rep.leakage_shown(leakage), "05_leakage",
+             rows="one row per model and seed trained on both splits (eval.leakage_models, variant none); "
+                  "test accuracy, estimate [95% interval]")
 leakage
 
 # %% [markdown]
@@ -335,7 +341,8 @@ if chosen and "magnification" in chosen[0].predictions and dataset == "breakhis"
     accuracy_columns = [c[: -len("_low")] for c in zooms.columns if c.endswith("_accuracy_low")]
     zooms_shown = pro.with_intervals(zooms, accuracy_columns)
     save_table(zooms, "05_per_magnification", session)
-    report.table("Test accuracy per magnification (estimate [95% interval], patients resampled)", zooms_shown,
+    report.table("Test accuracy per magnification (estimate [95% interval], patients resampled)",
+                 zooms_shown[[c for c in zooms_shown.columns if not c.endswith(("_images", "_patient_level_rate"))]],
                  "05_per_magnification",
                  rows="the proposed model and the best baseline (chosen on validation), their best-validation seed; "
                       "an 'independent' run is one model for all magnifications, scored on each one's images."

@@ -19,6 +19,7 @@ from bclib.evaluation.report import (  # noqa: E402
     best_run,
     choose_on_validation,
     comparison_pairs,
+    leakage_shown,
     leakage_table,
     load_run,
     mcnemar_table,
@@ -104,6 +105,11 @@ def test_run_scores_give_intervals_around_each_estimate_and_seed_means():
     table14 = accuracy_beside_table14(summary, "breakhis")
     assert table14.loc["none", "our_accuracy_%"] == 87.5 and table14.loc["none", "paper_accuracy_%"] == 98.8
     assert np.isnan(table14.loc["cwgan", "paper_accuracy_%"])  # the paper has no cWGAN-only row
+    assert "our_low_%" not in table14  # two seeds: their spread, not one run's interval
+    one_seed = run_scores(runs[:1], n_resamples=200)
+    beside = accuracy_beside_table14(over_seeds(one_seed), "breakhis", one_seed)
+    assert beside.loc["none", "our_low_%"] == 100 * one_seed["accuracy_low"].iloc[0]
+    assert beside.loc["none", "our_low_%"] <= 87.5 <= beside.loc["none", "our_high_%"]
 
 
 def test_a_run_that_calls_every_test_patient_one_class_is_flagged_with_the_majority_share():
@@ -138,6 +144,10 @@ def test_leakage_and_mcnemar_tables():
     gap = leakage_table(patient, image, runs, n_resamples=200)
     assert gap["gap_low"].iloc[0] <= 0.25 <= gap["gap_high"].iloc[0]
     assert gap["gap_high"].iloc[0] <= 1.0 and gap["gap_low"].iloc[0] >= 0.0  # the image run is always right
+    shown = leakage_shown(gap)
+    assert shown["patient split"].iloc[0].startswith("0.750 [")
+    assert shown["image split"].iloc[0] == "1.000 [1.000, 1.000]"
+    assert shown["gap (image - patient)"].iloc[0].startswith("+0.250 [+")
     a = _run("a", "none", 0, "patient", [True] * 8)
     b = _run("b", "none", 0, "patient", [True] * 4 + [False] * 4)
     result = mcnemar_table({"a": a, "b": b}, [("a", "b")])  # on patients: p3 and p4 are wrong in b

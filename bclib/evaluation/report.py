@@ -320,8 +320,9 @@ def per_class_beside_paper(runs, dataset: str) -> pd.DataFrame:
     return both[[(metric, side) for metric in ours_columns for side in sides]]
 
 
-def accuracy_beside_table14(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
-    """The proposed model's accuracy per variant (mean over seeds, in %) beside the paper's Table 14."""
+def accuracy_beside_table14(summary: pd.DataFrame, dataset: str, scores: Optional[pd.DataFrame] = None) -> pd.DataFrame:
+    """The proposed model's accuracy per variant (mean over seeds, in %) beside the paper's Table 14; with
+    ``scores`` (:func:`run_scores`) and one seed, the run's 95% patient-bootstrap interval beside it."""
     paper = paper_table("table14_proposed_accuracy")
     paper = paper[paper["dataset"] == dataset].set_index("bclib_variant")["accuracy"]
     ours = summary.xs("proposed", level="model") if "proposed" in summary.index.get_level_values("model") else None
@@ -332,6 +333,11 @@ def accuracy_beside_table14(summary: pd.DataFrame, dataset: str) -> pd.DataFrame
             line = ours.loc[(variant, "patient")]
             row |= {"our_accuracy_%": 100 * line["accuracy_mean"], "our_std_%": 100 * line["accuracy_std"],
                     "seeds": str(int(line["seeds"]))}
+            mine = (scores[(scores["model"] == "proposed") & (scores["variant"] == variant)
+                           & (scores["split"] == "patient")] if scores is not None else pd.DataFrame())
+            if len(mine) == 1:  # one seed: its own interval (several seeds: the spread between them)
+                row |= {"our_low_%": 100 * mine["accuracy_low"].iloc[0],
+                        "our_high_%": 100 * mine["accuracy_high"].iloc[0]}
         rows.append(row)
     return pd.DataFrame(rows).set_index("variant")
 
@@ -439,6 +445,22 @@ def leakage_table(patient_scores: pd.DataFrame, image_scores: pd.DataFrame, runs
     return table
 
 
+def leakage_shown(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """:func:`leakage_table` for reading: each split's accuracy and the gap as ``estimate [low, high]``."""
+    def cell(estimate, low, high):
+        return "" if pd.isna(estimate) else f"{estimate:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+    shown = table[["model", "variant", "seed"]].copy()
+    for split in ("patient", "image"):
+        shown[f"{split} split"] = [cell(*v) for v in zip(table[f"accuracy_{split}"], table[f"accuracy_low_{split}"],
+                                                          table[f"accuracy_high_{split}"])]
+    low, high = (table[c] if c in table else pd.Series(np.nan, index=table.index) for c in ("gap_low", "gap_high"))
+    shown["gap (image - patient)"] = [
+        f"{g:+.{digits}f}" + ("" if pd.isna(lo) else f" [{lo:+.{digits}f}, {hi:+.{digits}f}]")
+        for g, lo, hi in zip(table["gap_image_minus_patient"], low, high)]
+    return shown
+
+
 def _leakage_interval(runs: Sequence[Run], row: dict, n_resamples: int, confidence: float,
                       seed: int) -> tuple[float, float]:
     def find(split: str) -> Optional[Run]:
@@ -487,11 +509,13 @@ class Report:
     def text(self, heading: Optional[str], body: str = "") -> None:
         self.sections.append(("text", heading, body))
 
-    def table(self, caption: str, frame: pd.DataFrame, csv_name: Optional[str] = None, *, rows: str) -> None:
-        """Add a table; ``rows`` says how its rows were chosen (e.g. "mean ± sd over 3 seeds"), shown beside it."""
+    def table(self, caption: str, frame: pd.DataFrame, csv_name: Optional[str] = None, *, rows: str,
+              digits: int = 3) -> None:
+        """Add a table; ``rows`` says how its rows were chosen (e.g. "mean ± sd over 3 seeds"), shown beside it;
+        numbers are shown with ``digits`` decimals."""
         if not rows or not rows.strip():
             raise ValueError(f"table {caption!r}: say how its rows were chosen (rows=...)")
-        self.sections.append(("table", caption, (frame, csv_name, rows.strip())))
+        self.sections.append(("table", caption, (frame, csv_name, rows.strip(), digits)))
 
     def figure(self, caption: str, png: Path) -> None:
         self.sections.append(("figure", caption, Path(png)))
@@ -502,10 +526,10 @@ class Report:
             if kind == "text":
                 lines += ([f"## {caption}", ""] if caption else []) + ([body, ""] if body else [])
             elif kind == "table":
-                frame, csv_name, rows = body
+                frame, csv_name, rows, digits = body
                 lines += [f"**{caption}**" + (f" (`tables/{csv_name}.csv`)" if csv_name else "")
                           + f" - our side: {self.provenance}", "", f"*Rows: {rows}*", "",
-                          _flat(frame).to_markdown(floatfmt=".3f"), ""]
+                          _flat(frame).to_markdown(floatfmt=f".{digits}f"), ""]
             else:
                 lines += [f"![{caption}]({body.relative_to(out_dir).as_posix()})", "", f"*{caption}*", ""]
         return "\n".join(lines)
@@ -520,7 +544,8 @@ class Report:
             elif kind == "table":
                 parts += [f"<p><b>{html.escape(caption)}</b> <span class='prov'>our side: "
                           f"{html.escape(self.provenance)}</span><br><i>Rows: {html.escape(body[2])}</i></p>",
-                          "<div class='wide'>" + _flat(body[0]).to_html(float_format="%.3f", na_rep="") + "</div>"]
+                          "<div class='wide'>" + _flat(body[0]).to_html(float_format=f"%.{body[3]}f", na_rep="")
+                          + "</div>"]
             else:
                 parts.append(f"<figure><img src='{_embedded_png(body)}' alt='{html.escape(caption, quote=True)}' "
                              f"style='max-width:100%'><figcaption>{html.escape(caption)}</figcaption></figure>")
