@@ -21,7 +21,9 @@ def label_provenance(fig, text: Optional[str]) -> None:
     """Write ``text`` (e.g. 'SYNTHETIC data') small below the figure (figures are saved with
     ``bbox_inches="tight"``, which takes it in), where it cannot cover tick labels."""
     if text:
-        fig.text(0.5, -0.01, text, ha="center", va="top", fontsize=8, color="#a00000")
+        # below everything drawn so far (x labels included), in figure coordinates
+        lowest = fig.get_tightbbox(fig.canvas.get_renderer()).y0 / fig.get_figheight()
+        fig.text(0.5, min(lowest, 0.0) - 0.01, text, ha="center", va="top", fontsize=8, color="#a00000")
 
 
 def save_figure(fig, name: str, output_dir: str | Path, dpi: int = 110) -> Path:

@@ -49,6 +49,24 @@ def test_classifiers_predict_four_classes_and_the_report_follows_table_12(bach_r
     assert "BACH" in (out / "report.md").read_text() or "bach" in (out / "report.md").read_text()
 
 
+def test_the_numbers_follow_the_patient_aware_split_and_are_finite(bach_run):
+    import json
+    import math
+    from pathlib import Path
+
+    from bclib.reference import bach_published_sides
+
+    out, _ = bach_run
+    sides = bach_published_sides()
+    photos = sorted((project_root() / "data" / "synthetic" / "bach").rglob("*.tif"))
+    held_out = sum(sides[p.parent.name][int(p.stem.lstrip("abinsv"))] == "held_out" for p in photos)
+    for record in map(lambda f: json.loads(Path(f).read_text()), (out / "runs").rglob("run.json")):
+        assert record["n_test"] == held_out  # test = eva's held-out photos of the embedded set, nothing else
+        assert 0.0 <= record["test_accuracy"] <= 1.0 and record["decision_threshold"] is None  # 4 classes: argmax
+    per_class = pd.read_csv(out / "tables" / "01_per_class_scores.csv")
+    assert all(math.isfinite(v) and v >= 0 for v in per_class["fid"])
+
+
 def test_report_html_opened_alone_shows_every_figure_and_fits_the_page(bach_run, tmp_path):
     from browser import check_page, chromium
 

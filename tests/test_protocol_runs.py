@@ -146,7 +146,6 @@ def test_fold_table_mean_and_sd_across_folds(tmp_path):
 
 
 def test_magnification_table_puts_magnifications_side_by_side(tmp_path):
-    started = time.time()
     runs = [_run(tmp_path, "proposed", 1, [True] * 4, ("40X",) * 4, "per_magnification"),
             _run(tmp_path, "proposed", 1, [True, True, True, False], ("100X",) * 4, "per_magnification"),
             _run(tmp_path, "vgg16", 1, [True, False, True, True], ("40X", "40X", "400X", "400X"))]
@@ -161,7 +160,6 @@ def test_magnification_table_puts_magnifications_side_by_side(tmp_path):
     together = table.loc[("independent", "vgg16")]  # one model, scored per magnification
     assert together["40X_accuracy"] == 0.5 and together["40X_patient_level_rate"] == 0.5  # a right, b wrong
     assert together["400X_accuracy"] == 1.0 and together["400X_images"] == 2 and np.isnan(together["100X_accuracy"])
-    assert time.time() - started < 10
 
 
 def test_run_json_records_fold_and_magnification_protocol(tmp_path, breakhis_root):
