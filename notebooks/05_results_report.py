@@ -127,14 +127,19 @@ shown
 
 # %% [markdown]
 # Over seeds: the mean and the standard deviation of each measure. The spread
-# between seeds is a second, independent look at how stable a number is.
+# between seeds is a second, independent look at how stable a number is. With
+# one seed per configuration (the smoke profile) there is no spread, and the
+# report leaves the table out rather than repeat the rows above without a ±.
 
 # %%
 summary = rep.over_seeds(scores)
 save_table(summary, "05_scores_over_seeds", session)
-report.table("Mean ± standard deviation over seeds", rep.with_spread(summary), "05_scores_over_seeds",
-             rows="one row per model, variant and split: mean ± sd over its seeds; the per-seed rows are "
-                  "'Scores per run' (05_scores)")
+if summary["seeds"].max() > 1:
+    report.table("Mean ± standard deviation over seeds", rep.with_spread(summary), "05_scores_over_seeds",
+                 rows="one row per model, variant and split: mean ± sd over its seeds; the per-seed rows are "
+                      "'Scores per run' (05_scores)")
+else:
+    report.text(None, "One seed per configuration: no spread between seeds to show (train.seeds lists more).")
 rep.with_spread(summary)
 
 # %% [markdown]
