@@ -38,13 +38,10 @@ def validation_threshold(probabilities: np.ndarray, labels: Sequence[str], class
         return 0.5  # one class in validation: nothing to balance
     values = np.unique(np.asarray(probabilities)[:, 1])
     candidates = np.concatenate([[0.0], (values[1:] + values[:-1]) / 2, [1.0]])
-    scores = np.array([balanced_accuracy_score(positive, values_above(probabilities, t)) for t in candidates])
+    above = np.asarray(probabilities)[:, 1][None, :] > candidates[:, None]  # one row per candidate threshold
+    scores = np.array([balanced_accuracy_score(positive, row) for row in above])
     best = np.flatnonzero(scores == scores.max())
     return float(candidates[best[np.argmin(np.abs(candidates[best] - 0.5))]])
-
-
-def values_above(probabilities: np.ndarray, threshold: float) -> np.ndarray:
-    return np.asarray(probabilities)[:, 1] > threshold
 
 
 def run_threshold(model_path: str | Path) -> Optional[float]:
