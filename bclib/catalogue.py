@@ -21,6 +21,7 @@ from typing import Literal, Optional
 from .errors import UserError
 
 Kind = Literal["baseline", "fusion"]
+Top = Literal["head", "probe"]
 
 
 class UnknownModelError(UserError, ValueError):
@@ -41,6 +42,12 @@ class ModelEntry:
     not listed stay frozen entirely.
     ``top_throughput``: the ``bclib/reference/throughput.yaml`` figure for its top's speed.
     ``paper_row``: its row name in the paper's Tables 11 and 12, if it has one.
+    ``encoder``: its one backbone is a frozen vision-transformer encoder (``bclib.models.foundation``)
+    rather than a ``keras.applications`` network; it is trained and reported like a baseline.
+    ``top``: ``head`` (the shared classification head, fitted by Keras) or ``probe`` (a scikit-learn
+    logistic regression on the embeddings, its regularisation chosen on validation, written into the
+    model file as one softmax layer).
+    ``reference``: a published figure to show beside its row (eva's linear-probe leaderboard), if any.
     """
 
     name: str
@@ -52,6 +59,8 @@ class ModelEntry:
     paper_row: Optional[str] = None
     fine_tune_frozen: Optional[tuple[tuple[str, int], ...]] = None
     top_throughput: str = "baseline_top_rows_per_s"
+    encoder: bool = False
+    top: Top = "head"
 
     def __post_init__(self):
         if self.kind not in ("baseline", "fusion"):
@@ -60,6 +69,10 @@ class ModelEntry:
             raise ValueError(f"baseline {self.name!r} must name exactly one backbone, got {self.backbones}")
         if not self.features and not self.taps:
             raise ValueError(f"model {self.name!r}: give its pooled feature widths or its taps")
+        if self.top not in ("head", "probe"):
+            raise ValueError(f"model {self.name!r}: top must be 'head' or 'probe', not {self.top!r}")
+        if self.top == "probe" and self.kind != "baseline":
+            raise ValueError(f"model {self.name!r}: only a single-trunk model can have a linear-probe top")
 
     @property
     def keras_name(self) -> str:
@@ -94,6 +107,14 @@ def _baseline(name: str, label: str, features: int, paper_row: Optional[str] = N
     return ModelEntry(name, label, "baseline", (name,), (features,), paper_row=paper_row)
 
 
+def _encoder(name: str, label: str, features: int, encoder: str) -> tuple[ModelEntry, ModelEntry]:
+    """A frozen encoder twice: with a linear probe (``name``, the field's standard) and with the
+    baselines' own head (``name-head``), both on the same stored embeddings."""
+    return (ModelEntry(name, f"{label} + linear probe", "baseline", (encoder,), (features,), encoder=True,
+                       top="probe"),
+            ModelEntry(f"{name}-head", f"{label} + head", "baseline", (encoder,), (features,), encoder=True))
+
+
 # Order matters: it is the order of `bclib train --help`, of the job grid and of the plan's groups.
 # Models added with register() come after these.
 BUILT_IN = (
@@ -112,6 +133,15 @@ BUILT_IN = (
     # Table 6 read literally: three pooled backbones, concatenated (bclib.models.gap_fusion)
     ModelEntry("proposed-gap", "Proposed (pooled, Table 6)", "fusion", ("densenet201", "nasnetmobile", "vgg16"),
                features=(1920, 1056, 512), fine_tune_frozen=_PAPER_FINE_TUNE),
+    # Frozen vision-transformer encoders (bclib.models.foundation.ENCODERS holds their architectures):
+    # Phikon-v2, a DINOv2 ViT-L/16 trained on pathology, and DINOv2 ViT-L/14 trained on natural images,
+    # the control that separates pathology pretraining from the architecture. Phikon-v2 hands on its class
+    # token (1024 numbers), DINOv2 its class token beside the mean patch token (2048), each as its authors
+    # probe them (bclib.models.foundation.PRESETS). vit-tiny is a two-block random-weight encoder of the
+    # same form, so that the demo and the tests run the encoder path in seconds; it is not a foundation model.
+    *_encoder("phikon-v2", "Phikon-v2", 1024, "phikon-v2"),
+    *_encoder("dinov2", "DINOv2 ViT-L", 2048, "dinov2-large"),
+    *_encoder("vit-tiny", "Tiny ViT (random, demo)", 64, "vit-tiny"),
 )
 
 _ENTRIES: dict[str, ModelEntry] = {e.name: e for e in BUILT_IN}
@@ -139,7 +169,13 @@ def fusion_models() -> tuple[str, ...]:
 
 
 def baseline_models() -> tuple[str, ...]:
+    """The single-backbone models, encoders included: trained with the none and tradaug variants."""
     return tuple(e.name for e in _ENTRIES.values() if e.kind == "baseline")
+
+
+def encoder_models() -> tuple[str, ...]:
+    """The models on a frozen foundation encoder (probe and head)."""
+    return tuple(e.name for e in _ENTRIES.values() if e.encoder)
 
 
 def register(new: ModelEntry) -> ModelEntry:

@@ -295,10 +295,12 @@ def _add_model_commands(sub) -> None:
     p = _command(sub, "fid", "FID, KID, precision/recall and SWD between two folders of images", cmd_fid)
     p.add_argument("real_dir", type=Path, metavar="REAL_DIR", help="folder of real images")
     p.add_argument("fake_dir", type=Path, metavar="FAKE_DIR", help="folder of generated images")
-    p.add_argument("--features", default="inception", metavar="inception|MODEL.keras",
-                   help="feature extractor: InceptionV3 or a saved classifier")
-    p.add_argument("--weights", choices=["imagenet", "none"], default="imagenet",
-                   help="InceptionV3 weights ('none' = untrained, for offline use)")
+    p.add_argument("--features", default="inception", metavar="inception|ENCODER|MODEL.keras",
+                   help="feature extractor: InceptionV3, a foundation encoder (phikon-v2, dinov2-large) "
+                        "or a saved classifier")
+    p.add_argument("--weights", default="imagenet", metavar="imagenet|none|FOLDER",
+                   help="the extractor's weights: 'imagenet' = pretrained (an encoder's published checkpoint), "
+                        "'none' = untrained, for offline use; an encoder also takes a checkpoint folder")
     p.add_argument("--image-size", type=int, default=299, metavar="PX", help="extractor input size")
     p.add_argument("--kid-subsets", type=int, default=100, metavar="N", help="KID: number of random subsets")
     p.add_argument("--kid-subset-size", type=int, default=1000, metavar="N", help="KID: images per subset")

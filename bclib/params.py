@@ -239,8 +239,11 @@ class GanParams(_Section):
 
 
 class MetricsParams(_Section):
-    features: str = Field("inception", description="'inception' or a path to a saved .keras classifier.")
-    weights: Literal["imagenet", "none"] = "imagenet"
+    features: str = Field("inception", description="'inception', a foundation encoder (phikon-v2, dinov2-large: "
+                                                   "histology or natural-image ViT features) or a path to a saved "
+                                                   ".keras classifier.")
+    weights: str = Field("imagenet", description="'imagenet' (pretrained: an encoder's published checkpoint), "
+                                                 "'none' (untrained) or, for an encoder, a checkpoint folder.")
     image_size: int = Field(299, ge=75, le=1024, description="Extractor input size (InceptionV3's standard: 299).")
     during_training: bool = Field(True, description="FID/KID at every cWGAN snapshot.")
     n_generated: int = Field(1000, ge=2, description="Generated images per class for FID/KID.")
@@ -290,6 +293,11 @@ class TrainParams(_Section):
                               "threshold on p(second class) that maximises balanced accuracy on validation.")
     image_size: int = Field(224, ge=32, le=2048)
     weights: str = Field("imagenet", description="'imagenet', 'none' or a path to a local weights file.")
+    encoder_weights: dict[str, str] = Field(
+        default_factory=dict,
+        description="Foundation encoders (phikon-v2, dinov2-large): a downloaded checkpoint folder per encoder "
+                    "(config.json + model.safetensors). Unlisted encoders follow `weights`: 'none' = random, "
+                    "otherwise their published weights from the bclib encoder cache or the Hugging Face Hub.")
     tradaug_mode: Literal["offline", "online"] = Field(
         "offline", description="offline: training set expanded tradaug_copies-fold once; online: per batch.")
     tradaug_copies: int = Field(4, ge=2, le=64,

@@ -11,7 +11,7 @@ from bclib import catalogue
 from bclib.catalogue import ModelEntry
 
 ROOT = Path(__file__).resolve().parents[1]
-TWIN = "twinnet"  # no hyphen: argparse may wrap help lines at one
+TWIN = "twinnet"
 
 PROFILE = """
 seed: 0
@@ -40,7 +40,8 @@ def _train_help() -> str:
     from bclib.cli import build_parser
 
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    return " ".join(sub.choices["train"].format_help().split())
+    text = " ".join(sub.choices["train"].format_help().split())
+    return text.replace("- ", "-")  # argparse may break a line after a name's hyphen
 
 
 def test_catalogue_imports_no_tensorflow():
@@ -59,7 +60,7 @@ def test_lookups_and_refusals():
     assert catalogue.entry("densenet201").label == "DenseNet-201"
     assert [catalogue.entry(n).keras_name for n in ("proposed", "proposed-gap", "vgg16")] == [
         "proposed", "proposed_gap", "baseline_vgg16"]
-    with pytest.raises(ValueError, match=r"unknown model 'alexnet' \(known: densenet201, .*proposed-gap\)"):
+    with pytest.raises(ValueError, match=r"unknown model 'alexnet' \(known: densenet201, .*proposed-gap, .*vit-tiny"):
         catalogue.entry("alexnet")
     with pytest.raises(ValueError, match="already in the catalogue"):
         catalogue.register(catalogue.entry("vgg16"))
@@ -91,7 +92,7 @@ def test_a_registered_model_is_accepted_planned_and_listed(twin, tmp_path):
     assert groups[f"baseline {TWIN}"].jobs == 1 and groups[f"baseline {TWIN}"].disk_gb > 0
     mobilenet, _, _ = plan_costs(load_params(_profile(tmp_path), ["train.models=[mobilenet]"]))
     assert groups[f"baseline {TWIN}"].cpu_hours == pytest.approx(mobilenet["baseline mobilenet"].cpu_hours)
-    assert f"proposed-gap or {TWIN} (bclib/catalogue.py)" in _train_help()
+    assert f"vit-tiny-head or {TWIN} (bclib/catalogue.py)" in _train_help()
 
 
 def test_an_unknown_model_is_refused_by_the_schema(tmp_path):
@@ -100,7 +101,7 @@ def test_an_unknown_model_is_refused_by_the_schema(tmp_path):
 
     with pytest.raises(UserError, match=f"unknown model.*{TWIN}"):
         load_params(_profile(tmp_path), [f"train.models=[{TWIN}]"])
-    assert TWIN not in _train_help() and "proposed or proposed-gap" in _train_help()
+    assert TWIN not in _train_help() and "vit-tiny or vit-tiny-head" in _train_help()
 
 
 def test_paper_rows_name_the_catalogue_entries():
@@ -117,13 +118,17 @@ def test_paper_rows_name_the_catalogue_entries():
 def test_keras_builders_agree_with_the_catalogue(twin):
     """backbones.py, fusion.py, gap_fusion.py and registry.py hold Keras builders keyed by catalogue names."""
     from bclib.models import BACKBONES, FUSION_TAPS, GAP_BACKBONES, build_model
+    from bclib.models.encoders import ENCODERS
     from bclib.models.gap_fusion import GAP_DEFAULT_THIRD
     from bclib.models.registry import FUSION_BUILDERS
     from bclib.params import KNOWN_MODELS
 
-    used = {b for e in catalogue.entries() for b in e.backbones}
+    used = {b for e in catalogue.entries() if not e.encoder for b in e.backbones}
     assert used == set(BACKBONES), "every backbone a model uses has a Keras builder, and no other"
     assert all(spec.name == key and key in catalogue.baseline_models() for key, spec in BACKBONES.items())
+    for name in catalogue.encoder_models():  # each encoder model names a known architecture of its width
+        spec = catalogue.entry(name)
+        assert spec.kind == "baseline" and spec.features == (ENCODERS[spec.backbones[0]].embedding_size,)
     assert set(FUSION_BUILDERS) == set(catalogue.fusion_models())
     assert {b for b, _, _ in FUSION_TAPS} == set(catalogue.entry("proposed").backbones)
     assert (*GAP_BACKBONES, GAP_DEFAULT_THIRD) == catalogue.entry("proposed-gap").backbones

@@ -301,3 +301,17 @@ def test_split_description_names_the_fold_policy_and_each_recorded_note_once():
     assert split_description(runs, "folds", "strict") == [
         "Split: folds (the published folds, fold_policy strict).", note]
     assert split_description(runs[:1], "patient", "strict") == ["Split: patient."]
+
+
+def test_an_encoder_is_never_the_best_baseline_but_is_chosen_and_compared_on_its_own():
+    """A foundation encoder answers another question: it has its own validation choice and its own pair."""
+    runs = [_validated(_run("proposed", "tradaug+cwgan", 0, "patient", [True] * 8), 0.7)]
+    runs += [_validated(_run("mobilenet", "none", 0, "patient", [True] * 6 + [False] * 2), 0.6)]
+    runs += [_validated(_run("phikon-v2", "none", 0, "patient", [True] * 8), 0.95),
+             _validated(_run("phikon-v2-head", "none", 0, "patient", [True] * 8), 0.9, val_loss=0.3)]
+    assert choose_on_validation(runs, proposed=False).name == "mobilenet/none"  # despite phikon's 0.95
+    encoder = choose_on_validation(runs, proposed=False, encoders=True)
+    assert encoder.name == "phikon-v2/none" and "best encoder" in encoder.rule
+    pairs = comparison_pairs(runs)
+    assert pairs[-2:] == [("proposed/tradaug+cwgan/seed-0", "mobilenet/none/seed-0"),
+                          ("proposed/tradaug+cwgan/seed-0", "phikon-v2/none/seed-0")]

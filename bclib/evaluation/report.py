@@ -130,8 +130,10 @@ def _validation_key(run: Run) -> tuple:
                                                                                          run.record["seed"])
 
 
-def choose_on_validation(runs: Sequence[Run], proposed: bool, split: str = "patient") -> Optional[Choice]:
-    """The proposed model's (or the best baseline's) configuration on ``split``, chosen on validation only.
+def choose_on_validation(runs: Sequence[Run], proposed: bool, split: str = "patient",
+                         encoders: bool = False) -> Optional[Choice]:
+    """The proposed model's (or the best baseline's, or with ``encoders`` the best foundation encoder's)
+    configuration on ``split``, chosen on validation only.
 
     Configurations (model, variant) are ranked by their mean validation accuracy
     over seeds (ties: lower mean validation loss); test predictions are never
@@ -142,8 +144,13 @@ def choose_on_validation(runs: Sequence[Run], proposed: bool, split: str = "pati
     """
     # the baselines are the single-backbone models: proposed-gap (the other reading of the fusion model) is
     # compared with proposed directly (comparison_pairs), never picked as "the best baseline"
-    fusion = catalogue.fusion_models()
-    wanted = (lambda m: m == "proposed") if proposed else (lambda m: m not in fusion)
+    # The encoders (bclib.models.foundation) are a different question, the field's 2024 baseline, and have a
+    # choice of their own: a paper baseline is one of its ImageNet CNNs.
+    fusion, encoder_models = catalogue.fusion_models(), catalogue.encoder_models()
+    if encoders:
+        wanted = lambda m: m in encoder_models  # noqa: E731
+    else:
+        wanted = (lambda m: m == "proposed") if proposed else (lambda m: m not in fusion + encoder_models)
     pool = [r for r in runs if wanted(r.record["model"]) and r.record["split"] == split]
     fixed = proposed and any(r.record["variant"] == "tradaug+cwgan" for r in pool)
     if fixed:
@@ -169,7 +176,8 @@ def choose_on_validation(runs: Sequence[Run], proposed: bool, split: str = "pati
     if fixed:
         rule = "proposed model: tradaug+cwgan, the paper's headline configuration, fixed in advance"
     elif candidates["val_accuracy_mean"].notna().any():
-        rule = ("best baseline chosen on mean validation accuracy over seeds (ties: validation loss) "
+        rule = (f"best {'encoder' if encoders else 'baseline'} chosen on mean validation accuracy over seeds "
+                "(ties: validation loss) "
                 "among " + ", ".join(f"{m}/{v}" for m, v in candidates.index))
     else:
         rule = "no run records validation scores: first configuration in job order (not chosen on test)"
@@ -393,6 +401,7 @@ def comparison_pairs(runs: Sequence[Run]) -> list[tuple[str, str]]:
     main = [r for r in runs if r.record["split"] != "image"]
     split = main[0].record["split"] if main else "patient"
     headline, baseline = choose_on_validation(main, True, split), choose_on_validation(main, False, split)
+    encoder = choose_on_validation(main, False, split, encoders=True)
     pairs = []
     for seed in sorted({r.record["seed"] for r in main}):
         same_seed = [r for r in main if r.record["seed"] == seed]
@@ -401,11 +410,12 @@ def comparison_pairs(runs: Sequence[Run]) -> list[tuple[str, str]]:
             pairs += [(proposed["none"].name, r.name) for v, r in proposed.items() if v != "none"]
         literal = {r.record["variant"]: r for r in same_seed if r.record["model"] == "proposed-gap"}
         pairs += [(proposed[v].name, r.name) for v, r in literal.items() if v in proposed]  # the two readings
-        if headline and baseline:
-            a = [r for r in headline.runs if r.record["seed"] == seed]
-            b = [r for r in baseline.runs if r.record["seed"] == seed]
-            if a and b:
-                pairs.append((a[0].name, b[0].name))
+        for other in (baseline, encoder):  # the headline against the best baseline, then the best encoder
+            if headline and other:
+                a = [r for r in headline.runs if r.record["seed"] == seed]
+                b = [r for r in other.runs if r.record["seed"] == seed]
+                if a and b:
+                    pairs.append((a[0].name, b[0].name))
     return pairs
 
 

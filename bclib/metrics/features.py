@@ -41,6 +41,10 @@ NOT_COMPARABLE_NOTE = ("FID/KID from Keras' InceptionV3 weights; not comparable 
                        "(2015 TensorFlow Inception graph)")
 
 
+ENCODER_NOTE = ("FID/KID in {encoder} features: a histology feature space, not comparable with Inception FIDs "
+                "or across encoders; FID still assumes Gaussian features, which a ViT's embeddings need not be")
+
+
 @dataclass
 class FeatureExtractor:
     name: str  # identity used in cache keys and reports
@@ -48,10 +52,11 @@ class FeatureExtractor:
     untrained: bool
     model: object  # keras.Model mapping float32 [0, 255] images of input_size to features
     batch_size: int = 32
+    pretrained_note: str = NOT_COMPARABLE_NOTE  # what a reader must know about these features when trained
 
     @property
     def note(self) -> str:
-        return UNTRAINED_NOTE if self.untrained else NOT_COMPARABLE_NOTE
+        return UNTRAINED_NOTE if self.untrained else self.pretrained_note
 
     def __call__(self, images_u8: np.ndarray) -> np.ndarray:
         """Features (float64, N x d) of uint8 images (N, H, W, 3) of any size."""
@@ -118,9 +123,29 @@ def classifier_extractor(path: str | os.PathLike) -> FeatureExtractor:
     return FeatureExtractor(f"classifier-{path.stem}-{digest}", int(size), False, features)
 
 
+def encoder_extractor(encoder: str, weights: str = "imagenet", image_size: int = 224) -> FeatureExtractor:
+    """A foundation encoder's embedding (``bclib.models.foundation``) as the feature space: Phikon-v2's knows
+    histology. ``weights``: 'imagenet' (its published checkpoint), 'none' (random) or a checkpoint folder."""
+    from ..models.encoders import encoder_trunk, weights_identity
+
+    keras = _keras()
+    untrained = weights in ("none", None)
+    if untrained:
+        keras.utils.set_random_seed(UNTRAINED_SEED)
+    trunk = encoder_trunk(encoder, image_size, weights)
+    return FeatureExtractor(f"{encoder}-{weights_identity(encoder, weights)}-{image_size}", image_size, untrained,
+                            trunk, pretrained_note=ENCODER_NOTE.format(encoder=encoder))
+
+
 def extractor_from_settings(features: str, weights: str, image_size: int = 299) -> FeatureExtractor:
+    from ..models.encoders import ENCODERS
+
     if features == "inception":
+        if weights not in ("imagenet", "none"):
+            raise UserError(f"InceptionV3 features take weights 'imagenet' or 'none', not '{weights}'")
         return inception_extractor(weights, image_size)
+    if features in ENCODERS:
+        return encoder_extractor(features, weights, image_size)
     return classifier_extractor(features)
 
 

@@ -20,6 +20,15 @@ def classification_head(x, num_classes: int, l2: float = 1e-4, name: str = "head
     return layers.Dense(num_classes, activation="softmax", dtype="float32", name="probabilities")(x)
 
 
+def probe_top(trunk, num_classes: int):
+    """A linear probe as a Keras top: one softmax layer on the trunk's features. Its weights are not
+    trained by Keras but set from a fitted scikit-learn logistic regression (:func:`set_probe_weights`),
+    so the saved model predicts exactly what the probe does."""
+    top_input = keras.Input(trunk.output.shape[1:], name="trunk_features")
+    probabilities = layers.Dense(num_classes, activation="softmax", dtype="float32", name="probabilities")(top_input)
+    return keras.Model(top_input, probabilities, name="top")
+
+
 def image_input(input_size: int):
     return keras.Input((input_size, input_size, 3), name="image")
 

@@ -10,9 +10,10 @@ from .. import catalogue
 from ..errors import UserError
 from .backbones import MODEL_NAMES  # noqa: F401  re-exported: the built-in names build_model accepts
 from .baselines import baseline_top, baseline_trunk
+from .encoders import encoder_trunk
 from .fusion import proposed_top, proposed_trunk
 from .gap_fusion import gap_top, gap_trunk
-from .head import compose
+from .head import compose, probe_top
 
 # fusion model -> (trunk(input_size, weights), top(trunk, num_classes, l2, fusion_channels))
 FUSION_BUILDERS = {
@@ -31,6 +32,8 @@ def _fusion_builders(name: str):
 def build_trunk(name: str, input_size: int, weights: str = "imagenet"):
     """The frozen part of any model in the catalogue."""
     spec = catalogue.entry(name)
+    if spec.encoder:
+        return encoder_trunk(spec.backbones[0], input_size, weights)
     if spec.kind == "baseline":
         return baseline_trunk(spec.backbones[0], input_size, weights)
     return _fusion_builders(name)[0](input_size, weights)
@@ -38,6 +41,8 @@ def build_trunk(name: str, input_size: int, weights: str = "imagenet"):
 
 def build_top(name: str, trunk, num_classes: int, l2: float = 1e-4, fusion_channels: int = 128):
     """The part of model ``name`` that trains in the first stage, sized for ``trunk``'s outputs."""
+    if catalogue.entry(name).top == "probe":
+        return probe_top(trunk, num_classes)
     if catalogue.entry(name).kind == "baseline":
         return baseline_top(trunk, num_classes, l2)
     return _fusion_builders(name)[1](trunk, num_classes, l2, fusion_channels)

@@ -4,10 +4,12 @@ from .tables import (
     archive_table3,
     bach_published_sides,
     breakhis_archive_counts,
+    eva_linear_probe,
+    eva_reference,
     paper_results,
     paper_table,
     paper_table3,
 )
 
-__all__ = ["archive_table3", "bach_published_sides", "breakhis_archive_counts", "paper_results", "paper_table",
-           "paper_table3"]
+__all__ = ["archive_table3", "bach_published_sides", "breakhis_archive_counts", "eva_linear_probe", "eva_reference",
+           "paper_results", "paper_table", "paper_table3"]

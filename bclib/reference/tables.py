@@ -60,3 +60,17 @@ def bach_published_sides() -> dict[str, dict[int, str]]:
                 folder = spec["order"][position // per_class]
                 sides[folder][position % per_class + 1] = side
     return sides
+
+
+_EVA = Path(__file__).with_name("eva_linear_probe.yaml")
+
+
+@lru_cache(maxsize=1)
+def eva_linear_probe() -> dict:
+    """eva's published linear-probe balanced accuracy per encoder and dataset, with its source."""
+    return yaml.safe_load(_EVA.read_text(encoding="utf-8"))
+
+
+def eva_reference(encoder: str, dataset: str):
+    """eva's figure for ``encoder`` on ``dataset`` (``breakhis`` or ``bach``), or None where it has none."""
+    return eva_linear_probe()["encoders"].get(encoder, {}).get(dataset)

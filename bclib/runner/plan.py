@@ -58,6 +58,8 @@ def dataset_size(params: Params) -> tuple[int, str]:
 def _trunk_speed(model: str, size: int) -> tuple[float, float]:
     """Images per second through a frozen trunk (CPU measured/scaled, GPU scaled by keras.io's ratio)."""
     t = throughput()
+    if catalogue.entry(model).encoder:  # measured at the encoder's own input size; no GPU basis yet
+        return t["encoder_cpu_images_per_s"][catalogue.entry(model).backbones[0]], float("nan")
     cpu_ms, gpu_ms = t["keras_io_ms"]["cpu"], t["keras_io_ms"]["gpu"]
     parts = catalogue.entry(model).backbones
     measured_cpu = sum(cpu_ms[b] for b in catalogue.entry(MEASURED_TRUNK).backbones)

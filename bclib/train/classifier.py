@@ -32,6 +32,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from .. import catalogue
 from ..backend import keras as _keras
 from ..backend import set_determinism
 from ..data.index import DatasetIndex
@@ -49,6 +50,7 @@ from .fitting import (
     optional_class_weights,
     training_callbacks,
 )
+from .probe import fit_probe
 from .record import history_table, prediction_table, run_record, write_run
 from .store import StoreReader, offline_augmenter, store_key, stored_outputs
 from .trunk import CALIBRATION_IMAGES, prepare_trunk, trunk_identity
@@ -71,7 +73,10 @@ class _Run:
         self.params, self.cfg = params, params.train
         self.model_name, self.variant, self.seed, self.out, self.log = model_name, variant, seed, out, log
         self.name = f"{model_name}/{variant}/seed {seed}"
-        self.online = "tradaug" in variant and self.cfg.tradaug_mode == "online"
+        # A frozen encoder's embeddings of TradAug copies are stored once, whatever tradaug_mode says: its
+        # top (a probe, or the head) never needs images, and a probe cannot be fitted batch by batch.
+        self.encoder = catalogue.entry(model_name).encoder
+        self.online = "tradaug" in variant and self.cfg.tradaug_mode == "online" and not self.encoder
         self.histories: list[list[dict]] = []
 
     # -- stage: the model -------------------------------------------------
@@ -119,12 +124,35 @@ class _Run:
                 blocks += [(part, self.stored(part, description, offline_augmenter(aug_seed, cfg.stain_jitter)))
                            for part in data.parts]
         train_labels = np.concatenate([part["label_index"].to_numpy() for part, _ in blocks])
+        if catalogue.entry(self.model_name).top == "probe":
+            self._fit_probe(data, blocks, train_labels)
+            return
         self.log(f"{self.name}: training the top on stored trunk outputs ({len(train_labels)} training rows)")
         compile_for_training(self.top, cfg.learning_rate, cfg.lr_decay_steps, cfg.lr_decay_rate, self.strategy)
         self.histories.append(self.fitter.fit(
             1, self.top, self._reader(blocks, train_labels, shuffle=True), epochs=cfg.epochs,
             validation_data=self._reader([(data.val, self.val_store)], data.val["label_index"].to_numpy()),
             class_weight=optional_class_weights(cfg.class_weights, train_labels, len(data.classes))))
+
+    def _fit_probe(self, data: RunData, blocks, train_labels: np.ndarray) -> None:
+        """Stage 1 of an encoder with a linear probe: scikit-learn on the stored embeddings (held in memory:
+        1024 numbers per image, 32 MB for the whole BreakHis archive), written into the top's softmax layer."""
+        cfg = self.cfg
+        train_x = StoreReader([store for _, store in blocks]).gather(np.arange(len(train_labels)))[0]
+        val_x = StoreReader([self.val_store]).gather(np.arange(len(data.val)))[0]
+        val_y = data.val["label_index"].to_numpy()
+        self.log(f"{self.name}: linear probe on stored embeddings ({len(train_labels)} training rows)")
+        probe = fit_probe(train_x, train_labels, val_x, val_y, len(data.classes),
+                          optional_class_weights(cfg.class_weights, train_labels, len(data.classes)), self.seed)
+        self.top.get_layer("probabilities").set_weights([probe.kernel.astype("float32"),
+                                                         probe.bias.astype("float32")])
+        train_p, val_p = probe.probabilities(train_x), probe.probabilities(val_x)
+        self.probe_C = probe.C
+        self.histories.append([{
+            "loss": float(-np.mean(np.log(np.clip(train_p[np.arange(len(train_labels)), train_labels], 1e-12, 1)))),
+            "accuracy": float(np.mean(train_p.argmax(1) == train_labels)),
+            "val_loss": probe.val_log_loss[probe.C],
+            "val_accuracy": float(np.mean(val_p.argmax(1) == val_y)), "probe_C": probe.C}])
 
     def image_training_set(self, data: RunData):
         """Training images for the stages that see images: TradAug applied per batch when the variant
@@ -169,7 +197,7 @@ class _Run:
         """Class probabilities of ``frame``'s images (validation or test) from the weights the run kept;
         ``store`` holds their trunk outputs, which stay valid unless the backbones were fine-tuned."""
         cfg = self.cfg
-        if cfg.fine_tune_epochs > 0:
+        if cfg.fine_tune_epochs > 0 and not self.encoder:
             return self.model.predict(make_dataset(frame, cfg.image_size, cfg.batch_size, label_column=None,
                                                    stain=self.stain), verbose=0)
         return self.top.predict(self._reader([(frame, store)], None), verbose=0)
@@ -188,7 +216,7 @@ def train_classifier(params, model_name: str, variant: str, seed: int, out_dir: 
     run = _Run(params, model_name, variant, seed, out, log)
     run.build(data)
     run.fit_top(data)
-    if params.train.fine_tune_epochs > 0:
+    if params.train.fine_tune_epochs > 0 and not run.encoder:  # foundation encoders stay frozen
         run.fine_tune(data)
     val_probabilities = run.probabilities(data.val, run.val_store)
     threshold = (validation_threshold(val_probabilities, data.val["label"], data.classes)
@@ -197,7 +225,8 @@ def train_classifier(params, model_name: str, variant: str, seed: int, out_dir: 
     val_predictions = prediction_table(data.val, val_probabilities, data.classes, threshold)
     history = history_table(run.histories)
     record = run_record(params, data, model_name, variant, seed, predictions, history, not run.online,
-                        int(run.strategy.num_replicas_in_sync), started) | {"decision_threshold": threshold}
+                        int(run.strategy.num_replicas_in_sync), started) | {
+        "decision_threshold": threshold, "probe_C": getattr(run, "probe_C", None)}
     write_run(out, run.model, predictions, history, record, val_predictions)
     checkpoint.discard(out)
     log(f"{run.name}: test accuracy {record['test_accuracy']:.3f} on {len(data.test)} images "

@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..io import atomic_path, write_json_atomic
 from .decision import decide
+from .trunk import model_weights
 
 OUTPUTS = ("predictions.csv", "history.csv", "model.keras", "run.json")
 
@@ -68,7 +69,7 @@ def run_record(params, data, model_name: str, variant: str, seed: int, predictio
         "model": model_name, "variant": variant, "seed": seed, "classes": data.classes,
         "task": data.index.task,
         "data": data.index.provenance(), "synthetic_data": data.index.synthetic,
-        "weights": cfg.weights, "untrained_backbone": cfg.weights == "none",
+        "weights": model_weights(cfg, model_name), "untrained_backbone": model_weights(cfg, model_name) == "none",
         "split": params.data.split, "split_seed": params.seed, "split_notes": list(getattr(data, "split_notes", [])),
         "fold_policy": params.data.fold_policy if params.data.split == "folds" else None,
         "fold": params.data.fold if params.data.split in ("folds", "cv") else None,

@@ -13,23 +13,38 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import catalogue
 from ..data.index import frame_content_key
 from ..data.pipeline import make_dataset
 from ..models import build_trunk, calibrate_untrained_batchnorm
+from ..models.encoders import weights_identity
 
 CALIBRATION_IMAGES = 64  # training images that set an untrained trunk's BatchNorm statistics
 _TRUNKS: dict = {}
 
 
+def model_weights(cfg, model_name: str) -> str:
+    """The weights model ``model_name`` is built with: ``train.weights``, except for a foundation encoder
+    listed in ``train.encoder_weights`` (its checkpoint folder)."""
+    spec = catalogue.entry(model_name)
+    return cfg.encoder_weights.get(spec.backbones[0], cfg.weights) if spec.encoder else cfg.weights
+
+
+def _weights_id(cfg, model_name: str) -> str:
+    weights = model_weights(cfg, model_name)
+    if catalogue.entry(model_name).encoder:
+        return weights_identity(catalogue.entry(model_name).backbones[0], weights)
+    return weights if weights in ("imagenet", "none") else hashlib.sha256(Path(weights).read_bytes()).hexdigest()[:12]
+
+
 def trunk_identity(cfg, model_name: str, seed: int, calibration_frame: pd.DataFrame, stain=None) -> str:
     """Names the trunk's weights: an untrained trunk is a different random network for every seed,
     calibrated on this split's training images (stain-normalised onto ``stain`` if given); a pretrained
-    one is the same for every run."""
-    weights_id = cfg.weights if cfg.weights in ("imagenet", "none") else hashlib.sha256(
-        Path(cfg.weights).read_bytes()).hexdigest()[:12]
+    one is the same for every run (an encoder's checkpoint is named by its contents)."""
+    weights_id = _weights_id(cfg, model_name)
     return f"{model_name}-{weights_id}-{cfg.image_size}" + (
         f"-seed{seed}-cal{frame_content_key(calibration_frame)}" + (f"-stain{stain.key}" if stain else "")
-        if cfg.weights == "none" else "")
+        if weights_id == "none" else "")
 
 
 def prepare_trunk(cfg, model_name: str, trunk_id: str, calibration_frame: pd.DataFrame, strategy, stain=None):
@@ -39,8 +54,8 @@ def prepare_trunk(cfg, model_name: str, trunk_id: str, calibration_frame: pd.Dat
     if trunk is not None:
         return trunk
     with strategy.scope():  # variables are mirrored on every replica under MirroredStrategy
-        trunk = build_trunk(model_name, cfg.image_size, cfg.weights)
-    if cfg.weights == "none":
+        trunk = build_trunk(model_name, cfg.image_size, model_weights(cfg, model_name))
+    if model_weights(cfg, model_name) == "none" and not catalogue.entry(model_name).encoder:  # ViTs: LayerNorm
         calibrate_untrained_batchnorm(trunk, next(iter(make_dataset(
             calibration_frame, cfg.image_size, CALIBRATION_IMAGES, cache=False, label_column=None, stain=stain))))
     _TRUNKS.clear()  # one trunk kept: the fusion trunk alone holds ~70M weights
