@@ -36,6 +36,11 @@ def test_the_regularisation_is_chosen_on_validation_even_when_test_would_prefer_
     probe = fit_probe(*train, *val, n_classes=2)
     assert probe.C == best_val
     assert probe.val_log_loss[probe.C] == pytest.approx(by_val[best_val], abs=1e-6)
+    # fitted on train alone with that C: validation chooses, it does not train
+    both = (np.concatenate([train[0], val[0]]), np.concatenate([train[1], val[1]]))
+    direct = make_pipeline(StandardScaler(), LogisticRegression(C=best_val, max_iter=2000, random_state=0))
+    np.testing.assert_allclose(probe.probabilities(test[0]), direct.fit(*train).predict_proba(test[0]), atol=1e-6)
+    assert not np.allclose(probe.probabilities(test[0]), direct.fit(*both).predict_proba(test[0]), atol=1e-3)
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])

@@ -9,13 +9,15 @@ and the ablation grid as jobs.
 * :mod:`bclib.train.record`     - predictions, history, model and ``run.json``;
 * :mod:`bclib.train.augment`    - TradAug and HED stain jitter;
 * :mod:`bclib.train.checkpoint` - epoch checkpoints for resuming a killed run;
-* :mod:`bclib.train.jobs`       - the (model, variant, seed) grid as skippable jobs.
+* :mod:`bclib.train.jobs`       - the (model, variant, seed) grid as skippable jobs;
+* :mod:`bclib.train.probe`      - a logistic-regression probe on frozen embeddings, C chosen on validation.
 """
 
 from .classifier import VARIANTS, train_classifier
 from .data import generated_training_images
 from .fitting import class_weights, distribution_strategy
+from .probe import C_GRID, Probe, fit_probe
 from .record import run_is_complete
 
 __all__ = ["VARIANTS", "train_classifier", "generated_training_images", "class_weights", "distribution_strategy",
-           "run_is_complete"]
+           "run_is_complete", "C_GRID", "Probe", "fit_probe"]
