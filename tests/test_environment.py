@@ -250,3 +250,24 @@ def test_colab_profile_is_valid_and_sized_for_a_gpu():
     params = load_params(ROOT / "params" / "colab-gpu.yaml")
     assert params.train.weights == "imagenet" and params.gan.mixed_precision
     assert params.train.image_size == 224 and params.run.profile == "colab-gpu"
+
+
+def test_the_foundation_extra_never_replaces_tensorflow_or_keras():
+    """`pip install bclib[foundation]` on Colab (TensorFlow 2.19, Keras 3.10) must leave both alone: neither the
+    extra nor anything its requirements need, as installed here, asks for TensorFlow or Keras."""
+    from importlib.metadata import PackageNotFoundError, requires
+
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["foundation"]
+    pending, seen = [normalise(re.split(r"[<>=!~ ;\[]", d)[0]) for d in extra], set()
+    while pending:
+        name = pending.pop()
+        assert name not in ("tensorflow", "tensorflow-cpu", "tensorflow-text", "keras", "keras-hub"), name
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            needs = requires(name) or []
+        except PackageNotFoundError:
+            pytest.fail(f"{name} (the foundation extra) is not installed: it is pinned in requirements.txt")
+        pending += [normalise(re.split(r"[<>=!~ ;\[]", r)[0]) for r in needs if "extra ==" not in r]
+    assert "safetensors" in seen
