@@ -19,6 +19,7 @@ from bclib.evaluation.report import (  # noqa: E402
     best_run,
     choose_on_validation,
     comparison_pairs,
+    encoders_beside_models,
     leakage_shown,
     leakage_table,
     load_run,
@@ -315,3 +316,15 @@ def test_an_encoder_is_never_the_best_baseline_but_is_chosen_and_compared_on_its
     pairs = comparison_pairs(runs)
     assert pairs[-2:] == [("proposed/tradaug+cwgan/seed-0", "mobilenet/none/seed-0"),
                           ("proposed/tradaug+cwgan/seed-0", "phikon-v2/none/seed-0")]
+
+
+def test_encoders_are_shown_beside_the_headline_and_the_best_baseline_with_eva_as_reference():
+    runs = [_validated(_run("proposed", "tradaug+cwgan", 0, "patient", [True] * 8), 0.7)]
+    runs += [_validated(_run("mobilenet", "none", 0, "patient", [True] * 6 + [False] * 2), 0.6),
+             _validated(_run("densenet201", "none", 0, "patient", [True] * 4 + [False] * 4), 0.5)]
+    runs += [_validated(_run("phikon-v2", "none", 0, "patient", [True] * 7 + [False]), 0.9)]
+    table = encoders_beside_models(run_scores(runs, n_resamples=20), runs, "breakhis")
+    assert list(table["model"]) == ["proposed", "mobilenet", "phikon-v2"]  # densenet201 was not chosen
+    assert table["eva_probe_balanced_accuracy"].tolist()[2] == 0.713  # eva's leaderboard, owkin_phikon_v2
+    assert pd.isna(table["eva_probe_balanced_accuracy"].tolist()[0])
+    assert table["balanced_accuracy"].str.match(r"^\d\.\d{3} \[").all()

@@ -350,6 +350,28 @@ def accuracy_beside_table14(summary: pd.DataFrame, dataset: str, scores: Optiona
     return pd.DataFrame(rows).set_index("variant")
 
 
+def encoders_beside_models(scores: pd.DataFrame, runs: Sequence[Run], dataset: str) -> pd.DataFrame:
+    """The foundation-encoder runs beside the proposed headline configuration and the best baseline (both chosen
+    on validation), on the main split: balanced accuracy and accuracy as estimate [95% interval], and eva's
+    published linear-probe balanced accuracy for the same encoder where it has one (its splits differ)."""
+    from ..reference import eva_reference
+
+    main = [r for r in runs if r.record["split"] != "image"]
+    split = main[0].record["split"] if main else "patient"
+    chosen = [c for c in (choose_on_validation(main, True, split), choose_on_validation(main, False, split)) if c]
+    keep = {(r.record["model"], r.record["variant"], r.record["seed"]) for c in chosen for r in c.runs}
+    keep |= {(r.record["model"], r.record["variant"], r.record["seed"]) for r in main
+             if r.record["model"] in catalogue.encoder_models()}
+    rows = scores[[(m, v, s) in keep and sp == split for m, v, s, sp in
+                   zip(scores["model"], scores["variant"], scores["seed"], scores["split"])]]
+    shown = with_interval(rows, ("balanced_accuracy", "accuracy"))
+    shown.insert(1, "model_label", [catalogue.entry(m).label for m in shown["model"]])
+    shown["eva_probe_balanced_accuracy"] = [
+        eva_reference(catalogue.entry(m).backbones[0], dataset) if catalogue.entry(m).encoder else None
+        for m in shown["model"]]
+    return shown.drop(columns=["warning"], errors="ignore").reset_index(drop=True)
+
+
 def mcnemar_table(runs: dict[str, Run], pairs: Sequence[tuple[str, str]]) -> pd.DataFrame:
     """Exact McNemar test on patient-level decisions for each (a, b) pair of runs scored on the same test images.
 

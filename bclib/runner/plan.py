@@ -159,7 +159,8 @@ def format_plan(params: Params) -> str:
     lines += ["", f"CPU times: from figures measured on {t['measured_on']}, scaled by image size and by "
               "keras.io's relative backbone costs.",
               "GPU times: the CPU figures scaled by keras.io's GPU/CPU inference ratio per backbone, a rough "
-              "guide until a GPU is measured; no GPU figure exists for the cWGAN yet ('not measured').",
+              "guide until a GPU is measured; no GPU figure exists for the cWGAN or the foundation encoders yet "
+              "('not measured'); the encoders' CPU figure was measured at their own 224 px input.",
               "Memory: no step holds the dataset in memory (trunk outputs and images stream from disk); "
               "benchmarks/bench_scale.py measures peak memory against dataset size.",
               "Disk: trunk-output stores (float16) and GAN snapshots; outputs/<profile>/cache can be deleted "
