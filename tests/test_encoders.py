@@ -130,3 +130,14 @@ def test_fid_in_an_encoders_features(breakhis_root, tmp_path):
                     "--kid-subsets", "2", "--kid-subset-size", "3", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert '"features": "vit-tiny-none-64"' in result.stdout and "UNTRAINED" in result.stderr
+
+
+def test_plan_costs_an_encoder_as_it_runs_frozen_with_stored_tradaug_copies(profile):
+    """tradaug_mode online and a fine-tuning stage do not apply to a frozen encoder, so they must not change its cost."""
+    from bclib.params import load_params
+    from bclib.runner.plan import plan_costs
+
+    plain, _, _ = plan_costs(load_params(profile))
+    asked, _, _ = plan_costs(load_params(profile, ["train.tradaug_mode=online", "train.fine_tune_epochs=10"]))
+    assert asked["baseline vit-tiny"].cpu_hours == pytest.approx(plain["baseline vit-tiny"].cpu_hours)
+    assert asked["baseline vit-tiny"].disk_gb == pytest.approx(plain["baseline vit-tiny"].disk_gb)

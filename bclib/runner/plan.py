@@ -81,13 +81,15 @@ def classifier_cost(job, n_images: int, seen_trunks: set) -> Cost:
     trunk = (job.model, job.seed if cfg.weights == "none" else None, data.split, tuple(data.magnifications or ()))
     extracted = 0.0 if trunk in seen_trunks else n_images  # one store per trunk serves every variant
     seen_trunks.add(trunk)
-    online = "tradaug" in job.variant and cfg.tradaug_mode == "online"
+    spec = catalogue.entry(job.model)
+    # a frozen encoder stores its TradAug copies whatever tradaug_mode says, and is never fine-tuned
+    online = "tradaug" in job.variant and cfg.tradaug_mode == "online" and not spec.encoder
     copies = cfg.tradaug_copies - 1 if "tradaug" in job.variant and not online else 0
     extracted += copies * n_train
     image_passes = cfg.epochs * n_train if online else 0.0
-    image_passes += 3 * cfg.fine_tune_epochs * n_train  # forward and backward through the unfrozen trunk
+    if not spec.encoder:
+        image_passes += 3 * cfg.fine_tune_epochs * n_train  # forward and backward through the unfrozen trunk
     t = throughput()
-    spec = catalogue.entry(job.model)
     top_rate = t[spec.top_throughput]
     if spec.taps:  # a top on spatial maps: its work grows with the pixels (measured at 224 px)
         top_rate *= (224 / size) ** 2
