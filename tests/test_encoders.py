@@ -133,7 +133,7 @@ def test_fid_in_an_encoders_features(breakhis_root, tmp_path):
 
 
 def test_plan_costs_an_encoder_as_it_runs_frozen_with_stored_tradaug_copies(profile):
-    """tradaug_mode online and a fine-tuning stage do not apply to a frozen encoder, so they must not change its cost."""
+    """Online TradAug and a fine-tuning stage do not apply to a frozen encoder: they must not change its cost."""
     from bclib.params import load_params
     from bclib.runner.plan import plan_costs
 
