@@ -305,6 +305,9 @@ class TrainParams(_Section):
     stain_jitter: float = Field(0.0, ge=0, le=0.5, description="HED stain jitter strength (0 = off).")
     cwgan_images: Optional[int] = Field(None, ge=0, description="cWGAN images added (null = all generated).")
     tensorboard: bool = False
+    checkpoint_every_s: float = Field(
+        30.0, ge=0, description="Seconds of training between epoch checkpoints (0 = after every epoch): a killed "
+                                "run resumes from the last one, losing at most this much work.")
     distribution: Literal["none", "mirrored"] = Field(
         "none", description="mirrored: tf.distribute.MirroredStrategy over all GPUs (data parallel).")
 

@@ -70,6 +70,7 @@ params_path = "../params/smoke.yaml"
 
 # %%
 import matplotlib.pyplot as plt
+from matplotlib.lines import Line2D
 
 from bclib.data.index import dataset_is_synthetic
 from bclib.figures import label_provenance, save_figure
@@ -109,10 +110,13 @@ provenance = f"{params.data.dataset} ({kind_of_data}) | {feature_note}"
 
 # %% [markdown]
 # ## 2. FID, KID, precision and recall against kimg
-# One line per sweep value, scored on the class(es) the profile generates. Early
-# snapshots usually score badly; look for the setting whose curve goes lowest and
-# stays there, not for a single lucky point. In the bottom row, solid lines are
-# precision and dashed lines recall.
+# One curve per sweep value, scored on the class(es) the profile generates, with
+# a point per snapshot. Early snapshots usually score badly; look for the setting
+# whose curve goes lowest and stays there, not for a single lucky point. In the
+# bottom row, circles on solid lines are precision and crosses on dashed lines
+# recall. A run shorter than two snapshots draws a single point instead of a
+# curve: the smoke profile's sweep runs are that short, so here the figure shows
+# only where each setting ended, and the real profiles draw the curves.
 
 # %%
 scored_on = records["scored_on"].dropna().iloc[0] if jobs and "scored_on" in records else "all classes"
@@ -130,7 +134,11 @@ for col, kind in enumerate(kinds):
     axes[2, col].set_ylim(-0.05, 1.05)
     axes[2, col].set_xlabel("kimg")
     axes[0, col].legend(fontsize=8)
+    axes[2, col].legend(handles=[Line2D([], [], color="grey", marker="o", label="precision"),
+                                 Line2D([], [], color="grey", marker="x", linestyle="--", label="recall")],
+                        fontsize=8)
 if kinds:
+    fig.suptitle("GAN scores of each sweep run by training length (kimg)", fontsize=11)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     label_provenance(fig, provenance)
     save_figure(fig, "02_fid_kid_vs_kimg", session.output_dir)

@@ -497,11 +497,11 @@ for label, run in (("proposed", proposed), ("baseline", baseline)):
     model, _ = load_classifier(run.folder / "model.keras")
     images = load_batch(examples["path"], int(model.input_shape[1]))
     heat, _ = gradcam(model, images)
-    titles = [f"{t} -> {p}" for t, p in zip(examples["label"], examples["pred"])]
+    titles = [f"true {t}\npredicted {p}" for t, p in zip(examples["label"], examples["pred"])]
     fig = eval_figures.gradcam_figure(images, heat, titles, run.record["model"], provenance)
     report.figure(f"Grad-CAM, {run.name}: warm colours mark the regions that raised the predicted class's score; "
-                  "each title reads true class -> predicted class", save_figure(fig, f"05_gradcam_{label}",
-                                                                            session.output_dir))
+                  "each title gives the true and the predicted class; the colour bar runs from no evidence (0) "
+                  "to the image's strongest (1)", save_figure(fig, f"05_gradcam_{label}", session.output_dir))
     del model  # the fusion model holds three backbones: free it before loading the next
 
 # %% [markdown]

@@ -96,7 +96,15 @@ def test_cached_path_predicts_like_the_full_model(trained_run):
     np.testing.assert_allclose(full, predictions[["p_benign", "p_malignant"]].to_numpy(), atol=1e-3)
 
 
-@pytest.mark.parametrize("name", [n for n in MODEL_NAMES if n != "proposed-gap"])  # gap: test_gap_fusion.py
+def _real_size_encoder(name: str) -> bool:
+    from bclib import catalogue
+
+    return catalogue.entry(name).encoder and catalogue.entry(name).backbones[0] != "vit-tiny"
+
+
+# proposed-gap: test_gap_fusion.py. The real-size foundation encoders (ViT-L, 300M random weights, ~40 s each to
+# build) share every line of this path with vit-tiny; their sizes are checked without building them below.
+@pytest.mark.parametrize("name", [n for n in MODEL_NAMES if n != "proposed-gap" and not _real_size_encoder(n)])
 def test_every_model_builds_and_trains_its_top_only(name):
     keras.utils.set_random_seed(0)
     model = build_model(name, 4, 96, "none")
@@ -116,6 +124,15 @@ def test_every_model_builds_and_trains_its_top_only(name):
     top.fit(trunk(images), np.array([0, 1, 2, 3]), epochs=1, batch_size=4, verbose=0)
     assert any(not np.array_equal(a, np.array(b)) for a, b in zip(top_before, top.trainable_weights))
     np.testing.assert_allclose(np.asarray(model(images)), np.asarray(top(trunk(images))), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", [n for n in MODEL_NAMES if _real_size_encoder(n)])
+def test_real_size_encoders_are_catalogued_with_their_presets_embedding_size(name):
+    from bclib import catalogue
+    from bclib.models.encoders import ENCODERS
+
+    entry = catalogue.entry(name)
+    assert entry.features == (ENCODERS[entry.backbones[0]].embedding_size,)
 
 
 def _fake_generated_set(params_out: Path, source_images, train):

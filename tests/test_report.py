@@ -248,6 +248,18 @@ def test_report_writes_markdown_and_html_with_tables_and_figures(tmp_path):
     assert " 47 |" in text and "47.000" not in text + html and "sd" not in text  # counts as integers, empty sd left out
 
 
+def test_the_per_class_average_row_shows_blank_counts_not_missing_markers(tmp_path):
+    report = Report("Title", "SYNTHETIC data")
+    table = per_class_beside_paper(_run("densenet201", "none", 0, "patient", [True] * 8), "breakhis")
+    report.table("Per class", table, rows="one run")
+    md, page = report.write(tmp_path)
+    text, html = md.read_text(), page.read_text()
+    assert "<NA>" not in text and "&lt;NA&gt;" not in html and " nan " not in text.lower() + html.lower()
+    cells = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:]] for line in text.splitlines()
+             if line.startswith("| benign") or line.startswith("| Average")}
+    assert cells["benign"][0] == "4" and cells["Average"][0] == ""  # TP (ours): an integer; none on the Average row
+
+
 # -- bclib predict ----------------------------------------------------------------------
 
 

@@ -27,15 +27,25 @@ def _zoom(magnification) -> float:
 
 
 def confusion_matrices(predictions: pd.DataFrame, classes: Sequence[str], provenance: str = "", title: str = ""):
-    """Counts of (true, predicted) overall and, where magnifications are known, per magnification (Figure 7)."""
+    """Counts of (true, predicted) overall and, where magnifications are known, per magnification (Figure 7).
+
+    Each cell is coloured by its share of the true class (its row), on one 0-1 scale with one colour bar for
+    every panel: panels of different sizes stay comparable, and the diagonal reads as per-class recall.
+    """
     groups = [("all images", predictions)]
     if "magnification" in predictions and (predictions["magnification"].astype(str) != "").all():
         by_zoom = predictions.groupby("magnification", sort=False)
         groups += sorted(by_zoom, key=lambda item: _zoom(item[0]))
-    fig, axes = plt.subplots(1, len(groups), figsize=(2.9 * len(groups) + 0.5, 3.0), squeeze=False)
+    n_classes = len(classes)
+    side = max(2.6, 0.55 * n_classes + 1.4)
+    fig, axes = plt.subplots(1, len(groups) + 1, figsize=(side * len(groups) + 0.9, side + 0.5), squeeze=False,
+                             gridspec_kw={"width_ratios": [1] * len(groups) + [0.06]})
     for ax, (name, frame) in zip(axes[0], groups):
         counts = confusion_matrix(frame["label"], frame["pred"], labels=list(classes))
-        sns.heatmap(counts, annot=True, fmt="d", cbar=False, cmap="Blues", ax=ax,
+        shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+        sns.heatmap(shares, annot=counts, fmt="d", vmin=0.0, vmax=1.0, cmap="Blues", ax=ax, square=True,
+                    cbar=ax is axes[0, 0], cbar_ax=axes[0, -1] if ax is axes[0, 0] else None,
+                    cbar_kws={"label": "share of the true class"},
                     xticklabels=classes, yticklabels=classes if ax is axes[0, 0] else False)
         ax.set_title(f"{name} (n={len(frame)})", fontsize=9)
         ax.set_xlabel("predicted")
@@ -90,11 +100,17 @@ def real_beside_generated(real_paths: Sequence[str], generated_paths: Sequence[s
 
 def gradcam_figure(images: np.ndarray, heatmaps: np.ndarray, titles: Sequence[str], row_label: str,
                    provenance: str = ""):
-    """Test images (top) and their Grad-CAM overlays (bottom)."""
+    """Test images (top) and their Grad-CAM overlays (bottom), with the heatmap's colour scale: each map is
+    divided by its own peak, so 1 marks the image's strongest evidence for the predicted class."""
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
     from .gradcam import overlay
 
     n = len(images)
-    fig, axes = plt.subplots(2, n, figsize=(1.9 * n, 4.2), squeeze=False)
+    fig, axes = plt.subplots(2, n + 1, figsize=(1.9 * n + 0.8, 4.2), squeeze=False,
+                             gridspec_kw={"width_ratios": [1] * n + [0.08]})
     for k in range(n):
         for row, picture in enumerate((images[k].astype(np.uint8), overlay(images[k], heatmaps[k]))):
             axes[row, k].imshow(picture)
@@ -102,6 +118,10 @@ def gradcam_figure(images: np.ndarray, heatmaps: np.ndarray, titles: Sequence[st
         axes[0, k].set_title(titles[k], fontsize=7)
     axes[0, 0].set_ylabel("image")
     axes[1, 0].set_ylabel(f"Grad-CAM\n{row_label}", fontsize=8)
+    axes[0, -1].axis("off")
+    bar = fig.colorbar(ScalarMappable(Normalize(0, 1), colormaps["jet"]), cax=axes[1, -1])
+    bar.set_label("evidence / peak", fontsize=7)
+    bar.ax.tick_params(labelsize=6)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     label_provenance(fig, provenance)
     return fig

@@ -521,7 +521,8 @@ def _flat(frame: pd.DataFrame) -> pd.DataFrame:
     for column in shown.columns:
         values = shown[column]
         if pd.api.types.is_float_dtype(values) and values.dropna().apply(float.is_integer).all():
-            shown[column] = values.astype("Int64")
+            # Blank where there is no value (the Average row has no counts): Markdown would print "<NA>".
+            shown[column] = values.astype("Int64").astype(object).where(values.notna(), "")
     return shown
 
 

@@ -1,7 +1,8 @@
 """Epoch checkpoints for classifier training, so that a killed ``bclib train`` resumes where it stopped.
 
-After every epoch the model being fitted (the top on cached features, or the
-whole model) is written to ``<run>/checkpoint/stage-<k>/`` as one directory
+After an epoch, once ``train.checkpoint_every_s`` seconds have passed since the
+last checkpoint (every epoch with 0), the model being fitted (the top on cached
+features, or the whole model) is written to ``<run>/checkpoint/stage-<k>/`` as one directory
 swapped in whole (:func:`bclib.io.atomic_directory`): its weights, its optimizer
 state (so the learning-rate schedule and Adam's moments continue), the history
 so far and a *tag* naming the parameters, model, variant and seed. A restarted
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -34,12 +36,15 @@ def _stage_dir(run_dir: Path, stage: int) -> Path:
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
-    """Write the fitted model's weights, optimizer state and history after every epoch."""
+    """Write the fitted model's weights, optimizer state and history after an epoch, at most every
+    ``every_s`` seconds: a checkpoint of a small top costs about half a second, which is most of an epoch on
+    cached features (an uninterrupted smoke run would spend a tenth of its time writing them)."""
 
-    def __init__(self, run_dir: Path, stage: int, tag: str, history: Optional[list] = None):
+    def __init__(self, run_dir: Path, stage: int, tag: str, history: Optional[list] = None, every_s: float = 0.0):
         super().__init__()
-        self.folder, self.tag = _stage_dir(run_dir, stage), tag
+        self.folder, self.tag, self.every_s = _stage_dir(run_dir, stage), tag, every_s
         self.history = list(history or [])
+        self.last_saved = time.monotonic()
 
     def _save(self, epochs_done: int, finished: bool) -> None:
         with atomic_directory(self.folder) as tmp:
@@ -50,7 +55,9 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.history.append({k: float(v) for k, v in (logs or {}).items()})
-        self._save(epoch + 1, finished=False)
+        if time.monotonic() - self.last_saved >= self.every_s:
+            self._save(epoch + 1, finished=False)
+            self.last_saved = time.monotonic()
 
     def on_train_end(self, logs=None):
         # After early stopping (and its restoring of the best weights): nothing left to resume.

@@ -94,7 +94,8 @@ class _Run:
             self.top = build_top(self.model_name, self.trunk, len(data.classes), cfg.l2, cfg.fusion_channels)
             self.model = compose(self.trunk, self.top, model_label(self.model_name))
         self.fitter = ResumableFitter(self.out, _run_tag(self.params, self.model_name, self.variant, self.seed),
-                                      training_callbacks(cfg, self.out), self.name, self.log)
+                                      training_callbacks(cfg, self.out), self.name, self.log,
+                                      cfg.checkpoint_every_s)
 
     def stored(self, frame, augmentation: str = "", augment=None):
         """The trunk outputs of ``frame``'s images, from their store (written first if missing)."""

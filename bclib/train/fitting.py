@@ -57,14 +57,17 @@ def training_callbacks(cfg, out: Path) -> list:
 
 
 class ResumableFitter:
-    """``model.fit`` with a checkpoint after every epoch; a killed run continues from its checkpoint.
+    """``model.fit`` with epoch checkpoints (at most every ``checkpoint_every_s`` seconds); a killed run
+    continues from its last checkpoint.
 
     ``run_tag`` names the exact run (parameters, model, variant, seed): a checkpoint
     with another tag is ignored.
     """
 
-    def __init__(self, out: Path, run_tag: str, callbacks: list, name: str, log: Callable[[str], None]):
+    def __init__(self, out: Path, run_tag: str, callbacks: list, name: str, log: Callable[[str], None],
+                 checkpoint_every_s: float = 0.0):
         self.out, self.run_tag, self.callbacks, self.name, self.log = out, run_tag, callbacks, name, log
+        self.checkpoint_every_s = checkpoint_every_s
 
     def fit(self, stage: int, fitted, *args, epochs: int, **kwargs) -> list[dict]:
         done, history = checkpoint.restore(fitted, self.out, stage, self.run_tag)
@@ -73,7 +76,7 @@ class ResumableFitter:
         if done < epochs:
             if isinstance(args[0], tf.data.Dataset):
                 kwargs.setdefault("shuffle", False)  # the dataset shuffles itself, with the run's seed
-            saver = checkpoint.EpochCheckpoint(self.out, stage, self.run_tag, history)
+            saver = checkpoint.EpochCheckpoint(self.out, stage, self.run_tag, history, self.checkpoint_every_s)
             progress = epoch_progress(f"{self.name} stage {stage}", epochs, done, self.log)
             fitted.fit(*args, epochs=epochs, initial_epoch=done, callbacks=self.callbacks + [saver, progress],
                        verbose=0, **kwargs)

@@ -22,6 +22,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from .. import catalogue
+from ..figures import label_provenance
 from ..params import Params
 
 BASELINE_VARIANTS = ("none", "tradaug")
@@ -197,24 +198,35 @@ def accuracy_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def learning_curves(jobs: Sequence[ClassifierJob], provenance: str = ""):
-    """Training and validation loss and accuracy per epoch for every finished job (the paper's Figures 5-6)."""
+    """Training and validation loss and accuracy per epoch for every finished job (the paper's Figures 5-6).
+
+    One colour per run (named in one legend beside both panels), solid for training and dashed for validation;
+    a linear probe is fitted once, so its run is a single marked point at epoch 1.
+    """
+    from matplotlib.lines import Line2D
+
     done = [j for j in jobs if (j.out_dir / "history.csv").is_file()]
+    palette = plt.get_cmap("tab10" if len(done) <= 10 else "tab20")
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
     for i, job in enumerate(done):
         history = pd.read_csv(job.out_dir / "history.csv")
-        colour = f"C{i % 10}"
-        axes[0].plot(history["epoch"], history["loss"], color=colour, label=job.name)
-        axes[0].plot(history["epoch"], history["val_loss"], color=colour, linestyle="--")
-        axes[1].plot(history["epoch"], history["accuracy"], color=colour, label=job.name)
-        axes[1].plot(history["epoch"], history["val_accuracy"], color=colour, linestyle="--")
-    axes[0].set_title("loss (solid: training, dashed: validation)")
-    axes[1].set_title("accuracy (solid: training, dashed: validation)")
-    for ax in axes:
+        colour = palette(i % palette.N)
+        marker = "o" if len(history) == 1 else None
+        for ax, metric in zip(axes, ("loss", "accuracy")):
+            ax.plot(history["epoch"], history[metric], color=colour, marker=marker, label=job.name)
+            ax.plot(history["epoch"], history[f"val_{metric}"], color=colour, marker=marker, linestyle="--")
+    for ax, metric in zip(axes, ("loss", "accuracy")):
+        ax.set_title(metric)
         ax.set_xlabel("epoch")
-    axes[1].legend(fontsize=7, loc="lower right")
+        ax.set_ylabel(metric)
+    axes[0].legend(handles=[Line2D([], [], color="grey", label="training"),
+                            Line2D([], [], color="grey", linestyle="--", label="validation")],
+                   fontsize=7, loc="upper right")
+    if done:
+        fig.legend(*axes[1].get_legend_handles_labels(), fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5),
+                   title="run", title_fontsize=8)
     fig.tight_layout(rect=(0, 0.04, 1, 1))
-    if provenance:
-        fig.text(0.5, 0.005, provenance, ha="center", va="bottom", fontsize=8, color="#a00000")
+    label_provenance(fig, provenance)
     return fig
 
 
