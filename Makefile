@@ -19,7 +19,7 @@ help:
 	@echo "make demo   - run all notebooks on the embedded synthetic data into outputs/smoke/"
 	@echo "make test   - lint, then run the test suite"
 	@echo "make lint   - check the code with ruff (configured in pyproject.toml; make test runs it first)"
-	@echo "make bench  - run benchmarks/bench_*.py and write benchmarks/results.md (about 25 min on 2 cores; bench_gan_real.py adds about 3 h when ../shared/realdata is present)"
+	@echo "make bench  - run benchmarks/bench_*.py and write benchmarks/results.md (about 25 min on 2 cores; with ../shared/realdata present, bench_gan_real.py adds about 3 h and bench_real_tiles.py about 7 min)"
 	@echo "make data   - (re)create the embedded synthetic datasets if missing"
 	@echo "make sync   - re-pair notebooks/*.ipynb with their py:percent scripts (jupytext)"
 	@echo "make clean  - remove outputs/ results and caches (keeps .venv and data/)"

@@ -218,28 +218,14 @@ def main(argv=None) -> int:
     ])
     print(markdown)
     if not args.no_write:
-        from common import save
+        from common import save, write_section
 
         title = "Realism of the embedded synthetic data"
         save("realism", {"title": title, "markdown": markdown, "accuracy": accuracy, "accuracies": scores,
                          "nonlinear_accuracy": nonlinear,
                          "met": met, "generator_version": GENERATOR_VERSION})
-        _write_section(HERE / "results.md", title, markdown)
+        write_section(HERE / "results.md", title, markdown)
     return 0 if met else 1
-
-
-def _write_section(path: Path, title: str, markdown: str) -> None:
-    """Replace (or append) this benchmark's section of results.md, leaving the others alone."""
-    import datetime as dt
-
-    text = path.read_text() if path.is_file() else "# Benchmark results\n"
-    block = f"## {title}\n\n*Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.*\n\n{markdown}\n"
-    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: block + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text.rstrip("\n") + "\n")
 
 
 if __name__ == "__main__":

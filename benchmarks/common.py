@@ -6,9 +6,11 @@ Every script prints a Markdown section and writes ``benchmarks/results/<name>.js
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import platform
+import re
 import statistics
 import time
 from pathlib import Path
@@ -54,3 +56,15 @@ def save(name: str, result: dict) -> Path:
     tmp.write_text(json.dumps({"machine": machine(), **result}, indent=2))
     os.replace(tmp, path)
     return path
+
+
+def write_section(path: Path, title: str, markdown: str) -> None:
+    """Replace (or append) this benchmark's section of results.md, leaving the others alone."""
+    text = path.read_text() if path.is_file() else "# Benchmark results\n"
+    block = f"## {title}\n\n*Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.*\n\n{markdown}\n"
+    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block + "\n", text, count=1)
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    path.write_text(text.rstrip("\n") + "\n")

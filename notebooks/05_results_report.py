@@ -63,6 +63,8 @@ if "google.colab" in sys.modules:
 params_path = "../params/smoke.yaml"
 
 # %%
+import pandas as pd
+
 from bclib import catalogue
 from bclib.data.images import load_rgb
 from bclib.data.pipeline import load_batch
@@ -73,6 +75,7 @@ from bclib.evaluation import report as rep
 from bclib.evaluation.gradcam import gradcam
 from bclib.evaluation.predict import load_classifier
 from bclib.figures import save_figure
+from bclib.metrics.features import NOT_COMPARABLE_NOTE, UNTRAINED_NOTE
 from bclib.notebook import save_table, setup
 from bclib.train import jobs as classifier_jobs
 
@@ -103,6 +106,50 @@ print(provenance)
 split_lines = rep.split_description(runs, params.data.split, params.data.fold_policy)
 report.text("The split", "\n\n".join(split_lines))
 print("\n".join(split_lines))
+
+# %% [markdown]
+# The report also carries what notebooks 00-02 found, so that a reader who gets
+# only `report.html` sees the data, the GAN and the sweeps behind the numbers.
+# Every GAN score comes with the note of the features it was computed in: with
+# untrained features (`metrics.weights: none`) a FID only ranks the snapshots of
+# one table. Two FIDs can be set side by side only when the feature network, the
+# image size and the numbers of real and generated images are all the same, and
+# notebook 02's short sweep runs are scored on other sets than notebook 01's run.
+
+# %%
+tables, figures = session.output_dir / "tables", session.output_dir / "figures"
+gan_note = UNTRAINED_NOTE if params.metrics.weights == "none" else NOT_COMPARABLE_NOTE
+earlier = [
+    ("00_class_balance", "Images and patients per class in the whole dataset", "one row per class"),
+    ("00_split_summary", "The split used by every run", "one row per part of the split"),
+    ("01_per_class_scores", f"The cWGAN's scores per class at its last snapshot ({gan_note})",
+     "one row per class, their mean, and all classes pooled"),
+    ("02_gamma_sweep", f"GAN sweep over the R1/GP weight gamma, best snapshot of each run ({gan_note})",
+     "one row per gamma value"),
+    ("02_batch_sweep", f"GAN sweep over the batch size, best snapshot of each run ({gan_note})",
+     "one row per batch size"),
+]
+shown = [name for name, _, _ in earlier if (tables / f"{name}.csv").is_file()]
+if shown:
+    report.text("What notebooks 00-02 found",
+                "The data audit, the cWGAN and its sweeps, as those notebooks saved them. The GAN scores carry "
+                f"the note of their features ({gan_note}). Two FIDs can be compared only when the feature network, "
+                "the image size and the numbers of real and generated images are the same: the sweep runs of "
+                "notebook 02 are shorter and scored on other sets than the run of notebook 01, so their FIDs "
+                "cannot be set beside each other, nor beside the paper's.")
+for name, caption, rows in earlier:
+    if name in shown:
+        report.table(caption, pd.read_csv(tables / f"{name}.csv", index_col=0 if name[:2] != "00" else None),
+                     name, rows=rows)
+for name, caption in (
+        ("00_class_balance", "Images per class and magnification: the imbalance the class weights and the cWGAN "
+                             "are there to correct"),
+        ("01_fakes_over_time", "The cWGAN's images at each snapshot (rows) beside real training images (last row): "
+                               "look for tissue structure appearing, not only colour"),
+        ("01_training_curves", f"The cWGAN's losses and scores against kimg ({gan_note})")):
+    if (figures / f"{name}.png").is_file():
+        report.figure(caption, figures / f"{name}.png")
+print(f"{len(shown)} tables and the figures of notebooks 00-02 added to the report")
 
 # %% [markdown]
 # ## 2. Headline scores with 95% intervals
