@@ -388,8 +388,15 @@ class Params(_Section):
 
     @model_validator(mode="after")
     def _target_classes_exist(self) -> "Params":
-        self.gan.target_classes(self.data.class_names)  # a ValueError names the unknown class(es)
+        self.generated_classes  # a ValueError names the unknown class(es)
         return self
+
+    @property
+    def generated_classes(self) -> list[str]:
+        """The classes the cWGAN generates for the classifiers: ``gan.target_class`` among this dataset's
+        and task's classes (null: every class). The one place that pairs the two: with ``data.task:
+        subtype`` the classes are the eight subtypes, not the dataset's benign/malignant."""
+        return self.gan.target_classes(self.data.class_names)
 
     @model_validator(mode="after")
     def _fractions_leave_training_data(self) -> "Params":

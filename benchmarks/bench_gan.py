@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from common import save, timeit  # noqa: E402
 
-from bclib.data.index import index_dataset  # noqa: E402
+from bclib.data.index import index_from_params  # noqa: E402
 from bclib.data.splits import split_from_params  # noqa: E402
 from bclib.gan.train import CWGANTrainer  # noqa: E402
 from bclib.params import load_params  # noqa: E402
@@ -21,7 +21,7 @@ from bclib.paths import project_root  # noqa: E402
 
 def seconds_per_kimg(overrides: list[str], steps: int = 3, repeats: int = 3) -> dict:
     params = load_params(project_root() / "params" / "smoke.yaml", overrides)
-    index = index_dataset(params.data.dataset, params.data.root)
+    index = index_from_params(params)
     split = split_from_params(index, params)
     import tempfile
 

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import save, timeit  # noqa: E402
 
 from bclib.data.images import load_rgb  # noqa: E402
-from bclib.data.index import index_dataset  # noqa: E402
+from bclib.data.index import index_from_params  # noqa: E402
 from bclib.data.pipeline import make_dataset  # noqa: E402
 from bclib.params import load_params  # noqa: E402
 from bclib.paths import project_root  # noqa: E402
@@ -42,7 +42,7 @@ def tf_pipeline(frame) -> None:
 
 def main(n_images: int = 256, repeats: int = 3) -> None:
     params = load_params(project_root() / "params" / "smoke.yaml")
-    frame = index_dataset(params.data.dataset, params.data.root).frame.iloc[:n_images]
+    frame = index_from_params(params).frame.iloc[:n_images]
     paths = list(frame["path"])
     pil = timeit(lambda: pil_loop(paths), repeats=repeats)
     pipe = timeit(lambda: tf_pipeline(frame), repeats=repeats)

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from common import save, timeit  # noqa: E402
 
-from bclib.data.index import index_dataset  # noqa: E402
+from bclib.data.index import index_from_params  # noqa: E402
 from bclib.data.pipeline import make_dataset  # noqa: E402
 from bclib.data.splits import split_from_params  # noqa: E402
 from bclib.models import build_model, calibrate_untrained_batchnorm, trunk_and_top  # noqa: E402
@@ -29,7 +29,7 @@ def main(model_name: str = "mobilenet", repeats: int = 3) -> None:
 
     params = load_params(project_root() / "params" / "smoke.yaml")
     cfg = params.train
-    index = index_dataset(params.data.dataset, params.data.root)
+    index = index_from_params(params)
     split = split_from_params(index, params)
     train = split[split["part"] == "train"]
     labels = train["label_index"].to_numpy()

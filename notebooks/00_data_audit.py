@@ -71,7 +71,7 @@ import pandas as pd
 
 from bclib.data import audit as dataset_audit
 from bclib.data.images import load_rgb
-from bclib.data.index import index_dataset
+from bclib.data.index import index_from_params
 from bclib.data.layouts import BREAKHIS_MAGNIFICATIONS, BREAKHIS_SUBTYPES
 from bclib.data.splits import make_split, patient_overlap, split_from_params, split_notes
 from bclib.figures import label_provenance, sample_grid, save_figure
@@ -85,7 +85,8 @@ print(f"profile: {params.profile} | dataset: {params.data.dataset} | split: {par
 
 # %% [markdown]
 # ## 1. Index the dataset
-# `index_dataset` finds every image below the root, reads each one once to make
+# `index_from_params` (`index_dataset` with the profile's dataset, root and task)
+# finds every image below the root, reads each one once to make
 # sure it decodes, and returns one table row per usable image with its class,
 # subtype, magnification and patient. For BreakHis all four come from the file
 # name (`SOB_B_A-14-22549AB-40-001.png`: benign, adenosis, patient `14-22549AB`,
@@ -106,7 +107,7 @@ print(f"profile: {params.profile} | dataset: {params.data.dataset} | split: {par
 # shortcut; it is off here.
 
 # %%
-index = index_dataset(params.data.dataset, params.data.root, params.data.task)
+index = index_from_params(params)
 provenance = index.provenance()
 print(provenance)
 for note in index.notes:

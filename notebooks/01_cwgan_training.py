@@ -86,8 +86,9 @@ import pandas as pd
 from bclib.figures import label_provenance, save_figure
 from bclib.gan import analysis, report, sweeps
 from bclib.gan.generate import generate
+from bclib.gan.images import image_grid, load_images_u8
+from bclib.gan.models import load_critic, load_generator
 from bclib.gan.snapshots import describe_selection, select_snapshot
-from bclib.gan.train import image_grid, load_critic, load_generator, load_images_u8
 from bclib.gan.workflow import gan_output_dir, train_from_params
 from bclib.io import read_jsonl, write_json_atomic
 from bclib.metrics.features import NOT_COMPARABLE_NOTE, UNTRAINED_NOTE
@@ -259,10 +260,10 @@ save_figure(fig, "01_closest_pairs", session.output_dir);
 # the share of the majority class, which is what always guessing it achieves.
 
 # %%
-from bclib.data.index import index_dataset  # noqa: E402
+from bclib.data.index import index_from_params  # noqa: E402
 from bclib.data.splits import split_from_params  # noqa: E402
 
-index = index_dataset(params.data.dataset, params.data.root, params.data.task)
+index = index_from_params(params)
 split = split_from_params(index, params)
 test = split[split["part"] == "test"]
 train = split[split["part"] == "train"]
@@ -294,9 +295,7 @@ pd.Series(probe)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from bclib.data.layouts import class_names as task_classes
-
-to_generate = gan.target_classes(task_classes(params.data.dataset))  # null: every class (BACH)
+to_generate = params.generated_classes  # gan.target_class among the task's classes; null: every class (BACH)
 if gan.n_generate and to_generate:
     generated_dir = generate(out, to_generate, gan.n_generate, seed=params.seed,
                              out_dir=session.output_dir / "generated", force=True, truncation=gan.truncation)

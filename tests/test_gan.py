@@ -20,7 +20,9 @@ from bclib.errors import UserError  # noqa: E402
 from bclib.gan import losses  # noqa: E402
 from bclib.gan.generate import generate  # noqa: E402
 from bclib.gan.models import build_critic, build_generator  # noqa: E402
-from bclib.gan.train import CWGANTrainer, guard_training_split, list_snapshots  # noqa: E402
+from bclib.gan.provenance import guard_training_split  # noqa: E402
+from bclib.gan.snapshots import list_snapshots  # noqa: E402
+from bclib.gan.train import CWGANTrainer  # noqa: E402
 from bclib.io import read_jsonl  # noqa: E402
 from bclib.params import load_params  # noqa: E402
 
@@ -149,7 +151,8 @@ def test_guard_refuses_an_image_split(split):
 
 
 def final_weights(out: Path):
-    from bclib.gan.train import latest_snapshot, load_critic, load_generator
+    from bclib.gan.models import load_critic, load_generator
+    from bclib.gan.snapshots import latest_snapshot
 
     snapshot = latest_snapshot(out)
     return load_generator(snapshot, prefer_ema=False).get_weights() + load_critic(snapshot).get_weights()
@@ -393,7 +396,8 @@ def test_normalized_conditioning_keeps_class_and_z_on_comparable_scales_at_init(
 
 def test_truncation_moves_the_latent_towards_its_mean(trained):
     from bclib.gan.generate import sample
-    from bclib.gan.train import latest_snapshot, load_generator
+    from bclib.gan.models import load_generator
+    from bclib.gan.snapshots import latest_snapshot
 
     generator = load_generator(latest_snapshot(trained))
     plain = sample(generator, 0, 4, seed=1, latent_dim=8)

@@ -14,7 +14,8 @@ from bclib.data.index import index_bach, index_breakhis  # noqa: E402
 from bclib.data.splits import make_split  # noqa: E402
 from bclib.errors import UserError  # noqa: E402
 from bclib.gan.provenance import describe_training_set, write_training_set  # noqa: E402
-from bclib.gan.train import CWGANTrainer, list_snapshots, read_state  # noqa: E402
+from bclib.gan.snapshots import list_snapshots, read_state  # noqa: E402
+from bclib.gan.train import CWGANTrainer  # noqa: E402
 from bclib.io import read_jsonl  # noqa: E402
 from bclib.params import load_params  # noqa: E402
 from helpers import TINY_TRAIN  # noqa: E402

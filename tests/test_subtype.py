@@ -49,7 +49,10 @@ def test_subtype_is_refused_for_bach(bach_root, tmp_path):
 def test_gan_target_class_follows_the_task(tmp_path, breakhis_root):
     params = subtype_params(tmp_path, breakhis_root, "gan: {target_class: [adenosis, phyllodes_tumor]}\n")
     assert params.data.class_names == SUBTYPES
-    assert params.gan.target_classes(params.data.class_names) == ["adenosis", "phyllodes_tumor"]
+    assert params.generated_classes == ["adenosis", "phyllodes_tumor"]  # what notebook 01 and the GAN job generate
+    from bclib.data.index import index_from_params
+
+    assert index_from_params(params).class_names == SUBTYPES  # every stage's index follows data.task
     with pytest.raises(UserError, match="unknown class.*benign"):
         subtype_params(tmp_path, breakhis_root, "gan: {target_class: benign}\n")
     with pytest.raises(UserError, match="unknown class.*adenosis"):

@@ -57,6 +57,12 @@ def index_dataset(dataset: str, root: str | os.PathLike, task: str = "binary") -
     return apply_task(cached_index(dataset, root, lambda: builders[dataset](root)), task)
 
 
+def index_from_params(params) -> DatasetIndex:
+    """The dataset a profile names, labelled for its task: the one entry point every stage uses
+    (``data.dataset``, ``data.root`` and ``data.task`` always go together)."""
+    return index_dataset(params.data.dataset, params.data.root, params.data.task)
+
+
 def index_generated(folder: str | os.PathLike, class_names: list[str]) -> DatasetIndex:
     """Read a folder written by ``bclib gan generate`` (its ``manifest.csv``) as an index.
 

@@ -200,13 +200,13 @@ def balanced_examples(predictions: pd.DataFrame, n: int) -> pd.DataFrame:
 
 def real_and_generated(params, n: int) -> tuple[list[str], list[str]]:
     """Up to ``n`` training images of the cWGAN's class and ``n`` of its generated images (empty if none)."""
-    from ..data.index import index_dataset, index_generated
+    from ..data.index import index_from_params, index_generated
     from ..data.splits import split_from_params
 
     folder = params.output_dir / "generated"
     if not (folder / "manifest.csv").is_file():
         return [], []
-    index = index_dataset(params.data.dataset, params.data.root, params.data.task)
+    index = index_from_params(params)
     generated = index_generated(folder, index.class_names).frame
     split = split_from_params(index, params)
     real = split[(split["part"] == "train") & split["label"].isin(generated["label"].unique())]

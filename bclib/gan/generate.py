@@ -35,9 +35,11 @@ from PIL import Image
 from ..backend import tensorflow
 from ..errors import UserError
 from ..io import atomic_directory
+from .conditions import apportion
+from .images import to_uint8
+from .models import load_generator
 from .provenance import MANIFEST_COLUMN
 from .snapshots import list_snapshots, read_state, select_snapshot
-from .train import load_generator, to_uint8
 
 tf = tensorflow()
 
@@ -112,10 +114,9 @@ def conditions_for(state: dict, class_name: str, n: int, magnification: Optional
         if magnification not in magnifications:
             raise UserError(f"--magnification {magnification!r}: the snapshot knows {', '.join(magnifications)}")
         return [(k * m + magnifications.index(magnification), n, magnification)]
-    from .train import _apportion
 
     shares = dict((int(i), int(c)) for i, c in state.get("condition_shares", {}).get(class_name, []))
-    counts = _apportion([shares.get(k * m + j, 0) for j in range(m)], n)
+    counts = apportion([shares.get(k * m + j, 0) for j in range(m)], n)
     return [(k * m + j, c, magnifications[j]) for j, c in enumerate(counts) if c > 0]
 
 

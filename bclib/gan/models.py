@@ -29,6 +29,7 @@ applied to that score.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 from ..backend import keras as _keras
 
@@ -307,3 +308,15 @@ def build_critic(resolution: int, num_classes: int, max_channels: int = 256, cha
                                   name="score_projection")([features, label])
     score = layers.Add(dtype="float32", name="score")([unconditional, conditional])
     return keras.Model([image, label], [score, features], name="critic")
+
+
+def load_generator(snapshot: Path, prefer_ema: bool = True):
+    """The generator of a snapshot (its EMA copy when there is one), loaded in Keras safe mode."""
+    path = snapshot / "generator_ema.keras"
+    if not (prefer_ema and path.is_file()):
+        path = snapshot / "generator.keras"
+    return keras.models.load_model(path, safe_mode=True, compile=False)
+
+
+def load_critic(snapshot: Path):
+    return keras.models.load_model(snapshot / "critic.keras", safe_mode=True, compile=False)

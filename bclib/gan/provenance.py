@@ -180,3 +180,28 @@ def check_generated_images(gan_dir: Path, generated_dir: Path, split: pd.DataFra
         raise UserError(f"the cWGAN was trained on {len(leaked)} patient(s) that are in this split's "
                         f"validation/test parts (e.g. {', '.join(leaked[:3])}); retrain it on this split (notebook 01)")
     return record
+
+
+def guard_training_split(train: pd.DataFrame, held_out: Optional[pd.DataFrame] = None) -> list[str]:
+    """Refuse training data that is not the training split; return the training patients.
+
+    ``train`` must contain only rows of the ``train`` part (when it has a ``part``
+    column); no image and no patient may also appear in ``held_out``.
+    """
+    if "part" in train.columns:
+        wrong = train[train["part"] != "train"]
+        if len(wrong):
+            parts = ", ".join(sorted(set(wrong["part"])))
+            raise UserError(f"GAN training refused: {len(wrong)} image(s) from the {parts} part(s); "
+                            "the generator may only see training patients")
+    patients = sorted(p for p in train["patient"].astype(str).unique() if p)
+    if held_out is not None and len(held_out):
+        shared_images = set(train["path"]) & set(held_out["path"])
+        if shared_images:
+            raise UserError(f"GAN training refused: {len(shared_images)} image(s) are also in validation/test")
+        shared = set(patients) & set(held_out["patient"].astype(str)) - {""}
+        if shared:
+            example = ", ".join(sorted(shared)[:3])
+            raise UserError(f"GAN training refused: {len(shared)} patient(s) are also in validation/test "
+                            f"(e.g. {example}); use a patient-disjoint split")
+    return patients

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from ..data.index import index_dataset
+from ..data.index import index_from_params
 from ..data.splits import split_from_params
 from ..params import Params
 
@@ -23,7 +23,7 @@ def train_from_params(params: Params, out_dir: Optional[str | Path] = None, hook
         from ..metrics.gan_hook import FidKidHook
 
         hooks = [FidKidHook(params.metrics, cache_dir=params.output_dir / "cache" / "features")]
-    index = index_dataset(params.data.dataset, params.data.root, params.data.task)
+    index = index_from_params(params)
     split = split_from_params(index, params)
     train = split[split["part"] == "train"]
     held_out = split[split["part"].isin(["val", "test"])]

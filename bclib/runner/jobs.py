@@ -66,7 +66,7 @@ class GanJob:
 
     def classes(self) -> list[str]:
         """The classes to generate: ``gan.target_class`` (null: every class of the dataset)."""
-        return self.params.gan.target_classes(self.params.data.class_names)
+        return self.params.generated_classes
 
     def outputs_complete(self) -> bool:
         from ..io import read_jsonl

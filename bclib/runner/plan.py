@@ -45,11 +45,11 @@ class Cost:
 
 def dataset_size(params: Params) -> tuple[int, str]:
     """Images in the dataset, and where the number comes from."""
-    from ..data.index import index_dataset
+    from ..data.index import index_from_params
     from ..errors import UserError
 
     try:
-        index = index_dataset(params.data.dataset, params.data.root)
+        index = index_from_params(params)
         return len(index.frame), f"indexed in {params.data.root}"
     except UserError:
         return throughput()["dataset_images"][params.data.dataset], "the archive's published size (data not found)"

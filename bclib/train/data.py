@@ -14,7 +14,7 @@ from typing import Optional
 
 import pandas as pd
 
-from ..data.index import DatasetIndex, apply_task, index_dataset, index_generated
+from ..data.index import DatasetIndex, apply_task, index_from_params, index_generated
 from ..data.splits import split_from_params, split_notes
 from ..data.stain import StainReference, cached_reference
 from ..errors import UserError
@@ -63,8 +63,7 @@ def assemble_run_data(params, variant: str, index: Optional[DatasetIndex] = None
     and fit the stain reference (on the real training images only) if asked. A given ``index`` is relabelled
     for ``data.task`` when it was made for another task."""
     task = params.data.task
-    index = apply_task(index, task) if index is not None else index_dataset(params.data.dataset, params.data.root,
-                                                                             task)
+    index = apply_task(index, task) if index is not None else index_from_params(params)
     split = split_from_params(index, params)
     parts = [split[split["part"] == "train"]]
     if "cwgan" in variant:

@@ -160,7 +160,7 @@ def run_classifier_jobs(jobs: Sequence[ClassifierJob], log: Callable[[str], None
     """Run the jobs one after another in this process, skipping complete ones."""
     import time
 
-    from ..data.index import index_dataset
+    from ..data.index import index_from_params
     from ..ledger import record_job
     from .classifier import train_classifier
 
@@ -169,7 +169,7 @@ def run_classifier_jobs(jobs: Sequence[ClassifierJob], log: Callable[[str], None
         if job.is_complete():
             log(f"[{number}/{len(jobs)}] {job.name}: complete, skipped")
             continue
-        index = index or index_dataset(job.params.data.dataset, job.params.data.root, job.params.data.task)
+        index = index or index_from_params(job.params)
         log(f"[{number}/{len(jobs)}] {job.name}: training")
         started = time.time()
         train_classifier(job.params, job.model, job.variant, job.seed, job.out_dir, index=index, log=lambda m: None)
