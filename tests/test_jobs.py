@@ -95,9 +95,11 @@ def test_changed_parameters_or_forgotten_outputs_make_a_job_run_again(tmp_path, 
 
 def test_cycles_and_unknown_dependencies_are_refused(tmp_path, params):
     with executor_for(1) as pool:
-        with pytest.raises(ValueError, match="cycle"):
-            run_jobs([script_job(tmp_path, params, "x", depends_on=["y"]),
+        independent = script_job(tmp_path, params, "z")
+        with pytest.raises(ValueError, match="cycle: (x -> y -> x|y -> x -> y)"):
+            run_jobs([independent, script_job(tmp_path, params, "x", depends_on=["y"]),
                       script_job(tmp_path, params, "y", depends_on=["x"])], pool, log=lambda m: None)
+        assert not (independent.out_dir / "done").exists()  # the cycle is refused before any job runs
         with pytest.raises(ValueError, match="unknown"):
             run_jobs([script_job(tmp_path, params, "x", depends_on=["nope"])], pool, log=lambda m: None)
 

@@ -21,6 +21,7 @@ environment and a shared file system.
 from __future__ import annotations
 
 import concurrent.futures as futures
+import graphlib
 import os
 import socket
 import subprocess
@@ -202,8 +203,9 @@ def run_jobs(jobs: Sequence, executor: futures.Executor, parallel: int = 1, forc
 
     Complete, up-to-date jobs are ``skipped`` (unless ``force``); a job whose
     dependency failed is ``failed`` without running; the others run as soon as
-    their dependencies are done, at most ``parallel`` at a time here (a Dask
-    cluster schedules on its own workers).
+    their dependencies are done (``graphlib``'s topological order), at most
+    ``parallel`` at a time here (a Dask cluster schedules on its own workers).
+    A cycle is refused before anything runs.
     """
     names = [job.name for job in jobs]
     if len(set(names)) != len(names):
@@ -213,45 +215,56 @@ def run_jobs(jobs: Sequence, executor: futures.Executor, parallel: int = 1, forc
         unknown = [d for d in job.depends_on if d not in by_name]
         if unknown:
             raise ValueError(f"job {job.name} depends on unknown job(s) {unknown}")
+    order = graphlib.TopologicalSorter({job.name: job.depends_on for job in jobs})
+    try:
+        order.prepare()
+    except graphlib.CycleError as exc:
+        raise ValueError("jobs depend on each other in a cycle: " + " -> ".join(exc.args[1])) from None
     results: dict[str, dict] = {}
     progress = Progress(len(jobs), parallel, log)
     for job in jobs:
         if not force and is_done(job):
             results[job.name] = {"name": job.name, "status": "skipped", "output": str(job.out_dir)}
             progress.update(job.name, "skipped")
+    ready: list[str] = []  # dependencies done, not started yet
     running: dict[futures.Future, tuple] = {}
-    while len(results) < len(jobs):
-        for job in jobs:
-            if job.name in results or any(job is j for j, _ in running.values()):
-                continue
-            failed = [d for d in job.depends_on if results.get(d, {}).get("status") == "failed"]
-            if failed:
-                error = f"not run: depends on failed job {failed[0]}"
-                results[job.name] = {"name": job.name, "status": "failed", "error": error, "output": str(job.out_dir)}
-                progress.update(job.name, "failed", note=error)
-                continue
-            if all(d in results for d in job.depends_on) and len(running) < parallel:
+    while order.is_active():
+        ready += order.get_ready()
+        for name in list(ready):
+            job = by_name[name]
+            failed = [d for d in job.depends_on if results[d]["status"] == "failed"]
+            if name in results or failed:  # skipped, or not runnable
+                if name not in results:
+                    error = f"not run: depends on failed job {failed[0]}"
+                    results[name] = {"name": name, "status": "failed", "error": error, "output": str(job.out_dir)}
+                    progress.update(name, "failed", note=error)
+                ready.remove(name)
+                order.done(name)
+            elif len(running) < max(1, parallel):
                 key = job_key(job)  # computed now: inputs made by dependencies exist only now
                 spec = JobSpec(job.name, tuple(tuple(c) for c in job.commands()), str(job.out_dir), key)
                 running[executor.submit(execute, spec)] = (job, key)
                 progress.update(job.name, "running")
+                ready.remove(name)
         if not running:
-            if len(results) < len(jobs):
-                raise ValueError("jobs depend on each other in a cycle: "
-                                 + ", ".join(j.name for j in jobs if j.name not in results))
-            break
-        done, _ = futures.wait(list(running), return_when=futures.FIRST_COMPLETED)
-        for future in done:
+            continue  # everything ready was settled without running: the next ones may be ready now
+        finished, _ = futures.wait(list(running), return_when=futures.FIRST_COMPLETED)
+        for future in finished:
             job, key = running.pop(future)
-            try:
-                outcome = future.result()
-            except Exception as exc:  # the worker itself failed (e.g. a Dask worker died)
-                outcome = {"status": "failed", "wall_s": 0.0, "error": f"worker error: {exc}"}
-            if outcome["status"] == "ok" and not job.outputs_complete():
-                outcome = {**outcome, "status": "failed", "error": "finished without writing all its outputs"}
-            record_job(job, outcome["status"], outcome["wall_s"], outcome.get("error"), key)
-            results[job.name] = ({"name": job.name, "status": outcome["status"], "wall_s": round(outcome["wall_s"], 2),
-                                  "output": str(job.out_dir)}
-                                 | ({"error": outcome["error"]} if outcome.get("error") else {}))
-            progress.update(job.name, outcome["status"], outcome["wall_s"], outcome.get("error") or "")
+            results[job.name] = _settle(job, key, future, progress)
+            order.done(job.name)
     return [results[name] for name in names]
+
+
+def _settle(job, key: str, future: futures.Future, progress: "Progress") -> dict:
+    """The result of a finished job, recorded in its ledger."""
+    try:
+        outcome = future.result()
+    except Exception as exc:  # the worker itself failed (e.g. a Dask worker died)
+        outcome = {"status": "failed", "wall_s": 0.0, "error": f"worker error: {exc}"}
+    if outcome["status"] == "ok" and not job.outputs_complete():
+        outcome = {**outcome, "status": "failed", "error": "finished without writing all its outputs"}
+    record_job(job, outcome["status"], outcome["wall_s"], outcome.get("error"), key)
+    progress.update(job.name, outcome["status"], outcome["wall_s"], outcome.get("error") or "")
+    return ({"name": job.name, "status": outcome["status"], "wall_s": round(outcome["wall_s"], 2),
+             "output": str(job.out_dir)} | ({"error": outcome["error"]} if outcome.get("error") else {}))
