@@ -18,9 +18,10 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import time
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional, Sequence
 
 from .io import write_json_atomic
 from .provenance import package_versions
@@ -87,3 +88,17 @@ def record_job(job, status: str, wall_s: float, error: Optional[str] = None, key
     Path(job.out_dir).mkdir(parents=True, exist_ok=True)
     write_json_atomic(Path(job.out_dir) / MANIFEST, record)
     return record
+
+
+def run_in_process(jobs: Sequence, run: Callable, log: Callable[[str], None] = print) -> None:
+    """Run ``jobs`` one after another in this process (what the notebooks do): a complete job is skipped,
+    ``run(job)`` does the work of the others, and each finished one is recorded in its ledger. The batch
+    runner (:func:`bclib.runner.run_jobs`) runs the same jobs as commands, in parallel and in order."""
+    for number, job in enumerate(jobs, start=1):
+        if job.is_complete():
+            log(f"[{number}/{len(jobs)}] {job.name}: complete, skipped")
+            continue
+        log(f"[{number}/{len(jobs)}] {job.name}: training")
+        started = time.time()
+        run(job)
+        record_job(job, "ok", time.time() - started)

@@ -93,6 +93,28 @@ def test_changed_parameters_or_forgotten_outputs_make_a_job_run_again(tmp_path, 
     assert not is_done(job)
 
 
+def test_jobs_run_in_process_skip_complete_ones_and_are_recorded(tmp_path, params):
+    from bclib.ledger import run_in_process
+
+    class InProcess(ScriptJob):
+        def is_complete(self):
+            return is_done(self)
+
+    first, second = (InProcess(j.name, j.out_dir, params, j.code) for j in
+                     (script_job(tmp_path, params, "first"), script_job(tmp_path, params, "second")))
+    ran, messages = [], []
+
+    def run(job):
+        ran.append(job.name)
+        job.out_dir.mkdir(parents=True, exist_ok=True)
+        subprocess.run(job.commands()[0], check=True)
+
+    run_in_process([first], run, messages.append)
+    run_in_process([first, second], run, messages.append)
+    assert ran == ["first", "second"]  # "first" was complete and recorded the second time
+    assert "[1/2] first: complete, skipped" in messages and is_done(second)
+
+
 def test_cycles_and_unknown_dependencies_are_refused(tmp_path, params):
     with executor_for(1) as pool:
         independent = script_job(tmp_path, params, "z")

@@ -121,19 +121,10 @@ def sweep_jobs(params: Params, kinds=("gamma", "batch")) -> list[SweepJob]:
 
 def run_sweep_jobs(jobs: list[SweepJob], log: Callable[[str], None] = print) -> None:
     """Run the jobs one after another in this process, skipping finished ones."""
-    import time
-
-    from ..ledger import record_job
+    from ..ledger import run_in_process
     from .workflow import train_from_params
 
-    for number, job in enumerate(jobs, start=1):
-        if job.is_complete():
-            log(f"[{number}/{len(jobs)}] {job.name}: complete, skipped")
-            continue
-        log(f"[{number}/{len(jobs)}] {job.name}: training")
-        started = time.time()
-        train_from_params(job.params, job.out_dir, log=lambda m: None)
-        record_job(job, "ok", time.time() - started)
+    run_in_process(jobs, lambda job: train_from_params(job.params, job.out_dir, log=lambda m: None), log)
 
 
 def _targets(params: Params) -> Optional[list[str]]:

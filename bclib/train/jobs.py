@@ -157,24 +157,21 @@ def leakage_jobs(params: Params) -> list[ClassifierJob]:
 
 
 def run_classifier_jobs(jobs: Sequence[ClassifierJob], log: Callable[[str], None] = print) -> None:
-    """Run the jobs one after another in this process, skipping complete ones."""
-    import time
-
+    """Run the jobs one after another in this process, skipping complete ones; the dataset is indexed once."""
     from ..data.index import index_from_params
-    from ..ledger import record_job
+    from ..ledger import run_in_process
     from .classifier import train_classifier
 
-    index = None
-    for number, job in enumerate(jobs, start=1):
-        if job.is_complete():
-            log(f"[{number}/{len(jobs)}] {job.name}: complete, skipped")
-            continue
-        index = index or index_from_params(job.params)
-        log(f"[{number}/{len(jobs)}] {job.name}: training")
-        started = time.time()
+    indexed = {}
+
+    def train(job: ClassifierJob) -> None:
+        if "index" not in indexed:  # indexed on the first job that trains (none when all are complete)
+            indexed["index"] = index_from_params(job.params)
+        index = indexed["index"]
         train_classifier(job.params, job.model, job.variant, job.seed, job.out_dir, index=index, log=lambda m: None)
-        record_job(job, "ok", time.time() - started)
         gc.collect()  # the finished run's model and arrays, before the next one allocates its own
+
+    run_in_process(jobs, train, log)
 
 
 def collect_runs(jobs: Sequence[ClassifierJob]) -> pd.DataFrame:
