@@ -10,6 +10,8 @@
 * :mod:`.uncertainty` - the patient (cluster) bootstrap, paired comparisons of
   two runs, McNemar's test on patient-level decisions, patient-level accuracy
   with its interval;
+* :mod:`.effects` - the effect of adding cWGAN images (with minus without), pooled over folds and
+  seeds, with a bootstrap that resamples patients within folds;
 * :mod:`.protocol_tables` - the cross-validation (per-fold, mean ± sd) and per-magnification tables;
 * :mod:`.protocols` - notebook 05's patient-diagnosis, calibration and TTA tables of the chosen runs;
 * :mod:`.report` - notebook 05's tables and report files; :mod:`.figures` its figures (reliability
@@ -27,6 +29,7 @@ from .calibration import (
     temperature_scaled,
 )
 from .diagnosis import RULES, patient_accuracy, patient_diagnoses
+from .effects import gan_effect_table, pooled_difference
 from .protocol_tables import fold_table, magnification_table, run_fold, shown_fold_table
 from .protocols import (
     calibration_table,
@@ -63,7 +66,8 @@ from .uncertainty import (
 
 __all__ = [
     "MEASURES", "RULES", "TABLE_COLUMNS", "apply_temperature", "bootstrap_interval", "bootstrap_values",
-    "calibration_summary", "calibration_table", "clusters", "dihedral_transforms", "ece_from_table",
+    "calibration_summary", "calibration_table", "clusters", "dihedral_transforms", "gan_effect_table",
+    "pooled_difference", "ece_from_table",
     "expected_calibration_error", "fit_temperature", "fold_table", "headline_metrics", "magnification_table",
     "mcnemar_test", "paired_bootstrap", "patient_accuracy",
     "patient_accuracy_interval", "patient_accuracy_table", "patient_decisions", "patient_diagnoses",

@@ -71,7 +71,7 @@ def _over_resamples(value_of, n_groups: int, n_resamples: int, seed: int) -> np.
     return np.asarray(values, float)
 
 
-def _percentiles(values: np.ndarray, confidence: float) -> tuple[float, float]:
+def percentile_interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
     alpha = (1 - confidence) / 2
     if not len(values):
         return np.nan, np.nan
@@ -84,11 +84,11 @@ def bootstrap_interval(predictions: pd.DataFrame, statistic: Statistic,
                        group: Optional[str] = "patient") -> tuple[float, float, float]:
     """(estimate, low, high): percentile interval of the cluster bootstrap (patients resampled where ids exist)."""
     estimate = float(statistic(predictions))
-    low, high = _percentiles(bootstrap_values(predictions, statistic, n_resamples, seed, group), confidence)
+    low, high = percentile_interval(bootstrap_values(predictions, statistic, n_resamples, seed, group), confidence)
     return estimate, low, high
 
 
-def _same_images(a: pd.DataFrame, b: pd.DataFrame) -> None:
+def check_same_images(a: pd.DataFrame, b: pd.DataFrame) -> None:
     if list(a["path"]) != list(b["path"]):
         raise ValueError("the two runs were not scored on the same test images (in the same order)")
 
@@ -101,12 +101,12 @@ def paired_bootstrap(a: pd.DataFrame, b: pd.DataFrame, statistic: Statistic, n_r
     so what the two runs share (the same hard patients) cancels out.
     ``share_below_zero`` is the share of resamples where ``a`` scored lower.
     """
-    _same_images(a, b)
+    check_same_images(a, b)
     groups = clusters(a, group)
     differences = _over_resamples(lambda picked: statistic(resample_clusters(a, groups, picked, group))
                                   - statistic(resample_clusters(b, groups, picked, group)),
                                   len(groups), n_resamples, seed)
-    low, high = _percentiles(differences, confidence)
+    low, high = percentile_interval(differences, confidence)
     below = float(np.mean(differences < 0)) if len(differences) else np.nan
     return {"difference": float(statistic(a) - statistic(b)), "low": low, "high": high,
             "clusters": len(groups), "share_below_zero": below}
@@ -133,7 +133,7 @@ def two_sample_bootstrap(a: pd.DataFrame, b: pd.DataFrame, statistic: Statistic,
                                - float(statistic(resample_clusters(b, groups_b, picked_b, group))))
         except ValueError:
             continue
-    low, high = _percentiles(np.asarray(differences, float), confidence)
+    low, high = percentile_interval(np.asarray(differences, float), confidence)
     return {"difference": float(statistic(a) - statistic(b)), "low": low, "high": high,
             "clusters_a": len(groups_a), "clusters_b": len(groups_b)}
 
@@ -175,7 +175,7 @@ def patient_decisions(predictions: pd.DataFrame, class_names: Sequence[str],
 def patient_mcnemar(a: pd.DataFrame, b: pd.DataFrame, class_names: Sequence[str],
                     group: Optional[str] = "patient") -> dict:
     """Exact McNemar test on per-patient decisions of two runs scored on the same test images."""
-    _same_images(a, b)
+    check_same_images(a, b)
     da, db = patient_decisions(a, class_names, group), patient_decisions(b, class_names, group)
     return {"units": len(da), **mcnemar_test(da["correct"].to_numpy(), db["correct"].to_numpy())}
 
