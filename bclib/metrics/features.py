@@ -133,8 +133,25 @@ def encoder_extractor(encoder: str, weights: str = "imagenet", image_size: int =
     if untrained:
         keras.utils.set_random_seed(UNTRAINED_SEED)
     trunk = encoder_trunk(encoder, image_size, weights)
-    return FeatureExtractor(f"{encoder}-{weights_identity(encoder, weights)}-{image_size}", image_size, untrained,
-                            trunk, pretrained_note=ENCODER_NOTE.format(encoder=encoder))
+    name = f"{encoder}-{weights_identity(encoder, weights)}-{image_size}"
+    if untrained:
+        # A deep random ViT maps every image to almost the same embedding (Phikon-v2's 24 random blocks: a
+        # spread of ~1e-5 around a common vector), so its FIDs came out near 1e-5. The common vector cancels in
+        # FID; dividing by the spread across fixed noise images makes the numbers readable and changes no
+        # ranking. The name says so, so that features cached before this scaling are never reused.
+        inputs = keras.Input(trunk.input_shape[1:])
+        trunk = keras.Model(inputs, keras.layers.Rescaling(_untrained_spread_scale(trunk, image_size))(
+            trunk(inputs)), name=f"{encoder}_untrained_features")
+        name += "-spread1"
+    return FeatureExtractor(name, image_size, untrained, trunk, pretrained_note=ENCODER_NOTE.format(encoder=encoder))
+
+
+def _untrained_spread_scale(model, image_size: int) -> float:
+    """A constant that gives an untrained encoder's features unit spread (the root-mean-square standard
+    deviation over the feature dimensions) across fixed noise images."""
+    noise = np.random.default_rng(UNTRAINED_SEED).uniform(0, 255, (8, image_size, image_size, 3)).astype("float32")
+    spread = float(np.sqrt(np.mean(np.var(np.asarray(model(noise, training=False), np.float64), axis=0))))
+    return 1.0 / spread if spread > 0 else 1.0
 
 
 def extractor_from_settings(features: str, weights: str, image_size: int = 299) -> FeatureExtractor:
