@@ -41,6 +41,9 @@ NOT_COMPARABLE_NOTE = ("FID/KID from Keras' InceptionV3 weights; not comparable 
                        "(2015 TensorFlow Inception graph)")
 
 
+RANDOM_ENCODER_NOTE = ("random {encoder} weights do not measure image quality at all: in bclib's check "
+                       "(docs/decisions.md) a random Phikon-v2 put two sets of real tiles farther apart than real "
+                       "tiles and colour noise; use its published weights")
 ENCODER_NOTE = ("FID/KID in {encoder} features: a histology feature space, not comparable with Inception FIDs "
                 "or across encoders; FID still assumes Gaussian features, which a ViT's embeddings need not be")
 
@@ -53,10 +56,11 @@ class FeatureExtractor:
     model: object  # keras.Model mapping float32 [0, 255] images of input_size to features
     batch_size: int = 32
     pretrained_note: str = NOT_COMPARABLE_NOTE  # what a reader must know about these features when trained
+    untrained_note: str = UNTRAINED_NOTE  # and when untrained
 
     @property
     def note(self) -> str:
-        return UNTRAINED_NOTE if self.untrained else self.pretrained_note
+        return self.untrained_note if self.untrained else self.pretrained_note
 
     def __call__(self, images_u8: np.ndarray) -> np.ndarray:
         """Features (float64, N x d) of uint8 images (N, H, W, 3) of any size."""
@@ -136,22 +140,26 @@ def encoder_extractor(encoder: str, weights: str = "imagenet", image_size: int =
     name = f"{encoder}-{weights_identity(encoder, weights)}-{image_size}"
     if untrained:
         # A deep random ViT maps every image to almost the same embedding (Phikon-v2's 24 random blocks: a
-        # spread of ~1e-5 around a common vector), so its FIDs came out near 1e-5. The common vector cancels in
-        # FID; dividing by the spread across fixed noise images makes the numbers readable and changes no
-        # ranking. The name says so, so that features cached before this scaling are never reused.
+        # spread of ~1e-5 around a common vector), so its FIDs came out near 1e-5, and scaling alone blows up
+        # KID's polynomial kernel with the common vector. Centred on fixed noise images and divided by their
+        # spread, the features give readable numbers; FID, precision and recall rank exactly as before. The
+        # name says so, so that features cached before are never reused.
+        centre, spread = _untrained_standardisation(trunk, image_size)
         inputs = keras.Input(trunk.input_shape[1:])
-        trunk = keras.Model(inputs, keras.layers.Rescaling(_untrained_spread_scale(trunk, image_size))(
-            trunk(inputs)), name=f"{encoder}_untrained_features")
-        name += "-spread1"
-    return FeatureExtractor(name, image_size, untrained, trunk, pretrained_note=ENCODER_NOTE.format(encoder=encoder))
+        standardise = keras.layers.Normalization(mean=centre, variance=np.full_like(centre, spread ** 2))
+        trunk = keras.Model(inputs, standardise(trunk(inputs)), name=f"{encoder}_untrained_features")
+        name += "-standardised"
+    return FeatureExtractor(name, image_size, untrained, trunk, pretrained_note=ENCODER_NOTE.format(encoder=encoder),
+                            untrained_note=f"{UNTRAINED_NOTE}; {RANDOM_ENCODER_NOTE.format(encoder=encoder)}")
 
 
-def _untrained_spread_scale(model, image_size: int) -> float:
-    """A constant that gives an untrained encoder's features unit spread (the root-mean-square standard
-    deviation over the feature dimensions) across fixed noise images."""
+def _untrained_standardisation(model, image_size: int) -> tuple[np.ndarray, float]:
+    """The mean feature vector and the spread (root-mean-square standard deviation over the feature
+    dimensions) of an untrained encoder across fixed noise images."""
     noise = np.random.default_rng(UNTRAINED_SEED).uniform(0, 255, (8, image_size, image_size, 3)).astype("float32")
-    spread = float(np.sqrt(np.mean(np.var(np.asarray(model(noise, training=False), np.float64), axis=0))))
-    return 1.0 / spread if spread > 0 else 1.0
+    features = np.asarray(model(noise, training=False), np.float64)
+    spread = float(np.sqrt(np.mean(np.var(features, axis=0))))
+    return features.mean(axis=0), (spread if spread > 0 else 1.0)
 
 
 def extractor_from_settings(features: str, weights: str, image_size: int = 299) -> FeatureExtractor:
