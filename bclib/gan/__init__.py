@@ -1,9 +1,12 @@
 """The conditional Wasserstein GAN: models, losses, training, generation, checks.
 
-- ``models``       generator and projection critic (Keras 3 functional models)
+- ``models``       generator and projection critic (Keras 3 functional models), and loading them from a snapshot
 - ``losses``       Wasserstein / hinge / logistic losses, WGAN-GP and R1 penalties, drift, feature matching
 - ``augment``      differentiable critic augmentation, fixed or adaptive probability (StyleGAN2-ADA)
 - ``train``        kimg-based training with atomic snapshots, resume and metrics.jsonl; square crops
+- ``images``       the training images decoded once (row file), their centre squares, uint8 conversion, grids
+- ``conditions``   how many images each class (or class and magnification) gets
+- ``provenance``   the training-set record, the leakage guard and the check that a folder matches its data
 - ``snapshots``    the snapshots on disk and the selected (lowest-FID) one that tables and generation use
 - ``generate``     labelled synthetic images from a snapshot
 - ``analysis``     memorisation check and the critic-as-classifier linear probe
