@@ -317,12 +317,13 @@ if len(effects):
     report.table("Effect of adding cWGAN images (with minus without)", effects, "05_gan_effect",
                  rows="one row per model, contrast and measure, pooled over every fold and seed with both runs; "
                       "paper: Table 14's accuracy difference for the proposed model")
-    for row in effects[effects["measure"] == "patient_level_rate"].itertuples():
+    units = "test patients" if (effects["measure"] == "patient_level_rate").any() else "test images (no patient ids)"
+    for row in effects.groupby(["model", "contrast"], sort=False).head(1).itertuples():  # the first measure
         verdict = ("above zero: these patients say the images helped" if row.low > 0 else
                    "below zero: these patients say the images hurt" if row.high < 0 else
                    "contains zero: these patients cannot tell")
-        print(f"{row.model}, {row.contrast}: patient-level rate {row.difference:+.3f} "
-              f"[{row.low:+.3f}, {row.high:+.3f}] over {row.seeds} fold/seed pair(s), {row.patients} patients; "
+        print(f"{row.model}, {row.contrast}: {row.measure.replace('_', ' ')} {row.difference:+.3f} "
+              f"[{row.low:+.3f}, {row.high:+.3f}] over {row.seeds} fold/seed pair(s), {row.units} {units}; "
               f"the interval {verdict}")
 else:
     print("no model has runs with and without cWGAN images: no effect table")

@@ -34,7 +34,7 @@ def test_one_patient_changed_gives_the_closed_form_interval():
     effect = pooled_difference(pairs, "patient_level_rate", n_resamples=2000)
     assert effect["difference"] == pytest.approx(0.25)
     assert (effect["low"], effect["high"]) == (pytest.approx(0.0), pytest.approx(0.75))
-    assert (effect["folds"], effect["seeds"], effect["patients"]) == (1, 1, 4)
+    assert (effect["folds"], effect["seeds"], effect["units"]) == (1, 1, 4)
 
 
 def test_seeds_of_one_fold_share_each_patient_draw_and_folds_pool_as_a_mean():
@@ -46,7 +46,7 @@ def test_seeds_of_one_fold_share_each_patient_draw_and_folds_pool_as_a_mean():
     folds = {**one, (2, 0): (_run("proposed", "cwgan", 0, fold=2, prefix="q"),
                              _run("proposed", "none", 0, fold=2, prefix="q"))}
     pooled = pooled_difference(folds, "patient_level_rate", n_resamples=500)
-    assert pooled["difference"] == pytest.approx((0.25 + 0.0) / 2) and pooled["patients"] == 8
+    assert pooled["difference"] == pytest.approx((0.25 + 0.0) / 2) and pooled["units"] == 8
 
 
 def test_the_table_has_both_contrasts_with_the_papers_difference_beside_the_proposed_model():
@@ -62,3 +62,13 @@ def test_the_table_has_both_contrasts_with_the_papers_difference_beside_the_prop
     assert rows.loc["tradaug+cwgan - tradaug", "paper_accuracy_difference"] == pytest.approx(0.996 - 0.961)
     contrast = rows.loc["tradaug+cwgan - tradaug"]
     assert contrast["interval_excludes_0"] == (contrast["high"] < 0)
+
+
+def test_without_patient_ids_the_table_resamples_images_and_reports_accuracy():
+    runs = [_run("proposed", "none", 0, ["p4"]), _run("proposed", "cwgan", 0)]
+    for run in runs:
+        run.predictions["patient"] = ""  # BACH: no patient ids
+    table = gan_effect_table(runs, "bach", n_resamples=100)
+    assert list(table["measure"]) == ["accuracy", "balanced_accuracy", "roc_auc"]
+    assert table.loc[0, "difference"] == pytest.approx(0.25) and table.loc[0, "units"] == 8  # 8 images
+

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..reference import paper_table
-from .scores import statistic
+from .scores import has_patients, statistic
 from .uncertainty import check_same_images, clusters, percentile_interval, resample_clusters
 
 CONTRASTS = (("cwgan", "none"), ("tradaug+cwgan", "tradaug"))
@@ -39,7 +39,8 @@ def _pairs(runs: Sequence, model: str, with_gan: str, without: str) -> dict:
 def pooled_difference(pairs: dict, measure: str, n_resamples: int = 1000, confidence: float = 0.95,
                       seed: int = 0) -> dict:
     """Mean over (fold, seed) of ``measure(with) - measure(without)``, with a bootstrap interval that
-    resamples patients within each fold (the same draw for every seed of the fold and both runs)."""
+    resamples patients within each fold (the same draw for every seed of the fold and both runs).
+    ``units``: the patients resampled (images where there are no patient ids), over all folds."""
     by_fold = defaultdict(list)
     for (fold, _), (with_gan, without) in pairs.items():
         check_same_images(with_gan.predictions, without.predictions)
@@ -62,7 +63,7 @@ def pooled_difference(pairs: dict, measure: str, n_resamples: int = 1000, confid
         draws.append(float(np.mean(differences)))
     low, high = percentile_interval(np.asarray(draws), confidence)
     return {"difference": estimate, "low": low, "high": high, "folds": len(by_fold), "seeds": len(pairs),
-            "patients": sum(len(g) for g in groups.values())}
+            "units": sum(len(g) for g in groups.values())}
 
 
 def _paper_differences(dataset: str) -> dict:
@@ -75,7 +76,8 @@ def gan_effect_table(runs: Sequence, dataset: str, measures: Sequence[str] = MEA
                      confidence: float = 0.95, seed: int = 0, models: Optional[Sequence[str]] = None) -> pd.DataFrame:
     """One row per model, contrast and measure: the pooled paired difference (with cWGAN images minus
     without) and its interval, whether the interval excludes zero, and the paper's claimed difference in
-    accuracy (proposed model only; NaN where the paper has no such pair)."""
+    accuracy (proposed model only; NaN where the paper has no such pair). Without patient ids (BACH) the
+    patient-level rate is replaced by accuracy and images are resampled."""
     paper = _paper_differences(dataset)
     models = models or sorted({r.record["model"] for r in runs})
     rows = []
@@ -84,7 +86,9 @@ def gan_effect_table(runs: Sequence, dataset: str, measures: Sequence[str] = MEA
             pairs = _pairs(runs, model, with_gan, without)
             if not pairs:
                 continue
-            for measure in measures:
+            named = has_patients(next(iter(pairs.values()))[0].predictions)
+            # No patient ids (BACH): images are the units, and the patient-level rate becomes plain accuracy.
+            for measure in dict.fromkeys(m if named or m != "patient_level_rate" else "accuracy" for m in measures):
                 effect = pooled_difference(pairs, measure, n_resamples, confidence, seed)
                 excludes = effect["low"] > 0 or effect["high"] < 0
                 rows.append({"model": model, "contrast": f"{with_gan} - {without}", "measure": measure, **effect,
