@@ -323,7 +323,7 @@ if len(effects):
                    "below zero: these patients say the images hurt" if row.high < 0 else
                    "contains zero: these patients cannot tell")
         print(f"{row.model}, {row.contrast}: {row.measure.replace('_', ' ')} {row.difference:+.3f} "
-              f"[{row.low:+.3f}, {row.high:+.3f}] over {row.seeds} fold/seed pair(s), {row.units} {units}; "
+              f"[{row.low:+.3f}, {row.high:+.3f}] over {row.pairs} fold/seed pair(s), {row.units} {units}; "
               f"the interval {verdict}")
 else:
     print("no model has runs with and without cWGAN images: no effect table")

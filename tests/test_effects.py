@@ -34,7 +34,7 @@ def test_one_patient_changed_gives_the_closed_form_interval():
     effect = pooled_difference(pairs, "patient_level_rate", n_resamples=2000)
     assert effect["difference"] == pytest.approx(0.25)
     assert (effect["low"], effect["high"]) == (pytest.approx(0.0), pytest.approx(0.75))
-    assert (effect["folds"], effect["seeds"], effect["units"]) == (1, 1, 4)
+    assert (effect["folds"], effect["pairs"], effect["units"]) == (1, 1, 4)
 
 
 def test_seeds_of_one_fold_share_each_patient_draw_and_folds_pool_as_a_mean():
@@ -42,7 +42,7 @@ def test_seeds_of_one_fold_share_each_patient_draw_and_folds_pool_as_a_mean():
     two_seeds = {**one, (1, 1): (_run("proposed", "cwgan", 1), _run("proposed", "none", 1, ["p4"]))}
     single, shared = (pooled_difference(p, "patient_level_rate", n_resamples=500, seed=3) for p in (one, two_seeds))
     # Identical seeds scored on the same draws: the same interval. Drawn separately, it would narrow.
-    assert (shared["low"], shared["high"]) == (single["low"], single["high"]) and shared["seeds"] == 2
+    assert (shared["low"], shared["high"]) == (single["low"], single["high"]) and shared["pairs"] == 2
     folds = {**one, (2, 0): (_run("proposed", "cwgan", 0, fold=2, prefix="q"),
                              _run("proposed", "none", 0, fold=2, prefix="q"))}
     pooled = pooled_difference(folds, "patient_level_rate", n_resamples=500)

@@ -40,7 +40,8 @@ def pooled_difference(pairs: dict, measure: str, n_resamples: int = 1000, confid
                       seed: int = 0) -> dict:
     """Mean over (fold, seed) of ``measure(with) - measure(without)``, with a bootstrap interval that
     resamples patients within each fold (the same draw for every seed of the fold and both runs).
-    ``units``: the patients resampled (images where there are no patient ids), over all folds."""
+    ``pairs``: the (fold, seed) pairs averaged; ``units``: the patients resampled (images where there are no
+    patient ids), over all folds."""
     by_fold = defaultdict(list)
     for (fold, _), (with_gan, without) in pairs.items():
         check_same_images(with_gan.predictions, without.predictions)
@@ -62,7 +63,7 @@ def pooled_difference(pairs: dict, measure: str, n_resamples: int = 1000, confid
             continue
         draws.append(float(np.mean(differences)))
     low, high = percentile_interval(np.asarray(draws), confidence)
-    return {"difference": estimate, "low": low, "high": high, "folds": len(by_fold), "seeds": len(pairs),
+    return {"difference": estimate, "low": low, "high": high, "folds": len(by_fold), "pairs": len(pairs),
             "units": sum(len(g) for g in groups.values())}
 
 
