@@ -153,11 +153,13 @@ def _fid_summary(record: dict) -> str:
 
 def cmd_fid(args) -> int:
     from .io import write_json_atomic
-    from .metrics.features import extractor_from_settings
+    from .metrics.features import extractor_from_settings, folder_images
     from .metrics.score import score_folders
 
     if args.swd_size < 16 or args.swd_size > 1024 or args.swd_size & (args.swd_size - 1):
         raise UserError(f"--swd-size must be a power of two between 16 and 1024, got {args.swd_size}")
+    for folder in (args.real_dir, args.fake_dir):  # a wrong folder is told before a network is built
+        folder_images(folder)
     extractor = extractor_from_settings(args.features, args.weights, args.image_size)
     record = score_folders(args.real_dir, args.fake_dir, extractor, args.kid_subsets, args.kid_subset_size,
                            cache_dir=args.cache, crop=args.crop, pr_k=args.pr_k, pr_repeats=args.pr_repeats,

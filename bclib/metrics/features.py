@@ -73,11 +73,24 @@ class FeatureExtractor:
         return np.concatenate(out) if out else np.zeros((0, 0))
 
 
+_INCEPTION: dict = {}  # (weights, image size) -> extractor: a sweep scores several GANs in one process
+
+
 def inception_extractor(weights: str = "imagenet", image_size: int = 299) -> FeatureExtractor:
+    """InceptionV3's pooled features; built once per process for each weights and size (the network
+    is the same every time, and building it costs ~4 s on a CPU)."""
     keras = _keras()
     if weights != "imagenet":
         # The untrained network is always the same one, so its distances are comparable between runs.
+        # Seeded on a cache hit too: the caller's random stream continues as if it had been built.
         keras.utils.set_random_seed(UNTRAINED_SEED)
+    if (weights, image_size) not in _INCEPTION:
+        _INCEPTION[(weights, image_size)] = _built_inception_extractor(weights, image_size)
+    return _INCEPTION[(weights, image_size)]
+
+
+def _built_inception_extractor(weights: str, image_size: int) -> FeatureExtractor:
+    keras = _keras()
     if image_size < 75:
         raise UserError(f"metrics.image_size: InceptionV3 needs at least 75 px, got {image_size}")
     try:
