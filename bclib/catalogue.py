@@ -146,6 +146,11 @@ BUILT_IN = (
 
 _ENTRIES: dict[str, ModelEntry] = {e.name: e for e in BUILT_IN}
 
+# Roles the rest of bclib refers to by role, not by name.
+HEADLINE_MODEL = "proposed"  # the paper's model: the report's headline, Table 14's rows, the plan's measured trunk
+LITERAL_FUSION = "proposed-gap"  # Table 6 read literally: compared with the headline model variant by variant
+DEFAULT_MODEL = "densenet201"  # train.models when a profile names none
+
 
 def entries() -> tuple[ModelEntry, ...]:
     return tuple(_ENTRIES.values())

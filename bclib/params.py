@@ -274,7 +274,7 @@ def _known_models(names: list[str]) -> list[str]:
 
 
 class TrainParams(_Section):
-    models: list[str] = Field(default_factory=lambda: ["densenet201"])
+    models: list[str] = Field(default_factory=lambda: [catalogue.DEFAULT_MODEL])
     variants: list[Literal["none", "tradaug", "cwgan", "tradaug+cwgan"]] = Field(default_factory=lambda: ["none"])
     seeds: list[int] = Field(default_factory=lambda: [0])
     epochs: int = Field(50, ge=1, le=10000)
@@ -321,14 +321,14 @@ class EvalParams(_Section):
     bootstrap: int = Field(1000, ge=0, description="Bootstrap resamples for 95% intervals.")
     confidence: float = Field(0.95, gt=0, lt=1)
     leakage_models: list[str] = Field(
-        default_factory=lambda: ["proposed"],
+        default_factory=lambda: [catalogue.HEADLINE_MODEL],
         description="Models also trained on an image-level split (variant none) to show the patient-leak gap.")
     gradcam_images: int = Field(6, ge=0, le=64, description="Test images shown with Grad-CAM heatmaps.")
     stain_ablation: list[Literal["macenko", "reinhard"]] = Field(
         default_factory=list,
         description="Stain normalisations to compare with the profile's own: eval.stain_models (variant none) "
                     "are trained again with each, on the same split and seeds (an ablation row in the report).")
-    stain_models: list[str] = Field(default_factory=lambda: ["proposed"],
+    stain_models: list[str] = Field(default_factory=lambda: [catalogue.HEADLINE_MODEL],
                                     description="Models of the stain-normalisation ablation.")
     tta: bool = Field(
         False, description="Notebook 05 also re-predicts the test images of the proposed model and the best "

@@ -67,7 +67,7 @@ from bclib.train import jobs as classifier_jobs
 
 session = setup(params_path)
 params = session.params
-jobs = classifier_jobs.classifier_jobs(params, "proposed")
+jobs = classifier_jobs.classifier_jobs(params, "fusion")
 print(f"{len(jobs)} jobs of the proposed model at {params.train.image_size}px: "
       f"{', '.join(j.variant for j in jobs)}")
 

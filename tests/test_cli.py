@@ -54,6 +54,20 @@ def test_audit_with_patient_split(breakhis_root, tmp_path):
     assert all(s["n_patients"] == len(s["patients"]) for s in splits.values())
 
 
+def test_audit_with_the_subtype_task_counts_and_splits_by_subtype(breakhis_root, tmp_path):
+    out = tmp_path / "audit.json"
+    assert main(["audit", "--dataset", "breakhis", "--root", str(breakhis_root), "--task", "subtype",
+                 "--split", "patient", "--json", str(out)]) == 0
+    record = json.loads(out.read_text())
+    subtypes = set(synth.DEFAULT_PATIENTS)
+    assert set(record["by_class"]) == subtypes  # the task's classes, not benign/malignant
+    splits = record["splits"]
+    for part in ("train", "val", "test"):  # every subtype has >= 3 patients, so it is on every side
+        assert set(splits[part]["by_class"]) == subtypes, part
+    sets = [set(s["patients"]) for s in splits.values()]
+    assert not (sets[0] & sets[1] or sets[0] & sets[2] or sets[1] & sets[2])
+
+
 def test_audit_bach(bach_root, tmp_path):
     out = tmp_path / "bach.json"
     assert main(["audit", "--dataset", "bach", "--root", str(bach_root), "--split", "patient", "--json", str(out)]) == 0

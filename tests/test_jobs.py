@@ -201,6 +201,9 @@ def test_parallel_jobs_then_a_rerun_skips_every_completed_job(tmp_path, breakhis
     again = bclib_run(params_path, "--jobs", "2")
     assert again.returncode == 0
     assert set(statuses(tmp_path / "local").values()) == {"skipped"}
+    forced = bclib_run(params_path, "--jobs", "2", "--force")  # complete and up to date, rerun on request
+    assert forced.returncode == 0, forced.stdout[-2000:] + forced.stderr[-2000:]
+    assert statuses(tmp_path / "local") == {"gamma-1": "ok", "gamma-10": "ok"}
 
 
 def test_jobs_run_on_a_dask_cluster(tmp_path, breakhis_root):

@@ -21,7 +21,7 @@ from bclib.models import (  # noqa: E402
     calibrate_untrained_batchnorm,
     trunk_and_top,
 )
-from helpers import TINY_TRAIN  # noqa: E402
+from helpers import TINY_TRAIN, breast_dir  # noqa: E402
 
 REFERENCE = {
     "caffe": keras.applications.vgg16.preprocess_input,
@@ -94,6 +94,22 @@ def test_cached_path_predicts_like_the_full_model(trained_run):
     full = model.predict(make_dataset(predictions, 64, 16, label_column=None), verbose=0)
     # The stored trunk outputs are float16 (bclib.train.store): probabilities agree to 1e-3, not to float32's 1e-6.
     np.testing.assert_allclose(full, predictions[["p_benign", "p_malignant"]].to_numpy(), atol=1e-3)
+
+
+def test_fid_in_a_trained_classifiers_features(trained_run, breakhis_root, tmp_path, capsys):
+    """`bclib fid --features MODEL.keras`: a run's own penultimate layer as the feature space."""
+    from bclib.cli import main
+
+    model, out = trained_run / "run" / "model.keras", tmp_path / "fid.json"
+    breast = breast_dir(breakhis_root)
+    assert main(["fid", str(breast / "benign"), str(breast / "malignant"), "--features", str(model),
+                 "--kid-subset-size", "4", "--kid-subsets", "3", "--json", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert record["features"].startswith("classifier-model-") and record["fid"] > 0
+    assert record["n_real"] > 0 and record["n_fake"] > 0 and "UNTRAINED" not in record["note"]
+    assert main(["fid", str(breast / "benign"), str(breast / "malignant"),
+                 "--features", str(tmp_path / "nope.keras")]) == 2
+    assert "nope.keras: no such model file" in capsys.readouterr().err
 
 
 def _real_size_encoder(name: str) -> bool:

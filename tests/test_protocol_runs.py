@@ -34,7 +34,7 @@ def profile(tmp_path, root, data="", dataset="breakhis", train="", name="p"):
 
 
 def all_classifier_jobs(params):
-    return classifier_jobs(params, "baselines") + classifier_jobs(params, "proposed")
+    return classifier_jobs(params, "baselines") + classifier_jobs(params, "fusion")
 
 
 def sets_of(job):

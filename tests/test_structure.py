@@ -104,3 +104,23 @@ def test_ruff_finds_nothing():
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=PACKAGE.parent,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-1000:]
+
+
+# The catalogue names the models; the Keras builders in bclib/models/ need the names of the layers and
+# backbones they assemble. Everything else refers to a model through the catalogue (by role or entry).
+MAY_SPELL_MODEL_NAMES = ("catalogue.py", "models/")
+
+
+def test_no_module_outside_the_catalogue_spells_a_models_name():
+    from bclib import catalogue
+
+    names = set(catalogue.model_names())
+    spelled = []
+    for path in MODULES:
+        relative = path.relative_to(PACKAGE).as_posix()
+        if relative.startswith(MAY_SPELL_MODEL_NAMES):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and node.value in names:
+                spelled.append(f"{relative}:{node.lineno}: {node.value!r}")
+    assert not spelled, "model names outside the catalogue:\n" + "\n".join(spelled)

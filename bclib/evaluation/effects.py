@@ -17,6 +17,7 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from .. import catalogue
 from ..reference import paper_table
 from .scores import has_patients, statistic
 from .uncertainty import check_same_images, clusters, percentile_interval, resample_clusters
@@ -94,6 +95,6 @@ def gan_effect_table(runs: Sequence, dataset: str, measures: Sequence[str] = MEA
                 excludes = effect["low"] > 0 or effect["high"] < 0
                 rows.append({"model": model, "contrast": f"{with_gan} - {without}", "measure": measure, **effect,
                              "interval_excludes_0": bool(excludes),
-                             "paper_accuracy_difference": paper[(with_gan, without)] if model == "proposed"
-                             else np.nan})
+                             "paper_accuracy_difference": paper[(with_gan, without)]
+                             if model == catalogue.HEADLINE_MODEL else np.nan})
     return pd.DataFrame(rows)

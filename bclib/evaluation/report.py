@@ -150,7 +150,7 @@ def choose_on_validation(runs: Sequence[Run], proposed: bool, split: str = "pati
     if encoders:
         wanted = lambda m: m in encoder_models  # noqa: E731
     else:
-        wanted = (lambda m: m == "proposed") if proposed else (lambda m: m not in fusion + encoder_models)
+        wanted = (lambda m: m == catalogue.HEADLINE_MODEL) if proposed else (lambda m: m not in fusion + encoder_models)
     pool = [r for r in runs if wanted(r.record["model"]) and r.record["split"] == split]
     fixed = proposed and any(r.record["variant"] == "tradaug+cwgan" for r in pool)
     if fixed:
@@ -333,7 +333,8 @@ def accuracy_beside_table14(summary: pd.DataFrame, dataset: str, scores: Optiona
     ``scores`` (:func:`run_scores`) and one seed, the run's 95% patient-bootstrap interval beside it."""
     paper = paper_table("table14_proposed_accuracy")
     paper = paper[paper["dataset"] == dataset].set_index("bclib_variant")["accuracy"]
-    ours = summary.xs("proposed", level="model") if "proposed" in summary.index.get_level_values("model") else None
+    headline = catalogue.HEADLINE_MODEL
+    ours = summary.xs(headline, level="model") if headline in summary.index.get_level_values("model") else None
     rows = []
     for variant in ["none", "tradaug", "cwgan", "tradaug+cwgan"]:
         row = {"variant": variant, "paper_accuracy_%": paper.get(variant, np.nan)}
@@ -341,7 +342,7 @@ def accuracy_beside_table14(summary: pd.DataFrame, dataset: str, scores: Optiona
             line = ours.loc[(variant, "patient")]
             row |= {"our_accuracy_%": 100 * line["accuracy_mean"], "our_std_%": 100 * line["accuracy_std"],
                     "seeds": str(int(line["seeds"]))}
-            mine = (scores[(scores["model"] == "proposed") & (scores["variant"] == variant)
+            mine = (scores[(scores["model"] == headline) & (scores["variant"] == variant)
                            & (scores["split"] == "patient")] if scores is not None else pd.DataFrame())
             if len(mine) == 1:  # one seed: its own interval (several seeds: the spread between them)
                 row |= {"our_low_%": 100 * mine["accuracy_low"].iloc[0],
@@ -427,10 +428,10 @@ def comparison_pairs(runs: Sequence[Run]) -> list[tuple[str, str]]:
     pairs = []
     for seed in sorted({r.record["seed"] for r in main}):
         same_seed = [r for r in main if r.record["seed"] == seed]
-        proposed = {r.record["variant"]: r for r in same_seed if r.record["model"] == "proposed"}
+        proposed = {r.record["variant"]: r for r in same_seed if r.record["model"] == catalogue.HEADLINE_MODEL}
         if "none" in proposed:
             pairs += [(proposed["none"].name, r.name) for v, r in proposed.items() if v != "none"]
-        literal = {r.record["variant"]: r for r in same_seed if r.record["model"] == "proposed-gap"}
+        literal = {r.record["variant"]: r for r in same_seed if r.record["model"] == catalogue.LITERAL_FUSION}
         pairs += [(proposed[v].name, r.name) for v, r in literal.items() if v in proposed]  # the two readings
         for other in (baseline, encoder):  # the headline against the best baseline, then the best encoder
             if headline and other:

@@ -87,7 +87,7 @@ def plan(params, sweeps: bool = True, classifiers: bool = True) -> list:
     from ..train.jobs import classifier_jobs, leakage_jobs, stain_jobs
 
     jobs: list = []
-    runs = classifier_jobs(params, "baselines") + classifier_jobs(params, "proposed") + leakage_jobs(params) \
+    runs = classifier_jobs(params, "baselines") + classifier_jobs(params, "fusion") + leakage_jobs(params) \
         + stain_jobs(params) if classifiers else []
     points = sweep_jobs(params) if sweeps else []
     if any("cwgan" in job.variant for job in runs):

@@ -82,16 +82,16 @@ class ClassifierJob:
 
 def classifier_jobs(params: Params, which: str) -> list[ClassifierJob]:
     """``which="baselines"``: every baseline of the catalogue in ``train.models`` x {none, tradaug};
-    ``which="proposed"``: the fusion models (``proposed``, ``proposed-gap``) in ``train.models`` x
+    ``which="fusion"``: the catalogue's fusion models (the paper's and its literal reading) in ``train.models`` x
     ``train.variants``; each over ``train.seeds``."""
     cfg = params.train
     if which == "baselines":
         baselines = catalogue.baseline_models()
         grid = [(m, v) for m in cfg.models if m in baselines for v in cfg.variants if v in BASELINE_VARIANTS]
-    elif which == "proposed":
+    elif which == "fusion":
         grid = [(m, v) for m in catalogue.fusion_models() if m in cfg.models for v in cfg.variants]
     else:
-        raise ValueError(f"which must be 'baselines' or 'proposed', not {which!r}")
+        raise ValueError(f"which must be 'baselines' or 'fusion', not {which!r}")
     return [ClassifierJob(m, v, s, params.output_dir / "runs" / group / m / v / f"seed-{s}", setting,
                           overrides=overrides, group=group)
             for group, setting, overrides in protocol_settings(params) for m, v in grid for s in cfg.seeds]
