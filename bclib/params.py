@@ -387,6 +387,15 @@ class Params(_Section):
         return self
 
     @model_validator(mode="after")
+    def _sweeps_are_scored(self) -> "Params":
+        # A sweep ranks its runs by their snapshots' FID; without scores during training it would pick nothing.
+        swept = [name for name in ("gamma_sweep", "batch_sweep") if getattr(self.gan, name)]
+        if swept and not self.metrics.during_training:
+            raise ValueError(f"{' and '.join('gan.' + name for name in swept)}: a sweep ranks its runs by FID, "
+                             "which metrics.during_training: false turns off; set it to true, or empty the sweep")
+        return self
+
+    @model_validator(mode="after")
     def _target_classes_exist(self) -> "Params":
         self.generated_classes  # a ValueError names the unknown class(es)
         return self

@@ -83,7 +83,7 @@ from bclib.train import jobs as classifier_jobs
 session = setup(params_path)
 params = session.params
 dataset = params.data.dataset
-main_jobs = classifier_jobs.classifier_jobs(params, "baselines") + classifier_jobs.classifier_jobs(params, "proposed")
+main_jobs = classifier_jobs.classifier_jobs(params, "baselines") + classifier_jobs.classifier_jobs(params, "fusion")
 leak_jobs = classifier_jobs.leakage_jobs(params)
 stain_jobs = classifier_jobs.stain_jobs(params)  # eval.stain_ablation: empty unless asked
 

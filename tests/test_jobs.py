@@ -133,7 +133,8 @@ seed: 0
 data: {{dataset: breakhis, root: {root}, image_size: 32}}
 gan: {{resolution: 32, batch_size: 4, latent_dim: 8, n_critic: 1, total_kimg: 0.008, snapshot_kimg: 0.008,
        max_channels: 16, channel_base: 256, gamma_sweep: [1, 10], sweep_kimg: 0.008}}
-metrics: {{during_training: false}}
+metrics: {{weights: none, image_size: 75, n_generated: 8, kid_subsets: 2, kid_subset_size: 4, precision_recall: false,
+          swd: false}}
 train: {{models: [], variants: [none]}}
 eval: {{leakage_models: []}}
 run: {{output_dir: {out}}}
@@ -201,6 +202,13 @@ def test_parallel_jobs_then_a_rerun_skips_every_completed_job(tmp_path, breakhis
     again = bclib_run(params_path, "--jobs", "2")
     assert again.returncode == 0
     assert set(statuses(tmp_path / "local").values()) == {"skipped"}
+    bclib = Path(sys.executable).with_name("bclib")  # `--jobs N` then the notebooks, which find the jobs done
+    with_notebook = subprocess.run([str(bclib), "run", "--params", str(params_path), "--jobs", "2", "--only", "02"],
+                                   capture_output=True, text=True, timeout=600)
+    assert with_notebook.returncode == 0, with_notebook.stdout[-2000:] + with_notebook.stderr[-2000:]
+    executed = (tmp_path / "local" / "notebooks" / "02_gan_sweeps.ipynb").read_text()
+    assert "gamma-1: complete, skipped" in executed and "gamma-10: complete, skipped" in executed
+    assert ": training" not in executed  # the notebook trained nothing again
     forced = bclib_run(params_path, "--jobs", "2", "--force")  # complete and up to date, rerun on request
     assert forced.returncode == 0, forced.stdout[-2000:] + forced.stderr[-2000:]
     assert statuses(tmp_path / "local") == {"gamma-1": "ok", "gamma-10": "ok"}

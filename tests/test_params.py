@@ -151,3 +151,12 @@ def test_cwgan_variant_without_generated_images_is_refused_before_anything_runs(
     with pytest.raises(UserError, match="generates no images"):
         load_params(bach, ["gan.target_class=[]"])
     assert load_params(bach, ["gan.n_generate=0", "train.variants=[none, tradaug]"]).gan.n_generate == 0
+
+
+def test_a_sweep_without_scores_is_refused(tmp_path):
+    # A sweep ranks its runs by FID; with no scores during training notebook 02 failed on a missing column.
+    with pytest.raises(UserError, match="gan.gamma_sweep: a sweep ranks its runs by FID"):
+        load_params(write(tmp_path, MINIMAL), ["gan.gamma_sweep=[1, 10]", "metrics.during_training=false"])
+    unswept = load_params(write(tmp_path, MINIMAL), ["gan.gamma_sweep=[]", "gan.batch_sweep=[]",
+                                                     "metrics.during_training=false"])
+    assert not unswept.metrics.during_training

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -48,6 +49,7 @@ def main() -> int:
     parser.add_argument("--extras", nargs="*", default=["", "foundation"],
                         help="extras to install in turn ('' = plain bclib); default: plain, then foundation")
     args = parser.parse_args()
+    build_existed = (REPO / "build").exists()  # a non-editable install builds the wheel in REPO/build
 
     with tempfile.TemporaryDirectory(prefix="colab-like-") as tmp:
         env = Path(tmp) / "env"
@@ -79,6 +81,8 @@ def main() -> int:
         if subprocess.run([str(python), "-c", check]).returncode:
             failures += 1
             print("  FAILED: bclib, keras or tensorflow does not import")
+        if not build_existed:
+            shutil.rmtree(REPO / "build", ignore_errors=True)
         print("OK: the pinned stack was left alone" if not failures else f"FAILED: {failures} change(s)")
         return 1 if failures else 0
 

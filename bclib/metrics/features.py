@@ -135,9 +135,21 @@ def classifier_extractor(path: str | os.PathLike) -> FeatureExtractor:
     size = model.input_shape[1]
     if size is None:
         raise UserError(f"{path}: the model's input size is not fixed; cannot use it as a feature extractor")
-    features = keras.Model(model.inputs, model.layers[-2].output, name="classifier_features")
+    features = keras.Model(model.inputs, _penultimate(model), name="classifier_features")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
     return FeatureExtractor(f"classifier-{path.stem}-{digest}", int(size), False, features)
+
+
+def _penultimate(model):
+    """The output of the layer below the softmax, as a tensor of ``model``'s own graph. A bclib classifier is
+    ``top(trunk(image))`` with two nested models (their inner layers are not in the outer graph), so the top's
+    penultimate layer is called on the trunk's output; any other model is taken as one flat graph."""
+    names = {layer.name for layer in model.layers}
+    if {"trunk", "top"} <= names:
+        trunk, top = model.get_layer("trunk"), model.get_layer("top")
+        below_softmax = _keras().Model(top.inputs, top.layers[-2].output)
+        return below_softmax(trunk(model.inputs[0]))
+    return model.layers[-2].output
 
 
 def encoder_extractor(encoder: str, weights: str = "imagenet", image_size: int = 224) -> FeatureExtractor:
