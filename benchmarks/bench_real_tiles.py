@@ -37,7 +37,7 @@ RUNS = (("densenet201", "patient"), ("densenet201", "image"), ("mobilenet", "pat
 
 
 def _run_one(model: str, split: str, seed: int, real: Path, out: Path):
-    from bclib.evaluation.report import load_run
+    from bclib.evaluation.loading import load_run
     from bclib.params import load_params
     from bclib.train import train_classifier
 
@@ -62,7 +62,7 @@ def main(argv=None) -> int:
 
     import pandas as pd
 
-    from bclib.evaluation.report import run_scores, with_interval
+    from bclib.evaluation.tables import run_scores, with_interval
 
     started = time.time()
     runs = []

@@ -69,9 +69,10 @@ from bclib import catalogue
 from bclib.data.images import load_rgb
 from bclib.data.pipeline import load_batch
 from bclib.evaluation import figures as eval_figures
-from bclib.evaluation import protocol_tables
+from bclib.evaluation import loading, protocol_tables, selection
 from bclib.evaluation import protocols as pro
 from bclib.evaluation import report as rep
+from bclib.evaluation import tables as report_tables
 from bclib.evaluation.effects import gan_effect_table
 from bclib.evaluation.gradcam import gradcam
 from bclib.evaluation.predict import load_classifier
@@ -94,9 +95,9 @@ stain_jobs = classifier_jobs.stain_jobs(params)  # eval.stain_ablation: empty un
 
 # %%
 classifier_jobs.run_classifier_jobs(main_jobs + leak_jobs + stain_jobs)
-runs = rep.finished_runs(main_jobs)
-image_split_runs = rep.finished_runs(leak_jobs)
-stain_runs = rep.finished_runs(stain_jobs)
+runs = loading.finished_runs(main_jobs)
+image_split_runs = loading.finished_runs(leak_jobs)
+stain_runs = loading.finished_runs(stain_jobs)
 provenance = classifier_jobs.run_provenance(classifier_jobs.collect_runs(main_jobs), params.data.split)
 report = rep.Report(f"bclib results: {dataset} ({params.profile} profile)", provenance)
 
@@ -104,7 +105,7 @@ report = rep.Report(f"bclib results: {dataset} ({params.profile} profile)", prov
 # NBVAL_CHECK_OUTPUT
 print(f"{len(runs)} runs on the {params.data.split} split, {len(image_split_runs)} on the image split")
 print(provenance)
-split_lines = rep.split_description(runs, params.data.split, params.data.fold_policy)
+split_lines = loading.split_description(runs, params.data.split, params.data.fold_policy)
 report.text("The split", "\n\n".join(split_lines))
 print("\n".join(split_lines))
 
@@ -125,6 +126,8 @@ earlier = [
     ("00_split_summary", "The split used by every run", "one row per part of the split"),
     ("01_per_class_scores", f"The cWGAN's scores per class at its last snapshot ({gan_note})",
      "one row per class, their mean, and all classes pooled"),
+    ("01_tstr_trts", f"Do the cWGAN's images carry their class? A classifier trained on real or generated images, "
+                     f"tested on the other kind ({gan_note})", "one row per direction (TRTR: the real reference)"),
     ("02_gamma_sweep", f"GAN sweep over the R1/GP weight gamma, best snapshot of each run ({gan_note})",
      "one row per gamma value"),
     ("02_batch_sweep", f"GAN sweep over the batch size, best snapshot of each run ({gan_note})",
@@ -165,8 +168,8 @@ print(f"{len(shown)} tables and the figures of notebooks 00-02 added to the repo
 # the same class is flagged in the `warning` column.
 
 # %%
-scores = rep.run_scores(runs + image_split_runs, params.eval.bootstrap, params.eval.confidence, params.seed)
-shown = rep.with_interval(scores)
+scores = report_tables.run_scores(runs + image_split_runs, params.eval.bootstrap, params.eval.confidence, params.seed)
+shown = report_tables.with_interval(scores)
 save_table(scores, "05_scores", session)
 report.text("Headline scores", "Each measure as estimate [95% interval]; the interval resamples test patients "
             "(a patient drawn twice counts twice).")
@@ -181,15 +184,15 @@ shown
 # report leaves the table out rather than repeat the rows above without a ±.
 
 # %%
-summary = rep.over_seeds(scores)
+summary = report_tables.over_seeds(scores)
 save_table(summary, "05_scores_over_seeds", session)
 if summary["seeds"].max() > 1:
-    report.table("Mean ± standard deviation over seeds", rep.with_spread(summary), "05_scores_over_seeds",
+    report.table("Mean ± standard deviation over seeds", report_tables.with_spread(summary), "05_scores_over_seeds",
                  rows="one row per model, variant and split: mean ± sd over its seeds; the per-seed rows are "
                       "'Scores per run' (05_scores)")
 else:
     report.text(None, "One seed per configuration: no spread between seeds to show (train.seeds lists more).")
-rep.with_spread(summary)
+report_tables.with_spread(summary)
 
 # %% [markdown]
 # BreakHis' own papers (Spanhol et al. 2016) give the patient-level rate per
@@ -197,7 +200,7 @@ rep.with_spread(summary)
 # column per run; the `all` row pools the four magnifications.
 
 # %%
-patient_rates = rep.patient_rates_table(runs)
+patient_rates = report_tables.patient_rates_table(runs)
 if not patient_rates.empty:
     save_table(patient_rates, "05_patient_rate_per_magnification", session)
     report.table("Patient-level recognition rate per magnification", patient_rates.T,
@@ -214,7 +217,7 @@ patient_rates
 # the table is here so that a real run fills in the right-hand side.
 
 # %%
-table14 = rep.accuracy_beside_table14(summary, dataset, scores)
+table14 = report_tables.accuracy_beside_table14(summary, dataset, scores)
 save_table(table14, "05_table14_beside_paper", session)
 report.text("The paper's claims beside this run",
             "The paper's numbers come from ImageNet-pretrained networks on the real archive and an image-level "
@@ -240,8 +243,8 @@ table14
 # below lists every candidate with the validation numbers the choice used.
 
 # %%
-choices = {"proposed": rep.choose_on_validation(runs, proposed=True, split=params.data.split),
-           "best baseline": rep.choose_on_validation(runs, proposed=False, split=params.data.split)}
+choices = {"proposed": selection.choose_on_validation(runs, proposed=True, split=params.data.split),
+           "best baseline": selection.choose_on_validation(runs, proposed=False, split=params.data.split)}
 if choices["best baseline"] is not None:
     candidates = choices["best baseline"].candidates
     save_table(candidates, "05_baseline_candidates", session)
@@ -252,8 +255,8 @@ for label, choice in choices.items():
     if choice is None:
         continue
     stem = f"05_per_class_{label.replace(' ', '_')}"
-    table = rep.per_class_beside_paper(choice.runs, dataset)
-    per_seed = rep.per_class_per_seed(choice.runs)
+    table = report_tables.per_class_beside_paper(choice.runs, dataset)
+    per_seed = report_tables.per_class_per_seed(choice.runs)
     save_table(table, stem, session)
     save_table(per_seed, f"{stem}_per_seed", session)
     report.table(f"Per-class scores, {label}: {choice.name}", table, stem,
@@ -277,8 +280,8 @@ baseline = choices["best baseline"].best_seed if choices["best baseline"] else N
 
 # %%
 named = {r.name: r for r in runs}
-pairs = [(a, b) for a, b in rep.comparison_pairs(runs) if a in named and b in named]
-paired = rep.paired_table(named, pairs, params.eval.bootstrap, params.eval.confidence, params.seed)
+pairs = [(a, b) for a, b in selection.comparison_pairs(runs) if a in named and b in named]
+paired = report_tables.paired_table(named, pairs, params.eval.bootstrap, params.eval.confidence, params.seed)
 save_table(paired, "05_paired_tests", session)
 report.table("Paired comparisons between runs on the same test images", paired, "05_paired_tests",
              rows="per seed: each proposed variant against the proposed model without augmentation, and the "
@@ -346,7 +349,7 @@ effects.round(3)
 # "Foundation encoders").
 
 # %%
-encoders = rep.encoders_beside_models(scores, runs, dataset)
+encoders = report_tables.encoders_beside_models(scores, runs, dataset)
 save_table(encoders, "05_encoders", session)
 if (encoders["model"].map(lambda m: m in catalogue.encoder_models())).any():
     report.text("Foundation encoders", "Frozen encoders with a linear probe (or the baselines' head) beside the "
@@ -371,11 +374,11 @@ encoders
 # even come out negative.
 
 # %%
-leakage = rep.leakage_table(scores[scores["split"] == params.data.split], scores[scores["split"] == "image"],
+leakage = report_tables.leakage_table(scores[scores["split"] == params.data.split], scores[scores["split"] == "image"],
                             runs + image_split_runs, params.eval.bootstrap, params.eval.confidence, params.seed)
 save_table(leakage, "05_leakage", session)
 report.text("Leakage", "Accuracy of the same model on a patient-disjoint and an image-level split.")
-report.table("Patient split against image split", rep.leakage_shown(leakage), "05_leakage",
+report.table("Patient split against image split", report_tables.leakage_shown(leakage), "05_leakage",
              rows="one row per model and seed trained on both splits (eval.leakage_models, variant none); "
                   "test accuracy, estimate [95% interval]")
 leakage
@@ -408,7 +411,8 @@ print("image split above patient split for every leakage model:",
 
 # %%
 if stain_runs:
-    stain = rep.stain_ablation_table(runs, stain_runs, params.eval.bootstrap, params.eval.confidence, params.seed)
+    stain = report_tables.stain_ablation_table(runs, stain_runs, params.eval.bootstrap, params.eval.confidence,
+                                               params.seed)
     save_table(stain, "05_stain_ablation", session)
     report.table("Stain normalisation against none (a: normalised, b: the same run without)", stain,
                  "05_stain_ablation",
@@ -566,7 +570,7 @@ report.figure("Learning curves of every run, training solid and validation dashe
 # above images the cWGAN made for that class.
 
 # %%
-real_paths, generated_paths = rep.real_and_generated(params, 6)
+real_paths, generated_paths = loading.real_and_generated(params, 6)
 if generated_paths:
     fig = eval_figures.real_beside_generated(real_paths, generated_paths, load_rgb, provenance)
     report.figure("Real training images (top) and cWGAN-generated images (bottom) of the generated class: "
@@ -584,7 +588,7 @@ if generated_paths:
 for label, run in (("proposed", proposed), ("baseline", baseline)):
     if run is None or params.eval.gradcam_images == 0:
         continue
-    examples = rep.balanced_examples(run.predictions, params.eval.gradcam_images)
+    examples = loading.balanced_examples(run.predictions, params.eval.gradcam_images)
     model, _ = load_classifier(run.folder / "model.keras")
     images = load_batch(examples["path"], int(model.input_shape[1]))
     heat, _ = gradcam(model, images)

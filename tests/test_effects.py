@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from bclib.evaluation.effects import gan_effect_table, pooled_difference
-from bclib.evaluation.report import Run
+from bclib.evaluation.loading import Run
 
 
 def _run(model, variant, seed, wrong_patients=(), fold=1, prefix="p"):

@@ -356,3 +356,30 @@ def test_fid_command_on_two_folders(tmp_path, bach_root):
     missing = subprocess.run([str(bclib), "fid", str(tmp_path / "nope"), str(photos / "Benign"), "--weights", "none"],
                              capture_output=True, text=True, timeout=300)
     assert missing.returncode == 2 and "not a folder of images" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_tstr_and_trts_see_whether_generated_images_carry_their_class():
+    from bclib.metrics.transfer import transfer_scores
+
+    rng = np.random.default_rng(0)
+
+    def drawn(n, shift=3.0):  # two classes apart along the first of 8 dimensions
+        labels = np.arange(n) % 2
+        features = rng.normal(size=(n, 8))
+        features[:, 0] += shift * labels
+        return features, labels
+
+    real_train, real_test, faithful = drawn(80), drawn(80), drawn(80)
+    table = transfer_scores(real_train, real_test, faithful, ["benign", "malignant"])
+    assert list(table.index) == ["TRTR (reference)", "TSTR", "TRTS"]
+    assert (table["balanced_accuracy"] > 0.85).all()  # faithful fakes: as good as real ones, both ways
+    assert {"recall_benign", "recall_malignant", "n_train", "n_test"} <= set(table.columns)
+    # The same images under shuffled labels carry no class: TSTR falls to chance, TRTS too.
+    careless = (faithful[0], rng.permutation(faithful[1]))
+    shuffled = transfer_scores(real_train, real_test, careless, ["benign", "malignant"])
+    assert shuffled.loc["TSTR", "balanced_accuracy"] < 0.7 and shuffled.loc["TRTS", "balanced_accuracy"] < 0.7
+    assert shuffled.loc["TRTR (reference)", "balanced_accuracy"] == table.loc["TRTR (reference)", "balanced_accuracy"]
+    # Generated images of one class only: TSTR cannot be trained, and says so with an empty row.
+    one_class = (faithful[0][faithful[1] == 0], faithful[1][faithful[1] == 0])
+    partial = transfer_scores(real_train, real_test, one_class, ["benign", "malignant"])
+    assert np.isnan(partial.loc["TSTR", "balanced_accuracy"]) and partial.loc["TRTS", "recall_benign"] > 0.8

@@ -12,7 +12,7 @@ from bclib.data.index import index_bach, index_breakhis
 from bclib.data.splits import make_split, patient_overlap
 from bclib.errors import UserError
 from bclib.evaluation import fold_table, magnification_table, shown_fold_table
-from bclib.evaluation.report import Run, load_run
+from bclib.evaluation.loading import Run, load_run
 from bclib.params import load_params
 from bclib.runner.jobs import plan
 from bclib.train.jobs import classifier_jobs, leakage_jobs

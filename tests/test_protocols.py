@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bclib.evaluation.loading import load_run
 from bclib.evaluation.protocols import (
     NO_PATIENTS,
     NO_VALIDATION,
@@ -16,7 +17,6 @@ from bclib.evaluation.protocols import (
     tta_table,
     with_intervals,
 )
-from bclib.evaluation.report import load_run
 
 CLASSES = ["benign", "malignant"]
 

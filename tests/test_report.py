@@ -12,17 +12,19 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from bclib.evaluation.gradcam import gradcam, overlay  # noqa: E402
-from bclib.evaluation.report import (  # noqa: E402
-    Report,
-    Run,
-    accuracy_beside_table14,
+from bclib.evaluation.loading import Run, load_run  # noqa: E402
+from bclib.evaluation.report import Report  # noqa: E402
+from bclib.evaluation.selection import (  # noqa: E402
     best_run,
     choose_on_validation,
     comparison_pairs,
+    validation_score,
+)
+from bclib.evaluation.tables import (  # noqa: E402
+    accuracy_beside_table14,
     encoders_beside_models,
     leakage_shown,
     leakage_table,
-    load_run,
     mcnemar_table,
     over_seeds,
     paired_table,
@@ -30,7 +32,6 @@ from bclib.evaluation.report import (  # noqa: E402
     per_class_beside_paper,
     run_scores,
     stain_ablation_table,
-    validation_score,
     with_interval,
     with_spread,
 )
@@ -306,7 +307,7 @@ def test_load_run_reads_patient_ids_as_text(tmp_path):
 
 
 def test_split_description_names_the_fold_policy_and_each_recorded_note_once():
-    from bclib.evaluation.report import Run, split_description
+    from bclib.evaluation.loading import Run, split_description
 
     note = "fold 2: patient 14-13412 is filed twice ...; fold_policy strict set its 95 training images aside"
     runs = [Run(Path(f"r{k}"), {"split": "folds", "split_notes": [note] if k else []}, pd.DataFrame())

@@ -14,8 +14,10 @@
   seeds, with a bootstrap that resamples patients within folds;
 * :mod:`.protocol_tables` - the cross-validation (per-fold, mean ± sd) and per-magnification tables;
 * :mod:`.protocols` - notebook 05's patient-diagnosis, calibration and TTA tables of the chosen runs;
-* :mod:`.report` - notebook 05's tables and report files; :mod:`.figures` its figures (reliability
-  diagrams among them).
+* :mod:`.loading` - finished runs as the report reads them; :mod:`.selection` - what is chosen on
+  validation (the proposed model's configuration, the best baseline and encoder, the pairs compared);
+  :mod:`.tables` - notebook 05's tables; :mod:`.report` - report.md and report.html; :mod:`.figures`
+  its figures (reliability diagrams among them).
 """
 
 from .calibration import (

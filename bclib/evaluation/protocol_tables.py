@@ -7,7 +7,7 @@
   (model, variant, seed), the four magnifications side by side, each with the test
   accuracy and its patient-bootstrap interval and the patient-level recognition rate.
 
-Runs are :class:`bclib.evaluation.report.Run` objects (see ``load_run``); every
+Runs are :class:`bclib.evaluation.loading.Run` objects (see ``load_run``); every
 number is recomputed from their predictions. Which fold or magnification a run
 belongs to is read from its ``run.json`` (``fold``, ``magnifications``,
 ``magnification_protocol``; older records: their ``params``).
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..params import MAGNIFICATIONS
-from .report import Run
+from .loading import Run
 from .scores import has_patients, headline_metrics, patient_level_rate, statistic
 from .uncertainty import bootstrap_interval
 

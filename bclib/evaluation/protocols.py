@@ -14,7 +14,7 @@ their names) and recomputes every number from the run's files:
   test-time augmentation over the eight dihedral views (:mod:`.tta`).
 
 Which runs to pass is the caller's choice, made on validation
-(:func:`bclib.evaluation.report.choose_on_validation`); nothing here looks at
+(:func:`bclib.evaluation.selection.choose_on_validation`); nothing here looks at
 test scores to choose anything.
 """
 
@@ -35,7 +35,7 @@ from .calibration import (
     temperature_nll,
 )
 from .diagnosis import RULES, has_probabilities
-from .report import Run
+from .loading import Run
 from .scores import has_patients, statistic
 from .uncertainty import bootstrap_interval, patient_accuracy_table
 
