@@ -202,16 +202,15 @@ def test_parallel_jobs_then_a_rerun_skips_every_completed_job(tmp_path, breakhis
     again = bclib_run(params_path, "--jobs", "2")
     assert again.returncode == 0
     assert set(statuses(tmp_path / "local").values()) == {"skipped"}
-    bclib = Path(sys.executable).with_name("bclib")  # `--jobs N` then the notebooks, which find the jobs done
-    with_notebook = subprocess.run([str(bclib), "run", "--params", str(params_path), "--jobs", "2", "--only", "02"],
-                                   capture_output=True, text=True, timeout=600)
-    assert with_notebook.returncode == 0, with_notebook.stdout[-2000:] + with_notebook.stderr[-2000:]
+    # `--force` reruns complete, up-to-date jobs; then the notebooks run and find every job done.
+    bclib = Path(sys.executable).with_name("bclib")
+    forced = subprocess.run([str(bclib), "run", "--params", str(params_path), "--jobs", "2", "--force", "--only", "02"],
+                            capture_output=True, text=True, timeout=600)
+    assert forced.returncode == 0, forced.stdout[-2000:] + forced.stderr[-2000:]
+    assert statuses(tmp_path / "local") == {"gamma-1": "ok", "gamma-10": "ok"}
     executed = (tmp_path / "local" / "notebooks" / "02_gan_sweeps.ipynb").read_text()
     assert "gamma-1: complete, skipped" in executed and "gamma-10: complete, skipped" in executed
     assert ": training" not in executed  # the notebook trained nothing again
-    forced = bclib_run(params_path, "--jobs", "2", "--force")  # complete and up to date, rerun on request
-    assert forced.returncode == 0, forced.stdout[-2000:] + forced.stderr[-2000:]
-    assert statuses(tmp_path / "local") == {"gamma-1": "ok", "gamma-10": "ok"}
 
 
 def test_jobs_run_on_a_dask_cluster(tmp_path, breakhis_root):
