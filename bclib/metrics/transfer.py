@@ -57,13 +57,15 @@ def transfer_scores(real_train: tuple, real_test: tuple, generated: tuple, class
     whose training set lacks a class is left empty (its classifier could never answer that class)."""
     sets = {"real training images": real_train, "real test images": real_test, "generated images": generated}
     sets = {name: (np.asarray(x, np.float64), np.asarray(y, int)) for name, (x, y) in sets.items()}
-    rows = []
+    rows, classifiers = [], {}  # one classifier per training set: TRTR and TRTS share the real one
     for direction, train_on, test_on in DIRECTIONS:
         (train_x, train_y), (test_x, test_y) = sets[train_on], sets[test_on]
         row = {"direction": direction, "trained on": train_on, "tested on": test_on,
                "n_train": len(train_y), "n_test": len(test_y)}
         if len(np.unique(train_y)) == len(classes) and len(test_y):
-            predicted = _fitted(train_x, train_y, seed).predict(test_x)
+            if train_on not in classifiers:
+                classifiers[train_on] = _fitted(train_x, train_y, seed)
+            predicted = classifiers[train_on].predict(test_x)
             recalls = recall_score(test_y, predicted, labels=range(len(classes)), average=None, zero_division=np.nan)
             with warnings.catch_warnings():  # a test set without some class (generated images of one class):
                 warnings.simplefilter("ignore", UserWarning)  # the empty recall column already says so
