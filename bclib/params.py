@@ -101,6 +101,18 @@ class DataParams(_Section):
         return [m for m in MAGNIFICATIONS if m in (self.magnifications or MAGNIFICATIONS)]
 
     @property
+    def setting_folder(self) -> str:
+        """Where results of this split sit within its protocol: ``fold-<k>/`` when ``folds`` lists folds,
+        ``mag-<m>/`` for one magnification of ``per_magnification``, both (``fold-<k>/mag-<m>/``), or ""
+        for a profile of one split. The classifier runs, the GAN and its generated images of one split
+        share it (``runs/``, ``gan/``, ``generated/``)."""
+        folder = f"fold-{self.fold}/" if self.folds is not None else ""
+        if self.magnification_protocol == "per_magnification" and self.magnifications and \
+                len(self.magnifications) == 1:
+            folder += f"mag-{self.magnifications[0]}/"
+        return folder
+
+    @property
     def class_names(self) -> list[str]:
         """The classes of this dataset and task, in label order."""
         from .data.layouts import class_names
@@ -273,6 +285,14 @@ def _known_models(names: list[str]) -> list[str]:
     return names
 
 
+CwganDose = Annotated[int, Field(ge=0)] | Literal["balance"]
+
+
+def dose_label(dose) -> str:
+    """How a ``train.cwgan_images`` value is written in folder names and tables: ``all`` for null."""
+    return "all" if dose is None else str(dose)
+
+
 class TrainParams(_Section):
     models: list[str] = Field(default_factory=lambda: [catalogue.DEFAULT_MODEL])
     variants: list[Literal["none", "tradaug", "cwgan", "tradaug+cwgan"]] = Field(default_factory=lambda: ["none"])
@@ -303,7 +323,11 @@ class TrainParams(_Section):
     tradaug_copies: int = Field(4, ge=2, le=64,
                                 description="Offline TradAug: copies of each image (original included).")
     stain_jitter: float = Field(0.0, ge=0, le=0.5, description="HED stain jitter strength (0 = off).")
-    cwgan_images: Optional[int] = Field(None, ge=0, description="cWGAN images added (null = all generated).")
+    cwgan_images: Optional[CwganDose | list[CwganDose]] = Field(
+        None, description="cWGAN images added to a cwgan variant's training set: null = every generated image; "
+                          "a count (taken from each generated class in proportion); balance = as many of each "
+                          "generated class as bring it up to the largest class of the real training set; a list "
+                          "of these = one run per count (a dose-response; 0 is the run without GAN images).")
     tensorboard: bool = False
     checkpoint_every_s: float = Field(
         30.0, ge=0, description="Seconds of training between epoch checkpoints (0 = after every epoch): a killed "
@@ -315,6 +339,21 @@ class TrainParams(_Section):
     @classmethod
     def _registry_names(cls, value: list[str]) -> list[str]:
         return _known_models(value)
+
+    @field_validator("cwgan_images")
+    @classmethod
+    def _distinct_doses(cls, value):
+        if isinstance(value, list) and (not value or len(set(value)) != len(value)):
+            raise ValueError(f"a list of counts must be non-empty and distinct, got {value}")
+        return value
+
+    @property
+    def cwgan_doses(self) -> list:
+        """The runs each cwgan variant makes: one per listed count except 0 (the run without GAN images is
+        the variant without cwgan), or the one value (null, a count or balance) when it is not a list."""
+        if isinstance(self.cwgan_images, list):
+            return [dose for dose in self.cwgan_images if dose != 0]
+        return [self.cwgan_images]
 
 
 class EvalParams(_Section):
@@ -330,12 +369,27 @@ class EvalParams(_Section):
                     "are trained again with each, on the same split and seeds (an ablation row in the report).")
     stain_models: list[str] = Field(default_factory=lambda: [catalogue.HEADLINE_MODEL],
                                     description="Models of the stain-normalisation ablation.")
+    gan_folds: list[Annotated[int, Field(ge=1, le=5)]] = Field(
+        default_factory=list,
+        description="Also ask the GAN question over these folds when the profile itself runs one split: "
+                    "eval.gan_fold_models trained with and without cWGAN images on each fold (split: cv, or the "
+                    "published folds under split: folds), with a GAN per fold trained on that fold's training "
+                    "patients (outputs in runs-gan-folds/, gan/fold-<k>/, generated/fold-<k>/).")
+    gan_fold_models: list[str] = Field(default_factory=lambda: [catalogue.HEADLINE_MODEL],
+                                       description="Models of the eval.gan_folds runs (variants none and cwgan).")
     tta: bool = Field(
         False, description="Notebook 05 also re-predicts the test images of the proposed model and the best "
                            "baseline over the eight dihedral views (test-time augmentation) and reports accuracy "
                            "with and without it; runs each saved model 8 times on the test set.")
 
-    @field_validator("leakage_models", "stain_models")
+    @field_validator("gan_folds")
+    @classmethod
+    def _distinct_folds(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"folds must be distinct, got {value}")
+        return value
+
+    @field_validator("leakage_models", "stain_models", "gan_fold_models")
     @classmethod
     def _registry_names(cls, value: list[str]) -> list[str]:
         return _known_models(value)
@@ -375,15 +429,27 @@ class Params(_Section):
         return self
 
     @model_validator(mode="after")
-    def _one_gan_per_protocol(self) -> "Params":
-        # The cWGAN trains once, on data.fold / all magnifications; its images would leak the test patients of
-        # other folds (bclib refuses them at training time, see bclib/gan/provenance.py): refuse here instead.
-        wanted = [v for v in self.train.variants if "cwgan" in v]
-        several = self.data.folds is not None or self.data.magnification_protocol == "per_magnification"
-        if wanted and several:
-            raise ValueError(f"train.variants lists {', '.join(wanted)}, but data.folds / per_magnification run "
-                             "several splits and the cWGAN is trained on one (a GAN per fold or magnification is "
-                             "not implemented): drop the cwgan variants, or run one fold per profile (data.fold)")
+    def _doses_fit_the_generated_set(self) -> "Params":
+        # Counts are checked here; balance depends on the training split and is checked when a run takes it.
+        available = self.gan.n_generate * len(self.generated_classes)
+        counts = [d for d in self.train.cwgan_doses if isinstance(d, int)]
+        wanted = [v for v in self.train.variants if "cwgan" in v] or self.eval.gan_folds
+        if wanted and counts and max(counts) > available:
+            raise ValueError(f"train.cwgan_images asks for {max(counts)} cWGAN images, but the GAN generates "
+                             f"{available} (gan.n_generate {self.gan.n_generate} x {len(self.generated_classes)} "
+                             "class(es)): raise gan.n_generate or lower the count")
+        return self
+
+    @model_validator(mode="after")
+    def _gan_folds_beside_one_split(self) -> "Params":
+        if not self.eval.gan_folds:
+            return self
+        if self.data.folds is not None:
+            raise ValueError("eval.gan_folds repeats the GAN question over folds, but data.folds already runs "
+                             "every fold (with a GAN per fold for the cwgan variants): set eval.gan_folds: []")
+        if self.gan.n_generate == 0 or self.gan.target_class == []:
+            raise ValueError("eval.gan_folds trains cwgan runs, but the GAN generates no images (set "
+                             "gan.n_generate above 0 and gan.target_class)")
         return self
 
     @model_validator(mode="after")

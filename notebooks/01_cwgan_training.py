@@ -89,7 +89,7 @@ from bclib.gan.generate import generate
 from bclib.gan.images import image_grid, load_images_u8
 from bclib.gan.models import load_critic, load_generator
 from bclib.gan.snapshots import describe_selection, select_snapshot
-from bclib.gan.workflow import gan_output_dir, train_from_params
+from bclib.gan.workflow import gan_output_dir, generated_dir, train_from_params
 from bclib.io import read_jsonl, write_json_atomic
 from bclib.metrics.features import NOT_COMPARABLE_NOTE, UNTRAINED_NOTE
 from bclib.notebook import save_table, setup
@@ -333,12 +333,12 @@ transfer.round(3)
 # NBVAL_CHECK_OUTPUT
 to_generate = params.generated_classes  # gan.target_class among the task's classes; null: every class (BACH)
 if gan.n_generate and to_generate:
-    generated_dir = generate(out, to_generate, gan.n_generate, seed=params.seed,
-                             out_dir=session.output_dir / "generated", force=True, truncation=gan.truncation)
-    manifest = pd.read_csv(generated_dir / "manifest.csv")
+    written = generate(out, to_generate, gan.n_generate, seed=params.seed,
+                       out_dir=generated_dir(params), force=True, truncation=gan.truncation)
+    manifest = pd.read_csv(written / "manifest.csv")
     names = ", ".join(f"'{c}'" for c in to_generate)
     print(f"{len(manifest)} {names} images from {manifest['snapshot'].iloc[0]} "
-          f"({manifest['kimg'].iloc[0]:g} kimg, the selected snapshot) in {generated_dir.name}/")
+          f"({manifest['kimg'].iloc[0]:g} kimg, the selected snapshot) in {written.relative_to(session.output_dir)}/")
 else:
     print("This profile generates no images here (gan.n_generate is 0).")
 

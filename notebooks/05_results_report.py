@@ -79,6 +79,7 @@ from bclib.evaluation.predict import load_classifier
 from bclib.figures import save_figure
 from bclib.metrics.features import NOT_COMPARABLE_NOTE, UNTRAINED_NOTE
 from bclib.notebook import save_table, setup
+from bclib.runner.jobs import gan_jobs, run_gan_jobs
 from bclib.train import jobs as classifier_jobs
 
 session = setup(params_path)
@@ -87,17 +88,22 @@ dataset = params.data.dataset
 main_jobs = classifier_jobs.classifier_jobs(params, "baselines") + classifier_jobs.classifier_jobs(params, "fusion")
 leak_jobs = classifier_jobs.leakage_jobs(params)
 stain_jobs = classifier_jobs.stain_jobs(params)  # eval.stain_ablation: empty unless asked
+gan_fold_jobs = classifier_jobs.gan_fold_jobs(params)  # eval.gan_folds: the GAN question over folds
 
 # %% [markdown]
 # ## 1. Collect the runs
 # Runs finished by notebooks 03 and 04 are only read. The image-split runs for
-# the leakage comparison are trained here if they are missing.
+# the leakage comparison are trained here if they are missing, and so are the
+# runs of `eval.gan_folds` (section 5): for each fold, a GAN trained on that
+# fold's training patients, then the model with and without its images.
 
 # %%
-classifier_jobs.run_classifier_jobs(main_jobs + leak_jobs + stain_jobs)
+run_gan_jobs(gan_jobs(gan_fold_jobs))
+classifier_jobs.run_classifier_jobs(main_jobs + leak_jobs + stain_jobs + gan_fold_jobs)
 runs = loading.finished_runs(main_jobs)
 image_split_runs = loading.finished_runs(leak_jobs)
 stain_runs = loading.finished_runs(stain_jobs)
+gan_fold_runs = loading.finished_runs(gan_fold_jobs)
 provenance = classifier_jobs.run_provenance(classifier_jobs.collect_runs(main_jobs), params.data.split)
 report = rep.Report(f"bclib results: {dataset} ({params.profile} profile)", provenance)
 
@@ -301,33 +307,49 @@ paired
 # share their patients. `paper_accuracy_difference` is what the paper's Table 14
 # implies for the proposed model (image-level split, no interval).
 #
+# Each `protocol` is its own row, never pooled with another: the profile's own
+# split, and, with `eval.gan_folds`, patient-grouped folds where **every fold has
+# its own GAN**, trained on that fold's training patients only, so no GAN image
+# carries a test patient of the fold it is used in. With `train.cwgan_images`
+# listing several counts, `cwgan_images` gives one row per count (the run
+# without GAN images is count 0): an effect that is real should not come and go
+# from one count to the next. The per-fold rows are in
+# `tables/05_gan_effect_by_fold.csv`.
+#
 # How to read a row: if the interval lies above zero, these patients give
 # evidence that the GAN images help this model; if it contains zero, they
 # cannot tell a help from a harm of that size. That is not the same as "no
-# effect": with twenty test patients only large effects could show. With
-# untrained backbones and a smoke-length GAN, whatever the table says is about
-# the machinery, not about GAN augmentation.
+# effect": with twenty test patients only large effects could show, and two
+# folds of the smoke data are two small samples, not ten. With untrained
+# backbones and a smoke-length GAN, whatever the table says is about the
+# machinery, not about GAN augmentation.
 
 # %%
-effects = gan_effect_table(runs, dataset, n_resamples=params.eval.bootstrap, confidence=params.eval.confidence,
-                           seed=params.seed)
+effect_options = dict(n_resamples=params.eval.bootstrap, confidence=params.eval.confidence, seed=params.seed)
+effects = gan_effect_table(runs + gan_fold_runs, dataset, **effect_options)
 if len(effects):
     save_table(effects, "05_gan_effect", session)
+    by_fold = gan_effect_table(runs + gan_fold_runs, dataset, per_fold=True, **effect_options)
+    save_table(by_fold, "05_gan_effect_by_fold", session)
     report.text("Does adding cWGAN images help?",
                 "With minus without cWGAN images, same model and test patients, averaged over folds and seeds; "
-                "the interval resamples patients within each fold. An interval that contains zero means these "
-                "patients cannot tell a help from a harm of that size, not that the GAN has no effect.")
+                "the interval resamples patients within each fold. Each protocol is a row of its own; under "
+                "folds every fold has its own GAN, trained on that fold's training patients. An interval that "
+                "contains zero means these patients cannot tell a help from a harm of that size, not that the "
+                "GAN has no effect.")
     report.table("Effect of adding cWGAN images (with minus without)", effects, "05_gan_effect",
-                 rows="one row per model, contrast and measure, pooled over every fold and seed with both runs; "
+                 rows="one row per model, protocol, contrast, count of cWGAN images and measure, pooled over "
+                      "every fold and seed with both runs (per fold: tables/05_gan_effect_by_fold.csv); "
                       "paper: Table 14's accuracy difference for the proposed model")
     units = "test patients" if (effects["measure"] == "patient_level_rate").any() else "test images (no patient ids)"
-    for row in effects.groupby(["model", "contrast"], sort=False).head(1).itertuples():  # the first measure
+    first = effects.groupby(["model", "protocol", "contrast", "cwgan_images"], sort=False).head(1)  # first measure
+    for row in first.itertuples():
         verdict = ("above zero: these patients say the images helped" if row.low > 0 else
                    "below zero: these patients say the images hurt" if row.high < 0 else
                    "contains zero: these patients cannot tell")
-        print(f"{row.model}, {row.contrast}: {row.measure.replace('_', ' ')} {row.difference:+.3f} "
-              f"[{row.low:+.3f}, {row.high:+.3f}] over {row.pairs} fold/seed pair(s), {row.units} {units}; "
-              f"the interval {verdict}")
+        print(f"{row.model}, {row.protocol}, {row.contrast} ({row.cwgan_images} GAN images): "
+              f"{row.measure.replace('_', ' ')} {row.difference:+.3f} [{row.low:+.3f}, {row.high:+.3f}] over "
+              f"{row.folds} fold(s), {row.pairs} fold/seed pair(s), {row.units} {units}; the interval {verdict}")
 else:
     print("no model has runs with and without cWGAN images: no effect table")
 effects.round(3)

@@ -72,3 +72,44 @@ def test_without_patient_ids_the_table_resamples_images_and_reports_accuracy():
     assert list(table["measure"]) == ["accuracy", "balanced_accuracy", "roc_auc"]
     assert table.loc[0, "difference"] == pytest.approx(0.25) and table.loc[0, "units"] == 8  # 8 images
 
+
+
+def _at(run, dose=None, folds=None):
+    run.record["cwgan_images"] = dose if "cwgan" in run.record["variant"] else None
+    if folds:
+        run.record["split"], run.record["params"] = "cv", {"data": {"folds": folds}}
+    return run
+
+
+def test_each_count_of_gan_images_and_each_protocol_is_a_row_of_its_own():
+    # One split: 2 images help nobody, 8 fix patient p4. Two cv folds (their own GANs): fold 1 fixes p4, fold 2
+    # breaks q1. The run without GAN images is the zero of every count; protocols are never pooled.
+    runs = [_at(_run("proposed", "none", 0, ["p4"])), _at(_run("proposed", "cwgan", 0, ["p4"]), "2"),
+            _at(_run("proposed", "cwgan", 0), "8"),
+            _at(_run("proposed", "none", 0, ["p4"], fold=1), folds=[1, 2]),
+            _at(_run("proposed", "cwgan", 0, fold=1), folds=[1, 2]),
+            _at(_run("proposed", "none", 0, fold=2, prefix="q"), folds=[1, 2]),
+            _at(_run("proposed", "cwgan", 0, ["q1"], fold=2, prefix="q"), folds=[1, 2])]
+    table = gan_effect_table(runs, "breakhis", measures=["patient_level_rate"], n_resamples=300)
+    rows = table.set_index(["protocol", "cwgan_images"])["difference"]
+    assert list(rows.index) == [("cv folds 1, 2", "all"), ("patient split", "2"), ("patient split", "8")]
+    assert rows.to_dict() == {("cv folds 1, 2", "all"): pytest.approx((0.25 - 0.25) / 2),
+                              ("patient split", "2"): pytest.approx(0.0), ("patient split", "8"): pytest.approx(0.25)}
+    folds = table.set_index("protocol").loc["cv folds 1, 2"]
+    assert (folds["folds"], folds["pairs"], folds["units"]) == (2, 2, 8)
+    by_fold = gan_effect_table(runs, "breakhis", measures=["patient_level_rate"], n_resamples=300, per_fold=True)
+    cv = by_fold[by_fold["protocol"] == "cv folds 1, 2"].set_index("fold")["difference"]
+    assert cv.to_dict() == {"all": pytest.approx(0.0), "1": pytest.approx(0.25), "2": pytest.approx(-0.25)}
+    assert list(by_fold.loc[by_fold["protocol"] == "patient split", "fold"]) == ["all", "all"]  # one fold: no extra row
+
+
+def test_per_magnification_models_are_rows_of_their_own():
+    runs = []
+    for mag, wrong in (("40X", ["p4"]), ("100X", [])):
+        for variant, missed in (("none", wrong), ("cwgan", [])):
+            run = _at(_run("proposed", variant, 0, missed), folds=[1, 2])
+            run.record |= {"magnification_protocol": "per_magnification", "magnifications": [mag]}
+            runs.append(run)
+    table = gan_effect_table(runs, "breakhis", measures=["patient_level_rate"], n_resamples=100)
+    assert table.set_index("protocol")["difference"].to_dict() == {
+        "cv folds 1, 2, 100X model": pytest.approx(0.0), "cv folds 1, 2, 40X model": pytest.approx(0.25)}

@@ -84,9 +84,12 @@ def test_protocols_refused_where_they_cannot_run(tmp_path, breakhis_root, bach_r
         make_split(index_bach(bach_root), "cv")
     with pytest.raises(UserError, match="folds lists folds of split: folds or cv, but split is patient"):
         load_params(profile(tmp_path, breakhis_root, ", folds: [1, 2]"))
-    with pytest.raises(UserError, match="cWGAN is trained on one"):
-        load_params(profile(tmp_path, breakhis_root, ", split: folds, folds: [1, 2]",
-                            train=", variants: [none, cwgan]"), ["gan.n_generate=4"])
+    # cwgan with folds and magnifications: no longer refused, one GAN per (fold, magnification) instead
+    params = load_params(profile(tmp_path, breakhis_root, ", split: folds, folds: [1, 2], magnifications: [40X, "
+                                 "100X], magnification_protocol: per_magnification", train=", variants: [none, cwgan]"),
+                         ["gan.n_generate=4"])
+    assert [job.name for job in plan(params) if job.name.startswith("gan")] == [
+        "gan/fold-1/mag-40X", "gan/fold-1/mag-100X", "gan/fold-2/mag-40X", "gan/fold-2/mag-100X"]
 
 
 def test_cv_folds_test_every_patient_once(breakhis_root):

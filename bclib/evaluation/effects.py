@@ -7,6 +7,10 @@ resamples the test patients **within each fold** and scores every seed of that f
 seeds of one fold share their test patients, so resampling them separately would count the same
 patients as independent evidence, and folds have different patients, so each is resampled on its own.
 The paper's claimed difference (Table 14, proposed model only, image-level split) stands beside it.
+
+Runs of different protocols (the profile's own split, the folds of ``eval.gan_folds``) and different
+counts of cWGAN images (``train.cwgan_images``: a dose-response) are never pooled: each (protocol,
+count) is its own row, and the run without GAN images is the zero of every count.
 """
 
 from __future__ import annotations
@@ -26,15 +30,42 @@ CONTRASTS = (("cwgan", "none"), ("tradaug+cwgan", "tradaug"))
 MEASURES = ("patient_level_rate", "balanced_accuracy", "roc_auc")
 
 
+def protocol_of(record: dict) -> str:
+    """The protocol a run belongs to, as the effect table names it: ``patient split`` for a profile of one
+    split, ``cv folds 1, 2`` for the folds of one experiment, with ``, 40X model`` for one magnification's
+    models under ``per_magnification``."""
+    folds = record.get("params", {}).get("data", {}).get("folds")
+    protocol = f"{record['split']} folds {', '.join(str(k) for k in folds)}" if folds else f"{record['split']} split"
+    if record.get("magnification_protocol") == "per_magnification" and record.get("magnifications"):
+        protocol += f", {'+'.join(record['magnifications'])} model"  # other test images: a row of its own
+    return protocol
+
+
 def _pairs(runs: Sequence, model: str, with_gan: str, without: str) -> dict:
-    """(fold, seed) -> (run with cWGAN images, run without), on the main (non-image) split."""
-    found = defaultdict(dict)
+    """(protocol, count of cWGAN images) -> {(fold, seed): (run with cWGAN images, run without)}, image split
+    excluded. The run without images pairs with the run of every count on its (protocol, fold, seed)."""
+    with_runs, without_runs = defaultdict(dict), {}
     for run in runs:
         record = run.record
-        if record["model"] == model and record["split"] != "image" and record["variant"] in (with_gan, without):
-            found[(record.get("fold"), record["seed"])][record["variant"]] = run
-    return {key: (pair[with_gan], pair[without]) for key, pair in sorted(found.items(), key=str)
-            if with_gan in pair and without in pair}
+        if record["model"] != model or record["split"] == "image":
+            continue
+        where = (protocol_of(record), record.get("fold"), record["seed"])
+        if record["variant"] == with_gan:
+            with_runs[(where[0], str(record.get("cwgan_images") or "all"))][where[1:]] = run
+        elif record["variant"] == without:
+            without_runs[where] = run
+    found = {}
+    for (protocol, dose), by_key in sorted(with_runs.items(), key=lambda item: (item[0][0], _dose_order(item[0][1]))):
+        pairs = {key: (run, without_runs[(protocol, *key)]) for key, run in sorted(by_key.items(), key=str)
+                 if (protocol, *key) in without_runs}
+        if pairs:
+            found[(protocol, dose)] = pairs
+    return found
+
+
+def _dose_order(dose: str) -> tuple:
+    # counts in increasing order, then balance, then all
+    return (0, int(dose), "") if dose.isdigit() else (1, 0, dose)
 
 
 def pooled_difference(pairs: dict, measure: str, n_resamples: int = 1000, confidence: float = 0.95,
@@ -75,26 +106,32 @@ def _paper_differences(dataset: str) -> dict:
 
 
 def gan_effect_table(runs: Sequence, dataset: str, measures: Sequence[str] = MEASURES, n_resamples: int = 1000,
-                     confidence: float = 0.95, seed: int = 0, models: Optional[Sequence[str]] = None) -> pd.DataFrame:
-    """One row per model, contrast and measure: the pooled paired difference (with cWGAN images minus
-    without) and its interval, whether the interval excludes zero, and the paper's claimed difference in
-    accuracy (proposed model only; NaN where the paper has no such pair). Without patient ids (BACH) the
-    patient-level rate is replaced by accuracy and images are resampled."""
+                     confidence: float = 0.95, seed: int = 0, models: Optional[Sequence[str]] = None,
+                     per_fold: bool = False) -> pd.DataFrame:
+    """One row per model, protocol, contrast, count of cWGAN images and measure: the pooled paired
+    difference (with cWGAN images minus without) and its interval, whether the interval excludes zero, and
+    the paper's claimed difference in accuracy (proposed model only; NaN where the paper has no such pair).
+    ``per_fold``: one row per fold as well (``fold`` column; ``all`` for the pooled row). Without patient
+    ids (BACH) the patient-level rate is replaced by accuracy and images are resampled."""
     paper = _paper_differences(dataset)
     models = models or sorted({r.record["model"] for r in runs})
     rows = []
     for model in models:
         for with_gan, without in CONTRASTS:
-            pairs = _pairs(runs, model, with_gan, without)
-            if not pairs:
-                continue
-            named = has_patients(next(iter(pairs.values()))[0].predictions)
-            # No patient ids (BACH): images are the units, and the patient-level rate becomes plain accuracy.
-            for measure in dict.fromkeys(m if named or m != "patient_level_rate" else "accuracy" for m in measures):
-                effect = pooled_difference(pairs, measure, n_resamples, confidence, seed)
-                excludes = effect["low"] > 0 or effect["high"] < 0
-                rows.append({"model": model, "contrast": f"{with_gan} - {without}", "measure": measure, **effect,
-                             "interval_excludes_0": bool(excludes),
-                             "paper_accuracy_difference": paper[(with_gan, without)]
-                             if model == catalogue.HEADLINE_MODEL else np.nan})
+            for (protocol, dose), pairs in _pairs(runs, model, with_gan, without).items():
+                named = has_patients(next(iter(pairs.values()))[0].predictions)
+                folds = sorted({fold for fold, _ in pairs}, key=str) if per_fold else []
+                subsets = [("all", pairs)] + [(fold, {k: v for k, v in pairs.items() if k[0] == fold})
+                                              for fold in folds if len(folds) > 1]
+                # No patient ids (BACH): images are the units, and the patient-level rate becomes plain accuracy.
+                for measure in dict.fromkeys(m if named or m != "patient_level_rate" else "accuracy"
+                                             for m in measures):
+                    for fold, subset in subsets:
+                        effect = pooled_difference(subset, measure, n_resamples, confidence, seed)
+                        excludes = effect["low"] > 0 or effect["high"] < 0
+                        rows.append({"model": model, "protocol": protocol, "contrast": f"{with_gan} - {without}",
+                                     "cwgan_images": dose, **({"fold": str(fold)} if per_fold else {}),
+                                     "measure": measure, **effect, "interval_excludes_0": bool(excludes),
+                                     "paper_accuracy_difference": paper[(with_gan, without)]
+                                     if model == catalogue.HEADLINE_MODEL else np.nan})
     return pd.DataFrame(rows)

@@ -29,7 +29,10 @@ class Run:
             where += f"mag-{'+'.join(self.record['magnifications'])}/"
         stain = data.get("stain_normalization", "none")
         stain = "" if stain in (None, "none") else f" [{stain}]"
-        return f"{where}{self.record['model']}/{self.record['variant']}/seed-{self.record['seed']}{split}{stain}"
+        dose = self.record.get("cwgan_images")
+        dose = f"n-{dose}/" if dose not in (None, "all") else ""
+        return (f"{where}{self.record['model']}/{self.record['variant']}/{dose}seed-{self.record['seed']}"
+                f"{split}{stain}")
 
     @property
     def classes(self) -> list[str]:
@@ -72,8 +75,9 @@ def real_and_generated(params, n: int) -> tuple[list[str], list[str]]:
     """Up to ``n`` training images of the cWGAN's class and ``n`` of its generated images (empty if none)."""
     from ..data.index import index_from_params, index_generated
     from ..data.splits import split_from_params
+    from ..gan.workflow import generated_dir
 
-    folder = params.output_dir / "generated"
+    folder = generated_dir(params)
     if not (folder / "manifest.csv").is_file():
         return [], []
     index = index_from_params(params)

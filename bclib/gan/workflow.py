@@ -1,4 +1,10 @@
-"""From a parameter profile to a trained cWGAN: the steps ``bclib gan train`` and notebook 01 share."""
+"""From a parameter profile to a trained cWGAN: the steps ``bclib gan train`` and notebook 01 share.
+
+Each split of a protocol has its own GAN: ``outputs/<profile>/gan/`` and ``generated/`` for a profile of
+one split, ``gan/fold-<k>/`` and ``generated/fold-<k>/`` for fold k of ``data.folds`` (and ``mag-<m>/``
+under ``per_magnification``), so that a fold's classifiers only see images of a GAN trained on that
+fold's training patients.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,13 @@ from ..params import Params
 
 
 def gan_output_dir(params: Params) -> Path:
-    return params.output_dir / "gan"
+    """The GAN training folder of the profile's split (see the module's docstring)."""
+    return params.output_dir / "gan" / params.data.setting_folder
+
+
+def generated_dir(params: Params) -> Path:
+    """The images the GAN of the profile's split generated for its cwgan classifier runs."""
+    return params.output_dir / "generated" / params.data.setting_folder
 
 
 def train_from_params(params: Params, out_dir: Optional[str | Path] = None, hooks: Sequence = (),
@@ -31,3 +43,4 @@ def train_from_params(params: Params, out_dir: Optional[str | Path] = None, hook
                            held_out=held_out, hooks=hooks, log=log, provenance=index.provenance())
     trainer.train(stop_after_kimg=stop_after_kimg)
     return trainer
+

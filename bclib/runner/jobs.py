@@ -41,26 +41,35 @@ from ..ledger import GAN_CODE, is_done, job_key, record_job
 
 @dataclass
 class GanJob:
-    """Train (or resume) the profile's cWGAN, then write its generated images for the cwgan variants."""
+    """Train (or resume) the cWGAN of one split, then write its generated images for that split's cwgan runs.
+
+    ``params`` is the split's setting and ``overrides`` the ``--set`` arguments that make it from the profile
+    file (none for a profile of one split; ``data.fold=k`` for fold k of ``data.folds``)."""
 
     params: object = field(repr=False)
     name: str = "gan"
     depends_on: tuple[str, ...] = ()
+    overrides: tuple[str, ...] = ()
     code_parts: tuple[str, ...] = GAN_CODE
 
     @property
     def out_dir(self) -> Path:
-        return self.params.output_dir / "gan"
+        from ..gan.workflow import gan_output_dir
+
+        return gan_output_dir(self.params)
 
     @property
     def generated_dir(self) -> Path:
-        return self.params.output_dir / "generated"
+        from ..gan.workflow import generated_dir
+
+        return generated_dir(self.params)
 
     def commands(self) -> list[list[str]]:
         source = str(self.params._source)
         gan = self.params.gan
+        sets = [arg for text in self.overrides for arg in ("--set", text)]
         # --use-selection: the gamma and batch size the sweep chose (gan_selection.json), when it ran
-        return [["bclib", "gan", "train", "--params", source, "--out", str(self.out_dir), "--use-selection"],
+        return [["bclib", "gan", "train", "--params", source, *sets, "--out", str(self.out_dir), "--use-selection"],
                 ["bclib", "gan", "generate", "--snapshot", str(self.out_dir), "--class", ",".join(self.classes()),
                  "--n", str(gan.n_generate), "--seed", str(self.params.seed), "--out", str(self.generated_dir),
                  "--force"]]
@@ -80,20 +89,56 @@ class GanJob:
         # The sweep's choice follows from the parameters (sweep values included) already in the key.
         return {}
 
+    def is_complete(self) -> bool:
+        """Outputs complete and made with the current parameters and code (see bclib.ledger)."""
+        return is_done(self)
+
+    def run_here(self, log: Callable[[str], None] = print) -> Path:
+        """What :meth:`commands` do, in this process: train with the sweep's choice of gamma and batch size
+        (when it ran), then write the generated images from the selected snapshot. Returns their folder."""
+        from ..gan.generate import generate
+        from ..gan.sweeps import selection_if_swept
+        from ..gan.workflow import train_from_params
+
+        chosen, _ = selection_if_swept(self.params)
+        train_from_params(chosen, self.out_dir, log=log)
+        return generate(self.out_dir, self.classes(), self.params.gan.n_generate, self.params.seed,
+                        self.generated_dir, force=True, truncation=self.params.gan.truncation)
+
+
+def gan_jobs(runs: Sequence, depends_on: tuple[str, ...] = ()) -> list[GanJob]:
+    """One GAN job per split that the cwgan runs among ``runs`` train on (``ClassifierJob.depends_on``
+    names it), made from that split's setting without the run's own count of images."""
+    jobs: dict[str, GanJob] = {}
+    for run in runs:
+        for name in run.depends_on:
+            if name not in jobs:
+                # the count of images a run takes is not the GAN's: one key for every count
+                setting = run.params.model_copy(update={"train": run.params.train.model_copy(
+                    update={"cwgan_images": None})})
+                sets = tuple(o for o in run.overrides if not o.startswith("train.cwgan_images="))
+                jobs[name] = GanJob(setting, name=name, depends_on=depends_on, overrides=sets)
+    return list(jobs.values())
+
+
+def run_gan_jobs(jobs: Sequence[GanJob], log: Callable[[str], None] = print) -> None:
+    """Run GAN jobs one after another in this process, skipping complete ones (what a notebook does
+    where the batch runner runs their commands)."""
+    from ..ledger import run_in_process
+
+    run_in_process(jobs, lambda job: job.run_here(log=lambda message: None), log)
+
 
 def plan(params, sweeps: bool = True, classifiers: bool = True) -> list:
-    """Every job of a profile: the GAN (when a cwgan variant needs it), sweep points, classifier runs."""
+    """Every job of a profile: the GAN of each split a cwgan variant trains on, sweep points, classifier runs."""
     from ..gan.sweeps import sweep_jobs
-    from ..train.jobs import classifier_jobs, leakage_jobs, stain_jobs
+    from ..train.jobs import classifier_jobs, gan_fold_jobs, leakage_jobs, stain_jobs
 
-    jobs: list = []
     runs = classifier_jobs(params, "baselines") + classifier_jobs(params, "fusion") + leakage_jobs(params) \
-        + stain_jobs(params) if classifiers else []
+        + stain_jobs(params) + gan_fold_jobs(params) if classifiers else []
     points = sweep_jobs(params) if sweeps else []
-    if any("cwgan" in job.variant for job in runs):
-        # The main GAN waits for the sweep, whose choice of gamma and batch size it trains with.
-        jobs.append(GanJob(params, depends_on=tuple(job.name for job in points)))
-    return jobs + points + runs
+    # Every GAN waits for the sweep (single split, data.fold), whose choice of gamma and batch size it trains with.
+    return gan_jobs(runs, depends_on=tuple(job.name for job in points)) + points + runs
 
 
 # ---------------------------------------------------------------------------

@@ -116,11 +116,13 @@ def gan_cost(job) -> Cost:
 
 def _group(job) -> str:
     kind = type(job).__name__
-    if kind == "GanJob":
-        return "cWGAN (train + generate)"
+    if kind == "GanJob":  # one row per split: a GAN per fold is a job per fold
+        split = job.name.removeprefix("gan").strip("/")
+        return f"cWGAN {split} (train + generate)" if split else "cWGAN (train + generate)"
     if kind == "SweepJob":
         return f"GAN sweep: {job.kind}"
-    prefix = "image-split " if job.group.startswith("image-split") else ""
+    prefix = next((label for start, label in (("image-split", "image-split "), ("gan-folds", "GAN folds "))
+                   if job.group.startswith(start)), "")
     return f"{prefix}{job.model if catalogue.entry(job.model).kind == 'fusion' else 'baseline ' + job.model}"
 
 

@@ -45,17 +45,50 @@ class RunData:
 
 
 def generated_training_images(params, split: pd.DataFrame, class_names: list[str]) -> pd.DataFrame:
-    """The cWGAN images of this profile, refused if their GAN saw any validation or test image or patient."""
+    """The cWGAN images of this split (``train.cwgan_images`` of them), refused if their GAN saw any
+    validation or test image or patient."""
     from ..gan.provenance import check_generated_images
+    from ..gan.workflow import gan_output_dir, generated_dir
 
-    folder = params.output_dir / "generated"
+    folder = generated_dir(params)
     if not (folder / "manifest.csv").is_file():
         raise UserError(f"variant cwgan needs generated images in {folder}: run notebook 01 "
-                        "(or `bclib gan generate`) first")
-    check_generated_images(params.output_dir / "gan", folder, split)
+                        "(or `bclib gan generate`, or `bclib run --jobs 1`) first")
+    check_generated_images(gan_output_dir(params), folder, split)
     frame = index_generated(folder, class_names).frame.assign(part="train")
-    limit = params.train.cwgan_images
-    return frame.iloc[:limit] if limit is not None else frame
+    return take_generated(frame, params.train.cwgan_images, split[split["part"] == "train"], folder)
+
+
+def take_generated(generated: pd.DataFrame, dose, real_train: pd.DataFrame, folder) -> pd.DataFrame:
+    """The generated images a run adds: all (``dose`` None), ``dose`` of them split over the generated
+    classes in proportion to what each has (largest remainders), or, for ``"balance"``, as many of each
+    generated class as bring it up to the largest class of ``real_train``. The first images of each class
+    are taken (a fixed seed generated them), so a smaller count is a subset of a larger one. Asking for
+    more than the folder holds is one clear error."""
+    from ..gan.conditions import apportion
+
+    if dose is None:
+        return generated
+    if isinstance(dose, list):
+        raise UserError(f"train.cwgan_images {dose}: one run takes one count (the batch runner makes one run "
+                        "per count of a list)")
+    classes = list(dict.fromkeys(generated["label"]))
+    available = generated["label"].value_counts()
+    if dose == "balance":
+        real = real_train["label"].value_counts()
+        wanted = [int(real.max() - real.get(c, 0)) for c in classes]
+    else:
+        if dose > len(generated):
+            raise UserError(f"train.cwgan_images {dose}: {folder} holds {len(generated)} generated images; "
+                            "raise gan.n_generate or lower the count")
+        wanted = apportion([available[c] for c in classes], int(dose))
+    short = [(c, n) for c, n in zip(classes, wanted) if n > available[c]]
+    if short:
+        c, n = short[0]
+        raise UserError(f"train.cwgan_images {dose}: needs {n} generated images of {c}, {folder} holds "
+                        f"{available[c]}; raise gan.n_generate to at least {n}")
+    taken = [generated[generated["label"] == c].iloc[:n] for c, n in zip(classes, wanted)]
+    return pd.concat(taken, ignore_index=True) if taken else generated.iloc[:0]
 
 
 def assemble_run_data(params, variant: str, index: Optional[DatasetIndex] = None) -> RunData:

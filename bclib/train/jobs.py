@@ -5,8 +5,10 @@ Every (model, variant, seed) is one job with its own folder,
 ``bclib train --params P --model M --variant V --seed S --out DIR``. Under
 ``data.folds`` and ``data.magnification_protocol: per_magnification`` each fold
 and magnification repeats the grid (:func:`protocol_settings`), in
-``runs/fold-<k>/`` and ``runs/mag-<m>/`` (``runs/fold-<k>/mag-<m>/`` for both). A job whose
-folder holds a complete run made with the same parameters is skipped.
+``runs/fold-<k>/`` and ``runs/mag-<m>/`` (``runs/fold-<k>/mag-<m>/`` for both). A list in
+``train.cwgan_images`` gives each cwgan variant one run per count, in
+``<variant>/n-<count>/seed-<s>/``. A job whose folder holds a complete run made
+with the same parameters is skipped.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import pandas as pd
 
 from .. import catalogue
 from ..figures import label_provenance
-from ..params import Params
+from ..params import Params, dose_label
 
 BASELINE_VARIANTS = ("none", "tradaug")
 
@@ -37,10 +39,11 @@ class ClassifierJob:
     params: Params = field(repr=False)
     overrides: tuple[str, ...] = ()
     group: str = ""  # e.g. "image-split/" for the leakage runs; keeps job names unique
+    dose: str = ""  # "n-<count>/" for one count of a train.cwgan_images list
 
     @property
     def name(self) -> str:
-        return f"{self.group}{self.model}/{self.variant}/seed-{self.seed}"
+        return f"{self.group}{self.model}/{self.variant}/{self.dose}seed-{self.seed}"
 
     def command(self) -> list[str]:
         source = str(self.params._source) if self.params._source else "PARAMS.yaml"
@@ -56,16 +59,18 @@ class ClassifierJob:
 
     @property
     def depends_on(self) -> tuple[str, ...]:
-        return ("gan",) if "cwgan" in self.variant else ()
+        return (gan_job_name(self.params),) if "cwgan" in self.variant else ()
 
     def commands(self) -> list[list[str]]:
         return [self.command()]
 
     def inputs(self) -> dict:
         """The generated images a cwgan variant trains on (their manifest's hash)."""
+        from ..gan.workflow import generated_dir
+
         if "cwgan" not in self.variant:
             return {}
-        manifest = self.params.output_dir / "generated" / "manifest.csv"
+        manifest = generated_dir(self.params) / "manifest.csv"
         return {"generated": hashlib.sha256(manifest.read_bytes()).hexdigest()[:16] if manifest.is_file() else None}
 
     def outputs_complete(self) -> bool:
@@ -80,6 +85,30 @@ class ClassifierJob:
         return is_done(self)
 
 
+def gan_job_name(params: Params) -> str:
+    """The name of the job that trains the GAN of this split: ``gan``, or ``gan/fold-<k>`` (and
+    ``/mag-<m>``) for one split of a protocol of several (see ``DataParams.setting_folder``)."""
+    folder = params.data.setting_folder.rstrip("/")
+    return f"gan/{folder}" if folder else "gan"
+
+
+def with_doses(params: Params, model: str, variant: str, seed: int, folder: Path, overrides: tuple[str, ...],
+               group: str) -> list[ClassifierJob]:
+    """The job of (model, variant, seed) on one split: one per count of a ``train.cwgan_images`` list
+    for a cwgan variant (folder ``<variant>/n-<count>/``, the count set with ``--set``), else one."""
+    doses = params.train.cwgan_doses if "cwgan" in variant and isinstance(params.train.cwgan_images, list) else []
+    if not doses:
+        return [ClassifierJob(model, variant, seed, folder / model / variant / f"seed-{seed}", params,
+                              overrides=overrides, group=group)]
+    jobs = []
+    for dose in doses:
+        at_dose = params.model_copy(update={"train": params.train.model_copy(update={"cwgan_images": dose})})
+        jobs.append(ClassifierJob(model, variant, seed, folder / model / variant / f"n-{dose}" / f"seed-{seed}",
+                                  at_dose, overrides=(*overrides, f"train.cwgan_images={dose}"), group=group,
+                                  dose=f"n-{dose_label(dose)}/"))
+    return jobs
+
+
 def classifier_jobs(params: Params, which: str) -> list[ClassifierJob]:
     """``which="baselines"``: every baseline of the catalogue in ``train.models`` x {none, tradaug};
     ``which="fusion"``: the catalogue's fusion models (the paper's and its literal reading) in ``train.models`` x
@@ -92,9 +121,8 @@ def classifier_jobs(params: Params, which: str) -> list[ClassifierJob]:
         grid = [(m, v) for m in catalogue.fusion_models() if m in cfg.models for v in cfg.variants]
     else:
         raise ValueError(f"which must be 'baselines' or 'fusion', not {which!r}")
-    return [ClassifierJob(m, v, s, params.output_dir / "runs" / group / m / v / f"seed-{s}", setting,
-                          overrides=overrides, group=group)
-            for group, setting, overrides in protocol_settings(params) for m, v in grid for s in cfg.seeds]
+    return [job for group, setting, overrides in protocol_settings(params) for m, v in grid for s in cfg.seeds
+            for job in with_doses(setting, m, v, s, params.output_dir / "runs" / group, overrides, group)]
 
 
 def protocol_settings(params: Params) -> list[tuple[str, Params, tuple[str, ...]]]:
@@ -109,16 +137,41 @@ def protocol_settings(params: Params) -> list[tuple[str, Params, tuple[str, ...]
     settings = []
     for fold in data.folds or [None]:
         for mag in data.protocol_magnifications:
-            update, overrides, group = {}, [], ""
+            update, overrides = {}, []
             if fold is not None:
-                update["fold"], group = fold, f"fold-{fold}/"
+                update["fold"] = fold
                 overrides.append(f"data.fold={fold}")
             if mag is not None:
-                update["magnifications"], group = [mag], f"{group}mag-{mag}/"
+                update["magnifications"] = [mag]
                 overrides.append(f"data.magnifications=[{mag}]")
             setting = params.model_copy(update={"data": data.model_copy(update=update)}) if update else params
-            settings.append((group, setting, tuple(overrides)))
+            settings.append((setting.data.setting_folder, setting, tuple(overrides)))
     return settings
+
+
+def gan_fold_jobs(params: Params) -> list[ClassifierJob]:
+    """``eval.gan_folds``: the GAN question over folds for a profile that runs one split.
+    ``eval.gan_fold_models`` trained without (none) and with cWGAN images (cwgan) on each listed fold,
+    every seed, all magnifications in one model; each fold's cwgan runs take the images of a GAN trained on
+    that fold's training patients (``gan/fold-<k>/``). The folds are the published ones under ``split:
+    folds``, bclib's patient-grouped ones (cv) otherwise. Folders ``runs-gan-folds/fold-<k>/<model>/...``."""
+    if not params.eval.gan_folds:
+        return []
+    split = "folds" if params.data.split == "folds" else "cv"
+    folds = "[" + ", ".join(str(k) for k in params.eval.gan_folds) + "]"
+    jobs = []
+    for fold in params.eval.gan_folds:
+        data = params.data.model_copy(update={"split": split, "folds": list(params.eval.gan_folds), "fold": fold,
+                                              "magnification_protocol": "independent"})
+        # eval.gan_folds emptied: a profile with data.folds refuses it (these runs are of such a profile)
+        setting = params.model_copy(update={"data": data, "eval": params.eval.model_copy(update={"gan_folds": []})})
+        overrides = (f"data.split={split}", f"data.folds={folds}", f"data.fold={fold}",
+                     "data.magnification_protocol=independent", "eval.gan_folds=[]")
+        group = f"gan-folds/{data.setting_folder}"
+        jobs += [job for m in params.eval.gan_fold_models for v in ("none", "cwgan") for s in params.train.seeds
+                 for job in with_doses(setting, m, v, s, params.output_dir / "runs-gan-folds" / data.setting_folder,
+                                       overrides, group)]
+    return jobs
 
 
 def stain_jobs(params: Params) -> list[ClassifierJob]:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..io import atomic_path, write_json_atomic
+from ..params import dose_label
 from .decision import decide
 from .trunk import model_weights
 
@@ -76,6 +77,8 @@ def run_record(params, data, model_name: str, variant: str, seed: int, predictio
         "magnification_protocol": params.data.magnification_protocol,
         "magnifications": params.data.magnifications,
         "n_train": int(len(train)), "n_train_generated": int((train["subtype"] == "cwgan").sum()),
+        # the count asked for (null: all generated, "balance": up to the largest class); None without cWGAN
+        "cwgan_images": dose_label(cfg.cwgan_images) if "cwgan" in variant else None,
         "n_val": int(len(data.val)), "n_test": int(len(data.test)),
         "test_accuracy": float((predictions["pred"] == predictions["label"]).mean()),
         "epochs_run": int(len(history)), "cached_trunk": cached_trunk,
