@@ -418,9 +418,13 @@ headline_rows = main_split[(main_split["model"] == "proposed") & (main_split["va
 print("test patients:", sorted(set(main_split["n_patients"].dropna().astype(int))))
 print("headline (proposed, tradaug+cwgan) balanced-accuracy interval above 0.5:",
       bool(len(headline_rows)) and bool((headline_rows["balanced_accuracy_low"] > 0.5).all()))
-print("runs giving every test patient one class:", int(main_split["one_class"].sum()))
 print("image split above patient split for every leakage model:",
       bool(len(leakage)) and bool((leakage["gap_image_minus_patient"] > 0).all()))
+
+# %%
+# Not checked by nbval: whether an untrained fusion run collapses to one class depends on the processor
+# and TensorFlow's thread count (docs/decisions.md), so this count is a reading, not a lesson.
+print("runs giving every test patient one class:", int(main_split["one_class"].sum()))
 
 # %% [markdown]
 # ### Does stain normalisation help?
