@@ -345,6 +345,11 @@ class TrainParams(_Section):
     def _distinct_doses(cls, value):
         if isinstance(value, list) and (not value or len(set(value)) != len(value)):
             raise ValueError(f"a list of counts must be non-empty and distinct, got {value}")
+        # 0 cWGAN images is the variant without cwgan: alone it would train a second `none` run under
+        # the cwgan name; in a list it is the baseline of the dose-response, beside a count above 0.
+        if value == 0 or (isinstance(value, list) and not any(value)):
+            raise ValueError(f"{value} cWGAN images trains the cwgan variant without any: use the none variant, "
+                             "or list 0 beside the counts of a dose-response (e.g. [0, 640])")
         return value
 
     @property

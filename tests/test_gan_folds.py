@@ -121,6 +121,9 @@ def test_doses_and_gan_folds_refused_where_they_cannot_hold(tmp_path, breakhis_r
         profile(tmp_path, breakhis_root, train=", cwgan_images: [2, 9]")
     with pytest.raises(UserError, match="distinct"):
         profile(tmp_path, breakhis_root, train=", cwgan_images: [2, 2]")
+    for no_images in ("0", "[0]"):  # a cwgan run without cWGAN images would be a second `none` run
+        with pytest.raises(UserError, match="without any: use the none variant"):
+            profile(tmp_path, breakhis_root, train=f", cwgan_images: {no_images}")
     with pytest.raises(UserError, match="data.folds already runs every fold"):
         profile(tmp_path, breakhis_root, ", split: cv, folds: [1, 2]", eval=", gan_folds: [1, 2]")
     params = profile(tmp_path, breakhis_root, train=", cwgan_images: [0, 2, balance]")
