@@ -312,8 +312,8 @@ print(f"features: {features.name} | {features.note}")
 transfer.round(3)
 
 # %% [markdown]
-# On the smoke profile these images are colour noise from half a kimg of
-# training and the features come from an untrained network, in which even the
+# On the smoke profile these images are colour noise from a quarter of a kimg
+# of training and the features come from an untrained network, in which even the
 # real reference row sits close to chance: none of the three rows can be read
 # against another here, and with about 20 test patients a difference of 0.1 is
 # noise. On the real profiles, with ImageNet features, this table is the first

@@ -166,3 +166,19 @@ def test_train_from_another_folder_is_quiet_and_writes_into_the_profiles_project
     noisy = [line for line in (result.stdout + result.stderr).splitlines()
              if line.startswith(("E0000", "I0000", "W0000")) or "absl::InitializeLog" in line]
     assert not noisy, f"TensorFlow log lines on the console: {noisy[:3]}"
+
+
+def test_plan_loads_no_tensorflow():
+    """`bclib plan` and `bclib run`'s scheduler only read the job grid: loading TensorFlow there cost
+    ~5 s per command, and once more in every job process before its own work began."""
+    code = ("import sys, io, contextlib\n"
+            "from bclib.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    assert main(['plan', '--params', 'params/smoke.yaml']) == 0\n"
+            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))\n")
+    from bclib.paths import project_root
+
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            cwd=project_root())
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"
