@@ -13,23 +13,11 @@ and the ablation grid as jobs.
 * :mod:`bclib.train.probe`      - a logistic-regression probe on frozen embeddings, C chosen on validation.
 """
 
-from importlib import import_module
+from ..lazy_exports import lazy_exports
 
-# Exported lazily (PEP 562): the job grid (``bclib.train.jobs``), which `bclib plan` and `bclib run`'s
-# scheduler read, needs no TensorFlow; importing the classifier here would load it (~5 s) in every
-# such process, and in every job subprocess before it even starts its own work.
-_EXPORTS = {"VARIANTS": "classifier", "train_classifier": "classifier", "generated_training_images": "data",
-            "class_weights": "fitting", "distribution_strategy": "fitting", "run_is_complete": "record",
-            "C_GRID": "probe", "Probe": "probe", "fit_probe": "probe"}
+__all__ = ["VARIANTS", "train_classifier", "generated_training_images", "class_weights", "distribution_strategy",
+           "run_is_complete", "C_GRID", "Probe", "fit_probe"]
 
-__all__ = list(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+# Resolved on first use: the job grid (bclib.train.jobs), which `bclib plan` and `bclib run`'s scheduler
+# read, needs no TensorFlow, and importing the classifier here would load it (~5 s) in each such process.
+__getattr__, __dir__ = lazy_exports(__name__, __all__, ("record", "data", "probe", "fitting", "classifier"))
