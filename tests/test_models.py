@@ -40,7 +40,8 @@ def test_preprocessing_layer_matches_keras_applications(mode):
 def test_registry_uses_each_backbones_own_preprocessing():
     modes = {name: spec.preprocess for name, spec in BACKBONES.items()}
     assert modes["densenet201"] == "torch" and modes["resnet101"] == "caffe" and modes["nasnetmobile"] == "tf"
-    assert len(set(modes.values())) == 3
+    assert modes["efficientnet-lite0"] == "lite"
+    assert len(set(modes.values())) == 4
 
 
 def test_bad_model_requests_are_refused():

@@ -46,8 +46,8 @@ def pip(python: Path, *args: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wheels", type=Path, help="folder of pre-downloaded wheels for the pinned stack")
-    parser.add_argument("--extras", nargs="*", default=["", "foundation"],
-                        help="extras to install in turn ('' = plain bclib); default: plain, then foundation")
+    parser.add_argument("--extras", nargs="*", default=["", "foundation", "pretrained"],
+                        help="extras to install in turn ('' = plain bclib); default: plain, foundation, pretrained")
     args = parser.parse_args()
     build_existed = (REPO / "build").exists()  # a non-editable install builds the wheel in REPO/build
 

@@ -13,6 +13,10 @@ from pathlib import Path
 from .. import catalogue
 from ..backend import keras as _keras
 from ..errors import UserError
+from .efficientnet_lite import FEATURES_LAYER as _LITE_FEATURES
+from .efficientnet_lite import PIXEL_MEAN as LITE_PIXEL_MEAN
+from .efficientnet_lite import PIXEL_STD as LITE_PIXEL_STD
+from .efficientnet_lite import load_lite0_classifier
 
 keras = _keras()
 layers = keras.layers
@@ -29,12 +33,13 @@ class BackbonePreprocess(layers.Layer):
     """keras.applications' ``preprocess_input`` as a layer: 'caffe', 'torch' or 'tf' mode.
 
     caffe: RGB -> BGR, minus the ImageNet mean (VGG, ResNet); torch: /255, minus mean,
-    over std (DenseNet); tf: scaled to [-1, 1] (MobileNet, NASNet, Xception, Inception).
+    over std (DenseNet); tf: scaled to [-1, 1] (MobileNet, NASNet, Xception, Inception);
+    lite: (x - 127) / 128, EfficientNet-Lite's training normalisation (close to tf, not equal).
     """
 
     def __init__(self, mode: str, **kwargs):
         super().__init__(**kwargs)
-        if mode not in ("caffe", "torch", "tf"):
+        if mode not in ("caffe", "torch", "tf", "lite"):
             raise ValueError(f"unknown preprocessing mode {mode!r}")
         self.mode = mode
 
@@ -42,6 +47,8 @@ class BackbonePreprocess(layers.Layer):
         images = ops.cast(images, self.compute_dtype)
         if self.mode == "tf":
             return images / 127.5 - 1.0
+        if self.mode == "lite":
+            return (images - LITE_PIXEL_MEAN) / LITE_PIXEL_STD
         if self.mode == "torch":
             return (images / 255.0 - ops.convert_to_tensor(_TORCH_MEAN, self.compute_dtype)) / ops.convert_to_tensor(
                 _TORCH_STD, self.compute_dtype)
@@ -57,8 +64,8 @@ class BackbonePreprocess(layers.Layer):
 @dataclass(frozen=True)
 class Backbone:
     name: str
-    constructor: str  # attribute of keras.applications
-    preprocess: str  # caffe | torch | tf
+    constructor: str  # attribute of keras.applications, or a key of BCLIB_BUILT for a network bclib builds
+    preprocess: str  # caffe | torch | tf | lite
     min_size: int = 32
 
 
@@ -71,7 +78,18 @@ BACKBONES = {
     "vgg19": Backbone("vgg19", "VGG19", "caffe"),
     "mobilenet": Backbone("mobilenet", "MobileNet", "tf"),
     "xception": Backbone("xception", "Xception", "tf", min_size=71),
+    "efficientnet-lite0": Backbone("efficientnet-lite0", "EfficientNetLite0", "lite"),
 }
+
+
+def _lite0_backbone(input_size: int, weights: str):
+    """EfficientNet-Lite0 without its classifier; ``imagenet`` weights come from an installed package."""
+    classifier = load_lite0_classifier(input_size, weights)
+    return keras.Model(classifier.input, classifier.get_layer(_LITE_FEATURES).output)
+
+
+# Backbones keras.applications does not have, built by bclib (their weights resolve offline).
+BCLIB_BUILT = {"EfficientNetLite0": _lite0_backbone}
 MODEL_NAMES = [e.name for e in catalogue.BUILT_IN]  # the built-in models, for code that imported the old list
 
 
@@ -93,6 +111,10 @@ def backbone_model(name: str, input_size: int, weights: str = "imagenet"):
     spec = BACKBONES[name]
     if input_size < spec.min_size:
         raise UserError(f"{name} needs inputs of at least {spec.min_size} px, got {input_size}")
+    if spec.constructor in BCLIB_BUILT:
+        model = BCLIB_BUILT[spec.constructor](input_size, weights)
+        model.name = name
+        return model
     constructor = getattr(keras.applications, spec.constructor)
     try:
         model = constructor(include_top=False, weights=_weights_argument(weights),
