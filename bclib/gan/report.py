@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-READING = ("FID, KID, precision, recall: in the features\n{features};\nwith untrained features (weights none) "
+READING = ("{fid}, {kid}, precision, recall: in the features\n{features};\nwith untrained features (weights none) "
            "they rank\nsnapshots of this run only.\nSWD: in pixels (Laplacian-pyramid patches),\nno network: "
            "texture, sharpness and colour\nof small patches, comparable across runs.")
 SCORE_KEYS = ("fid", "kid", "kid_std", "precision", "precision_std", "recall", "recall_std", "swd", "n_real",
@@ -26,6 +26,15 @@ def _plot(table: pd.DataFrame, ax, columns, title: str, **kwargs) -> None:
     ax.set_title(title)
 
 
+def distance_names(records: Sequence[dict]) -> tuple[str, str]:
+    """What the records' Frechet and kernel distances are called: FID and KID in InceptionV3 features only,
+    "FD (<network>)" and "KD (<network>)" in any other (EfficientNet-Lite0's, an encoder's)."""
+    names = [r["distance_name"] for r in records if r.get("distance_name")]
+    if not names or names[-1] == "FID":
+        return "FID", "KID"
+    return names[-1], names[-1].replace("FD", "KD", 1)
+
+
 def training_curves(records: Sequence[dict], class_names: Sequence[str] = ()):
     """Losses, gradient norms, augmentation probability, FID, KID, precision/recall and SWD against kimg."""
     table = pd.DataFrame(records)
@@ -34,9 +43,10 @@ def training_curves(records: Sequence[dict], class_names: Sequence[str] = ()):
     _plot(table, axes[0], ["loss_d", "loss_g"], "losses (critic, generator)")
     _plot(table, axes[1], ["grad_norm", "grad_norm_max", "penalty"], "critic input-gradient norm, penalty")
     _plot(table, axes[2], ["augment_p", "rt"], "augmentation p and r_t = E[sign D(real)]")
+    fid, kid = distance_names(records)
     per_class = [f"fid_{c}" for c in class_names]
-    _plot(table, axes[3], per_class + ["fid"], "FID (per class; pooled)")
-    _plot(table, axes[4], [f"kid_{c}" for c in class_names] + ["kid"], "KID (per class; pooled)")
+    _plot(table, axes[3], per_class + ["fid"], f"{fid} (per class; pooled)")
+    _plot(table, axes[4], [f"kid_{c}" for c in class_names] + ["kid"], f"{kid} (per class; pooled)")
     _plot(table, axes[5], ["precision", "recall"] + [f"{m}_{c}" for c in class_names for m in ("precision", "recall")],
           "precision and recall (k-NN manifolds)")
     axes[5].set_ylim(-0.05, 1.05)
@@ -45,7 +55,7 @@ def training_curves(records: Sequence[dict], class_names: Sequence[str] = ()):
     axes[7].axis("off")
     features = str(table["features"].dropna().iloc[-1]) if "features" in table and table["features"].notna().any() \
         else "none"
-    axes[7].text(0, 0.5, READING.format(features=features), fontsize=8, va="center", wrap=True,
+    axes[7].text(0, 0.5, READING.format(features=features, fid=fid, kid=kid), fontsize=8, va="center", wrap=True,
                  transform=axes[7].transAxes)
     for ax in axes:
         ax.set_xlabel("kimg (thousands of real images shown)")

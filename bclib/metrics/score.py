@@ -41,7 +41,8 @@ def score_folders(real_dir, fake_dir, extractor: FeatureExtractor, kid_subsets: 
     real_u8, _ = folder_arrays(folder_images(real_dir), swd_size, crop)
     fake_u8, _ = folder_arrays(folder_images(fake_dir), swd_size, crop)
     record.update(swd(real_u8, fake_u8, seed=seed))
-    record.update(features=extractor.name, crop=crop, note=f"{extractor.note}. {READING_NOTE}")
+    record.update(features=extractor.name, distance_name=extractor.distance_name, crop=crop,
+                  note=f"{extractor.note}. {READING_NOTE}")
     if real_problems or fake_problems:
         record["problems"] = real_problems + fake_problems
     return record

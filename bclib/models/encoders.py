@@ -58,8 +58,9 @@ def _from_hub(encoder: str, folder: Path) -> Path:
         from huggingface_hub import snapshot_download
     except ImportError:
         raise UserError(f"{encoder}: no checkpoint in {folder} and huggingface_hub is not installed; download "
-                        f"{repo} ({CONFIG_FILE}, model.safetensors) into that folder, or set "
-                        f"train.encoder_weights.{encoder} to a checkpoint folder, or weights: none") from None
+                        f"{repo} ({CONFIG_FILE}, model.safetensors) into that folder, or name a checkpoint folder "
+                        f"(--weights FOLDER on the command line, train.encoder_weights.{encoder} in a profile), "
+                        "or use random weights (--weights none, weights: none)") from None
     try:
         snapshot_download(repo, local_dir=str(folder), allow_patterns=[CONFIG_FILE, *TENSOR_PATTERNS])
     except Exception as exc:  # no network, gated model, unknown repository

@@ -209,6 +209,24 @@ def leakage_jobs(params: Params) -> list[ClassifierJob]:
             for m in params.eval.leakage_models for s in params.train.seeds]
 
 
+PRETRAINING_WEIGHTS = ("imagenet", "none")  # the two arms of eval.pretraining_models: pretrained, random
+
+
+def pretraining_jobs(params: Params) -> list[ClassifierJob]:
+    """``eval.pretraining_models`` (variant none) trained with ImageNet and with random weights: one change,
+    the weights, on the profile's split, head and seeds (``eval.pretraining_seeds``, else ``train.seeds``).
+    Folders ``outputs/<profile>/runs-pretraining/<weights>/<model>/none/seed-<s>/``."""
+    seeds = params.eval.pretraining_seeds or params.train.seeds
+    jobs = []
+    for weights in PRETRAINING_WEIGHTS:
+        setting = params.model_copy(update={"train": params.train.model_copy(update={"weights": weights})})
+        folder = params.output_dir / "runs-pretraining" / weights
+        jobs += [ClassifierJob(m, "none", s, folder / m / "none" / f"seed-{s}", setting,
+                               overrides=(f"train.weights={weights}",), group=f"pretraining-{weights}/")
+                 for m in params.eval.pretraining_models for s in seeds]
+    return jobs
+
+
 def run_classifier_jobs(jobs: Sequence[ClassifierJob], log: Callable[[str], None] = print) -> None:
     """Run the jobs one after another in this process, skipping complete ones; the dataset is indexed once."""
     from ..data.index import index_from_params

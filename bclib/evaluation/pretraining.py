@@ -1,0 +1,96 @@
+"""What pretraining buys: the same baseline with ImageNet weights and with random weights, one table.
+
+The two arms (``eval.pretraining_models``, :func:`bclib.train.jobs.pretraining_jobs`) differ in the trunk's
+weights only: same split, head, epochs and seeds, and so the same test images. The effect of a measure is
+the mean over seeds of ``measure(pretrained run) - measure(random run)``. Its interval comes from a
+two-level bootstrap that counts both things a rerun would change: each draw takes the test patients with
+replacement (one draw shared by every run, so that the patients both arms find hard cancel out) and the
+seeds with replacement (so that a lucky initialisation of one seed is not read as an effect). With one
+seed the interval counts the patients only, and the table says so in its ``seeds`` column.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .scores import has_patients, statistic
+from .uncertainty import check_same_images, clusters, percentile_interval, resample_clusters
+
+MEASURES = ("balanced_accuracy", "patient_level_rate")
+ARMS = ("imagenet", "none")  # pretrained, random
+
+
+def _arms(runs: Sequence, model: str) -> dict[int, dict[str, object]]:
+    """seed -> {weights: run} for the seeds where both arms finished."""
+    by_seed: dict[int, dict[str, object]] = {}
+    for run in runs:
+        record = run.record
+        weights = record.get("params", {}).get("train", {}).get("weights")
+        if record["model"] == model and weights in ARMS:
+            by_seed.setdefault(record["seed"], {})[weights] = run
+    return {seed: arms for seed, arms in sorted(by_seed.items()) if set(arms) == set(ARMS)}
+
+
+def pretraining_effect(pairs: dict[int, dict[str, object]], measure: str, n_resamples: int = 1000,
+                       confidence: float = 0.95, seed: int = 0) -> dict:
+    """The mean over seeds of pretrained minus random ``measure``, with the patients-and-seeds bootstrap."""
+    runs = [(arms["imagenet"].predictions, arms["none"].predictions) for arms in pairs.values()]
+    first = runs[0][0]
+    for pretrained, random in runs:
+        check_same_images(first, pretrained)
+        check_same_images(first, random)
+    score = statistic(measure, next(iter(pairs.values()))["imagenet"].classes)
+    per_seed = [(score(a), score(b)) for a, b in runs]
+    groups = clusters(first)
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(n_resamples):
+        patients = rng.integers(0, len(groups), len(groups))
+        seeds = rng.integers(0, len(runs), len(runs))
+        try:
+            draws.append(float(np.mean([score(resample_clusters(runs[i][0], groups, patients))
+                                        - score(resample_clusters(runs[i][1], groups, patients)) for i in seeds])))
+        except ValueError:  # undefined on this draw (one class only)
+            continue
+    low, high = percentile_interval(np.asarray(draws), confidence)
+    return {"pretrained": float(np.mean([a for a, _ in per_seed])), "random": float(np.mean([b for _, b in per_seed])),
+            "difference": float(np.mean([a - b for a, b in per_seed])), "low": low, "high": high,
+            "seeds": len(runs), "units": len(groups)}
+
+
+def pretraining_table(runs: Sequence, measures: Sequence[str] = MEASURES, n_resamples: int = 1000,
+                      confidence: float = 0.95, seed: int = 0) -> pd.DataFrame:
+    """One row per model and measure: each arm's mean over seeds, the difference, its interval and whether
+    the interval excludes 0. Without patient ids the patient-level rate is left out and images are the units."""
+    rows = []
+    for model in sorted({r.record["model"] for r in runs}):
+        pairs = _arms(runs, model)
+        if not pairs:
+            continue
+        named = has_patients(next(iter(pairs.values()))["imagenet"].predictions)
+        for measure in (m for m in measures if named or m != "patient_level_rate"):
+            effect = pretraining_effect(pairs, measure, n_resamples, confidence, seed)
+            rows.append({"model": model, "measure": measure, **effect,
+                         "interval_excludes_0": bool(effect["low"] > 0 or effect["high"] < 0)})
+    return pd.DataFrame(rows)
+
+
+def pretraining_shown(table: pd.DataFrame, digits: int = 2, confidence: float = 0.95) -> pd.DataFrame:
+    """:func:`pretraining_table` for reading: human column names, the effect as ``estimate [low, high]``."""
+    if table.empty:
+        return table
+    measure_names = {"balanced_accuracy": "balanced accuracy (images)",
+                     "patient_level_rate": "patient-level rate (BreakHis)"}
+    return pd.DataFrame({
+        "model": table["model"],
+        "measure": table["measure"].map(measure_names).fillna(table["measure"]),
+        "ImageNet weights": table["pretrained"].round(digits),
+        "random weights": table["random"].round(digits),
+        f"pretrained - random [{confidence:.0%} interval]": [f"{d:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
+                                               for d, lo, hi in zip(table["difference"], table["low"], table["high"])],
+        "seeds": table["seeds"],
+        "test patients": table["units"],
+    })
