@@ -85,3 +85,17 @@ def test_the_two_arms_change_the_weights_only(tmp_path, breakhis_root):
         assert "runs-pretraining/imagenet/" in str(a.out_dir) and "runs-pretraining/none/" in str(b.out_dir)
     with pytest.raises(UserError, match="only single-backbone CNN baselines"):
         load_params(_profile(tmp_path, breakhis_root, "eval: {pretraining_models: [proposed]}"))
+
+
+def test_seeds_that_test_different_patients_are_resampled_together():
+    """A split drawn per seed: each seed tests its own (overlapping) patients; a patient drawn counts in every seed
+    that tests it, and both arms of a seed stay paired."""
+    rng = np.random.default_rng(3)
+    pairs = {}
+    for s in range(3):
+        a, b = _run("imagenet", s, rng.random(80) < 0.9), _run("none", s, rng.random(80) < 0.5)
+        for run in (a, b):  # seed s tests patients p{5s} .. p{5s+19}
+            run.predictions["patient"] = run.predictions["patient"].map(lambda p, s=s: f"p{int(p[1:]) + 5 * s}")
+        pairs[s] = {"imagenet": a, "none": b}
+    effect = pretraining_effect(pairs, "patient_level_rate", 300)
+    assert effect["units"] == 30 and effect["seeds"] == 3 and effect["low"] > 0

@@ -17,9 +17,9 @@ pickles: cache folders get copied and shared, and loading a pickle can run whate
 from __future__ import annotations
 
 import hashlib
-import os
 import io
 import json
+import os
 from pathlib import Path
 from typing import Callable, Optional
 

@@ -1,12 +1,15 @@
 """What pretraining buys: the same baseline with ImageNet weights and with random weights, one table.
 
 The two arms (``eval.pretraining_models``, :func:`bclib.train.jobs.pretraining_jobs`) differ in the trunk's
-weights only: same split, head, epochs and seeds, and so the same test images. The effect of a measure is
-the mean over seeds of ``measure(pretrained run) - measure(random run)``. Its interval comes from a
-two-level bootstrap that counts both things a rerun would change: each draw takes the test patients with
-replacement (one draw shared by every run, so that the patients both arms find hard cancel out) and the
-seeds with replacement (so that a lucky initialisation of one seed is not read as an effect). With one
-seed the interval counts the patients only, and the table says so in its ``seeds`` column.
+weights only: same split, head, epochs and seeds, and so, seed by seed, the same test images. The effect of
+a measure is the mean over seeds of ``measure(pretrained run) - measure(random run)``. Its interval comes
+from a two-level bootstrap that counts both things a rerun would change: each draw takes the patients with
+replacement and the seeds with replacement (so that a lucky initialisation of one seed is not read as an
+effect). A patient is drawn once for all runs: both arms of a seed score the same draw (the patients both
+find hard cancel out), and where seeds test different but overlapping sets of patients (a split drawn
+per seed, as in ``benchmarks/bench_real_tiles.py``) a patient drawn counts in every seed that tests it,
+rather than as a new patient each time. With one seed the interval counts the patients only, and the
+table says so in its ``seeds`` column.
 """
 
 from __future__ import annotations
@@ -34,31 +37,45 @@ def _arms(runs: Sequence, model: str) -> dict[int, dict[str, object]]:
     return {seed: arms for seed, arms in sorted(by_seed.items()) if set(arms) == set(ARMS)}
 
 
+def _unit_column(frame: pd.DataFrame) -> str:
+    return "patient" if has_patients(frame) else "path"
+
+
 def pretraining_effect(pairs: dict[int, dict[str, object]], measure: str, n_resamples: int = 1000,
                        confidence: float = 0.95, seed: int = 0) -> dict:
     """The mean over seeds of pretrained minus random ``measure``, with the patients-and-seeds bootstrap."""
     runs = [(arms["imagenet"].predictions, arms["none"].predictions) for arms in pairs.values()]
-    first = runs[0][0]
     for pretrained, random in runs:
-        check_same_images(first, pretrained)
-        check_same_images(first, random)
+        check_same_images(pretrained, random)
     score = statistic(measure, next(iter(pairs.values()))["imagenet"].classes)
     per_seed = [(score(a), score(b)) for a, b in runs]
-    groups = clusters(first)
+    column = _unit_column(runs[0][0])
+    units = sorted({str(u) for a, _ in runs for u in a[column]})
+    # each seed's rows of every unit (None where that seed does not test it), in the order of ``units``
+    groups = []
+    for pretrained, _ in runs:
+        found = dict(zip(pd.unique(pretrained[column].astype(str)), clusters(pretrained, column)))
+        groups.append([found.get(u) for u in units])
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(n_resamples):
-        patients = rng.integers(0, len(groups), len(groups))
+        patients = rng.integers(0, len(units), len(units))
         seeds = rng.integers(0, len(runs), len(runs))
         try:
-            draws.append(float(np.mean([score(resample_clusters(runs[i][0], groups, patients))
-                                        - score(resample_clusters(runs[i][1], groups, patients)) for i in seeds])))
+            differences = []
+            for i in seeds:
+                picked = np.array([j for j in patients if groups[i][j] is not None])
+                if not len(picked):
+                    raise ValueError("no test patient of this seed drawn")
+                differences.append(score(resample_clusters(runs[i][0], groups[i], picked, column))
+                                   - score(resample_clusters(runs[i][1], groups[i], picked, column)))
+            draws.append(float(np.mean(differences)))
         except ValueError:  # undefined on this draw (one class only)
             continue
     low, high = percentile_interval(np.asarray(draws), confidence)
     return {"pretrained": float(np.mean([a for a, _ in per_seed])), "random": float(np.mean([b for _, b in per_seed])),
             "difference": float(np.mean([a - b for a, b in per_seed])), "low": low, "high": high,
-            "seeds": len(runs), "units": len(groups)}
+            "seeds": len(runs), "units": len(units)}
 
 
 def pretraining_table(runs: Sequence, measures: Sequence[str] = MEASURES, n_resamples: int = 1000,
