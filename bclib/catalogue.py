@@ -155,6 +155,7 @@ _ENTRIES: dict[str, ModelEntry] = {e.name: e for e in BUILT_IN}
 HEADLINE_MODEL = "proposed"  # the paper's model: the report's headline, Table 14's rows, the plan's measured trunk
 LITERAL_FUSION = "proposed-gap"  # Table 6 read literally: compared with the headline model variant by variant
 DEFAULT_MODEL = "densenet201"  # train.models when a profile names none
+OFFLINE_PRETRAINED = "efficientnet-lite0"  # the one ImageNet-pretrained backbone whose weights install offline
 
 
 def entries() -> tuple[ModelEntry, ...]:

@@ -70,6 +70,14 @@ def cmd_audit(args) -> int:
     return 0
 
 
+def cmd_fetch(args) -> int:
+    from .data.fetch import fetch
+
+    fetch(args.dataset, args.to, args.url, keep_archive=args.keep_archive, extract=not args.no_extract,
+          log=lambda m: print(m, flush=True))
+    return 0
+
+
 def cmd_run(args) -> int:
     from .runner import run_batch, run_notebooks
 
@@ -260,6 +268,19 @@ def _add_data_commands(sub) -> None:
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="write the JSON here (default: print it)")
 
 
+def _add_fetch_command(sub) -> None:
+    p = _command(sub, "fetch", "download, verify and unpack a real archive (resumable; safe unpacking)", cmd_fetch)
+    p.add_argument("dataset", choices=["breakhis", "bach"], metavar="breakhis|bach", help="which archive")
+    p.add_argument("--to", type=Path, default=None, metavar="DIR",
+                   help="folder to fetch into (default: data/real/<dataset> of this checkout, where "
+                        "params/breakhis.yaml and params/bach.yaml look)")
+    p.add_argument("--url", default=None, metavar="URL",
+                   help="a mirror, or file:///PATH of a copy fetched on another machine (default: the publisher's)")
+    p.add_argument("--keep-archive", action="store_true", help="keep the archive after unpacking it")
+    p.add_argument("--no-extract", action="store_true",
+                   help="download (and check the published checksum) only; keeps the archive")
+
+
 def _add_run_command(sub) -> None:
     p = _command(sub, "run", "execute the numbered notebooks headlessly with papermill (jobs first with --jobs)",
                  cmd_run)
@@ -363,6 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="full tracebacks, and TensorFlow's own log lines, for errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_data_commands(sub)
+    _add_fetch_command(sub)
     _add_run_command(sub)
     _add_model_commands(sub)
     _add_gan_commands(sub)

@@ -63,16 +63,26 @@
 # %% [markdown]
 # *On Google Colab* the next cell fetches the compendium, installs bclib (keeping
 # Colab's own TensorFlow and Keras) and draws the embedded synthetic data; pick
-# `params/colab-gpu.yaml` below for a GPU-sized run. Elsewhere it does nothing.
+# `params/colab-gpu.yaml` below for a GPU-sized run. `FETCH = "breakhis"` (or `"bach"`)
+# also fetches and verifies the real archive (`bclib fetch`), into Google Drive when it
+# is mounted. Elsewhere the cell does nothing.
 
 # %%
 import os, subprocess, sys  # noqa: E401, I001
+FETCH = None  # Colab only: "breakhis" or "bach" fetches the real archive (bclib fetch)
 if "google.colab" in sys.modules:
     REPOSITORY, HOME = "https://github.com/bclib/bclib", "/content/bclib"
     if not os.path.isdir(HOME):
         subprocess.run(f"git clone -q --depth 1 {REPOSITORY} {HOME} && cd {HOME} && pip install -q -e . && "
                        "bclib synth --layout breakhis --out data/synthetic/breakhis && "
                        "bclib synth --layout bach --out data/synthetic/bach", shell=True, check=True)
+    if FETCH:  # into Google Drive when mounted (kept across sessions), linked where params/<name>.yaml look
+        real, drive = f"{HOME}/data/real/{FETCH}", "/content/drive/MyDrive"
+        to = f"{drive}/bclib-data/{FETCH}" if os.path.isdir(drive) else real
+        subprocess.run(["bclib", "fetch", FETCH, "--to", to], check=True)
+        if to != real and not os.path.lexists(real):
+            os.makedirs(os.path.dirname(real), exist_ok=True)
+            os.symlink(to, real)
     sys.path.insert(0, HOME)  # an editable install is seen by new Python processes only; this one needs the path
     os.chdir(f"{HOME}/notebooks")
 

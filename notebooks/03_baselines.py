@@ -46,16 +46,26 @@
 # %% [markdown]
 # *On Google Colab* the next cell fetches the compendium, installs bclib (keeping
 # Colab's own TensorFlow and Keras) and draws the embedded synthetic data; pick
-# `params/colab-gpu.yaml` below for a GPU-sized run. Elsewhere it does nothing.
+# `params/colab-gpu.yaml` below for a GPU-sized run. `FETCH = "breakhis"` (or `"bach"`)
+# also fetches and verifies the real archive (`bclib fetch`), into Google Drive when it
+# is mounted. Elsewhere the cell does nothing.
 
 # %%
 import os, subprocess, sys  # noqa: E401, I001
+FETCH = None  # Colab only: "breakhis" or "bach" fetches the real archive (bclib fetch)
 if "google.colab" in sys.modules:
     REPOSITORY, HOME = "https://github.com/bclib/bclib", "/content/bclib"
     if not os.path.isdir(HOME):
         subprocess.run(f"git clone -q --depth 1 {REPOSITORY} {HOME} && cd {HOME} && pip install -q -e . && "
                        "bclib synth --layout breakhis --out data/synthetic/breakhis && "
                        "bclib synth --layout bach --out data/synthetic/bach", shell=True, check=True)
+    if FETCH:  # into Google Drive when mounted (kept across sessions), linked where params/<name>.yaml look
+        real, drive = f"{HOME}/data/real/{FETCH}", "/content/drive/MyDrive"
+        to = f"{drive}/bclib-data/{FETCH}" if os.path.isdir(drive) else real
+        subprocess.run(["bclib", "fetch", FETCH, "--to", to], check=True)
+        if to != real and not os.path.lexists(real):
+            os.makedirs(os.path.dirname(real), exist_ok=True)
+            os.symlink(to, real)
     sys.path.insert(0, HOME)  # an editable install is seen by new Python processes only; this one needs the path
     os.chdir(f"{HOME}/notebooks")
 
@@ -140,6 +150,8 @@ table
 # so the gap between the two is what pretraining buys.
 
 # %%
+import pandas as pd  # noqa: E402
+
 from bclib.models import build_model, trunk_and_top  # noqa: E402
 
 if params.eval.pretraining_models:
@@ -149,8 +161,9 @@ if params.eval.pretraining_models:
     print(f"trunk ({params.eval.pretraining_models[0]}, frozen): {trunk.count_params():,} weights, "
           f"trainable: {trunk.trainable}")
     print(f"top (the shared head, trained): {sum(int(w.numpy().size) for w in top.trainable_weights):,} "
-          "trainable weights")
-    top.summary(line_length=90)
+          "trainable weights; its layers:")
+    layers = [(layer.name, type(layer).__name__, layer.count_params()) for layer in top.layers]
+    print(pd.DataFrame(layers, columns=["layer", "kind", "weights"]).to_string(index=False))
 else:
     print("This profile lists no eval.pretraining_models: there is no pretraining comparison to show.")
 
@@ -191,15 +204,18 @@ if pretraining_jobs:
           bool(rows.loc["balanced_accuracy", "low"] > 0))
 
 # %% [markdown]
-# On the embedded synthetic tiles the ImageNet trunk wins clearly: its features,
-# learnt on photographs, already separate the two kinds of drawn tissue, while a
-# random trunk passes on little more than colour. The same comparison on *real*
-# tissue is in `benchmarks/results.md` ("What pretraining buys on the shared real
-# tiles"): on the 342 real BreakHis tiles of 46 patients, at 224 px, the ImageNet
-# features with the same head also beat random ones on a patient split (the section
-# gives the intervals; 46 patients are a smoke set, not a BreakHis result). The
-# paper's own backbones (DenseNet-201, NASNetMobile, ResNet-101) need `weights:
-# imagenet` and a network connection, as in `params/breakhis.yaml`.
+# On the embedded synthetic tiles the ImageNet trunk wins: in the committed run,
+# balanced accuracy 0.80 against 0.59 over three seeds, a gain of about +0.2 whose
+# interval lies above 0 (the patient-level rate gains as much, but its interval
+# reaches down to 0: 20 test patients are few). The ImageNet features were learnt
+# on photographs, not tissue, yet edges, textures and colours transfer. The same
+# comparison on *real* tissue is in `benchmarks/results.md` ("What pretraining buys
+# on the shared real tiles"): on the 342 real BreakHis tiles of 46 patients, at
+# 224 px, balanced accuracy on unseen patients is 0.73 with ImageNet weights against
+# 0.42 with random ones, +0.31 [+0.02, +0.61] (46 patients are a smoke set, not a
+# BreakHis result). The paper's own backbones (DenseNet-201, NASNetMobile,
+# ResNet-101) need `weights: imagenet` and a network connection, as in
+# `params/breakhis.yaml`.
 
 # %% [markdown]
 # ## What to take away

@@ -291,3 +291,14 @@ def test_class_weights_and_tensorboard_logs(tmp_path, breakhis_root):
     for name in ("val_predictions.csv", "predictions.csv"):
         frame = pd.read_csv(tmp_path / "run" / name)
         assert list(frame["pred"]) == decide(frame[[f"p_{c}" for c in classes]].to_numpy(), classes, threshold)
+
+
+def test_a_truncated_model_file_is_called_damaged_not_missing(trained_run, tmp_path):
+    """A .keras file cut short (an interrupted copy) is named as damaged, in one line; Keras said 'File not found'."""
+    from bclib.evaluation.predict import load_classifier
+
+    cut = tmp_path / "model.keras"
+    data = (trained_run / "run" / "model.keras").read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(UserError, match="damaged or incomplete"):
+        load_classifier(cut)

@@ -10,6 +10,7 @@ from typing import Optional
 
 import pandas as pd
 
+from .fetch.record import describe, find_record, record_path
 from .index import DatasetIndex
 from .layouts import BREAKHIS_MAGNIFICATIONS, BREAKHIS_SUBTYPES
 from .splits import PARTS, make_split, split_notes
@@ -42,6 +43,10 @@ def audit(index: DatasetIndex, split: Optional[str] = None, seed: int = 0,
         record["user_folders"] = user_folders(frame)
     record["notes"] = list(index.notes)
     record["problems"] = list(index.problems)
+    fetched = fetch_provenance(index)
+    if fetched:
+        record["fetched"] = fetched
+        record["notes"].append(fetched["note"])
     if split:
         parts = make_split(index, split, seed, val_fraction, test_fraction, fold, fold_policy=fold_policy)
         record["split"] = {"method": split, "seed": seed}
@@ -64,6 +69,24 @@ def audit(index: DatasetIndex, split: Optional[str] = None, seed: int = 0,
         if unused:  # images a fold leaves out, or sets aside (fold_policy strict)
             record["splits"]["unused"] = {"n_images": unused}
     return record
+
+
+def fetch_provenance(index: DatasetIndex) -> Optional[dict]:
+    """What ``bclib fetch`` recorded about this data (None when it was not fetched by bclib), and whether the
+    images are still those it verified: the index's fingerprint against the one in the record."""
+    found = find_record(index.root, index.dataset)
+    if found is None:
+        return None
+    folder, fetch = found
+    verified = fetch.get("verification", {})
+    unchanged = verified.get("fingerprint") == index.fingerprint()
+    note = describe(fetch) + (
+        "" if unchanged else f"; the images have changed since (fingerprint {index.fingerprint()}, "
+                             f"{verified.get('fingerprint')} when verified) or the root holds only part of them")
+    keys = ("url", "archive", "size", "md5", "sha256", "md5_published", "fetched", "bclib_version")
+    return {"record": str(record_path(folder, index.dataset)), **{k: fetch.get(k) for k in keys},
+            "verified": bool(verified), "n_verified": verified.get("present_and_decodable"),
+            "unchanged_since": unchanged, "note": note}
 
 
 def user_folders(frame: pd.DataFrame) -> Optional[dict]:

@@ -13,6 +13,7 @@ and every image is normalised onto it before prediction, as in training.
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -29,6 +30,11 @@ def load_classifier(model_path: str | Path):
     path = Path(model_path)
     if path.suffix != ".keras" or not path.is_file():
         raise UserError(f"{path}: not a .keras model file")
+    # A .keras file is a zip archive; one cut short (a copy or download interrupted) made Keras say
+    # "File not found" for a file that exists.
+    if not zipfile.is_zipfile(path):
+        raise UserError(f"{path}: the model file is damaged or incomplete (not a whole .keras archive); "
+                        "copy it again or retrain the run")
     try:
         model = keras().models.load_model(path, safe_mode=True, compile=False)
     except (ValueError, OSError, TypeError) as exc:

@@ -33,6 +33,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from .. import catalogue
 from ..backend import keras as _keras
 from ..backend import tensorflow
 from ..data.images import ImageProblem, is_image_name
@@ -174,13 +175,19 @@ def encoder_extractor(encoder: str, weights: str = "imagenet", image_size: int =
         # KID's polynomial kernel with the common vector. Centred on fixed noise images and divided by their
         # spread, the features give readable numbers; FID, precision and recall rank exactly as before. The
         # name says so, so that features cached before are never reused.
-        centre, spread = _untrained_standardisation(trunk, image_size)
-        inputs = keras.Input(trunk.input_shape[1:])
-        standardise = keras.layers.Normalization(mean=centre, variance=np.full_like(centre, spread ** 2))
-        trunk = keras.Model(inputs, standardise(trunk(inputs)), name=f"{encoder}_untrained_features")
+        trunk = _standardised(trunk, image_size, f"{encoder}_untrained_features")
         name += "-standardised"
     return FeatureExtractor(name, image_size, untrained, trunk, pretrained_note=ENCODER_NOTE.format(encoder=encoder),
                             untrained_note=f"{UNTRAINED_NOTE}; {RANDOM_ENCODER_NOTE.format(encoder=encoder)}")
+
+
+def _standardised(trunk, image_size: int, name: str):
+    """``trunk`` followed by the centring and scaling of :func:`_untrained_standardisation`."""
+    keras = _keras()
+    centre, spread = _untrained_standardisation(trunk, image_size)
+    inputs = keras.Input(trunk.input_shape[1:])
+    standardise = keras.layers.Normalization(mean=centre, variance=np.full_like(centre, spread ** 2))
+    return keras.Model(inputs, standardise(trunk(inputs)), name=name)
 
 
 def _untrained_standardisation(model, image_size: int) -> tuple[np.ndarray, float]:
@@ -192,7 +199,7 @@ def _untrained_standardisation(model, image_size: int) -> tuple[np.ndarray, floa
     return features.mean(axis=0), (spread if spread > 0 else 1.0)
 
 
-LITE0 = "efficientnet-lite0"
+LITE0 = catalogue.OFFLINE_PRETRAINED  # also a feature space: metrics.features, bclib fid --features
 LITE0_NOTE = ("Frechet and kernel distances in ImageNet-pretrained EfficientNet-Lite0 features (1280-d, pooled), "
               "not FID/KID: comparable only with other Lite0 numbers at the same input size")
 
@@ -210,10 +217,7 @@ def lite0_extractor(weights: str = "imagenet", image_size: int = 224) -> Feature
     trunk = build_trunk(LITE0, image_size, weights)
     name = f"{LITE0}-{weights_identity(weights)}-{image_size}"
     if untrained:
-        centre, spread = _untrained_standardisation(trunk, image_size)
-        inputs = keras.Input(trunk.input_shape[1:])
-        standardise = keras.layers.Normalization(mean=centre, variance=np.full_like(centre, spread ** 2))
-        trunk = keras.Model(inputs, standardise(trunk(inputs)), name="lite0_untrained_features")
+        trunk = _standardised(trunk, image_size, "lite0_untrained_features")
         name += "-standardised"
     return FeatureExtractor(name, image_size, untrained, trunk, pretrained_note=LITE0_NOTE,
                             distance_name=distance_name(LITE0))
