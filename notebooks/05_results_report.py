@@ -424,7 +424,7 @@ leakage
 # data, with an interval that resamples both the test patients and the seeds.
 
 # %%
-from bclib.evaluation.pretraining import pretraining_shown, pretraining_table  # noqa: E402
+from bclib.evaluation.pretraining import pretraining_provenance, pretraining_shown, pretraining_table  # noqa: E402
 
 pretraining_runs = loading.finished_runs(classifier_jobs.pretraining_jobs(params))
 pretraining = pretraining_table(pretraining_runs, n_resamples=params.eval.bootstrap,
@@ -435,7 +435,8 @@ if len(pretraining):
                 "the trunk's starting weights differ (eval.pretraining_models).")
     report.table("ImageNet against random weights", pretraining_shown(pretraining, confidence=params.eval.confidence),
                  "05_pretraining", rows="one row per model and measure; the mean over seeds of each arm and their "
-                 "difference, estimate [interval] from a bootstrap over test patients and seeds")
+                 "difference, estimate [interval] from a bootstrap over test patients and seeds",
+                 provenance=pretraining_provenance(params))
 pretraining_shown(pretraining, confidence=params.eval.confidence)
 
 # %% [markdown]
@@ -449,10 +450,16 @@ pretraining_shown(pretraining, confidence=params.eval.confidence)
 main_split = scores[scores["split"] == params.data.split]
 headline_rows = main_split[(main_split["model"] == "proposed") & (main_split["variant"] == "tradaug+cwgan")]
 print("test patients:", sorted(set(main_split["n_patients"].dropna().astype(int))))
-print("headline (proposed, tradaug+cwgan) balanced-accuracy interval above 0.5:",
-      bool(len(headline_rows)) and bool((headline_rows["balanced_accuracy_low"] > 0.5).all()))
 print("image split above patient split for every leakage model:",
       bool(len(leakage)) and bool((leakage["gap_image_minus_patient"] > 0).all()))
+print("ImageNet weights above random weights, interval above 0 (balanced accuracy):",
+      bool(len(pretraining)) and bool((pretraining.set_index("measure").loc["balanced_accuracy", "low"] > 0)))
+
+# %%
+# Not checked by nbval: the headline configuration trains on a quarter-kimg GAN's colour noise, and whether its
+# interval clears 0.5 flipped with TensorFlow's thread count in this run (one thread: yes; two: no).
+print("headline (proposed, tradaug+cwgan) balanced-accuracy interval above 0.5:",
+      bool(len(headline_rows)) and bool((headline_rows["balanced_accuracy_low"] > 0.5).all()))
 
 # %%
 # Not checked by nbval: whether an untrained fusion run collapses to one class depends on the processor

@@ -42,7 +42,9 @@ def test_real_profiles_carry_the_papers_settings():
 
 def test_smoke_profile_is_offline_and_synthetic():
     smoke = load_params(PARAMS_DIR / "smoke.yaml")
-    assert smoke.train.weights == "none" and smoke.metrics.weights == "none"
+    # every backbone random; the only pretrained weights are EfficientNet-Lite0's, which install offline
+    assert smoke.train.weights == "none"
+    assert smoke.metrics.features == smoke.eval.pretraining_models[0] == "efficientnet-lite0"
     assert smoke.data.root == (project_root() / "data" / "synthetic" / "breakhis").resolve()
 
 

@@ -294,7 +294,7 @@ def test_predict_refuses_a_file_that_is_not_a_model(tmp_path):
     result = subprocess.run([str(bclib), "predict", "--model", str(fake), "x.png"], capture_output=True, text=True,
                             timeout=120)
     last = result.stderr.strip().splitlines()[-1]  # TensorFlow may log above it
-    assert result.returncode == 2 and last.startswith(f"bclib: error: {fake}: cannot load the model")
+    assert result.returncode == 2 and last.startswith(f"bclib: error: {fake}: the model file is damaged or incomplete")
     assert "Traceback" not in result.stderr
 
 

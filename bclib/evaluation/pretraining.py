@@ -111,3 +111,13 @@ def pretraining_shown(table: pd.DataFrame, digits: int = 2, confidence: float = 
         "seeds": table["seeds"],
         "test patients": table["units"],
     })
+
+
+def pretraining_provenance(params) -> str:
+    """What the comparison's runs were trained on, for its table (the report's own line says "untrained" for a
+    profile with ``weights: none``, which one arm here is not)."""
+    from ..data.index import dataset_is_synthetic
+
+    data = "SYNTHETIC data" if dataset_is_synthetic(params.data.root) else "real data"
+    models = ", ".join(params.eval.pretraining_models)
+    return f"{data} | {models} with ImageNet weights against random weights | {params.data.split} split"

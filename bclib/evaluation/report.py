@@ -49,12 +49,13 @@ class Report:
         self.sections.append(("text", heading, body))
 
     def table(self, caption: str, frame: pd.DataFrame, csv_name: Optional[str] = None, *, rows: str,
-              digits: int = 3) -> None:
+              digits: int = 3, provenance: Optional[str] = None) -> None:
         """Add a table; ``rows`` says how its rows were chosen (e.g. "mean ± sd over 3 seeds"), shown beside it;
-        numbers are shown with ``digits`` decimals."""
+        numbers are shown with ``digits`` decimals. ``provenance``: this table's own data and weights, where
+        they differ from the report's (a table comparing pretrained with random weights, say)."""
         if not rows or not rows.strip():
             raise ValueError(f"table {caption!r}: say how its rows were chosen (rows=...)")
-        self.sections.append(("table", caption, (frame, csv_name, rows.strip(), digits)))
+        self.sections.append(("table", caption, (frame, csv_name, rows.strip(), digits, provenance or self.provenance)))
 
     def figure(self, caption: str, png: Path) -> None:
         self.sections.append(("figure", caption, Path(png)))
@@ -65,9 +66,9 @@ class Report:
             if kind == "text":
                 lines += ([f"## {caption}", ""] if caption else []) + ([body, ""] if body else [])
             elif kind == "table":
-                frame, csv_name, rows, digits = body
+                frame, csv_name, rows, digits, provenance = body
                 lines += [f"**{caption}**" + (f" (`tables/{csv_name}.csv`)" if csv_name else "")
-                          + f" - our side: {self.provenance}", "", f"*Rows: {rows}*", "",
+                          + f" - our side: {provenance}", "", f"*Rows: {rows}*", "",
                           _flat(frame).to_markdown(floatfmt=f".{digits}f"), ""]
             else:
                 lines += [f"![{caption}]({body.relative_to(out_dir).as_posix()})", "", f"*{caption}*", ""]
@@ -82,7 +83,7 @@ class Report:
                 parts += [f"<p>{html.escape(p)}</p>" for p in body.split("\n\n") if p.strip()]
             elif kind == "table":
                 parts += [f"<p><b>{html.escape(caption)}</b> <span class='prov'>our side: "
-                          f"{html.escape(self.provenance)}</span><br><i>Rows: {html.escape(body[2])}</i></p>",
+                          f"{html.escape(body[4])}</span><br><i>Rows: {html.escape(body[2])}</i></p>",
                           "<div class='wide'>" + _flat(body[0]).to_html(float_format=f"%.{body[3]}f", na_rep="")
                           + "</div>"]
             else:
