@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
@@ -34,6 +35,7 @@ from .lite_backbone import lite0_classifier
 from .lite_presets import IMAGENET, WeightsSource
 
 layers = _keras().layers
+_UNCACHED: dict[str, Path] = {}  # source digest -> converted file, when the cache is off
 CODE = ("models/efficientnet_lite", "models/torch_pickle.py")  # the converter's source, part of the cache key
 # Tensors the frozen network does not use: BatchNorm's update counters.
 UNUSED_SUFFIX = ".num_batches_tracked"
@@ -41,6 +43,14 @@ _BN = ("weight", "bias", "running_mean", "running_var")  # Keras order: gamma, b
 
 
 def file_sha256(path: Path) -> str:
+    """sha256 of a file, computed once per process for each (path, size, modification time): every trunk
+    build and feature extractor asks for it, and the weights file is 18 MB."""
+    stat = Path(path).stat()
+    return _sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=16)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as stream:
         for chunk in iter(lambda: stream.read(1 << 20), b""):
@@ -148,10 +158,14 @@ def converted_file(weights: str) -> Optional[Path]:
         return target
     model = lite0_classifier(32)  # the weights do not depend on the input size
     assign_state_dict(model, read_state_dict(source))
-    if target is None:  # BCLIB_CACHE_DIR=off: a private copy for this process
+    if target is None:  # BCLIB_CACHE_DIR=off: one private copy per source for this process
         import tempfile
 
-        target = Path(tempfile.mkdtemp(prefix="bclib-lite0-")) / "efficientnet-lite0.weights.h5"
+        if digest not in _UNCACHED:
+            _UNCACHED[digest] = Path(tempfile.mkdtemp(prefix="bclib-lite0-")) / "efficientnet-lite0.weights.h5"
+        target = _UNCACHED[digest]
+        if target.is_file():
+            return target
     with atomic_path(target, suffix=".weights.h5") as tmp:
         model.save_weights(tmp)
     return target
