@@ -35,6 +35,11 @@ def setup(params_path: str | Path) -> Session:
     import seaborn as sns
 
     sns.set_theme(context="notebook", style="white")
+    import pandas as pd
+
+    # Tables whole: pandas would otherwise cut wide ones to "3 rows x 33 columns" with "..." in the middle.
+    pd.set_option("display.max_columns", None)
+    pd.set_option("display.width", 200)
     _compact_inline_figures()
     return Session(params, out, figures, tables)
 
@@ -53,11 +58,28 @@ def _compact_inline_figures() -> None:
         set_matplotlib_formats("jpeg", pil_kwargs={"quality": 80})
 
 
-def save_table(table, name: str, session: Session) -> Path:
-    """Write a DataFrame as ``<output>/tables/<name>.csv`` atomically."""
-    from .io import atomic_path
+def save_table(table, name: str, session: Session, provenance: str) -> Path:
+    """Write a DataFrame as ``<output>/tables/<name>.csv`` atomically, headed by ``provenance`` (the data and
+    weights behind it) and the date, commit, processor and TensorFlow set-up (:mod:`bclib.tablefile`)."""
+    from .tablefile import write_table
 
-    target = session.tables_dir / f"{name}.csv"
-    with atomic_path(target) as tmp:
-        table.to_csv(tmp)
-    return target
+    return write_table(table, session.tables_dir / f"{name}.csv", provenance)
+
+
+def readable(table, digits: int = 3):
+    """A table as a student should read it: numbers rounded to ``digits``, empty cells blank (not NaN or
+    None), a Series as a two-column table (no 'dtype: object' line), every column shown (see :func:`setup`)."""
+    import pandas as pd
+
+    if isinstance(table, dict):
+        table = pd.Series(table)
+    if isinstance(table, pd.Series):
+        table = table.rename_axis("item").to_frame("value")
+    rounded = table.copy()
+    for column in rounded.columns:
+        values = rounded[column]
+        if pd.api.types.is_float_dtype(values):
+            rounded[column] = values.round(digits)
+        elif values.dtype == object:
+            rounded[column] = values.map(lambda v: round(v, digits) if isinstance(v, float) else v)
+    return rounded.astype(object).where(rounded.notna(), "")

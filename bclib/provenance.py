@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import importlib.metadata
+import os
 import platform
 import subprocess
 import sys
@@ -46,3 +48,45 @@ def machine() -> dict:
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
     }
+
+
+def processor_name() -> str:
+    """The CPU's model name (e.g. 'AMD EPYC 7B13'): TensorFlow's CPU results differ between processors, so a
+    number is only reproducible together with it. ``platform.processor()`` is empty on most Linux systems."""
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8", errors="replace"):
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def tensorflow_threads() -> str:
+    """TensorFlow's intra-op thread count as this process runs it (results of near-ties can change with it).
+
+    Read from TensorFlow only if it is already imported: stamping a table must not start TensorFlow."""
+    tf = sys.modules.get("tensorflow")
+    configured = tf.config.threading.get_intra_op_parallelism_threads() if tf is not None else 0
+    if not configured:
+        configured = int(os.environ.get("TF_NUM_INTRAOP_THREADS") or 0)
+    return str(configured) if configured else f"default ({os.cpu_count()} cores)"
+
+
+def stamp(what: str) -> dict:
+    """Where a table or report came from: ``what`` (its data and weights, e.g. 'SYNTHETIC data | UNTRAINED
+    backbones'), the UTC date, the commit, the processor, TensorFlow's version and thread count."""
+    commit = git_commit()
+    code = (commit["commit"] or "unknown")[:10] + (" (uncommitted changes)" if commit["dirty"] else "")
+    return {
+        "data and weights": what,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": code,
+        "processor": processor_name(),
+        "tensorflow": package_versions(("tensorflow",))["tensorflow"] or "not installed",
+        "threads": tensorflow_threads(),
+    }
+
+
+def stamp_line(stamped: dict) -> str:
+    return " | ".join(f"{key}: {value}" for key, value in stamped.items())

@@ -18,6 +18,16 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/bclib/bclib/blob/main/notebooks/00_data_audit.ipynb)
 #
+# > **Learning objectives.** After this notebook you can (1) describe a histopathology
+# > dataset by class, subtype, magnification and patient; (2) explain why the split must
+# > keep each patient in one part; (3) read a split summary and say what a model must beat.
+# >
+# > **Run time:** about 10 seconds on 2 CPU cores (smoke profile).
+# > **Reads:** the dataset folder named by `data.root` (smoke: the embedded synthetic BreakHis).
+# > **Writes:** `outputs/<profile>/audit.json`, `tables/00_*.csv`, `figures/00_*.png`.
+# > Terms in *italics* below are in the [glossary](../docs/glossary.md); the [notebook map](../README.md#the-notebooks-at-a-glance)
+# > shows how this notebook feeds the others.
+#
 # Before training anything we look at the data itself. This notebook answers
 # four questions that decide whether later numbers can be trusted:
 #
@@ -134,7 +144,7 @@ index.frame[["relpath", "label", "subtype", "magnification", "patient"]].head()
 # NBVAL_CHECK_OUTPUT
 if index.dataset == "breakhis":
     table3 = dataset_audit.subtype_magnification_table(index)
-    save_table(table3, "00_subtype_by_magnification", session)
+    save_table(table3, "00_subtype_by_magnification", session, provenance)
     print(table3.to_string())
 
 # %% [markdown]
@@ -169,7 +179,7 @@ if index.dataset == "breakhis":
 # %%
 # NBVAL_CHECK_OUTPUT
 balance = dataset_audit.class_balance(index)
-save_table(balance, "00_class_balance", session)
+save_table(balance, "00_class_balance", session, provenance)
 print(balance.to_string())
 
 # %%
@@ -199,7 +209,7 @@ print(dataset_audit.image_properties(index).to_string(index=False))
 # NBVAL_CHECK_OUTPUT
 problems = pd.DataFrame(index.problems, columns=["path", "problem"])
 print(f"{len(problems)} problem(s) found")
-problems.head(20)
+problems.head(20) if len(problems) else "no problem found: every file was read"
 
 # %% [markdown]
 # ## 5. What the tissue looks like
@@ -279,7 +289,7 @@ save_figure(fig, "00_closeup", session.output_dir);
 # NBVAL_CHECK_OUTPUT
 split = split_from_params(index, params)
 summary = dataset_audit.split_summary(split, index.class_names)
-save_table(summary, "00_split_summary", session)
+save_table(summary, "00_split_summary", session, provenance)
 print(summary.to_string())
 for note in split_notes(split):
     print("note:", note)
@@ -324,3 +334,16 @@ print(f"wrote {audit_path.name}: {record['n_images']} images, {len(record['probl
 #   therefore reported with uncertainty, and on a patient-disjoint test set.
 # * If the problem list above is not empty, check those files before training:
 #   they are excluded from every later step.
+
+# %% [markdown]
+# ## Exercises
+# Worked solutions: `solutions/solutions_00_data_audit.py` (the test suite runs them).
+#
+# 1. How many images does a patient contribute, on average and at most, in each class?
+#    Why does that make an image-level score lean towards some patients?
+# 2. Check, from the split table, that no patient is in two parts. What would you find
+#    on an image-level split (`--set data.split=image`)?
+# 3. What accuracy does always answering the test part's largest class give? Which
+#    measure in later notebooks is immune to that answer, and why?
+# 4. *Try next:* set `data.magnifications: [400X]` in a copy of the profile and rerun this
+#    notebook. Which numbers change, and which (the patients) do not?

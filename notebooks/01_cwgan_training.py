@@ -18,6 +18,17 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/bclib/bclib/blob/main/notebooks/01_cwgan_training.ipynb)
 #
+# > **Learning objectives.** After this notebook you can (1) say what a conditional GAN's
+# > generator and critic each learn; (2) read loss curves and FD/KID/precision/recall
+# > against *kimg*; (3) check generated images for memorisation and for whether they carry
+# > their class (*TSTR*).
+# >
+# > **Run time:** about 2 minutes on 2 CPU cores (smoke profile; it also runs notebook 02's
+# > sweep jobs, which the main GAN's settings depend on).
+# > **Reads:** the dataset, `gan_selection.json` from the sweep. **Writes:** `gan/` (snapshots,
+# > log), `generated/` (images for the classifiers), `tables/01_*`, `figures/01_*`.
+# > Terms in *italics* are in the [glossary](../docs/glossary.md).
+#
 # The paper's first idea is to **make more training images** of the minority
 # class (benign) with a generative adversarial network, so that the classifiers
 # see a balanced training set. Two networks are trained against each other:
@@ -100,9 +111,10 @@ from bclib.gan.images import image_grid, load_images_u8
 from bclib.gan.models import load_critic, load_generator
 from bclib.gan.snapshots import describe_selection, select_snapshot
 from bclib.gan.workflow import gan_output_dir, generated_dir, train_from_params
-from bclib.io import read_jsonl, write_json_atomic
+from bclib.io import read_jsonl
 from bclib.metrics.features import features_note
-from bclib.notebook import save_table, setup
+from bclib.notebook import readable, save_table, setup
+from bclib.tablefile import write_json_table
 
 session = setup(params_path)
 profile_params = session.params
@@ -195,9 +207,9 @@ save_figure(fig, "01_training_curves", session.output_dir);
 
 # %%
 scores = report.per_class_scores(records[-1], trainer.class_names)
-save_table(scores.reset_index(), "01_per_class_scores", session)
+save_table(scores.reset_index(), "01_per_class_scores", session, provenance)
 print(feature_note)
-scores.round(4)
+readable(scores, 4)
 
 # %% [markdown]
 # **Before reading these numbers as quality:** with the smoke profile the distances,
@@ -259,8 +271,8 @@ summary = pd.DataFrame({
     "generated to nearest training image": nearest[["pixel_distance", "feature_distance"]].median(),
     "training image to nearest other training image": reference.median(),
 }).T.round(3)
-save_table(summary, "01_memorisation_distances", session)
-summary
+save_table(summary, "01_memorisation_distances", session, provenance)
+readable(summary)
 
 # %%
 fig = report.closest_pairs(generated, trainer.images, nearest)
@@ -289,9 +301,8 @@ test_images = load_images_u8(test, gan.resolution, crop=gan.crop)
 probe = analysis.critic_linear_probe(critic, trainer.images, trainer.labels, test_images,
                                      test["label_index"].to_numpy(), train_groups=train["patient"], seed=params.seed)
 probe["majority_class_share"] = float(test["label"].value_counts(normalize=True).max())
-probe["data"] = provenance
-write_json_atomic(session.output_dir / "tables" / "01_critic_probe.json", probe)
-pd.Series(probe)
+write_json_table(probe, session.tables_dir / "01_critic_probe.json", provenance)
+readable(probe)
 
 # %% [markdown]
 # Read this number with its context. A critic trained for a few kimg on synthetic
@@ -325,9 +336,9 @@ generated_labels = np.repeat(np.arange(len(trainer.class_names)), 32)  # 32 of e
 transfer = transfer_scores((features(trainer.images), trainer.labels),
                            (features(test_images), test["label_index"].to_numpy()),
                            (features(generated), generated_labels), trainer.class_names, seed=params.seed)
-save_table(transfer, "01_tstr_trts", session)
+save_table(transfer, "01_tstr_trts", session, provenance)
 print(f"features: {features.name} | {features.note}")
-transfer.round(3)
+readable(transfer)
 
 # %% [markdown]
 # On the smoke profile these images are mostly colour after a quarter of a kimg of
@@ -379,3 +390,17 @@ if gan.n_generate and to_generate:
 # * The GAN trained on training patients only; the test patients only scored it
 #   (the critic probe and TSTR) and trained nothing, so the test split stays a fair
 #   judge for the classifiers that later train on these images.
+
+# %% [markdown]
+# ## Exercises
+# Worked solutions: `solutions/solutions_01_cwgan_training.py` (the test suite runs them).
+#
+# 1. Draw two samples of the same Gaussian at three sizes and compute their Fréchet
+#    distance. Why is it above 0, and what does that mean for comparing FIDs computed
+#    on different numbers of images?
+# 2. Do the same with KID, and with a shifted second sample. Which of the two distances
+#    can come out negative, and why is that a good sign rather than a bug?
+# 3. The training set has 30% benign and 70% malignant images. How many generated
+#    images of each class would balance it?
+# 4. *Try next:* raise `gan.total_kimg` to 2 in a copy of the smoke profile and rerun.
+#    At which kimg do the fakes first carry the tiles' palette?

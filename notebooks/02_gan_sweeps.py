@@ -18,6 +18,15 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/bclib/bclib/blob/main/notebooks/02_gan_sweeps.ipynb)
 #
+# > **Learning objectives.** After this notebook you can (1) read a hyper-parameter sweep
+# > against the paper's Tables 8 and 9; (2) say why a sweep must change one setting at a
+# > time; (3) judge whether two FD/KID values may be compared at all.
+# >
+# > **Run time:** a few seconds (the sweep's GANs are trained as jobs before the
+# > notebooks, or by notebook 01, which needs the sweep's choice).
+# > **Reads:** `sweeps/` (one folder per sweep point). **Writes:** `tables/02_*`,
+# > `figures/02_*`, `gan_selection.json`. Terms in *italics* are in the [glossary](../docs/glossary.md).
+#
 # How do we know whether one GAN is better than another? Looking at samples is
 # subjective, so the paper scores each configuration with two numbers computed on
 # features of a pretrained image network (InceptionV3):
@@ -89,7 +98,7 @@ from bclib.data.index import dataset_is_synthetic
 from bclib.figures import label_provenance, save_figure
 from bclib.gan import sweeps
 from bclib.metrics.features import distance_name, features_note
-from bclib.notebook import save_table, setup
+from bclib.notebook import readable, save_table, setup
 from bclib.reference import paper_table
 
 session = setup(params_path)
@@ -169,20 +178,20 @@ if kinds:
 gamma_table = sweeps.sweep_table(records, "gamma") if "gamma" in kinds else None
 batch_table = sweeps.sweep_table(records, "batch") if "batch" in kinds else None
 if gamma_table is not None:
-    save_table(gamma_table, "02_gamma_sweep", session)
+    save_table(gamma_table, "02_gamma_sweep", session, provenance)
     print(gamma_table[["gamma", "N real", "N generated", "scored on"]].to_string(index=False))
 if batch_table is not None:
-    save_table(batch_table, "02_batch_sweep", session)
+    save_table(batch_table, "02_batch_sweep", session, provenance)
     print(batch_table[["batch size", "N real", "N generated", "scored on"]].to_string(index=False))
 
 # %%
-gamma_table.round(4) if gamma_table is not None else "no gamma sweep in this profile"
+readable(gamma_table, 4) if gamma_table is not None else "no gamma sweep in this profile"
 
 # %%
 paper_table("table8_gamma_sweep")
 
 # %%
-batch_table.round(4) if batch_table is not None else "no batch-size sweep in this profile"
+readable(batch_table, 4) if batch_table is not None else "no batch-size sweep in this profile"
 
 # %%
 paper_table("table9_batch_sweep")
@@ -199,7 +208,7 @@ paper_table("table9_batch_sweep")
 selection = (sweeps.select_configuration(records, jobs, session.output_dir / "gan_selection.json", note=provenance)
              if kinds else {"gamma": params.gan.gamma, "batch_size": params.gan.batch_size,
                             "criterion": "the profile's own values (no sweep)"})
-{k: v for k, v in selection.items() if k in ("gamma", "batch_size", "criterion")}
+readable({k: v for k, v in selection.items() if k in ("gamma", "batch_size", "criterion")})
 
 # %% [markdown]
 # ## What to take away
@@ -212,3 +221,14 @@ selection = (sweeps.select_configuration(records, jobs, session.output_dir / "ga
 #   other, not with published FIDs.
 # * A sweep is only as good as its longest runs: short runs rank settings by how
 #   fast they start, not where they end.
+
+# %% [markdown]
+# ## Exercises
+# Worked solutions: `solutions/solutions_02_gan_sweeps.py` (the test suite runs them).
+#
+# 1. Compute the R1 weight that `gamma: auto` gives at batch sizes 16, 32, 64 and 128.
+#    What would a batch sweep that left gamma on auto be comparing?
+# 2. From a sweep table, pick the point with the lowest FID. Was that point trained, or
+#    is it a combination of two sweeps' winners?
+# 3. *Try next:* add a third value to `gan.gamma_sweep` and run `bclib plan` on your
+#    profile: how many new jobs does the plan add, and why not more?

@@ -18,6 +18,14 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/bclib/bclib/blob/main/notebooks/04_proposed_ablations.ipynb)
 #
+# > **Learning objectives.** After this notebook you can (1) describe the fusion model's
+# > parts (*MSCF*, multi-layer fusion, chain parallel pooling); (2) set up an ablation that
+# > changes one thing at a time; (3) compare two runs on the same patients with a paired test.
+# >
+# > **Run time:** about 3 minutes on 2 CPU cores (smoke profile).
+# > **Reads:** the dataset, `generated/` (for the cWGAN variants). **Writes:** `runs/proposed/...`,
+# > `tables/04_*`, `figures/04_*`. Terms in *italics* are in the [glossary](../docs/glossary.md).
+#
 # The paper's model combines three pretrained networks, each tapped at a
 # different depth:
 #
@@ -72,7 +80,7 @@ params_path = "../params/smoke.yaml"
 
 # %%
 from bclib.figures import save_figure
-from bclib.notebook import save_table, setup
+from bclib.notebook import readable, save_table, setup
 from bclib.train import jobs as classifier_jobs
 
 session = setup(params_path)
@@ -124,8 +132,8 @@ print(runs[["model", "variant", "seed", "n_train", "n_train_generated", "n_test"
 
 # %%
 table = classifier_jobs.accuracy_table(runs)
-save_table(table, "04_proposed_accuracy", session)
-table
+save_table(table, "04_proposed_accuracy", session, provenance)
+readable(table)
 
 # %% [markdown]
 # ## What to take away
@@ -133,3 +141,17 @@ table
 #   uses the same split, the same head and the same training budget, as here.
 # * Whether synthetic images help is an empirical question per dataset: the
 #   ablation answers it for this data, and notebook 05 says how sure that answer is.
+
+# %% [markdown]
+# ## Exercises
+# Worked solutions: `solutions/solutions_04_proposed_ablations.py` (the test suite runs them).
+#
+# 1. Compare two runs on the same test images with a paired patient bootstrap. Why is
+#    the paired interval of the difference narrower than the two runs' own intervals
+#    suggest?
+# 2. Two runs' patient-level decisions agree on most patients. Run McNemar's test: which
+#    patients does it count, and why must they be patients, not images?
+# 3. The paper reports 150 against 148 correct images out of 160. What difference in
+#    accuracy is that, and how many images is one point?
+# 4. *Try next:* add `train.cwgan_images: [16, 64]` to a copy of the smoke profile: does
+#    the effect grow with the number of generated images?

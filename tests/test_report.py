@@ -236,7 +236,8 @@ def test_report_writes_markdown_and_html_with_tables_and_figures(tmp_path):
     report.figure("A figure", png)
     md, page = report.write(tmp_path)
     text = md.read_text()
-    assert "> SYNTHETIC data" in text and "| 0.123 |" in text and "![A figure](figures/f.png)" in text
+    assert "> data and weights: SYNTHETIC data" in text and "| 0.123 |" in text
+    assert "![A figure](figures/f.png)" in text
     assert "(`tables/a_table.csv`) - our side: SYNTHETIC data | UNTRAINED backbones" in text  # every table says
     assert "*Rows: one row per run*" in text
     html = page.read_text()
@@ -247,6 +248,24 @@ def test_report_writes_markdown_and_html_with_tables_and_figures(tmp_path):
     embedded = "src='data:image/png;base64," + base64.b64encode(png.read_bytes()).decode() + "' alt='A figure'"
     assert embedded in html  # report.html opened on its own shows the figure
     assert " 47 |" in text and "47.000" not in text + html and "sd" not in text  # counts as integers, empty sd left out
+
+
+def test_the_report_says_when_where_and_from_which_commit_and_has_contents_and_a_conclusion(tmp_path):
+    from bclib.provenance import git_commit, processor_name
+
+    report = Report("Title", "SYNTHETIC data")
+    report.text("The split", "Who is tested.")
+    report.text("Leakage", "How much an image split flatters.")
+    report.conclude(["The image split flatters a memorising classifier.", ""])
+    md, page = report.write(tmp_path)
+    html, text = page.read_text(), md.read_text()
+    for key, value in (("commit", git_commit()["commit"][:10]), ("processor", processor_name())):
+        assert f"<dt>{key}</dt><dd>{value}" in html and f"{key}: {value}" in text
+    assert "<dt>date</dt>" in html and "<dt>threads</dt>" in html and "<dt>tensorflow</dt>" in html
+    assert "<a href='#the-split'>The split</a>" in html and "id='the-split'" in html  # contents link to sections
+    assert "1. [The split](#the-split)" in text and "3. [Conclusion](#conclusion)" in text
+    assert html.index("id='conclusion'") > html.index("id='leakage'")  # the conclusion comes last
+    assert "<li>The image split flatters a memorising classifier.</li>" in html and "<li></li>" not in html
 
 
 def test_the_per_class_average_row_shows_blank_counts_not_missing_markers(tmp_path):

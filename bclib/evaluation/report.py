@@ -15,6 +15,13 @@ from typing import Optional
 import pandas as pd
 
 from ..io import write_text_atomic
+from ..provenance import stamp, stamp_line
+
+
+def _anchor(heading: str) -> str:
+    """The id of a section heading, as GitHub's Markdown renderer makes it (lower case, spaces to hyphens)."""
+    kept = "".join(c for c in heading.lower() if c.isalnum() or c in " -_")
+    return kept.strip().replace(" ", "-")
 
 
 def _flat(frame: pd.DataFrame) -> pd.DataFrame:
@@ -44,6 +51,16 @@ class Report:
     title: str
     provenance: str
     sections: list = field(default_factory=list)
+    conclusions: list = field(default_factory=list)
+    _stamp: dict = field(default_factory=dict, repr=False)  # set by write(): date, commit, processor, threads
+
+    def conclude(self, lines: list[str]) -> None:
+        """The report's last section: what the tables above say, one finding per line."""
+        self.conclusions = [line for line in lines if line and line.strip()]
+
+    def _headings(self) -> list[str]:
+        return [caption for kind, caption, _ in self.sections if kind == "text" and caption] + (
+            ["Conclusion"] if self.conclusions else [])
 
     def text(self, heading: Optional[str], body: str = "") -> None:
         self.sections.append(("text", heading, body))
@@ -61,7 +78,8 @@ class Report:
         self.sections.append(("figure", caption, Path(png)))
 
     def _markdown(self, out_dir: Path) -> str:
-        lines = [f"# {self.title}", "", f"> {self.provenance}", ""]
+        lines = [f"# {self.title}", "", f"> {stamp_line(self._stamp)}", "", "**Contents**", ""]
+        lines += [f"{i}. [{h}](#{_anchor(h)})" for i, h in enumerate(self._headings(), 1)] + [""]
         for kind, caption, body in self.sections:
             if kind == "text":
                 lines += ([f"## {caption}", ""] if caption else []) + ([body, ""] if body else [])
@@ -72,14 +90,19 @@ class Report:
                           _flat(frame).to_markdown(floatfmt=f".{digits}f"), ""]
             else:
                 lines += [f"![{caption}]({body.relative_to(out_dir).as_posix()})", "", f"*{caption}*", ""]
+        if self.conclusions:
+            lines += ["## Conclusion", ""] + [f"* {line}" for line in self.conclusions] + [""]
         return "\n".join(lines)
 
     def _html(self, out_dir: Path) -> str:
-        parts = [f"<h1>{html.escape(self.title)}</h1>", f"<p class='prov'>{html.escape(self.provenance)}</p>"]
+        stamped = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in self._stamp.items())
+        contents = "".join(f"<li><a href='#{_anchor(h)}'>{html.escape(h)}</a></li>" for h in self._headings())
+        parts = [f"<h1>{html.escape(self.title)}</h1>", f"<dl class='prov'>{stamped}</dl>",
+                 f"<nav><b>Contents</b><ol>{contents}</ol></nav>"]
         for kind, caption, body in self.sections:
             if kind == "text":
                 if caption:
-                    parts.append(f"<h2>{html.escape(caption)}</h2>")
+                    parts.append(f"<h2 id='{_anchor(caption)}'>{html.escape(caption)}</h2>")
                 parts += [f"<p>{html.escape(p)}</p>" for p in body.split("\n\n") if p.strip()]
             elif kind == "table":
                 parts += [f"<p><b>{html.escape(caption)}</b> <span class='prov'>our side: "
@@ -89,14 +112,20 @@ class Report:
             else:
                 parts.append(f"<figure><img src='{_embedded_png(body)}' alt='{html.escape(caption, quote=True)}' "
                              f"style='max-width:100%'><figcaption>{html.escape(caption)}</figcaption></figure>")
+        if self.conclusions:
+            parts += [f"<h2 id='{_anchor('Conclusion')}'>Conclusion</h2>",
+                      "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in self.conclusions) + "</ul>"]
         style = ("body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse;"
                  "font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px}.prov{color:#a00000}"
-                 ".wide{overflow-x:auto;max-width:100%}")
+                 ".wide{overflow-x:auto;max-width:100%}dl.prov{display:grid;grid-template-columns:max-content auto;"
+                 "gap:0 12px;font-size:13px}dl.prov dd{margin:0}")
         return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(self.title)}</title>"
                 f"<style>{style}</style></head><body>{''.join(parts)}</body></html>")
 
     def write(self, out_dir: str | Path) -> tuple[Path, Path]:
-        """Write ``report.md`` and ``report.html`` into ``out_dir`` (each written, then renamed)."""
+        """Write ``report.md`` and ``report.html`` into ``out_dir`` (each written, then renamed), headed by the
+        data and weights, the date, the commit, the processor and TensorFlow's version and threads."""
         out_dir = Path(out_dir)
+        self._stamp = stamp(self.provenance)
         return (write_text_atomic(out_dir / "report.md", self._markdown(out_dir)),
                 write_text_atomic(out_dir / "report.html", self._html(out_dir)))
