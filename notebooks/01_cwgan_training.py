@@ -165,11 +165,15 @@ print(f"{len(records)} snapshot records, last at {records[-1]['kimg']} kimg")
 
 # %% [markdown]
 # ## 2. How training went
-# Read the six panels like this:
+# Read the seven panels (the eighth box says which features the distances use) like this:
 #
 # * **Losses.** The critic's and generator's losses only mean something relative to
-#   each other and to the current opponent, so expect them to wander. What must not
-#   happen is a steady run-away to very large values: that is divergence.
+#   each other and to the current opponent, so expect them to wander. With WGAN-GP
+#   (the smoke profile) the critic's loss is mean D(generated) - mean D(real) plus the
+#   penalty: it turns negative as soon as the critic tells the two apart, and how far
+#   it falls is not bounded, so a critic loss of -10 or -80 is not in itself a problem.
+#   What must not happen is losses running away together with a gradient norm that
+#   keeps growing: that is divergence.
 # * **Gradient norm.** How steeply the critic's score changes when an input image
 #   changes. WGAN-GP pulls it towards 1; with R1 it should stay small. A norm that
 #   keeps growing (issue #17 saw 85) means the critic has become a cliff the
@@ -188,7 +192,10 @@ print(f"{len(records)} snapshot records, last at {records[-1]['kimg']} kimg")
 #   real ones (do they look real?). Recall: the share of real images that have a
 #   generated image nearby (is the variety covered?). A generator that makes a few
 #   perfect images has high precision and low recall: FID alone would hide that. Both
-#   are computed on sets of equal size (the larger one subsampled, ten times).
+#   are computed on sets of equal size (the larger one subsampled, ten times). The
+#   pooled precision can sit above both classes' own: pooled, a generated image counts
+#   as realistic if it lands near a real image of *either* class. At a quarter kimg
+#   the images are colour noise, and both are 0.
 # * **SWD.** The sliced Wasserstein distance between small patches of real and
 #   generated images at several scales (a Laplacian pyramid): it needs no trained
 #   network, so it means the same thing in every profile, with or without pretrained
@@ -249,6 +256,8 @@ save_figure(fig, "01_fakes_over_time", session.output_dir);
 # %%
 snapshot, chosen = select_snapshot(out)
 print(f"selected snapshot: {chosen['snapshot']} at {chosen['kimg']:g} kimg ({chosen['criterion']})")
+# What the figures and tables below are made from: the selected snapshot, not the last one.
+selected = f"{trainer.provenance} | cWGAN {gan.resolution}px, selected snapshot {chosen['kimg']:g} kimg | {feature_note}"
 
 # %% [markdown]
 # ## 4. Does the GAN copy its training images?
@@ -271,12 +280,12 @@ summary = pd.DataFrame({
     "generated to nearest training image": nearest[["pixel_distance", "feature_distance"]].median(),
     "training image to nearest other training image": reference.median(),
 }).T.round(3)
-save_table(summary, "01_memorisation_distances", session, provenance)
+save_table(summary, "01_memorisation_distances", session, selected)
 readable(summary)
 
 # %%
 fig = report.closest_pairs(generated, trainer.images, nearest)
-label_provenance(fig, provenance)
+label_provenance(fig, selected)
 save_figure(fig, "01_closest_pairs", session.output_dir);
 
 # %% [markdown]
@@ -301,7 +310,7 @@ test_images = load_images_u8(test, gan.resolution, crop=gan.crop)
 probe = analysis.critic_linear_probe(critic, trainer.images, trainer.labels, test_images,
                                      test["label_index"].to_numpy(), train_groups=train["patient"], seed=params.seed)
 probe["majority_class_share"] = float(test["label"].value_counts(normalize=True).max())
-write_json_table(probe, session.tables_dir / "01_critic_probe.json", provenance)
+write_json_table(probe, session.tables_dir / "01_critic_probe.json", selected)
 readable(probe)
 
 # %% [markdown]
@@ -336,7 +345,7 @@ generated_labels = np.repeat(np.arange(len(trainer.class_names)), 32)  # 32 of e
 transfer = transfer_scores((features(trainer.images), trainer.labels),
                            (features(test_images), test["label_index"].to_numpy()),
                            (features(generated), generated_labels), trainer.class_names, seed=params.seed)
-save_table(transfer, "01_tstr_trts", session, provenance)
+save_table(transfer, "01_tstr_trts", session, selected)
 print(f"features: {features.name} | {features.note}")
 readable(transfer)
 

@@ -114,7 +114,9 @@ if jobs:
 # Solid lines are the training set, dashed lines the validation patients (the
 # paper's Figures 5 and 6 show the same for its model). A validation curve that
 # stays flat while the training curve improves means the head is learning to
-# recognise training images, not the disease.
+# recognise training images, not the disease. One column per model; the dotted
+# line is the validation set's majority-class share: a validation accuracy at or
+# below it is no better than always answering the largest class.
 
 # %%
 if jobs:

@@ -604,8 +604,8 @@ report.table("Calibration of the test probabilities, raw and temperature-scaled"
 for label, run in (("proposed", proposed), ("baseline", baseline)):
     if run is not None:
         fig = eval_figures.reliability_diagram(pro.reliability_tables(run), provenance, title=run.name)
-        report.figure(f"Reliability diagram, {run.name}: bars on the diagonal mean the stated confidence is the "
-                      "share correct; bars below it, an over-confident model",
+        report.figure(f"Reliability diagram, {run.name}: a line on the diagonal means the stated confidence is "
+                      "the share correct; a line below it, an over-confident model",
                       save_figure(fig, f"05_reliability_{label}", session.output_dir))
 readable(calibration)
 
@@ -659,12 +659,15 @@ report.figure("ROC curves of the proposed variants and the best baseline: the fu
               save_figure(fig, "05_roc", session.output_dir))
 
 # %% [markdown]
-# **Learning curves** (Figures 5 and 6) of every run, training solid and validation dashed.
+# **Learning curves** (Figures 5 and 6) of every run, one column per model, training solid and
+# validation dashed; the dotted line is the validation set's majority-class share.
 
 # %%
 fig = classifier_jobs.learning_curves(main_jobs, provenance)
-report.figure("Learning curves of every run, training solid and validation dashed: a validation curve that "
-              "stays flat while training improves is a model memorising its training patients",
+report.figure("Learning curves of every run, one column per model, training solid and validation dashed: a "
+              "validation curve that stays flat while training improves is a model memorising its training "
+              "patients; one at or below the dotted majority-class share has learnt nothing a constant answer "
+              "would not give",
               save_figure(fig, "05_learning_curves", session.output_dir))
 
 # %% [markdown]
@@ -694,10 +697,11 @@ for label, run in (("proposed", proposed), ("baseline", baseline)):
     model, _ = load_classifier(run.folder / "model.keras")
     images = load_batch(examples["path"], int(model.input_shape[1]))
     heat, _ = gradcam(model, images)
-    titles = [f"true {t}\npredicted {p}" for t, p in zip(examples["label"], examples["pred"])]
+    titles = [f"{'hit' if t == p else 'ERROR'}: true {t}\npredicted {p}"
+              for t, p in zip(examples["label"], examples["pred"])]
     fig = eval_figures.gradcam_figure(images, heat, titles, run.record["model"], provenance)
     report.figure(f"Grad-CAM, {run.name}: warm colours mark the regions that raised the predicted class's score; "
-                  "each title gives the true and the predicted class; the colour bar runs from no evidence (0) "
+                  "half hits, half errors where the run made enough; each title gives the true and the predicted class; the colour bar runs from no evidence (0) "
                   "to the image's strongest (1)", save_figure(fig, f"05_gradcam_{label}", session.output_dir))
     del model  # the fusion model holds three backbones: free it before loading the next
 

@@ -184,3 +184,16 @@ def test_paired_comparison_counts_patients_not_images():
     assert diff["low"] == 0.0 and diff["high"] == pytest.approx(0.6)
     with pytest.raises(ValueError, match="same test images"):
         paired_bootstrap(a, b.iloc[::-1], statistic("accuracy", ["b", "m"]))
+
+
+def test_figure_examples_show_errors_as_well_as_hits():
+    from bclib.evaluation.loading import balanced_examples
+
+    predictions = pd.DataFrame({"label": ["benign"] * 6 + ["malignant"] * 6,
+                                "pred": ["benign"] * 5 + ["malignant"] + ["malignant"] * 4 + ["benign"] * 2})
+    picked = balanced_examples(predictions, 4)
+    wrong = picked["label"] != picked["pred"]
+    assert len(picked) == 4 and wrong.sum() == 2 and set(picked[wrong]["label"]) == {"benign", "malignant"}
+    assert set(picked[~wrong]["label"]) == {"benign", "malignant"}
+    perfect = predictions.assign(pred=predictions["label"])
+    assert len(balanced_examples(perfect, 4)) == 4  # no errors to show: hits fill the figure

@@ -535,3 +535,18 @@ def test_scores_draw_independent_latents_for_each_class():
     first, second = hook.fake_images(trainer, 0, 16), hook.fake_images(trainer, 1, 16)
     assert first.shape == (16, 2, 2, 3) and not (first == second).all(axis=(1, 2, 3)).any()
     np.testing.assert_array_equal(hook.fake_images(trainer, 0, 16), first)  # fixed latents per class
+
+
+def test_closest_pairs_show_each_training_tile_once_with_a_unit():
+    import matplotlib.pyplot as plt
+
+    from bclib.gan.report import closest_pairs
+
+    generated, training = np.zeros((5, 4, 4, 3), np.uint8), np.zeros((3, 4, 4, 3), np.uint8)
+    table = pd.DataFrame({"generated": range(5), "nearest_pixel": [0, 0, 0, 1, 2],
+                          "pixel_distance": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    fig = closest_pairs(generated, training, table, k=6)
+    titles = [ax.get_title() for ax in fig.axes[:3]]
+    assert len(fig.axes) == 6  # three distinct training tiles, not six copies of tile 0
+    assert titles[0] == f"rms {1.0 / np.sqrt(32 * 32 * 3):.3f}" and "root-mean-square" in fig._suptitle.get_text()
+    plt.close(fig)

@@ -64,11 +64,18 @@ def split_description(runs: Sequence[Run], split: str, fold_policy: str) -> list
     return [head, *notes]
 
 
-def balanced_examples(predictions: pd.DataFrame, n: int) -> pd.DataFrame:
-    """``n`` test rows taking each class in turn (first rows of each class), for figures."""
+def _class_turns(predictions: pd.DataFrame, n: int) -> list:
     groups = [g for _, g in predictions.groupby("label", sort=True)]
-    picked = [g.iloc[i] for i in range(n) for g in groups if i < len(g)]
-    return pd.DataFrame(picked[:n])
+    return [g.iloc[i] for i in range(n) for g in groups if i < len(g)][:n]
+
+
+def balanced_examples(predictions: pd.DataFrame, n: int) -> pd.DataFrame:
+    """``n`` test rows for figures: errors as well as hits (half each where the run made enough errors), each
+    half taking the classes in turn. A figure of hits only would hide what the model gets wrong."""
+    wrong = predictions[predictions["label"] != predictions["pred"]]
+    errors = _class_turns(wrong, n // 2)
+    hits = _class_turns(predictions[predictions["label"] == predictions["pred"]], n - len(errors))
+    return pd.DataFrame(hits + errors)
 
 
 def real_and_generated(params, n: int) -> tuple[list[str], list[str]]:

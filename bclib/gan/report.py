@@ -47,11 +47,13 @@ def training_curves(records: Sequence[dict], class_names: Sequence[str] = ()):
     per_class = [f"fid_{c}" for c in class_names]
     _plot(table, axes[3], per_class + ["fid"], f"{fid} (per class; pooled)")
     _plot(table, axes[4], [f"kid_{c}" for c in class_names] + ["kid"], f"{kid} (per class; pooled)")
-    _plot(table, axes[5], ["precision", "recall"] + [f"{m}_{c}" for c in class_names for m in ("precision", "recall")],
-          "precision and recall (k-NN manifolds)")
+    _plot(table, axes[5], ["precision"] + [f"precision_{c}" for c in class_names],
+          "precision (solid), recall (dashed)")
+    _plot(table, axes[5], ["recall"] + [f"recall_{c}" for c in class_names],
+          "precision (solid), recall (dashed)", linestyle="--")
     axes[5].set_ylim(-0.05, 1.05)
     _plot(table, axes[6], [f"swd_{c}" for c in class_names] + ["swd"],
-          "SWD x 1e3 (pyramid patches; no pretrained network)")
+          "SWD x 1e3 (pixel patches, no network)")
     axes[7].axis("off")
     features = str(table["features"].dropna().iloc[-1]) if "features" in table and table["features"].notna().any() \
         else "none"
@@ -96,25 +98,32 @@ def fakes_over_time(out_dir: Path, records: Sequence[dict], real_rows: np.ndarra
         ax.set_title(title, fontsize=9)
     axes[-1].imshow(real_rows)
     axes[-1].set_title("real training images (same classes, same row order)", fontsize=9)
-    for ax in axes:
-        ax.set_xticks([]), ax.set_yticks([])
-        ax.set_ylabel("\n".join(class_names), fontsize=8)
+    for ax, image in zip(axes, [image for _, image in panels] + [real_rows]):
+        # one label per row of the grid, at the row's centre (the grids stack one row per class)
+        row_height = image.shape[0] / max(len(class_names), 1)
+        ax.set_xticks([])
+        ax.set_yticks([(i + 0.5) * row_height for i in range(len(class_names))], list(class_names), fontsize=8)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
 
 
 def closest_pairs(generated_u8: np.ndarray, training_u8: np.ndarray, table: pd.DataFrame, k: int = 6,
-                  distance: str = "pixel_distance", nearest: str = "nearest_pixel"):
-    """The k generated images closest to a training image, each above its nearest training image."""
-    rows = table.nsmallest(k, distance)
-    fig, axes = plt.subplots(2, len(rows), figsize=(1.6 * len(rows), 3.6), squeeze=False)
+                  distance: str = "pixel_distance", nearest: str = "nearest_pixel", values: int = 32 * 32 * 3):
+    """The k generated images closest to a training image, each above its nearest training image.
+
+    One pair per training image (the closest generated image to it): six copies of the same tile would show
+    one near-copy six times. Titles give the root-mean-square difference per pixel value (images in [0, 1],
+    shrunk to 32 x 32, ``values`` numbers each): the Euclidean distance of the table divided by sqrt(values)."""
+    rows = table.sort_values(distance).drop_duplicates(nearest).head(k)
+    fig, axes = plt.subplots(2, len(rows), figsize=(1.6 * len(rows), 3.9), squeeze=False)
     for j, (_, row) in enumerate(rows.iterrows()):
         axes[0, j].imshow(generated_u8[int(row["generated"])])
-        axes[0, j].set_title(f"d={row[distance]:.2f}", fontsize=8)
+        axes[0, j].set_title(f"rms {row[distance] / np.sqrt(values):.3f}", fontsize=8)
         axes[1, j].imshow(training_u8[int(row[nearest])])
     for ax in axes.ravel():
         ax.set_xticks([]), ax.set_yticks([])
     axes[0, 0].set_ylabel("generated", fontsize=8)
     axes[1, 0].set_ylabel("nearest real", fontsize=8)
+    fig.suptitle("rms: root-mean-square pixel difference at 32 x 32, values in [0, 1] (0 = identical)", fontsize=8)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
