@@ -257,7 +257,8 @@ save_figure(fig, "01_fakes_over_time", session.output_dir);
 snapshot, chosen = select_snapshot(out)
 print(f"selected snapshot: {chosen['snapshot']} at {chosen['kimg']:g} kimg ({chosen['criterion']})")
 # What the figures and tables below are made from: the selected snapshot, not the last one.
-selected = f"{trainer.provenance} | cWGAN {gan.resolution}px, selected snapshot {chosen['kimg']:g} kimg | {feature_note}"
+selected = (f"{trainer.provenance} | cWGAN {gan.resolution}px, selected snapshot {chosen['kimg']:g} kimg | "
+            f"{feature_note}")
 
 # %% [markdown]
 # ## 4. Does the GAN copy its training images?

@@ -701,8 +701,8 @@ for label, run in (("proposed", proposed), ("baseline", baseline)):
               for t, p in zip(examples["label"], examples["pred"])]
     fig = eval_figures.gradcam_figure(images, heat, titles, run.record["model"], provenance)
     report.figure(f"Grad-CAM, {run.name}: warm colours mark the regions that raised the predicted class's score; "
-                  "half hits, half errors where the run made enough; each title gives the true and the predicted class; the colour bar runs from no evidence (0) "
-                  "to the image's strongest (1)", save_figure(fig, f"05_gradcam_{label}", session.output_dir))
+                  "half hits, half errors where the run made enough; each title gives the true and the "
+                  "predicted class; the colour bar runs from no evidence (0) to the image's strongest (1)", save_figure(fig, f"05_gradcam_{label}", session.output_dir))
     del model  # the fusion model holds three backbones: free it before loading the next
 
 # %% [markdown]
