@@ -418,7 +418,11 @@ readable(encoders)
 # lesson reads the same on every processor.
 
 # %%
-from bclib.evaluation.split_leakage import split_leakage_figure, split_leakage_from_params, split_leakage_summary  # noqa: E402, I001
+from bclib.evaluation.split_leakage import (  # noqa: E402
+    split_leakage_figure,
+    split_leakage_from_params,
+    split_leakage_summary,
+)
 
 repeated = split_leakage_from_params(params, repeats=30)
 split_leakage = split_leakage_summary(repeated, params.eval.confidence)
@@ -702,7 +706,8 @@ for label, run in (("proposed", proposed), ("baseline", baseline)):
     fig = eval_figures.gradcam_figure(images, heat, titles, run.record["model"], provenance)
     report.figure(f"Grad-CAM, {run.name}: warm colours mark the regions that raised the predicted class's score; "
                   "half hits, half errors where the run made enough; each title gives the true and the "
-                  "predicted class; the colour bar runs from no evidence (0) to the image's strongest (1)", save_figure(fig, f"05_gradcam_{label}", session.output_dir))
+                  "predicted class; the colour bar runs from no evidence (0) to the image's strongest (1)",
+                  save_figure(fig, f"05_gradcam_{label}", session.output_dir))
     del model  # the fusion model holds three backbones: free it before loading the next
 
 # %% [markdown]
