@@ -360,3 +360,16 @@ def test_encoders_are_shown_beside_the_headline_and_the_best_baseline_with_eva_a
     assert table["eva_probe_balanced_accuracy"].tolist()[2] == 0.713  # eva's leaderboard, owkin_phikon_v2
     assert pd.isna(table["eva_probe_balanced_accuracy"].tolist()[0])
     assert table["balanced_accuracy"].str.match(r"^\d\.\d{3} \[").all()
+
+
+def test_report_tables_have_reader_headers_no_row_numbers_and_no_nan(tmp_path):
+    report = Report("Title", "SYNTHETIC data")
+    report.table("Scores", pd.DataFrame({"balanced_accuracy": [0.71234, np.nan], "model": ["a", "b"]}),
+                 rows="one row per run")
+    md, page = report.write(tmp_path)
+    text, html = md.read_text(), page.read_text()
+    assert "balanced accuracy" in text and "balanced accuracy" in html
+    assert "balanced_accuracy" not in text + html and "nan" not in text.lower() + html.lower()
+    assert "0.712" in text and "0.712" in html and "0.71234" not in html
+    table_lines = [line for line in text.splitlines() if line.startswith("|")]
+    assert table_lines[2].split("|")[1].strip() == "0.712"  # the first column is the data, not a row number 0

@@ -24,18 +24,26 @@ def _anchor(heading: str) -> str:
     return kept.strip().replace(" ", "-")
 
 
-def _flat(frame: pd.DataFrame) -> pd.DataFrame:
+def _flat(frame: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     """Tables as shown in the report: row keys as columns, two-level headers joined ('TP this run'),
     columns with no value at all left out (a standard deviation over one seed), whole numbers as integers."""
-    shown = frame.reset_index() if isinstance(frame.index, pd.MultiIndex) else frame.copy()
+    # Row keys become columns; a plain row number (0, 1, 2, ...) says nothing and is dropped.
+    named_index = not isinstance(frame.index, pd.RangeIndex) or frame.index.name is not None
+    shown = frame.reset_index() if named_index else frame.reset_index(drop=True)
     if isinstance(shown.columns, pd.MultiIndex):
         shown.columns = [" ".join(str(p) for p in col if str(p)).strip() for col in shown.columns]
+    # Headers for a reader: 'balanced_accuracy_low' -> 'balanced accuracy low'.
+    shown.columns = [str(c).replace("_", " ") for c in shown.columns]
     shown = shown.loc[:, [not shown[c].isna().all() for c in shown.columns]] if len(shown) else shown
     for column in shown.columns:
         values = shown[column]
         if pd.api.types.is_float_dtype(values) and values.dropna().apply(float.is_integer).all():
             # Blank where there is no value (the Average row has no counts): Markdown would print "<NA>".
             shown[column] = values.astype("Int64").astype(object).where(values.notna(), "")
+        elif pd.api.types.is_float_dtype(values) and values.isna().any():
+            # Blank, not "nan", where a row has no value (the class mean has no precision); the column becomes
+            # text, so the others are rounded here (a table's number format applies to float columns only).
+            shown[column] = values.round(digits).astype(object).where(values.notna(), "")
     return shown
 
 
@@ -87,7 +95,7 @@ class Report:
                 frame, csv_name, rows, digits, provenance = body
                 lines += [f"**{caption}**" + (f" (`tables/{csv_name}.csv`)" if csv_name else "")
                           + f" - our side: {provenance}", "", f"*Rows: {rows}*", "",
-                          _flat(frame).to_markdown(floatfmt=f".{digits}f"), ""]
+                          _flat(frame, digits).to_markdown(floatfmt=f".{digits}f", index=False), ""]
             else:
                 lines += [f"![{caption}]({body.relative_to(out_dir).as_posix()})", "", f"*{caption}*", ""]
         if self.conclusions:
@@ -105,10 +113,11 @@ class Report:
                     parts.append(f"<h2 id='{_anchor(caption)}'>{html.escape(caption)}</h2>")
                 parts += [f"<p>{html.escape(p)}</p>" for p in body.split("\n\n") if p.strip()]
             elif kind == "table":
+                frame, _, rows, digits, provenance = body
+                shown = _flat(frame, digits).to_html(float_format=lambda v: f"{v:.{digits}f}", na_rep="", index=False)
                 parts += [f"<p><b>{html.escape(caption)}</b> <span class='prov'>our side: "
-                          f"{html.escape(body[4])}</span><br><i>Rows: {html.escape(body[2])}</i></p>",
-                          "<div class='wide'>" + _flat(body[0]).to_html(float_format=f"%.{body[3]}f", na_rep="")
-                          + "</div>"]
+                          f"{html.escape(provenance)}</span><br><i>Rows: {html.escape(rows)}</i></p>",
+                          f"<div class='wide'>{shown}</div>"]
             else:
                 parts.append(f"<figure><img src='{_embedded_png(body)}' alt='{html.escape(caption, quote=True)}' "
                              f"style='max-width:100%'><figcaption>{html.escape(caption)}</figcaption></figure>")
