@@ -615,19 +615,23 @@ readable(calibration)
 
 # %% [markdown]
 # ## 11. Test-time augmentation (only with `eval.tta: true`)
-# A tissue tile has no "up": we can show the model each test image in its eight
-# rotations and mirror images and average the eight predictions. If accuracy
-# barely moves, the model already ignores orientation. This re-runs each saved
-# model eight times on the test images, so it is off unless the profile asks.
+# A tissue tile has no "up": we can show the model each test image turned and
+# mirrored and average the predictions. Only views the data could really produce
+# count: a square crop of tissue can be turned by quarter turns (eight views), but
+# a 700 x 460 tile squashed to a square cannot (a quarter turn would stretch the
+# tissue along the other axis), so squashed tiles get four views (the mirrors and
+# the half turn). If accuracy barely moves, the model already ignores orientation.
+# This re-runs each saved model on every view, so it is off unless the profile asks.
 
 # %%
 if params.eval.tta:
     tta = pro.tta_table({"proposed": proposed, "best baseline": baseline})
     save_table(tta, "05_tta", session, provenance)
-    report.table("Test accuracy without and with test-time augmentation (8 dihedral views)", tta, "05_tta",
+    report.table("Test accuracy without and with test-time augmentation (the views that are symmetries of the "
+                 "tiles)", tta, "05_tta",
                  rows="the proposed model and the best baseline (chosen on validation), their best-validation "
                       "seed; 'changed' counts test images whose decision TTA changes")
-    display(tta)
+    display(readable(tta))
 else:
     print("eval.tta is off: no test-time augmentation table")
 

@@ -78,3 +78,19 @@ def test_rotations_need_square_inputs():
     model = keras.Model(inputs, _softmax_head(keras.layers.GlobalAveragePooling2D()(inputs)))
     with pytest.raises(ValueError, match="square"):
         tta_model(model)
+
+
+def test_squashed_tiles_average_only_the_four_views_that_keep_their_axes():
+    from bclib.evaluation.tta import run_geometry, symmetry_indices
+
+    model, images = _top_left_model(), _images()
+    rectangle = [v for i, v in enumerate(_numpy_views(images)) if i in (0, 1, 4, 5)]
+    expected = np.mean([model.predict(np.ascontiguousarray(v), verbose=0) for v in rectangle], axis=0)
+    np.testing.assert_allclose(tta_probabilities(model, images, geometry="squash"), expected, atol=1e-6)
+    # the four kept: identity, left-right mirror, half turn, up-down mirror (no quarter turn)
+    kept = [_numpy_views(images)[i] for i in symmetry_indices("squash")]
+    np.testing.assert_array_equal(kept[3], images[:, ::-1])
+    assert symmetry_indices("crop") == tuple(range(8))
+    assert run_geometry({"params": {"data": {}}}) == "squash" and run_geometry({}) == "squash"
+    with pytest.raises(ValueError, match="geometry"):
+        symmetry_indices("stretch")

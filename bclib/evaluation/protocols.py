@@ -11,7 +11,7 @@ their names) and recomputes every number from the run's files:
 * :func:`calibration_table` - the test ECE before and after temperature scaling,
   the temperature fitted on the run's ``val_predictions.csv`` only (:mod:`.calibration`);
 * :func:`tta_table` - test accuracy and balanced accuracy without and with
-  test-time augmentation over the eight dihedral views (:mod:`.tta`).
+  test-time augmentation over the dihedral views that are symmetries of the tiles (:mod:`.tta`).
 
 Which runs to pass is the caller's choice, made on validation
 (:func:`bclib.evaluation.selection.choose_on_validation`); nothing here looks at
@@ -154,19 +154,21 @@ PredictViews = Callable[[Run], np.ndarray]
 
 
 def saved_model_views(run: Run, batch_size: int = 32) -> np.ndarray:
-    """Probabilities ``(8, images, classes)`` of the run's saved model on each dihedral view of its test images
-    (identity first), in the order of ``predictions.csv``. The model is loaded as ``bclib predict`` loads it
+    """Probabilities ``(views, images, classes)`` of the run's saved model on each view of its test images that is
+    a symmetry of the run's geometry (identity first; eight for square crops, four for squashed tiles:
+    :func:`bclib.evaluation.tta.symmetry_indices`), in the order of ``predictions.csv``. The model is loaded as ``bclib predict`` loads it
     (safe mode, the run's stain reference applied), the images decoded as in training."""
     from ..data.pipeline import make_dataset
     from .predict import load_classifier, run_stain_reference
-    from .tta import dihedral_transforms
+    from .tta import dihedral_transforms, run_geometry, symmetry_indices
 
     model_path = run.folder / "model.keras"
     model, _ = load_classifier(model_path)
     dataset = make_dataset(run.predictions, int(model.input_shape[1]), batch_size, cache=False, label_column=None,
                            stain=run_stain_reference(model_path))
-    parts = [np.stack([np.asarray(model(view, training=False)) for view in dihedral_transforms(batch)])
-             for batch in dataset]
+    kept = symmetry_indices(run_geometry(run.record))
+    parts = [np.stack([np.asarray(model(views[i], training=False)) for i in kept])
+             for views in map(dihedral_transforms, dataset)]
     return np.concatenate(parts, axis=1)
 
 
@@ -183,7 +185,7 @@ def _scores(probabilities: np.ndarray, run: Run) -> dict:
 
 def tta_table(runs, predict_views: PredictViews = saved_model_views) -> pd.DataFrame:
     """Per run: test accuracy and balanced accuracy of one view (the image as it is) and of the mean over the
-    eight dihedral views (test-time augmentation), both from ``predict_views(run)``.
+    views that are symmetries of the run's geometry (test-time augmentation), both from ``predict_views(run)``.
 
     ``predict_views`` returns ``(views, images, classes)`` probabilities, identity first, rows in
     ``predictions.csv`` order (default :func:`saved_model_views`: the saved model re-run on the test images).

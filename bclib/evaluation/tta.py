@@ -8,7 +8,13 @@ without inventing pixels (no interpolation, no cropping), and the softmax
 probabilities of the eight views are averaged. A model that is already
 invariant to them gives the same probabilities with and without TTA.
 
-Rotations need square images; bclib's classifiers take square tiles.
+Rotations need square images; bclib's classifiers take square tiles. Which of
+the eight are symmetries depends on how a tile became square
+(:func:`symmetry_indices`): a square crop of the tissue has all eight, but a
+700 x 460 tile squashed to a square (``data.geometry: squash``) has only the four
+that keep its axes (identity, the two mirrors, the half turn): a quarter turn of
+a squashed tile stretches the tissue along the other axis, a view no training
+or test image ever had.
 """
 
 from __future__ import annotations
@@ -35,8 +41,32 @@ def dihedral_transforms(images) -> list:
     return views
 
 
-def tta_model(model):
-    """A Keras model that returns ``model``'s output averaged over the eight views of its input.
+# Indices into dihedral_transforms' order (rot0, rot0 mirrored, rot90, rot90 mirrored, rot180, ...): the
+# views that map a rectangle onto itself are the identity, the left-right mirror, the half turn and the half
+# turn mirrored (= the up-down mirror).
+RECTANGLE_VIEWS = (0, 1, 4, 5)
+ALL_VIEWS = tuple(range(8))
+
+
+def symmetry_indices(geometry: str = "crop") -> tuple[int, ...]:
+    """The dihedral views that are symmetries of the input: all eight for square crops (``crop``), the four
+    that keep the axes for tiles squashed to a square (``squash``)."""
+    if geometry == "crop":
+        return ALL_VIEWS
+    if geometry == "squash":
+        return RECTANGLE_VIEWS
+    raise ValueError(f"unknown image geometry {geometry!r}: expected 'crop' or 'squash'")
+
+
+def run_geometry(record: dict) -> str:
+    """How a run's tiles were made square (``data.geometry`` in its parameters); runs from before that
+    setting existed squashed them."""
+    return (record.get("params") or {}).get("data", {}).get("geometry", "squash")
+
+
+def tta_model(model, geometry: str = "crop"):
+    """A Keras model that returns ``model``'s output averaged over the views of its input that are symmetries
+    of its geometry (:func:`symmetry_indices`: eight for square crops, four for squashed tiles).
 
     ``model`` must output class probabilities (a softmax), as bclib's classifiers
     do: the average of probabilities is again a probability distribution. The
@@ -48,16 +78,17 @@ def tta_model(model):
         raise ValueError(f"test-time rotations need square images (batch, size, size, channels); "
                          f"the model takes {model.input_shape}")
     inputs = keras.Input(shape=shape)
-    outputs = [model(view) for view in dihedral_transforms(inputs)]
+    views = dihedral_transforms(inputs)
+    outputs = [model(views[i]) for i in symmetry_indices(geometry)]
     mean = keras.ops.mean(keras.ops.stack(outputs, axis=0), axis=0)
     return keras.Model(inputs, mean, name=f"{model.name}_tta")
 
 
-def tta_probabilities(model, images, batch_size: int = 32) -> np.ndarray:
+def tta_probabilities(model, images, batch_size: int = 32, geometry: str = "crop") -> np.ndarray:
     """Class probabilities with test-time augmentation: ``model``'s softmax averaged over the eight
     dihedral views of each image. ``images`` is anything ``model.predict`` takes (an array, or a
     ``tf.data`` dataset of image batches such as ``make_dataset(frame, size, batch, label_column=None)``)."""
-    wrapped = tta_model(model)
+    wrapped = tta_model(model, geometry)
     if hasattr(images, "element_spec"):  # a dataset brings its own batches
         return np.asarray(wrapped.predict(images, verbose=0))
     return np.asarray(wrapped.predict(images, batch_size=batch_size, verbose=0))
