@@ -156,8 +156,8 @@ PredictViews = Callable[[Run], np.ndarray]
 def saved_model_views(run: Run, batch_size: int = 32) -> np.ndarray:
     """Probabilities ``(views, images, classes)`` of the run's saved model on each view of its test images that is
     a symmetry of the run's geometry (identity first; eight for square crops, four for squashed tiles:
-    :func:`bclib.evaluation.tta.symmetry_indices`), in the order of ``predictions.csv``. The model is loaded as ``bclib predict`` loads it
-    (safe mode, the run's stain reference applied), the images decoded as in training."""
+    :func:`bclib.evaluation.tta.symmetry_indices`), in the order of ``predictions.csv``. The model is loaded as
+    ``bclib predict`` loads it (safe mode, the run's stain reference applied), the images decoded as in training."""
     from ..data.pipeline import make_dataset
     from .predict import load_classifier, run_stain_reference
     from .tta import dihedral_transforms, run_geometry, symmetry_indices
