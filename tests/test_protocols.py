@@ -159,7 +159,9 @@ def test_saved_model_views_rerun_the_saved_model_on_each_view(tmp_path):
     run = _write_run(tmp_path / "run", test)
     model.save(run.folder / "model.keras")
     views = saved_model_views(run, batch_size=2)
-    assert views.shape == (8, 3, 2)
+    assert views.shape == (4, 3, 2)  # a run without data.geometry squashed its tiles: no quarter turns
+    run.record.setdefault("params", {}).setdefault("data", {})["geometry"] = "crop"
+    assert saved_model_views(run, batch_size=2).shape == (8, 3, 2)  # square crops: all eight views
     images = load_batch([str(p) for p in paths], 8)
     np.testing.assert_allclose(views[0], model.predict(images, verbose=0), atol=1e-5)
     np.testing.assert_allclose(views[1], model.predict(images[:, :, ::-1], verbose=0), atol=1e-5)  # mirrored
