@@ -241,6 +241,15 @@ readable(patient_rates)
 # over seeds on the patient-disjoint test set. With synthetic data and
 # untrained backbones (the smoke profile) the two columns are not comparable;
 # the table is here so that a real run fills in the right-hand side.
+#
+# Read the paper's two columns against each other first. `paper_accuracy_%` is
+# Table 14; `paper_counts_accuracy_%` is the accuracy implied by the same paper's
+# confusion counts (Table 11 for BreakHis, Table 12 for BACH). On BreakHis they
+# disagree: Table 14 says the cWGAN images add 3.5 points on top of TradAug, while
+# Table 11 prints identical counts (159 of 160 right) for the two variants, and
+# neither 96.1% nor 99.6% is a possible share of 160 images. The paper's own tables
+# do not support its claim that the cWGAN images help
+# (`bclib/reference/paper_results.yaml`).
 
 # %%
 table14 = report_tables.accuracy_beside_table14(summary, dataset, scores)
@@ -248,7 +257,10 @@ save_table(table14, "05_table14_beside_paper", session, provenance)
 report.text("The paper's claims beside this run",
             "The paper's numbers come from ImageNet-pretrained networks on the real archive and an image-level "
             "split; ours from this profile's data, weights and patient split. Only a real run with the real "
-            "profile makes the two columns comparable; with synthetic data or untrained networks they are not.")
+            "profile makes the two columns comparable; with synthetic data or untrained networks they are not. "
+            "The paper's Table 14 and the accuracy its own confusion counts imply (Tables 11 and 12) disagree: "
+            "on BreakHis Table 11 gives the same 159 of 160 for TradAug with and without cWGAN images, where "
+            "Table 14 claims +3.5 points.")
 report.table("Proposed model accuracy (%) per variant: paper's Table 14 and this run", table14,
              "05_table14_beside_paper", digits=1,
              rows="one row per variant of the proposed model; ours = mean over seeds on the patient split, with "
