@@ -336,6 +336,13 @@ readable(probe)
 # images teach the class as well as real ones; TSTR near 0.5 means they teach
 # nothing, whatever their FID. A high TRTS with a low TSTR is the sign of images
 # that each look like one typical member of their class and little else.
+#
+# TRTR learns from the whole real training split, TSTR from 32 generated images
+# per class, so part of any gap would only be the size of the training set. The
+# **size-matched TRTR** row is the fair reference for TSTR: 32 real training
+# images per class, drawn ten times (mean and standard deviation). The
+# regularisation of each classifier is chosen on folds that keep a patient's
+# images together.
 
 # %%
 from bclib.metrics.features import extractor_from_settings  # noqa: E402
@@ -345,7 +352,8 @@ features = extractor_from_settings(params.metrics.features, params.metrics.weigh
 generated_labels = np.repeat(np.arange(len(trainer.class_names)), 32)  # 32 of each class, in class order
 transfer = transfer_scores((features(trainer.images), trainer.labels),
                            (features(test_images), test["label_index"].to_numpy()),
-                           (features(generated), generated_labels), trainer.class_names, seed=params.seed)
+                           (features(generated), generated_labels), trainer.class_names, seed=params.seed,
+                           train_groups=train["patient"].to_numpy())
 save_table(transfer, "01_tstr_trts", session, selected)
 print(f"features: {features.name} | {features.note}")
 readable(transfer)

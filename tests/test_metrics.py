@@ -371,7 +371,7 @@ def test_tstr_and_trts_see_whether_generated_images_carry_their_class():
 
     real_train, real_test, faithful = drawn(80), drawn(80), drawn(80)
     table = transfer_scores(real_train, real_test, faithful, ["benign", "malignant"])
-    assert list(table.index) == ["TRTR (reference)", "TSTR", "TRTS"]
+    assert list(table.index) == ["TRTR (reference)", "TRTR, size-matched (reference for TSTR)", "TSTR", "TRTS"]
     assert (table["balanced_accuracy"] > 0.85).all()  # faithful fakes: as good as real ones, both ways
     assert {"recall_benign", "recall_malignant", "n_train", "n_test"} <= set(table.columns)
     # The same images under shuffled labels carry no class: TSTR falls to chance, TRTS too.
@@ -383,3 +383,51 @@ def test_tstr_and_trts_see_whether_generated_images_carry_their_class():
     one_class = (faithful[0][faithful[1] == 0], faithful[1][faithful[1] == 0])
     partial = transfer_scores(real_train, real_test, one_class, ["benign", "malignant"])
     assert np.isnan(partial.loc["TSTR", "balanced_accuracy"]) and partial.loc["TRTS", "recall_benign"] > 0.8
+
+
+def test_the_size_matched_reference_trains_on_as_many_real_images_as_were_generated():
+    from bclib.metrics import transfer
+    from bclib.metrics.transfer import transfer_scores
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(200) % 2
+    features = rng.normal(size=(200, 8)) + 0.6 * labels[:, None]
+    generated = (features[:12], labels[:12])
+    seen = []
+    original = transfer._fitted
+    transfer._fitted = lambda x, y, seed, groups=None: seen.append((len(y), groups)) or original(x, y, seed, groups)
+    try:
+        table = transfer_scores((features, labels), (features[100:], labels[100:]), generated, ["b", "m"],
+                                train_groups=np.arange(200) // 4, repeats=5)
+    finally:
+        transfer._fitted = original
+    row = table.loc["TRTR, size-matched (reference for TSTR)"]
+    assert row["n_train"] == 12 and row["repeats"] == 5 and 0 <= row["balanced_accuracy_sd"]
+    assert sorted(n for n, _ in seen).count(12) == 5 + 1  # five size-matched draws and TSTR itself
+    assert any(n == 200 and g is not None for n, g in seen)  # the full real set: C on patient-grouped folds
+
+
+def test_c_is_chosen_on_folds_that_never_split_a_patient():
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    from bclib.metrics.transfer import _fitted
+
+    rng = np.random.default_rng(1)
+    labels = np.repeat([0, 1], 30)
+    groups = np.repeat(np.arange(12), 5)
+    features = rng.normal(size=(60, 4))
+    captured = {}
+    import sklearn.model_selection as ms
+
+    original = ms.GridSearchCV.fit
+
+    def spy(self, X, y=None, **kw):
+        captured["cv"], captured["groups"] = self.cv, kw.get("groups")
+        return original(self, X, y, **kw)
+
+    ms.GridSearchCV.fit = spy
+    try:
+        _fitted(features, labels, 0, groups)
+    finally:
+        ms.GridSearchCV.fit = original
+    assert isinstance(captured["cv"], StratifiedGroupKFold) and captured["groups"] is groups
