@@ -316,6 +316,57 @@ def test_a_batch_point_equal_to_a_gamma_point_is_trained_once_and_fills_both_tab
     assert choice["batch_size"] == 16 and choice["batch_run"]["output"].endswith("gamma-10")
 
 
+def test_the_batch_sweep_holds_gamma_at_the_profiles_gamma_point(tmp_path):
+    """Issue #40: with gamma auto (breakhis.yaml) every batch point trains at the gamma auto gives at the
+    profile's batch size (1.6384 at 512 px, batch 32), not at 3.28 ... 0.41; the command line says so."""
+    from bclib.gan import sweeps
+
+    params = load_params(PARAMS / "breakhis.yaml", [f"run.output_dir={tmp_path}"])
+    assert params.gan.gamma == "auto"
+    batch = [j for j in sweeps.sweep_jobs(params) if j.kind == "batch"]
+    assert [j.batch_size for j in batch] == [16, 32, 64, 128]
+    assert len({j.gamma for j in batch}) == 1 and batch[0].gamma == pytest.approx(0.0002 * 512**2 / 32)
+    for job in batch:  # the job's own command line reproduces the gamma it is planned at
+        sets = job.command()[job.command().index("--set"):job.command().index("--out")][1::2]
+        assert load_params(PARAMS / "breakhis.yaml", sets).gan.gamma_value == job.gamma
+    gamma = [j for j in sweeps.sweep_jobs(params) if j.kind == "gamma"]
+    assert {j.batch_size for j in gamma} == {32}
+    assert "GAN sweep batch: 16, 32, 64, 128 at gamma 1.6384 (fixed" in "\n".join(sweeps.describe_sweeps(params))
+
+
+def test_the_selection_is_a_configuration_the_sweep_trained(tmp_path):
+    """Best gamma (1, at batch 32) and best batch (16, at gamma 1.6384) come from different runs: the
+    selection is one run's (gamma, batch), never (1, 16), and the main GAN is trained with it."""
+    import json
+
+    from bclib.gan import sweeps
+
+    params = load_params(PARAMS / "breakhis.yaml", [f"run.output_dir={tmp_path}", "gan.gamma_sweep=[1, 5]",
+                                                    "gan.batch_sweep=[16, 64]"])
+    jobs = sweeps.sweep_jobs(params)
+    fids = {"gamma-1": 12.0, "gamma-5": 30.0, "batch-16": 10.0, "batch-64": 25.0}
+    for job in jobs:
+        job.out_dir.mkdir(parents=True)
+        fid = fids[job.name]
+        (job.out_dir / "metrics.jsonl").write_text(json.dumps({"kimg": 20, "fid": fid, "kid": fid / 100}) + "\n")
+    records = sweeps.sweep_records(jobs)
+    batch_table = sweeps.sweep_table(records, "batch")
+    assert list(batch_table["gamma"]) == [pytest.approx(1.6384)] * 2  # the table states the gamma held fixed
+    assert list(sweeps.sweep_table(records, "gamma")["batch size"]) == [32, 32]
+    choice = sweeps.select_configuration(records, jobs, tmp_path / sweeps.SELECTION_FILE)
+    trained = {(j.gamma, j.batch_size) for j in jobs}
+    assert (choice["gamma"], choice["batch_size"]) in trained
+    assert (choice["gamma"], choice["batch_size"]) == (pytest.approx(1.6384), 16)  # batch-16: lowest FID
+    assert choice["run"]["output"].endswith("batch-16")
+    chosen, _ = sweeps.selected_params(params)
+    assert (chosen.gan.gamma_value, chosen.gan.batch_size) == (choice["gamma"], 16)
+
+    fids.update({"gamma-1": 8.0})  # now the gamma point wins: gamma 1 at the profile's batch 32
+    (jobs[0].out_dir / "metrics.jsonl").write_text(json.dumps({"kimg": 20, "fid": 8.0, "kid": 0.08}) + "\n")
+    choice = sweeps.select_configuration(sweeps.sweep_records(jobs), jobs)
+    assert (choice["gamma"], choice["batch_size"]) == (1.0, 32)
+
+
 def test_bounded_critic_losses():
     real, fake = tf.constant([[2.0], [0.0]]), tf.constant([[-3.0], [1.0]])
     assert losses.critic_loss(real, fake, "hinge").numpy() == pytest.approx((0 + 1) / 2 + (0 + 2) / 2)

@@ -6,13 +6,25 @@ points can run in any order, in parallel, or on other machines (the command
 line of each job is ``bclib gan train --params P --set gan.<key>=<value> --out DIR``).
 A finished point is skipped when the sweep is run again.
 
+Each sweep changes one thing (issue #40). The gamma sweep runs at the profile's batch
+size; the batch sweep holds gamma fixed at the profile's *gamma point*
+(:func:`batch_sweep_gamma`: the profile's ``gan.gamma``, with ``auto`` resolved at the
+profile's own batch size, e.g. 0.0002 x 512^2 / 32 = 1.6384 for BreakHis), passed to
+each batch point as an explicit ``--set gan.gamma=...``. Left on ``auto``, the batch
+points would run at 3.28, 1.64, 0.82 and 0.41 (batch 16-128) and the batch sweep would
+change two things at once. Each table states the setting held fixed (a ``gamma``
+column in the batch table, a ``batch size`` column in the gamma table).
+
 A point of the batch sweep that repeats a point of the gamma sweep (the batch
 size of the profile at the profile's gamma) is not trained twice: the gamma
 point's run fills both tables' rows (``SweepJob.rows``).
 
 :func:`sweep_table` reduces each point to its best snapshot (lowest FID), in the
 layout of the paper's tables (kimg, gamma or batch, FID, KID, and the snapshot's
-folder name), and :func:`select_configuration` picks the setting used downstream.
+folder name), and :func:`select_configuration` picks the setting used downstream:
+the (gamma, batch size) of the one trained point, of either sweep, with the lowest FID,
+so the main GAN is trained with a configuration the sweep trained (never the best gamma
+of one sweep combined with the best batch of the other).
 That best snapshot is the point's *selected* snapshot (:mod:`bclib.gan.snapshots`):
 the trainer keeps it on disk whatever ``gan.keep_snapshots`` says, so every row of a
 table describes a generator that still exists.
@@ -88,6 +100,15 @@ class SweepJob:
         target = self.params.gan.total_kimg
         return bool(records) and records[-1]["kimg"] >= target - 1e-9
 
+    @property
+    def gamma(self) -> float:
+        """The R1/penalty weight this run trains at (``auto`` resolved)."""
+        return float(self.params.gan.gamma_value)
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.params.gan.batch_size)
+
     def is_complete(self) -> bool:
         """Trained to its length with the current parameters, code and data (see bclib.ledger)."""
         from ..ledger import is_done
@@ -95,11 +116,20 @@ class SweepJob:
         return is_done(self)
 
 
+def batch_sweep_gamma(params: Params) -> float:
+    """The gamma every point of the batch sweep trains at: the profile's gamma point, i.e. ``gan.gamma``
+    with ``auto`` resolved at the profile's own ``gan.batch_size`` (6 significant digits, so that the
+    ``--set gan.gamma=...`` of the job's command line gives the same number)."""
+    return float(f"{params.gan.gamma_value:.6g}")
+
+
 def sweep_jobs(params: Params, kinds=("gamma", "batch")) -> list[SweepJob]:
-    """One job per value of ``gan.gamma_sweep`` and ``gan.batch_sweep``; a batch point equal to a gamma
-    point (the profile's batch size, with the profile's gamma among the swept gammas) is that job's."""
+    """One job per value of ``gan.gamma_sweep`` (at the profile's batch size) and ``gan.batch_sweep`` (at
+    the fixed :func:`batch_sweep_gamma`); a batch point equal to a gamma point (the profile's batch size,
+    with the fixed gamma among the swept gammas) is that job's."""
     jobs: list[SweepJob] = []
     length = params.gan.sweep_kimg or params.gan.total_kimg
+    fixed_gamma = batch_sweep_gamma(params)
     for kind in kinds:
         values = params.gan.gamma_sweep if kind == "gamma" else params.gan.batch_sweep
         for value in values:
@@ -107,16 +137,36 @@ def sweep_jobs(params: Params, kinds=("gamma", "batch")) -> list[SweepJob]:
             point = params.model_copy(deep=True)
             point._source = params._source
             setattr(point.gan, key, value if kind == "gamma" else int(value))
+            held = []
+            if kind == "batch":  # one thing changes: gamma stays at the profile's gamma point
+                point.gan.gamma = fixed_gamma
+                held = [f"gan.gamma={fixed_gamma:g}"]
             point.gan.total_kimg = length
             point.gan.snapshot_kimg = min(params.gan.snapshot_kimg, length)
             same = next((j for j in jobs if j.params.gan == point.gan), None)
             if same is not None:
                 same.rows = same.table_rows + ((kind, value),)
                 continue
-            overrides = [f"gan.{key}={value:g}", f"gan.total_kimg={length:g}",
+            overrides = [f"gan.{key}={value:g}", *held, f"gan.total_kimg={length:g}",
                          f"gan.snapshot_kimg={min(params.gan.snapshot_kimg, length):g}"]
             jobs.append(SweepJob(kind, value, overrides, params.output_dir / "sweeps" / f"{kind}-{value:g}", point))
     return jobs
+
+
+def describe_sweeps(params: Params) -> list[str]:
+    """One line per sweep of the profile: its values and the setting it holds fixed (for ``bclib plan``)."""
+    gan, lines = params.gan, []
+    auto = f": gamma auto at the profile's batch size {gan.batch_size}" if gan.gamma == "auto" else ""
+    if gan.gamma_sweep:
+        lines.append(f"GAN sweep gamma: {', '.join(f'{v:g}' for v in gan.gamma_sweep)} at batch size "
+                     f"{gan.batch_size} (fixed).")
+    if gan.batch_sweep:
+        lines.append(f"GAN sweep batch: {', '.join(f'{v:g}' for v in gan.batch_sweep)} at gamma "
+                     f"{batch_sweep_gamma(params):g} (fixed{auto}).")
+    if lines:
+        lines.append("GAN selection: the (gamma, batch size) of the sweep run with the lowest FID, over both "
+                     "sweeps (a configuration the sweep trained).")
+    return lines
 
 
 def run_sweep_jobs(jobs: list[SweepJob], log: Callable[[str], None] = print) -> None:
@@ -132,19 +182,22 @@ def _targets(params: Params) -> Optional[list[str]]:
 
 
 def sweep_records(jobs: list[SweepJob]) -> pd.DataFrame:
-    """Every metrics record of every job, with its kind and value, plus the ``*_ranked`` scores."""
+    """Every metrics record of every job, with its kind and value, the gamma and batch size the run
+    trained at (``run_gamma``, ``run_batch``), plus the ``*_ranked`` scores."""
     rows = []
     for job in jobs:
         targets = _targets(job.params)
         for record in read_jsonl(job.out_dir / "metrics.jsonl"):
             ranked = ranked_scores(record, targets) if "fid" in record else {}
-            rows.extend({"kind": kind, "value": value, **record, **ranked} for kind, value in job.table_rows)
+            rows.extend({"kind": kind, "value": value, **record, **ranked,
+                         "run_gamma": job.gamma, "run_batch": job.batch_size} for kind, value in job.table_rows)
     return pd.DataFrame(rows)
 
 
 def sweep_table(records: pd.DataFrame, kind: str) -> pd.DataFrame:
-    """Per sweep value, the snapshot with the lowest target-class FID: kimg, value, FID, KID (+/- std),
-    precision, recall, SWD, N, the class(es) scored and the snapshot's folder name."""
+    """Per sweep value, the snapshot with the lowest target-class FID: kimg, value, the setting held fixed
+    (the gamma of a batch sweep, the batch size of a gamma sweep; when the records say it), FID, KID
+    (+/- std), precision, recall, SWD, N, the class(es) scored and the snapshot's folder name."""
     if "fid_ranked" not in records.columns:  # records made by hand or by an older hook: pooled scores
         records = records.assign(**{f"{k}_ranked": records.get(k) for k in RANKED},
                                  scored_on="all classes pooled")
@@ -157,9 +210,15 @@ def sweep_table(records: pd.DataFrame, kind: str) -> pd.DataFrame:
         values = best.get(f"{key}_ranked")
         return values.to_numpy() if values is not None else np.full(len(best), np.nan)
 
+    held = {}
+    if kind == "batch" and "run_gamma" in best.columns:
+        held = {"gamma": best["run_gamma"].astype(float).to_numpy()}
+    elif kind == "gamma" and "run_batch" in best.columns:
+        held = {"batch size": best["run_batch"].astype(int).to_numpy()}
     table = pd.DataFrame({
         "kimg": best["kimg"].to_numpy(),
         column: best["value"].to_numpy(),
+        **held,
         "FID": col("fid").astype(float),
         "KID": col("kid").astype(float),
         "KID std": col("kid_std").astype(float),
@@ -178,10 +237,17 @@ def sweep_table(records: pd.DataFrame, kind: str) -> pd.DataFrame:
 
 def select_configuration(records: pd.DataFrame, jobs: list[SweepJob], out_file: Optional[Path] = None,
                          note: str = "") -> dict:
-    """The gamma and the batch size with the lowest best-snapshot FID of the target class(es)
-    (KID breaks ties), written to ``out_file``."""
-    choice = {"criterion": "lowest FID over snapshots (KID breaks ties)", "note": note}
-    for kind, key in SWEEP_KEYS.items():
+    """The gamma and batch size of the trained sweep point with the lowest best-snapshot FID of the target
+    class(es) (KID breaks ties), over the points of both sweeps, written to ``out_file``.
+
+    The pair is always one run's (``run``): a gamma point's (its gamma, the profile's batch size) or a
+    batch point's (the fixed :func:`batch_sweep_gamma`, its batch size). Combining the best gamma of the
+    gamma sweep with the best batch of the batch sweep would pick a configuration nobody trained.
+    ``gamma_run`` and ``batch_run`` name the best point of each table, for reference."""
+    choice = {"criterion": "lowest FID over snapshots (KID breaks ties)", "note": note,
+              "rule": "the (gamma, batch size) of the sweep run with the lowest FID, over both sweeps"}
+    candidates = []
+    for kind in SWEEP_KEYS:
         table = sweep_table(records, kind) if (records["kind"] == kind).any() else pd.DataFrame()
         if table.empty:
             continue
@@ -189,9 +255,15 @@ def select_configuration(records: pd.DataFrame, jobs: list[SweepJob], out_file: 
         best = table.sort_values(["FID", "KID"]).iloc[0]
         choice["criterion"] = f"lowest FID of {best['scored on']} over snapshots (KID breaks ties)"
         job = next(j for j in jobs if (kind, best[column]) in j.table_rows)
-        choice[key] = float(best[column]) if kind == "gamma" else int(best[column])
         choice[f"{kind}_run"] = {"output": str(job.out_dir), "snapshot": best["snapshot"],
-                                 "kimg": float(best["kimg"]), "fid": float(best["FID"]), "kid": float(best["KID"])}
+                                 "kimg": float(best["kimg"]), "fid": float(best["FID"]), "kid": float(best["KID"]),
+                                 "gamma": job.gamma, "batch_size": job.batch_size}
+        candidates.append((float(best["FID"]), float(best["KID"]), job, best))
+    if candidates:
+        fid, kid, job, best = min(candidates, key=lambda c: (c[0], c[1]))
+        choice["gamma"], choice["batch_size"] = job.gamma, job.batch_size
+        choice["run"] = {"output": str(job.out_dir), "snapshot": best["snapshot"], "kimg": float(best["kimg"]),
+                         "fid": fid, "kid": kid, "gamma": job.gamma, "batch_size": job.batch_size}
     if out_file is not None:
         write_json_atomic(out_file, choice)
     return choice

@@ -160,6 +160,10 @@ def format_plan(params: Params) -> str:
                      f"{cost.disk_gb:.1f} GB |")
     lines.append(f"| **total** | {total.jobs} | {_hours(total.cpu_hours)} | {_hours(total.gpu_hours)} | "
                  f"{total.disk_gb:.1f} GB |")
+    if any(name.startswith("GAN sweep") for name in groups):
+        from ..gan.sweeps import describe_sweeps
+
+        lines += ["", *describe_sweeps(params)]
     lines += ["", f"CPU times: from figures measured on {t['measured_on']}, scaled by image size and by "
               "keras.io's relative backbone costs.",
               "GPU times: the CPU figures scaled by keras.io's GPU/CPU inference ratio per backbone, a rough "
