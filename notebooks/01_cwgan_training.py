@@ -43,7 +43,7 @@
 # that estimate well behaved. Training progress is counted in **kimg**: thousands
 # of real images shown to the critic.
 #
-# Two more ingredients matter when, as here, there are only a few thousand
+# Four more ingredients matter when, as here, there are only a few thousand
 # training images (see `docs/gan.md` for the reasons and the measurements):
 #
 # * the real profiles use a **hinge** critic loss. With R1, which only watches the
@@ -67,8 +67,11 @@
 # 2. we **check for memorisation**: a GAN that copies its training images would
 #    add nothing and could leak them.
 #
-# With the smoke profile the GAN is tiny and trains for a few kimg on synthetic
-# tiles, so the pictures stay blurry. The machinery is the same as for the
+# With the smoke profile the GAN is tiny and trains for a quarter of a kimg on
+# synthetic tiles, so its pictures stay colour noise: what you can watch here is the
+# machinery, not a GAN that has learnt tissue. (Measured: at 32 px, 3 kimg in about
+# a minute gives a pink-and-white palette close to stained tissue, still without
+# structure; exercise 4 below.) The machinery is the same as for the
 # paper-sized run (`params/breakhis.yaml`, 512×512 pixels, hundreds of kimg on a GPU).
 
 # %% [markdown]
@@ -315,7 +318,7 @@ write_json_table(probe, session.tables_dir / "01_critic_probe.json", selected)
 readable(probe)
 
 # %% [markdown]
-# Read this number with its context. A critic trained for a few kimg on synthetic
+# Read this number with its context. A critic trained for a quarter kimg on synthetic
 # tiles (the smoke profile) has not learned much about tissue, and with a handful
 # of training patients its features can even separate *patients* better than
 # classes, so on new patients a probe can do no better than the majority share
@@ -420,5 +423,7 @@ if gan.n_generate and to_generate:
 #    can come out negative, and why is that a good sign rather than a bug?
 # 3. The training set has 30% benign and 70% malignant images. How many generated
 #    images of each class would balance it?
-# 4. *Try next:* raise `gan.total_kimg` to 2 in a copy of the smoke profile and rerun.
-#    At which kimg do the fakes first carry the tiles' palette?
+# 4. *Try next:* in a copy of the smoke profile set `gan.resolution: 32`,
+#    `gan.total_kimg: 3`, `gan.snapshot_kimg: 1` and `gan.lr_g`/`gan.lr_d: 0.0003`, and
+#    rerun (about a minute of GAN training on 2 cores). At which snapshot do the fakes
+#    first carry the tiles' palette, and is there any structure yet?

@@ -91,12 +91,9 @@ if "google.colab" in sys.modules:
 params_path = "../params/smoke.yaml"
 
 # %%
-import matplotlib.pyplot as plt
-from matplotlib.lines import Line2D
-
 from bclib.data.index import dataset_is_synthetic
 from bclib.figures import label_provenance, save_figure
-from bclib.gan import sweeps
+from bclib.gan import report, sweeps
 from bclib.metrics.features import distance_name, features_note
 from bclib.notebook import readable, save_table, setup
 from bclib.reference import paper_table
@@ -136,32 +133,16 @@ provenance = f"{params.data.dataset} ({kind_of_data}) | {feature_note}"
 # a point per snapshot. Early snapshots usually score badly; look for the setting
 # whose curve goes lowest and stays there, not for a single lucky point. In the
 # bottom row, circles on solid lines are precision and crosses on dashed lines
-# recall. A run shorter than two snapshots draws a single point instead of a
-# curve: the smoke profile's sweep runs are that short, so here the figure shows
-# only where each setting ended, and the real profiles draw the curves.
+# recall. A run shorter than two snapshots has no curve: the smoke profile's sweep
+# runs are that short, so here the figure shows where each setting ended, with
+# the swept value on the x axis, and the real profiles draw the curves. Mind the
+# y axis: differences of a few units in a distance of several hundred are noise
+# at this size.
 
 # %%
 scored_on = records["scored_on"].dropna().iloc[0] if jobs and "scored_on" in records else "all classes"
-fig, axes = plt.subplots(3, 2, figsize=(11, 9), sharex="col") if kinds else (None, None)
-for col, kind in enumerate(kinds):
-    for i, (value, rows) in enumerate(records[records["kind"] == kind].groupby("value")):
-        axes[0, col].plot(rows["kimg"], rows["fid_ranked"], marker="o", label=f"{kind} {value:g}")
-        axes[1, col].plot(rows["kimg"], rows["kid_ranked"], marker="o", label=f"{kind} {value:g}")
-        axes[2, col].plot(rows["kimg"], rows["precision_ranked"], marker="o", color=f"C{i}", label=f"{kind} {value:g}")
-        axes[2, col].plot(rows["kimg"], rows["recall_ranked"], marker="x", linestyle="--", color=f"C{i}")
-    axes[0, col].set_title(f"{kind} sweep, scored on {scored_on}")
-    axes[0, col].set_ylabel(distance_name(params.metrics.features))
-    axes[1, col].set_ylabel(distance_name(params.metrics.features).replace("FD", "KD", 1).replace("FID", "KID"))
-    axes[2, col].set_ylabel("precision / recall")
-    axes[2, col].set_ylim(-0.05, 1.05)
-    axes[2, col].set_xlabel("kimg")
-    axes[0, col].legend(fontsize=8)
-    axes[2, col].legend(handles=[Line2D([], [], color="grey", marker="o", label="precision"),
-                                 Line2D([], [], color="grey", marker="x", linestyle="--", label="recall")],
-                        fontsize=8)
 if kinds:
-    fig.suptitle("GAN scores of each sweep run by training length (kimg)", fontsize=11)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig = report.sweep_figure(records, kinds, distance_name(params.metrics.features), scored_on)
     label_provenance(fig, provenance)
     save_figure(fig, "02_fid_kid_vs_kimg", session.output_dir)
 

@@ -550,3 +550,19 @@ def test_closest_pairs_show_each_training_tile_once_with_a_unit():
     assert len(fig.axes) == 6  # three distinct training tiles, not six copies of tile 0
     assert titles[0] == f"rms {1.0 / np.sqrt(32 * 32 * 3):.3f}" and "root-mean-square" in fig._suptitle.get_text()
     plt.close(fig)
+
+
+def test_a_sweep_of_single_snapshot_runs_is_drawn_against_the_swept_value_from_zero():
+    import matplotlib.pyplot as plt
+
+    from bclib.gan.report import sweep_figure
+
+    records = pd.DataFrame({"kind": ["gamma", "gamma"], "value": [1.0, 10.0], "kimg": [0.16, 0.16],
+                            "fid_ranked": [817.34, 817.26], "kid_ranked": [1.59, 1.58],
+                            "precision_ranked": [0.0, 0.0], "recall_ranked": [0.0, 0.0]})
+    fig = sweep_figure(records, ["gamma"], "FD (EfficientNet-Lite0)", "benign")
+    fd_axis = fig.axes[0]
+    assert [t.get_text() for t in fd_axis.get_xticklabels()] == ["1", "10"]
+    assert fd_axis.get_ylim()[0] == 0  # a 0.08 difference in 817 is not drawn as a ranking
+    assert "0.16 kimg" in fig.axes[2].get_xlabel()
+    plt.close(fig)

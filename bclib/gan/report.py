@@ -127,3 +127,56 @@ def closest_pairs(generated_u8: np.ndarray, training_u8: np.ndarray, table: pd.D
     fig.suptitle("rms: root-mean-square pixel difference at 32 x 32, values in [0, 1] (0 = identical)", fontsize=8)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
+
+
+def sweep_figure(records: pd.DataFrame, kinds: Sequence[str], distance: str, scored_on: str):
+    """Notebook 02's figure: each sweep point's FD/FID, KD/KID, precision and recall.
+
+    Runs with several snapshots draw one curve per swept value against kimg (look for the value whose curve goes
+    lowest and stays there). Runs of a single snapshot (the smoke profile's sweep) have no curve: then the
+    scores are drawn against the swept value itself, one point each, so that the x axis says something."""
+    from matplotlib.lines import Line2D
+
+    kernel = distance.replace("FD", "KD", 1).replace("FID", "KID")
+    curves = records.groupby(["kind", "value"])["kimg"].nunique().max() > 1
+    fig, axes = plt.subplots(3, len(kinds), figsize=(5.5 * len(kinds), 9), squeeze=False,
+                             sharex="col" if curves else False)
+    for col, kind in enumerate(kinds):
+        rows = records[records["kind"] == kind]
+        if curves:
+            for i, (value, run) in enumerate(rows.groupby("value")):
+                axes[0, col].plot(run["kimg"], run["fid_ranked"], marker="o", label=f"{kind} {value:g}")
+                axes[1, col].plot(run["kimg"], run["kid_ranked"], marker="o", label=f"{kind} {value:g}")
+                axes[2, col].plot(run["kimg"], run["precision_ranked"], marker="o", color=f"C{i}")
+                axes[2, col].plot(run["kimg"], run["recall_ranked"], marker="x", linestyle="--", color=f"C{i}")
+            axes[2, col].set_xlabel("kimg (thousands of real images shown)")
+            axes[0, col].legend(fontsize=8)
+        else:
+            last = rows.sort_values("kimg").groupby("value").tail(1).sort_values("value")
+            positions = np.arange(len(last))
+            for ax, column in zip(axes[:2, col], ("fid_ranked", "kid_ranked")):
+                ax.plot(positions, last[column], marker="o", linestyle=":")
+            axes[2, col].plot(positions, last["precision_ranked"], marker="o", linestyle=":", color="C0")
+            axes[2, col].plot(positions, last["recall_ranked"], marker="x", linestyle="--", color="C1")
+            for ax in axes[:, col]:
+                ax.set_xticks(positions, [f"{v:g}" for v in last["value"]])
+            kimg = last["kimg"].iloc[0] if len(last) else 0
+            axes[2, col].set_xlabel(f"{'gamma' if kind == 'gamma' else 'batch size'} "
+                                    f"(each run one snapshot, at {kimg:g} kimg)")
+        for ax in axes[:2, col]:
+            # From 0: a distance of several hundred drawn on a 1-unit axis makes noise look like a ranking.
+            ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]), top=ax.get_ylim()[1] * 1.1 if ax.get_ylim()[1] > 0 else 1)
+            ax.ticklabel_format(axis="y", useOffset=False, style="plain")
+        axes[0, col].set_title(f"{kind} sweep, scored on {scored_on}")
+        axes[0, col].set_ylabel(distance)
+        axes[1, col].set_ylabel(kernel)
+        axes[2, col].set_ylabel("precision / recall")
+        axes[2, col].set_ylim(-0.05, 1.05)
+        axes[2, col].legend(handles=[Line2D([], [], color="C0" if not curves else "grey", marker="o",
+                                            label="precision"),
+                                     Line2D([], [], color="C1" if not curves else "grey", marker="x",
+                                            linestyle="--", label="recall")], fontsize=8)
+    fig.suptitle("GAN scores of each sweep run" + (" by training length (kimg)" if curves else
+                                                   ": where each setting ended"), fontsize=11)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    return fig
