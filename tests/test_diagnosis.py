@@ -125,3 +125,32 @@ def test_patient_accuracy_table_puts_patients_beside_images():
     assert row["image_accuracy"] == pytest.approx(5 / 7)  # A: 0.55, 0.55 and 0.90 right; B: both right
     assert (table["patient_low"] <= table["patient_accuracy"]).all()
     assert (table["patient_accuracy"] <= table["patient_high"]).all()
+
+
+def test_patients_are_decided_at_the_runs_own_threshold(tmp_path):
+    """Issue #40: a run whose validation threshold is 0.3 calls each of patient C's images malignant
+    (p 0.35, 0.40, 0.45); a 0.5 cut on their mean (0.40) would call C benign. At the run's threshold the
+    mean rule agrees with the images, in the diagnosis table, the notebook's protocol table and McNemar."""
+    from bclib.evaluation.loading import Run
+    from bclib.evaluation.protocols import patient_diagnosis_table
+    from bclib.evaluation.uncertainty import patient_mcnemar
+
+    case = _frame([("C", "40X", "malignant", 0.35), ("C", "40X", "malignant", 0.40),
+                   ("C", "40X", "malignant", 0.45), ("D", "40X", "benign", 0.10), ("D", "40X", "benign", 0.20)])
+    case["pred"] = np.where(case["p_malignant"] > 0.3, "malignant", "benign")  # the run's image decisions
+    assert _decision(patient_diagnoses(case, CLASSES), "mean", "all", "C") == "benign"  # the 0.5 cut
+    table = patient_diagnoses(case, CLASSES, threshold=0.3)
+    for rule in ("mean", "vote"):
+        assert _decision(table, rule, "all", "C") == "malignant" and _decision(table, rule, "all", "D") == "benign"
+    assert patient_accuracy(case, CLASSES, "mean", threshold=0.3) == 1.0
+    assert patient_decisions(case, CLASSES, threshold=0.3).loc["C", "pred"] == "malignant"
+
+    record = {"classes": CLASSES, "split": "patient", "model": "m", "variant": "none", "seed": 0,
+              "decision_threshold": 0.3}
+    shown = patient_diagnosis_table(Run(tmp_path, record, case), n_resamples=20)
+    assert set(shown["mean_rule"]) == {1.0} and set(shown["vote_rule"]) == {1.0}
+    assert patient_mcnemar(case, case, CLASSES, threshold_a=0.3)["only_a_correct"] == 1  # each run its own
+
+    three = case.assign(p_other=0.0)  # more than two classes: the most probable class, threshold or not
+    assert _decision(patient_diagnoses(three, ["benign", "malignant", "other"], ["mean"], threshold=0.3),
+                     "mean", "all", "C") == "benign"

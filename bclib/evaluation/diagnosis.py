@@ -4,10 +4,20 @@ A pathologist diagnoses a patient, not a tile. Two rules turn image predictions
 into a patient decision:
 
 * ``mean`` - the class with the highest probability averaged over the patient's
-  images (ties: the class listed first);
+  images (ties: the class listed first); for two classes with the run's decision
+  threshold (``decision_threshold`` in ``run.json``, chosen on validation), the
+  second class when its mean probability exceeds that threshold, the first otherwise;
 * ``vote`` - the class predicted for most of the patient's images (majority
   vote on ``pred``); a tie between classes goes to the tied class with the
-  higher mean probability, and without probabilities to the one listed first.
+  higher mean probability (with a threshold: the class the ``mean`` rule decides),
+  and without probabilities to the one listed first.
+
+Patients are decided at the run's own operating point (issue #40): its images'
+``pred`` column applies the threshold chosen on validation
+(:mod:`bclib.train.decision`), and so does the ``mean`` rule when ``threshold`` is
+passed, so a patient whose every image is called malignant is not called benign by a
+0.5 cut on their mean. Without a threshold (``train.decision_threshold: argmax``, or
+more than two classes) both rules use the most probable class.
 
 Decisions are made per magnification (the images of one patient at one zoom, as
 BreakHis papers train one model per magnification) and pooled over all of a
@@ -23,7 +33,7 @@ Intervals for the accuracy are in :mod:`bclib.evaluation.uncertainty`.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -39,11 +49,15 @@ def has_probabilities(predictions: pd.DataFrame, class_names: Sequence[str]) -> 
     return all(f"p_{c}" in predictions for c in class_names)
 
 
-def decide(frame: pd.DataFrame, class_names: Sequence[str], keys: Sequence[str], rule: str) -> pd.DataFrame:
+def decide(frame: pd.DataFrame, class_names: Sequence[str], keys: Sequence[str], rule: str,
+           threshold: Optional[float] = None) -> pd.DataFrame:
     """One decision per (``keys``..., label) group of image rows under ``rule`` (``mean`` or ``vote``).
 
     Columns: the keys, ``label``, ``decision``, ``images``; groups in sorted order.
     The ``mean`` rule needs the ``p_<class>`` columns; ``vote`` counts ``pred``.
+    ``threshold`` (two classes only; None: the most probable class) is the run's decision threshold on
+    ``p(class_names[1])``: the mean rule decides ``class_names[1]`` when the mean exceeds it, as
+    :func:`bclib.train.decision.decide` does for one image.
     """
     if rule not in RULES:
         raise ValueError(f"unknown decision rule {rule!r} (expected one of {', '.join(RULES)})")
@@ -60,6 +74,9 @@ def decide(frame: pd.DataFrame, class_names: Sequence[str], keys: Sequence[str],
         # and go to the class listed first; a plain NumPy sum would let rounding break them.
         probabilities = pd.DataFrame(frame[[f"p_{c}" for c in class_names]].to_numpy(dtype=float))
         mean = probabilities.groupby(codes, sort=True).mean().to_numpy()
+        if threshold is not None and n_classes == 2:
+            # argmax over (threshold, mean p1): the second class exactly when its mean exceeds the threshold
+            mean = np.column_stack([np.full(n_groups, float(threshold)), mean[:, 1]])
     else:
         mean = np.zeros((n_groups, n_classes))  # no probabilities: ties go to the class listed first
     if rule == "mean":
@@ -101,9 +118,10 @@ def _at(predictions: pd.DataFrame, magnification: str) -> pd.DataFrame:
     return predictions[predictions["magnification"].astype(str) == str(magnification)]
 
 
-def _diagnose(named: pd.DataFrame, class_names: Sequence[str], rule: str, magnification: str) -> pd.DataFrame:
+def _diagnose(named: pd.DataFrame, class_names: Sequence[str], rule: str, magnification: str,
+              threshold: Optional[float] = None) -> pd.DataFrame:
     frame = _at(named, magnification)
-    decided = decide(frame.assign(patient=frame["patient"].astype(str)), class_names, ["patient"], rule)
+    decided = decide(frame.assign(patient=frame["patient"].astype(str)), class_names, ["patient"], rule, threshold)
     decided.insert(1, "magnification", magnification)
     decided["rule"] = rule
     decided["correct"] = decided["label"] == decided["decision"]
@@ -111,28 +129,28 @@ def _diagnose(named: pd.DataFrame, class_names: Sequence[str], rule: str, magnif
 
 
 def patient_diagnoses(predictions: pd.DataFrame, class_names: Sequence[str], rules: Sequence[str] = RULES,
-                      per_magnification: bool = True) -> pd.DataFrame:
+                      per_magnification: bool = True, threshold: Optional[float] = None) -> pd.DataFrame:
     """Patient decisions of a predictions table: one row per (rule, magnification, patient, true class).
 
     Columns ``patient``, ``magnification`` (a zoom such as ``40X``, or ``all`` for
     the pooled decision over all of the patient's images), ``label``,
     ``decision``, ``rule``, ``images`` and ``correct``. ``per_magnification=False``
-    gives the pooled rows only.
+    gives the pooled rows only. ``threshold``: the run's decision threshold (see :func:`decide`).
     """
     named = _with_patients(predictions)
     zooms = magnifications(named) if per_magnification else [ALL]
-    parts = [_diagnose(named, class_names, rule, zoom) for rule in rules for zoom in zooms]
+    parts = [_diagnose(named, class_names, rule, zoom, threshold) for rule in rules for zoom in zooms]
     return pd.concat(parts, ignore_index=True)
 
 
 def patient_accuracy(predictions: pd.DataFrame, class_names: Sequence[str], rule: str = "mean",
-                     magnification: str = ALL) -> float:
+                     magnification: str = ALL, threshold: Optional[float] = None) -> float:
     """Share of patients whose ``rule`` decision is their true class (at one magnification or ``all``).
 
     Patients are grouped by the ``patient`` column as it stands, so the cluster
     bootstrap's relabelled copies count as separate patients.
     """
-    decided = _diagnose(_with_patients(predictions), class_names, rule, magnification)
+    decided = _diagnose(_with_patients(predictions), class_names, rule, magnification, threshold)
     if decided.empty:
         raise ValueError(f"no patient has images at magnification {magnification}")
     return float(decided["correct"].mean())

@@ -64,7 +64,8 @@ def _diagnosis_rows(label: str, run: Run, rules: Sequence[str], n_resamples: int
                       "image_accuracy": estimate, "image_accuracy_low": low, "image_accuracy_high": high}
         return [row | {f"{r}_rule{s}": np.nan for r in rules for s in ("", "_low", "_high")} | {"note": NO_PATIENTS}]
     usable = [r for r in rules if r != "mean" or has_probabilities(run.predictions, run.classes)]
-    long = patient_accuracy_table(run.predictions, run.classes, usable, n_resamples, confidence, seed)
+    long = patient_accuracy_table(run.predictions, run.classes, usable, n_resamples, confidence, seed,
+                                  run.record.get("decision_threshold"))  # the images' operating point
     rows = []
     for zoom, part in long.groupby("magnification", sort=False):
         first = part.iloc[0]

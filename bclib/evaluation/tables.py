@@ -209,7 +209,9 @@ def mcnemar_table(runs: dict[str, Run], pairs: Sequence[tuple[str, str]]) -> pd.
     rows = []
     for a, b in pairs:
         try:
-            result = patient_mcnemar(runs[a].predictions, runs[b].predictions, runs[a].classes)
+            result = patient_mcnemar(runs[a].predictions, runs[b].predictions, runs[a].classes,
+                                     threshold_a=runs[a].record.get("decision_threshold"),
+                                     threshold_b=runs[b].record.get("decision_threshold"))
         except ValueError:
             raise ValueError(f"{a} and {b} were not scored on the same test images") from None
         rows.append({"a": a, "b": b, **result})
@@ -229,7 +231,9 @@ def paired_table(runs: dict[str, Run], pairs: Sequence[tuple[str, str]], n_resam
                 warnings.simplefilter("ignore", UserWarning)
                 diff = paired_bootstrap(ra.predictions, rb.predictions, statistic(measure, ra.classes),
                                         n_resamples, confidence, seed)
-            test = patient_mcnemar(ra.predictions, rb.predictions, ra.classes)
+            test = patient_mcnemar(ra.predictions, rb.predictions, ra.classes,
+                                   threshold_a=ra.record.get("decision_threshold"),
+                                   threshold_b=rb.record.get("decision_threshold"))
         except ValueError as exc:
             if "same test images" in str(exc):
                 raise ValueError(f"{a} and {b} were not scored on the same test images") from None

@@ -152,8 +152,9 @@ def mcnemar_test(correct_a, correct_b) -> dict:
 
 
 def patient_decisions(predictions: pd.DataFrame, class_names: Sequence[str],
-                      group: Optional[str] = "patient") -> pd.DataFrame:
-    """One decision per patient: the class with the highest mean probability over the patient's images.
+                      group: Optional[str] = "patient", threshold: Optional[float] = None) -> pd.DataFrame:
+    """One decision per patient: the class with the highest mean probability over the patient's images
+    (two classes with the run's decision ``threshold``: the second class when its mean exceeds it).
 
     Rows are keyed by (patient, true class); without patient ids each image is
     its own unit. Columns ``label``, ``pred``, ``images``, ``correct``.
@@ -164,7 +165,8 @@ def patient_decisions(predictions: pd.DataFrame, class_names: Sequence[str],
     frame = predictions.reset_index(drop=True)
     keys = frame[group].astype(str) if _has_groups(frame, group) else pd.Series(frame.index.astype(str))
     frame = frame.assign(_unit=keys.to_numpy())
-    decided = decide(frame, class_names, ["_unit"], "mean" if has_probabilities(frame, class_names) else "vote")
+    decided = decide(frame, class_names, ["_unit"], "mean" if has_probabilities(frame, class_names) else "vote",
+                     threshold)
     out = pd.DataFrame({"label": decided["label"].to_numpy(), "pred": decided["decision"].to_numpy(),
                         "images": decided["images"].to_numpy()},
                        index=pd.Index(decided["_unit"].to_numpy(), name=group or "unit"))
@@ -173,16 +175,19 @@ def patient_decisions(predictions: pd.DataFrame, class_names: Sequence[str],
 
 
 def patient_mcnemar(a: pd.DataFrame, b: pd.DataFrame, class_names: Sequence[str],
-                    group: Optional[str] = "patient") -> dict:
-    """Exact McNemar test on per-patient decisions of two runs scored on the same test images."""
+                    group: Optional[str] = "patient", threshold_a: Optional[float] = None,
+                    threshold_b: Optional[float] = None) -> dict:
+    """Exact McNemar test on per-patient decisions of two runs scored on the same test images, each run
+    deciding at its own threshold (``decision_threshold`` of its ``run.json``; None: most probable class)."""
     check_same_images(a, b)
-    da, db = patient_decisions(a, class_names, group), patient_decisions(b, class_names, group)
+    da = patient_decisions(a, class_names, group, threshold_a)
+    db = patient_decisions(b, class_names, group, threshold_b)
     return {"units": len(da), **mcnemar_test(da["correct"].to_numpy(), db["correct"].to_numpy())}
 
 
 def patient_accuracy_interval(predictions: pd.DataFrame, class_names: Sequence[str], rule: str = "mean",
                               magnification: str = ALL, n_resamples: int = 1000, confidence: float = 0.95,
-                              seed: int = 0) -> tuple[float, float, float]:
+                              seed: int = 0, threshold: Optional[float] = None) -> tuple[float, float, float]:
     """(estimate, low, high) of the patient-level diagnostic accuracy
     (:func:`bclib.evaluation.diagnosis.patient_accuracy`), patients resampled.
 
@@ -194,7 +199,7 @@ def patient_accuracy_interval(predictions: pd.DataFrame, class_names: Sequence[s
     # A patient's decision depends on that patient's images only, so resampling patients
     # resamples their decisions: decide once, then bootstrap the per-patient hits
     # (the same interval as re-deciding every resample, without re-deciding).
-    decided = patient_diagnoses(frame, class_names, [rule], per_magnification=False)
+    decided = patient_diagnoses(frame, class_names, [rule], per_magnification=False, threshold=threshold)
     if decided.empty:
         raise ValueError(f"no patient has images at magnification {magnification}")
     return bootstrap_interval(decided[["patient", "correct"]], lambda f: float(f["correct"].mean()),
@@ -202,9 +207,11 @@ def patient_accuracy_interval(predictions: pd.DataFrame, class_names: Sequence[s
 
 
 def patient_accuracy_table(predictions: pd.DataFrame, class_names: Sequence[str], rules: Sequence[str] = RULES,
-                           n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> pd.DataFrame:
+                           n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0,
+                           threshold: Optional[float] = None) -> pd.DataFrame:
     """Per rule and magnification (and ``all``): patients, patient-level accuracy with its bootstrap interval,
-    and beside it the image-level accuracy of the same images with its (patient-resampled) interval."""
+    and beside it the image-level accuracy of the same images with its (patient-resampled) interval.
+    ``threshold``: the run's decision threshold, which its images' ``pred`` already applies."""
     def image_accuracy(frame: pd.DataFrame) -> float:
         return float((frame["label"] == frame["pred"]).mean())
 
@@ -214,7 +221,7 @@ def patient_accuracy_table(predictions: pd.DataFrame, class_names: Sequence[str]
         image = bootstrap_interval(frame, image_accuracy, n_resamples, confidence, seed)
         for rule in rules:
             estimate, low, high = patient_accuracy_interval(frame, class_names, rule, zoom, n_resamples,
-                                                            confidence, seed)
+                                                            confidence, seed, threshold)
             rows.append({"rule": rule, "magnification": zoom, "patients": int(frame["patient"].nunique()),
                          "images": int(len(frame)), "patient_accuracy": estimate, "patient_low": low,
                          "patient_high": high, "image_accuracy": image[0], "image_low": image[1],
