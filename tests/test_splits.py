@@ -131,3 +131,31 @@ def test_folds_csv_fold_that_shares_a_patient_is_refused(breakhis_copy):
     with pytest.raises(UserError, match=f"fold 1 is not patient-disjoint: 1 patient.*{patient}"):
         make_split(index_breakhis(breakhis_copy), "folds", fold=1)
     make_split(index_breakhis(breakhis_copy), "folds", fold=2)  # the other folds are untouched
+
+
+@pytest.mark.parametrize("method", ["patient", "cv"])
+def test_every_magnification_is_tested_on_the_same_patients(breakhis_index, method):
+    """Issue #40: patients are split once, on every magnification, then filtered, so the 40X and the 400X
+    models of magnification_protocol per_magnification are tested (and validated) on the same patients:
+    the unfiltered split's, where the patient has images at that magnification. Some patients here lack
+    400X images (as a patient of the real archive may), which changes the groups a filter-first split sees."""
+    frame = breakhis_index.frame
+    patients = sorted(frame["patient"].unique())
+    no_400 = frame["patient"].isin(patients[::3]) & (frame["magnification"] == "400X")
+    index = DatasetIndex("breakhis", breakhis_index.root, breakhis_index.class_names,
+                         frame[~no_400].reset_index(drop=True))
+    for seed, fold in ((0, 1), (1, 3), (2, 5)):
+        full = make_split(index, method, seed=seed, fold=fold)
+
+        def patients_in(split, part):
+            return set(split.loc[split["part"] == part, "patient"])
+
+        for part in ("val", "test"):
+            by_zoom = {}
+            for zoom in ("40X", "400X"):
+                split = make_split(index, method, seed=seed, fold=fold, magnifications=[zoom])
+                assert set(split["magnification"]) == {zoom}
+                has_zoom = set(index.frame.loc[index.frame["magnification"] == zoom, "patient"])
+                by_zoom[zoom] = patients_in(split, part)
+                assert by_zoom[zoom] == patients_in(full, part) & has_zoom, (method, seed, part, zoom)
+            assert by_zoom["400X"] == by_zoom["40X"] - set(patients[::3]), (method, seed, part)

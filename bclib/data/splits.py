@@ -37,6 +37,12 @@ Four protocols:
 :func:`make_split` returns the index's frame with a ``part`` column; what a reader must know
 about the split (a patient set aside, a subtype too small for every part) is in
 ``split.attrs["notes"]`` (:func:`split_notes`).
+
+``magnifications`` filters *after* the split: the patients (or images, for ``image``) are divided once,
+on every magnification, and the rows at the other magnifications are dropped afterwards, so the models
+of ``magnification_protocol: per_magnification`` share their validation and test patients and the
+magnification table compares paired models. Filtering first let each magnification's images reshape the
+patient groups, and each magnification's model got other test patients.
 """
 
 from __future__ import annotations
@@ -290,14 +296,15 @@ def make_split(
 ) -> pd.DataFrame:
     """The index's frame with a ``part`` column (train / val / test; ``unused`` for rows a fold leaves out).
 
-    ``magnifications`` keeps only those BreakHis magnifications (before splitting). What a reader
-    must know about the split is in ``attrs["notes"]`` (:func:`split_notes`).
+    ``magnifications`` keeps only those BreakHis magnifications, *after* splitting: the patients are split
+    once, on the images of every magnification, so every magnification's model (``magnification_protocol:
+    per_magnification``) is validated and tested on the same patients and the magnification table compares
+    paired models (issue #40). What a reader must know about the split is in ``attrs["notes"]``
+    (:func:`split_notes`).
     """
     frame = index.frame
-    if magnifications:
-        frame = frame[frame["magnification"].isin(magnifications)]
-        if frame.empty:
-            raise UserError(f"{index.root}: no images at magnification(s) {', '.join(magnifications)}")
+    if magnifications and not frame["magnification"].isin(magnifications).any():
+        raise UserError(f"{index.root}: no images at magnification(s) {', '.join(magnifications)}")
     frame = frame.reset_index(drop=True)
     notes: list[str] = []
     if method == "patient" and index.dataset == "bach":
@@ -313,6 +320,11 @@ def make_split(
     else:
         raise UserError(f"unknown split '{method}' (expected patient, folds, cv or image)")
     split = frame.assign(part=part.to_numpy())
+    if magnifications:  # split first, then keep the magnifications: the same patients in every part
+        split = split[split["magnification"].isin(magnifications)].reset_index(drop=True)
+        notes.append("patients split on the images of every magnification, then data.magnifications kept: every "
+                     "magnification's model has the same validation and test patients (image counts in the other "
+                     "notes are over every magnification)")
     if method in ("cv", "image") and not index.has_patients:
         notes.append(f"split {method} on {index.dataset}: no patient ids, so each image is its own group "
                      "(an image-level split)")
