@@ -90,15 +90,26 @@ def record_job(job, status: str, wall_s: float, error: Optional[str] = None, key
     return record
 
 
-def run_in_process(jobs: Sequence, run: Callable, log: Callable[[str], None] = print) -> None:
+def run_in_process(jobs: Sequence, run: Callable, log: Callable[[str], None] = print,
+                   poll_s: float = 5.0) -> None:
     """Run ``jobs`` one after another in this process (what the notebooks do): a complete job is skipped,
     ``run(job)`` does the work of the others, and each finished one is recorded in its ledger. The batch
-    runner (:func:`bclib.runner.run_jobs`) runs the same jobs as commands, in parallel and in order."""
+    runner (:func:`bclib.runner.run_jobs`) runs the same jobs as commands, in parallel and in order.
+
+    Each job is trained holding its folder's lock (:mod:`bclib.joblock`): one that another live process is
+    running is waited for (one line naming its host and PID), then skipped if that process completed it."""
+    from .joblock import JobLock
+
     for number, job in enumerate(jobs, start=1):
         if job.is_complete():
             log(f"[{number}/{len(jobs)}] {job.name}: complete, skipped")
             continue
-        log(f"[{number}/{len(jobs)}] {job.name}: training")
-        started = time.time()
-        run(job)
-        record_job(job, "ok", time.time() - started)
+        with JobLock(job.out_dir, job.name) as lock:
+            lock.wait(lambda message: log(f"[{number}/{len(jobs)}] {message}"), poll_s=poll_s)
+            if job.is_complete():  # finished by the process we waited for
+                log(f"[{number}/{len(jobs)}] {job.name}: completed by another process, skipped")
+                continue
+            log(f"[{number}/{len(jobs)}] {job.name}: training")
+            started = time.time()
+            run(job)
+            record_job(job, "ok", time.time() - started)

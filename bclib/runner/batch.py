@@ -15,6 +15,10 @@ class JobsFailed(UserError):
     """Some jobs failed; the message lists them and where their logs are."""
 
 
+class JobsBusy(UserError):
+    """Some jobs are being run by another process (their folder lock is held); they were not started twice."""
+
+
 def run_batch(params_file, overrides: Sequence[str] = (), parallel: int = 1, executor: Optional[str] = None,
               force: bool = False, notebooks: bool = True, only: Optional[Sequence[str]] = None,
               log: Callable[[str], None] = print) -> dict:
@@ -37,13 +41,22 @@ def run_batch(params_file, overrides: Sequence[str] = (), parallel: int = 1, exe
     finally:
         pool.shutdown(wait=True)
     failed = [r for r in records if r["status"] == "failed"]
-    if notebooks and not failed:
+    busy = [r for r in records if r["status"] == "busy"]
+    if notebooks and not failed and not busy:
         return run_notebooks(resolved, only=only, log=log, jobs=records)
-    manifest = {"profile": params.profile, "params_file": str(resolved), "status": "failed" if failed else "ok",
+    status = "failed" if failed else "busy" if busy else "ok"
+    manifest = {"profile": params.profile, "params_file": str(resolved), "status": status,
                 "wall_s": round(time.time() - started, 2), "jobs": records, "notebooks": []}
     write_json_atomic(params.output_dir / "manifest.json", manifest)
     if failed:
         lines = "; ".join(f"{r['name']}: {r.get('error', 'failed')} (log: {r['output']}/job.log)" for r in failed[:5])
         raise JobsFailed(f"{len(failed)} of {len(records)} job(s) failed, the others finished: {lines}"
                          + (" ..." if len(failed) > 5 else "") + "; rerun the same command to redo only these")
+    if busy:
+        holder = busy[0].get("holder") or {}
+        who = f"host {holder.get('host', '?')}, PID {holder.get('pid', '?')}"
+        raise JobsBusy(f"{len(busy)} of {len(records)} job(s) are being run by another process "
+                       f"(e.g. {busy[0]['name']}: {who}) and were not started twice; the others are done. "
+                       "Rerun the same command once that run has finished"
+                       + (" (the notebooks were not run)" if notebooks else ""))
     return manifest

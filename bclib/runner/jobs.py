@@ -12,6 +12,14 @@ skipped (keys and manifests: :mod:`bclib.ledger`), so rerunning a batch (after a
 interruption, a failure or a change) redoes exactly what is missing, failed or
 out of date.
 
+**One run per folder.** A job runs only while it holds its folder's lock
+(:mod:`bclib.joblock`, taken here before it is submitted, removed when it ends):
+a job another live process is running is ``busy`` (not run, its folder and ledger
+untouched, one line naming the holder's host and PID), and so is a job that
+depends on it; a lock left by a dead process on this host is taken over. With
+the lock held, completeness is checked again, so a job another batch finished a
+moment ago is skipped rather than trained twice.
+
 **Where jobs run.** Every job runs as ``python -m bclib.cli ...`` in a
 subprocess, so one job's TensorFlow state never leaks into another, a crashing
 job cannot take the batch down, and a Dask worker needs nothing but the same
@@ -33,6 +41,7 @@ from typing import Callable, Optional, Sequence
 
 from ..backend import QUIET_ENVIRONMENT
 from ..errors import UserError
+from ..joblock import JobLock, holder_text
 from ..ledger import GAN_CODE, is_done, job_key, record_job
 
 # ---------------------------------------------------------------------------
@@ -220,7 +229,7 @@ class Progress:
 
     def __init__(self, total: int, parallel: int, log: Callable[[str], None]):
         self.total, self.parallel, self.log = total, max(1, parallel), log
-        self.counts = {"ok": 0, "running": 0, "failed": 0, "skipped": 0}
+        self.counts = {"ok": 0, "running": 0, "failed": 0, "skipped": 0, "busy": 0}
         self.walls: list[float] = []
         self.started = time.time()
 
@@ -233,11 +242,12 @@ class Progress:
             self.counts[event] += 1
             if wall_s is not None and event == "ok":
                 self.walls.append(wall_s)
-        left = self.total - self.counts["ok"] - self.counts["failed"] - self.counts["skipped"]
+        left = self.total - self.counts["ok"] - self.counts["failed"] - self.counts["skipped"] - self.counts["busy"]
         estimate = (f", ~{_clock(sum(self.walls) / len(self.walls) * left / self.parallel)} left"
                     if self.walls and left else "")
         c = self.counts
-        self.log(f"[{c['ok']} done, {c['running']} running, {c['failed']} failed, {c['skipped']} skipped of "
+        busy = f", {c['busy']} busy elsewhere" if c["busy"] else ""
+        self.log(f"[{c['ok']} done, {c['running']} running, {c['failed']} failed, {c['skipped']} skipped{busy} of "
                  f"{self.total} | {_clock(time.time() - self.started)} elapsed{estimate}] {name}: {event}"
                  + (f" ({wall_s:.1f} s)" if wall_s is not None else "") + (f" - {note}" if note else ""))
 
@@ -250,7 +260,9 @@ def run_jobs(jobs: Sequence, executor: futures.Executor, parallel: int = 1, forc
     dependency failed is ``failed`` without running; the others run as soon as
     their dependencies are done (``graphlib``'s topological order), at most
     ``parallel`` at a time here (a Dask cluster schedules on its own workers).
-    A cycle is refused before anything runs.
+    A cycle is refused before anything runs. A job whose folder lock another live
+    process holds is ``busy`` (not run, nothing of it written), as is every job
+    that depends on it (see the module notes).
     """
     names = [job.name for job in jobs]
     if len(set(names)) != len(names):
@@ -273,32 +285,64 @@ def run_jobs(jobs: Sequence, executor: futures.Executor, parallel: int = 1, forc
             progress.update(job.name, "skipped")
     ready: list[str] = []  # dependencies done, not started yet
     running: dict[futures.Future, tuple] = {}
-    while order.is_active():
-        ready += order.get_ready()
-        for name in list(ready):
-            job = by_name[name]
-            failed = [d for d in job.depends_on if results[d]["status"] == "failed"]
-            if name in results or failed:  # skipped, or not runnable
-                if name not in results:
-                    error = f"not run: depends on failed job {failed[0]}"
-                    results[name] = {"name": name, "status": "failed", "error": error, "output": str(job.out_dir)}
-                    progress.update(name, "failed", note=error)
-                ready.remove(name)
-                order.done(name)
-            elif len(running) < max(1, parallel):
-                key = job_key(job)  # computed now: inputs made by dependencies exist only now
-                spec = JobSpec(job.name, tuple(tuple(c) for c in job.commands()), str(job.out_dir), key)
-                running[executor.submit(execute, spec)] = (job, key)
-                progress.update(job.name, "running")
-                ready.remove(name)
-        if not running:
-            continue  # everything ready was settled without running: the next ones may be ready now
-        finished, _ = futures.wait(list(running), return_when=futures.FIRST_COMPLETED)
-        for future in finished:
-            job, key = running.pop(future)
-            results[job.name] = _settle(job, key, future, progress)
-            order.done(job.name)
+    try:
+        while order.is_active():
+            ready += order.get_ready()
+            for name in list(ready):
+                job = by_name[name]
+                failed = [d for d in job.depends_on if results[d]["status"] in ("failed", "busy")]
+                if name in results or failed:  # skipped, or not runnable
+                    if name not in results:
+                        status = results[failed[0]]["status"]
+                        error = (f"not run: depends on failed job {failed[0]}" if status == "failed" else
+                                 f"not run: depends on job {failed[0]}, running in another process")
+                        results[name] = {"name": name, "status": status, "error": error, "output": str(job.out_dir)}
+                        progress.update(name, status, note=error)
+                    ready.remove(name)
+                    order.done(name)
+                elif len(running) < max(1, parallel):
+                    ready.remove(name)
+                    lock = JobLock(job.out_dir, job.name)
+                    holder = lock.acquire(log)
+                    if holder is not None or (not force and is_done(job)):
+                        # busy: another live process runs it; done: another batch finished it since we looked
+                        lock.release()
+                        results[name] = _not_run(job, holder, progress)
+                        order.done(name)
+                        continue
+                    try:
+                        key = job_key(job)  # computed now: inputs made by dependencies exist only now
+                        spec = JobSpec(job.name, tuple(tuple(c) for c in job.commands()), str(job.out_dir), key)
+                        running[executor.submit(execute, spec)] = (job, key, lock)
+                    except BaseException:
+                        lock.release()
+                        raise
+                    progress.update(job.name, "running")
+            if not running:
+                continue  # everything ready was settled without running: the next ones may be ready now
+            finished, _ = futures.wait(list(running), return_when=futures.FIRST_COMPLETED)
+            for future in finished:
+                job, key, lock = running.pop(future)
+                try:
+                    results[job.name] = _settle(job, key, future, progress)
+                finally:
+                    lock.release()
+                order.done(job.name)
+    finally:  # interrupted (Ctrl-C, an error here): no lock of ours outlives this call
+        for _, _, lock in running.values():
+            lock.release()
     return [results[name] for name in names]
+
+
+def _not_run(job, holder: Optional[dict], progress: "Progress") -> dict:
+    """The result of a job left alone: ``busy`` (its lock held by ``holder``) or ``skipped`` (complete)."""
+    record = {"name": job.name, "output": str(job.out_dir)}
+    if holder is None:
+        progress.update(job.name, "skipped", note="completed by another process")
+        return record | {"status": "skipped"}
+    note = f"running in another process ({holder_text(holder)}), not started twice"
+    progress.update(job.name, "busy", note=note)
+    return record | {"status": "busy", "error": note, "holder": holder}
 
 
 def _settle(job, key: str, future: futures.Future, progress: "Progress") -> dict:
