@@ -49,9 +49,12 @@
 # four classes). A score pooled over both classes would mostly measure the majority
 # class, which the GAN is not used for.
 #
-# The paper sweeps the penalty weight **gamma** (its Table 8) and the **batch size**
-# (its Table 9) and keeps the pair with the lowest scores. Here each sweep point is
-# an independent training run with its own output folder, so the points can also
+# The paper sweeps the penalty weight **gamma** (its Table 8) and the **batch
+# size** (its Table 9). Each sweep changes one thing: the gamma sweep runs at
+# the profile's batch size, and the batch sweep at the profile's gamma
+# (`gamma: auto` worked out at that batch size, 1.6384 for BreakHis; each
+# table shows the value held fixed). We keep the gamma and batch size of the
+# run with the lowest scores. Here each sweep point is an independent training run with its own output folder, so the points can also
 # run in parallel (see the README). With the smoke profile the grid is reduced and
 # the runs are a fraction of a kimg long, so the numbers show the method at work,
 # not real quality. Offline there are no InceptionV3 weights, so the smoke profile
@@ -179,8 +182,10 @@ paper_table("table9_batch_sweep")
 
 # %% [markdown]
 # ## 4. The selection used downstream
-# We keep the gamma and the batch size with the lowest FID of the generated
-# class (KID breaks ties) and write them to `gan_selection.json`. Notebook 01 reads
+# We keep the gamma and batch size of the one sweep run, from either table,
+# with the lowest FID of the generated class (KID breaks ties), so the main
+# GAN is trained with a configuration the sweep actually trained. We write
+# them to `gan_selection.json`. Notebook 01 reads
 # it through `sweeps.selected_params` and trains the main GAN with that gamma and
 # batch size. With runs this short the choice is close to arbitrary, whatever
 # the features; with the real profile it is the paper's procedure.

@@ -312,9 +312,12 @@ baseline = choices["best baseline"].best_seed if choices["best baseline"] else N
 # * `difference` [`low`, `high`]: accuracy of a minus accuracy of b, with a 95%
 #   interval from resampling patients and scoring both runs on the same
 #   resample. An interval that contains 0 means the data cannot tell them apart.
-# * McNemar's exact test on one decision per patient (the class with the highest
-#   mean probability over the patient's images): `only_a_correct` and
-#   `only_b_correct` count *patients*, and `mcnemar_p` is its p-value.
+# * McNemar's exact test on one decision per patient (the patient's mean
+#   probability compared with the run's decision threshold, the one its images
+#   use): `only_a_correct` and `only_b_correct` count *patients*, and `mcnemar_p`
+#   is its p-value. The two can disagree: a difference in images can come
+#   entirely from patients both runs decide the same way (0/0 discordant
+#   patients), because a patient's decision rests on the mean of many images.
 
 # %%
 named = {r.name: r for r in runs}
@@ -543,9 +546,10 @@ else:
 # %% [markdown]
 # ## 8. Diagnosing patients, not tiles
 # A pathologist gives one diagnosis per patient, so here the images of each test
-# patient are turned into one decision: either the class with the highest
-# probability averaged over the patient's images (`mean`), or the class most of
-# the images are predicted as (`vote`). Each patient-level accuracy sits beside
+# patient are turned into one decision: either the probability averaged over
+# the patient's images, compared with the run's decision threshold (the images'
+# operating point; the most probable class when there are more than two classes)
+# (`mean`), or the class most of the images are predicted as (`vote`). Each patient-level accuracy sits beside
 # the image-level accuracy of the same images, with patient-bootstrap intervals;
 # with few patients those intervals are wide. BACH has no patient ids, so its
 # row is image-level only.
@@ -572,7 +576,10 @@ readable(diagnosis_shown)
 # tile (tissue architecture) and a 400X tile (single nuclei) are different
 # problems. Here the same two runs are scored on each magnification's share of
 # their test images, side by side. With `data.magnification_protocol:
-# per_magnification` a profile trains one model per magnification instead, and
+# per_magnification` a profile trains one model per magnification instead, all
+# on one split of the patients (made on every magnification before one
+# magnification's images are kept), so the models are compared on the same test
+# patients, and
 # with `data.split: folds` and `data.folds: [1, 2, 3, 4, 5]` it repeats every run
 # on each of the five patient-wise folds; the table below then gives the mean and
 # the standard deviation across folds, the field's usual summary.
