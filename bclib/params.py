@@ -271,12 +271,6 @@ class MetricsParams(_Section):
     swd_patches: int = Field(128, ge=1, le=4096, description="SWD: 7x7 neighbourhoods per image and pyramid level.")
 
 
-# The built-in models and fusion models of bclib.catalogue (which needs no TensorFlow), under their old
-# names for code that imports them; validation reads the catalogue itself, so registered models count too.
-KNOWN_MODELS = tuple(e.name for e in catalogue.BUILT_IN)
-FUSION_MODELS = tuple(e.name for e in catalogue.BUILT_IN if e.kind == "fusion")
-
-
 def _known_models(names: list[str]) -> list[str]:
     known = catalogue.model_names()
     unknown = [n for n in names if n not in known]
@@ -390,6 +384,11 @@ class EvalParams(_Section):
     pretraining_seeds: Optional[list[int]] = Field(
         None, description="Seeds of the pretraining comparison (null: train.seeds); its interval resamples them "
                           "as well as the test patients, so three or more give it a seed-aware width.")
+    primary_endpoint: Literal["patient_level_rate", "balanced_accuracy", "roc_auc", "accuracy"] = Field(
+        "patient_level_rate",
+        description="The primary endpoint of the cWGAN effect table (notebook 05), declared before the runs: its "
+                    "rows are marked primary, the other measures secondary; all verdicts are Holm-adjusted over "
+                    "counts of cWGAN images x measures. patient_level_rate becomes accuracy without patient ids.")
     tta: bool = Field(
         False, description="Notebook 05 also re-predicts the test images of the proposed model and the best "
                            "baseline over the eight dihedral views (test-time augmentation) and reports accuracy "

@@ -121,7 +121,6 @@ def test_keras_builders_agree_with_the_catalogue(twin):
     from bclib.models.encoders import ENCODERS
     from bclib.models.gap_fusion import GAP_DEFAULT_THIRD
     from bclib.models.registry import FUSION_BUILDERS
-    from bclib.params import KNOWN_MODELS
 
     used = {b for e in catalogue.entries() if not e.encoder for b in e.backbones}
     assert used == set(BACKBONES), "every backbone a model uses has a Keras builder, and no other"
@@ -132,6 +131,6 @@ def test_keras_builders_agree_with_the_catalogue(twin):
     assert set(FUSION_BUILDERS) == set(catalogue.fusion_models())
     assert {b for b, _, _ in FUSION_TAPS} == set(catalogue.entry("proposed").backbones)
     assert (*GAP_BACKBONES, GAP_DEFAULT_THIRD) == catalogue.entry("proposed-gap").backbones
-    assert set(KNOWN_MODELS) == set(catalogue.model_names()) - {TWIN}  # the built-in names, kept for importers
+    assert {e.name for e in catalogue.BUILT_IN} == set(catalogue.model_names()) - {TWIN}
     model = build_model(TWIN, 2, 32, "none")  # the one registered entry is enough to build it
     assert model.name == f"baseline_{TWIN}" and model.get_layer("trunk").get_layer("mobilenet") is not None

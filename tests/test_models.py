@@ -12,16 +12,18 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+from bclib import catalogue  # noqa: E402
 from bclib.errors import UserError  # noqa: E402
 from bclib.models import (  # noqa: E402
     BACKBONES,
-    MODEL_NAMES,
     BackbonePreprocess,
     build_model,
     calibrate_untrained_batchnorm,
     trunk_and_top,
 )
 from helpers import TINY_TRAIN, breast_dir  # noqa: E402
+
+BUILT_IN_NAMES = [e.name for e in catalogue.BUILT_IN]  # the catalogue is the one list of model names
 
 REFERENCE = {
     "caffe": keras.applications.vgg16.preprocess_input,
@@ -121,7 +123,7 @@ def _real_size_encoder(name: str) -> bool:
 
 # proposed-gap: test_gap_fusion.py. The real-size foundation encoders (ViT-L, 300M random weights, ~40 s each to
 # build) share every line of this path with vit-tiny; their sizes are checked without building them below.
-@pytest.mark.parametrize("name", [n for n in MODEL_NAMES if n != "proposed-gap" and not _real_size_encoder(n)])
+@pytest.mark.parametrize("name", [n for n in BUILT_IN_NAMES if n != "proposed-gap" and not _real_size_encoder(n)])
 def test_every_model_builds_and_trains_its_top_only(name):
     keras.utils.set_random_seed(0)
     model = build_model(name, 4, 96, "none")
@@ -143,7 +145,7 @@ def test_every_model_builds_and_trains_its_top_only(name):
     np.testing.assert_allclose(np.asarray(model(images)), np.asarray(top(trunk(images))), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", [n for n in MODEL_NAMES if _real_size_encoder(n)])
+@pytest.mark.parametrize("name", [n for n in BUILT_IN_NAMES if _real_size_encoder(n)])
 def test_real_size_encoders_are_catalogued_with_their_presets_embedding_size(name):
     from bclib import catalogue
     from bclib.models.encoders import ENCODERS
@@ -236,12 +238,6 @@ def test_fine_tuning_keeps_the_first_stages_augmentation_and_class_weights(tmp_p
     assert [stage for stage, _ in fits] == [1, 2]
     assert fits[0][1] is not None and fits[1][1] == fits[0][1]  # the same class weights in both stages
     assert augmenters == [0]  # stage 1 used stored offline copies; stage 2 augments its images per batch
-
-
-def test_parameter_schema_knows_exactly_the_registry_names():
-    from bclib.params import KNOWN_MODELS
-
-    assert list(KNOWN_MODELS) == MODEL_NAMES
 
 
 MIRRORED_SCRIPT = """

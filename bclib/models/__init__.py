@@ -21,12 +21,12 @@ from .fine_tuning import unfreeze_for_fine_tuning
 from .fusion import FINE_TUNE_FROZEN, FUSION_TAPS, build_proposed, proposed_top, proposed_trunk
 from .gap_fusion import GAP_BACKBONES, GAP_THIRD_CHOICES, build_proposed_gap, gap_top, gap_trunk
 from .head import classification_head, compose
-from .registry import MODEL_NAMES, build_model, build_top, build_trunk, model_label, trunk_and_top
+from .registry import build_model, build_top, build_trunk, model_label, trunk_and_top
 
 __all__ = [
     "BACKBONES", "Backbone", "BackbonePreprocess", "backbone_model", "baseline_top", "baseline_trunk",
     "build_baseline", "calibrate_untrained_batchnorm", "unfreeze_for_fine_tuning", "FINE_TUNE_FROZEN",
     "FUSION_TAPS", "build_proposed", "proposed_top", "proposed_trunk", "GAP_BACKBONES",
     "GAP_THIRD_CHOICES", "build_proposed_gap", "gap_top", "gap_trunk", "classification_head", "compose",
-    "MODEL_NAMES", "build_model", "build_top", "build_trunk", "model_label", "trunk_and_top",
+    "build_model", "build_top", "build_trunk", "model_label", "trunk_and_top",
 ]

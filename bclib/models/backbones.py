@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import catalogue
 from ..backend import keras as _keras
 from ..errors import UserError
 from .efficientnet_lite import FEATURES_LAYER as _LITE_FEATURES
@@ -90,7 +89,6 @@ def _lite0_backbone(input_size: int, weights: str):
 
 # Backbones keras.applications does not have, built by bclib (their weights resolve offline).
 BCLIB_BUILT = {"EfficientNetLite0": _lite0_backbone}
-MODEL_NAMES = [e.name for e in catalogue.BUILT_IN]  # the built-in models, for code that imported the old list
 
 
 def _weights_argument(weights: str):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from .. import catalogue
 from ..errors import UserError
-from .backbones import MODEL_NAMES  # noqa: F401  re-exported: the built-in names build_model accepts
 from .baselines import baseline_top, baseline_trunk
 from .encoders import encoder_trunk
 from .fusion import proposed_top, proposed_trunk
