@@ -113,3 +113,180 @@ def test_per_magnification_models_are_rows_of_their_own():
     table = gan_effect_table(runs, "breakhis", measures=["patient_level_rate"], n_resamples=100)
     assert table.set_index("protocol")["difference"].to_dict() == {
         "cv folds 1, 2, 100X model": pytest.approx(0.0), "cv folds 1, 2, 40X model": pytest.approx(0.25)}
+
+
+# Issue #40 item 3: intervals that count what varies (patients shared by folds, seeds, GAN seeds) and a
+# declared primary endpoint with Holm-adjusted verdicts.
+
+CLASSES = ["benign", "malignant"]
+
+
+def _graded(variant, correct, fold=1, seed=0, prefix="p", gan_seed=None, eval_section=None):
+    """A run on ``len(correct) / 4`` patients of four images each (alternating classes); ``correct[i]`` says
+    whether image i is right."""
+    correct = np.asarray(correct, bool)
+    labels = np.repeat(np.arange(len(correct) // 4) % 2, 4)
+    predicted = np.where(correct, labels, 1 - labels)
+    frame = pd.DataFrame({"path": [f"{prefix}-img{i}" for i in range(len(labels))],
+                          "patient": np.repeat([f"{prefix}{k}" for k in range(len(labels) // 4)], 4),
+                          "label": [CLASSES[v] for v in labels], "pred": [CLASSES[v] for v in predicted],
+                          "p_malignant": predicted.astype(float)})
+    frame["p_benign"] = 1 - frame["p_malignant"]
+    record = {"model": "proposed", "variant": variant, "seed": seed, "split": "cv", "fold": fold,
+              "classes": CLASSES, "gan_seed": gan_seed if "cwgan" in variant else None,
+              "params": {"data": {"folds": [1, 2, 3]}, **({"eval": eval_section} if eval_section else {})}}
+    return Run(Path("."), record, frame)
+
+
+def _width(effect):
+    return effect["high"] - effect["low"]
+
+
+def _per_fold_independent(pairs, n_resamples, confidence=0.95, seed=0):
+    """The interval before issue #40: each fold's test patients drawn on their own, seeds fixed."""
+    from collections import defaultdict
+
+    from bclib.evaluation.scores import statistic
+    from bclib.evaluation.uncertainty import clusters, percentile_interval, resample_clusters
+
+    by_fold = defaultdict(list)
+    for key, (a, b) in pairs.items():
+        by_fold[key[0]].append((a.predictions, b.predictions))
+    score, rng, draws = statistic("accuracy", CLASSES), np.random.default_rng(seed), []
+    for _ in range(n_resamples):
+        differences = []
+        for runs in by_fold.values():
+            groups = clusters(runs[0][0])
+            picked = rng.integers(0, len(groups), len(groups))
+            differences += [score(resample_clusters(a, groups, picked)) - score(resample_clusters(b, groups, picked))
+                            for a, b in runs]
+        draws.append(np.mean(differences))
+    return percentile_interval(np.asarray(draws), confidence)
+
+
+def test_identical_arms_give_zero_and_the_interval_widens_with_the_spread_between_seeds():
+    """(a) Two folds of two seeds. Without GAN images every run is right on half the images; with them seed 0
+    gets ``m`` more images right and seed 1 ``m`` more wrong: the mean effect is 0 on every draw of patients,
+    so only resampling the seeds within each fold shows how much the trainings disagree."""
+    base = np.tile([True, False], 40)  # 20 patients, half of each one's images right
+
+    def pairs(m):
+        up, down = base.copy(), base.copy()
+        up[np.flatnonzero(~base)[:m]] = True
+        down[np.flatnonzero(base)[:m]] = False
+        return {(fold, seed): (_graded("cwgan", moved, fold, seed, prefix=f"f{fold}p"),
+                               _graded("none", base, fold, seed, prefix=f"f{fold}p"))
+                for fold in (1, 2) for seed, moved in ((0, up), (1, down))}
+
+    same, some, more = (pooled_difference(pairs(m), "accuracy", n_resamples=300) for m in (0, 8, 24))
+    assert same["difference"] == 0 and same["low"] == 0 == same["high"] and same["p_value"] == 1
+    assert all(abs(e["difference"]) < 1e-12 and e["low"] < 0 < e["high"] for e in (some, more))
+    assert 0 < _width(some) < _width(more) and _width(more) > 0.25  # 2 x 24/80 = 0.6 between the seeds
+    assert (more["folds"], more["seeds"], more["gan_seeds"], more["pairs"], more["units"]) == (2, 2, 1, 4, 40)
+
+
+def test_gan_seeds_recorded_by_the_runs_are_resampled_within_each_fold():
+    """Two GANs per fold, one classifier seed: one GAN's images fix 16 images, the other's break 16. Without
+    resampling the GAN seeds every draw would average them to exactly 0."""
+    base = np.tile([True, False], 40)
+    up, down = base.copy(), base.copy()
+    up[np.flatnonzero(~base)[:16]] = True
+    down[np.flatnonzero(base)[:16]] = False
+    runs = [_graded("none", base, fold, prefix=f"f{fold}p") for fold in (1, 2)]
+    runs += [_graded("cwgan", moved, fold, prefix=f"f{fold}p", gan_seed=g)
+             for fold in (1, 2) for g, moved in ((0, up), (1, down))]
+    table = gan_effect_table(runs, "breakhis", measures=["accuracy"], n_resamples=300, primary_endpoint="accuracy")
+    row = table.iloc[0]
+    assert (row["folds"], row["gan_seeds"], row["seeds"], row["pairs"]) == (2, 2, 1, 4)
+    assert abs(row["difference"]) < 1e-12 and row["high"] - row["low"] > 0.2
+
+
+def test_folds_that_share_patients_are_resampled_once_and_give_a_wider_interval():
+    """(b) Three folds test the same 20 patients (BreakHis's published folds overlap): in each, the run with GAN
+    images gets patients p4-p7 right that the run without misses. A draw with few of them is a small effect in
+    every fold at once; resampled per fold as if the folds had different patients, the folds' luck averages out
+    and the interval is about sqrt(3) times too narrow."""
+    without = np.repeat(np.arange(20) >= 8, 4)  # p0-p7 wrong
+    with_gan = np.repeat(np.arange(20) >= 4, 4)  # p0-p3 wrong
+    pairs = {(fold, 0): (_graded("cwgan", with_gan, fold), _graded("none", without, fold)) for fold in (1, 2, 3)}
+    shared = pooled_difference(pairs, "accuracy", n_resamples=400)
+    low, high = _per_fold_independent(pairs, 400)
+    assert _width(shared) > 1.3 * (high - low)  # sqrt(3) = 1.73 expected
+    assert shared["difference"] == pytest.approx(0.2) and (shared["units"], shared["folds"]) == (20, 3)
+
+
+def test_folds_that_partition_the_patients_keep_the_per_fold_interval():
+    """(c) cv folds: three folds of 20 patients each, no patient in two. One draw from their union gives each
+    fold its own patients, so the interval is the one of resampling each fold on its own (up to Monte Carlo
+    error), the estimate is the mean of the folds' effects, and every patient is a unit."""
+    rng = np.random.default_rng(4)
+    pairs = {(fold, 0): (_graded("cwgan", rng.random(80) < 0.8, fold, prefix=f"f{fold}p"),
+                         _graded("none", rng.random(80) < 0.6, fold, prefix=f"f{fold}p")) for fold in (1, 2, 3)}
+    pooled = pooled_difference(pairs, "accuracy", n_resamples=400)
+    low, high = _per_fold_independent(pairs, 400)
+    by_fold = [np.mean(a.predictions["label"] == a.predictions["pred"])
+               - np.mean(b.predictions["label"] == b.predictions["pred"]) for a, b in pairs.values()]
+    assert pooled["difference"] == pytest.approx(np.mean(by_fold)) and pooled["units"] == 60
+    assert pooled["low"] < pooled["difference"] < pooled["high"]
+    assert 0.8 < _width(pooled) / (high - low) < 1.25
+
+
+def _holm(p):
+    """Holm's step-down adjustment, written out: the i-th smallest of m p-values times (m - i), running maximum."""
+    order = np.argsort(p)
+    adjusted = np.maximum.accumulate(np.minimum(1, (len(p) - np.arange(len(p))) * np.asarray(p)[order]))
+    return pd.Series(adjusted, index=np.asarray(p.index)[order]).reindex(p.index).to_numpy()
+
+
+def test_the_declared_primary_endpoint_leads_and_every_verdict_is_holm_adjusted_over_doses_and_measures():
+    """(d) Two counts of GAN images x three measures: one family of six verdicts. The profile declares balanced
+    accuracy as the primary endpoint: its rows come first and say primary, the others secondary."""
+    rng = np.random.default_rng(5)
+    declared = {"primary_endpoint": "balanced_accuracy"}
+    without = rng.random(48) < 0.6
+    runs = [_at(_graded("none", without, eval_section=declared))]
+    runs += [_at(_graded("cwgan", rng.random(48) < rate, eval_section=declared), dose)
+             for dose, rate in (("640", 0.65), ("1280", 0.95))]
+    table = gan_effect_table(runs, "breakhis", n_resamples=100)
+    assert list(table["measure"]) == ["balanced_accuracy", "patient_level_rate", "roc_auc"] * 2
+    assert list(table["cwgan_images"]) == ["640"] * 3 + ["1280"] * 3
+    assert list(table["endpoint"]) == ["primary", "secondary", "secondary"] * 2
+    assert list(table["primary"]) == [True, False, False] * 2
+    assert table["p_holm"].to_numpy() == pytest.approx(_holm(table["p_value"]))
+    assert (table["p_holm"] >= table["p_value"]).all() and (table["p_holm"] > table["p_value"]).any()
+    assert list(table["excludes_0_holm"]) == list(table["p_holm"] < 0.05)
+    assert table.columns[-1] == "paper_accuracy_difference"
+    # Asked for by the caller, another endpoint leads; a profile that declares none gets the patient-level rate.
+    own = gan_effect_table(runs, "breakhis", measures=["roc_auc"], n_resamples=20, primary_endpoint="roc_auc")
+    assert list(own["measure"]) == ["roc_auc"] * 2 and own["primary"].all()
+    for run in runs:
+        del run.record["params"]["eval"]
+    plain = gan_effect_table(runs, "breakhis", measures=["balanced_accuracy"], n_resamples=20)
+    assert list(plain.loc[plain["primary"], "measure"]) == ["patient_level_rate"] * 2
+
+
+def test_the_profile_declares_the_primary_endpoint():
+    from pydantic import ValidationError
+
+    from bclib.params import EvalParams
+
+    assert EvalParams().primary_endpoint == "patient_level_rate"
+    assert EvalParams(primary_endpoint="roc_auc").primary_endpoint == "roc_auc"
+    with pytest.raises(ValidationError):
+        EvalParams(primary_endpoint="f1")
+
+
+def test_the_findings_read_the_primary_rows_with_their_count_and_holm_verdict(tmp_path):
+    from bclib.evaluation.summary import findings
+    from bclib.tablefile import write_table
+
+    rows = [{"model": "proposed", "protocol": "cv folds 1, 2", "contrast": "cwgan - none", "cwgan_images": dose,
+             "measure": measure, "difference": 0.1, "low": low, "high": 0.2, "primary": measure == "patient_level_rate",
+             "excludes_0_holm": holm} for dose, low, holm in (("640", 0.01, False), ("1280", 0.02, True))
+            for measure in ("patient_level_rate", "roc_auc")]
+    write_table(pd.DataFrame(rows), tmp_path / "05_gan_effect.csv", "SYNTHETIC data")
+    lines = findings(tmp_path)
+    assert len(lines) == 2 and "cwgan - none, 640 GAN images): patient-level rate" in lines[0]
+    assert lines[0].endswith("the images helped, but not after Holm's adjustment over counts of images and measures "
+                             "(`05_gan_effect.csv`).")
+    assert "1280 GAN images" in lines[1] and "the images helped (" in lines[1]

@@ -8,10 +8,11 @@
   temperature scaling fitted on validation predictions;
 * :mod:`.tta` - test-time augmentation over the eight dihedral views;
 * :mod:`.uncertainty` - the patient (cluster) bootstrap, paired comparisons of
-  two runs, McNemar's test on patient-level decisions, patient-level accuracy
-  with its interval;
+  two runs and of many paired runs (patients and training runs resampled together),
+  McNemar's test on patient-level decisions, patient-level accuracy with its interval;
 * :mod:`.effects` - the effect of adding cWGAN images (with minus without), pooled over folds and
-  seeds, with a bootstrap that resamples patients within folds;
+  seeds, with a bootstrap that draws the patients once across folds and resamples seeds (GAN and
+  classifier), a declared primary endpoint and Holm-adjusted verdicts;
 * :mod:`.protocol_tables` - the cross-validation (per-fold, mean ± sd) and per-magnification tables;
 * :mod:`.protocols` - notebook 05's patient-diagnosis, calibration and TTA tables of the chosen runs;
 * :mod:`.loading` - finished runs as the report reads them; :mod:`.selection` - what is chosen on

@@ -2,11 +2,25 @@
 
 For each model and each contrast (``cwgan - none``, ``tradaug+cwgan - tradaug``) the effect is the
 difference of a measure between the run with cWGAN images and the same run without, on the same test
-images, averaged over every (fold, seed) where both exist. Its interval comes from a bootstrap that
-resamples the test patients **within each fold** and scores every seed of that fold on the same draw:
-seeds of one fold share their test patients, so resampling them separately would count the same
-patients as independent evidence, and folds have different patients, so each is resampled on its own.
-The paper's claimed difference (Table 14, proposed model only, image-level split) stands beside it.
+images: the mean over folds of the mean over GAN seeds of the mean over classifier seeds. Its interval
+comes from one bootstrap (:func:`bclib.evaluation.uncertainty.paired_runs_bootstrap`, shared with
+:mod:`.pretraining`) that counts what a rerun would change:
+
+* **patients**, drawn once per draw from all folds' test patients together. BreakHis's published folds
+  are five random 70/30 patient hold-outs (Spanhol et al. 2016), so one patient is tested in several
+  folds; a patient drawn counts, as often as it was drawn, in every fold that tests it, not as a new
+  patient in each. Folds that partition the patients (``split: cv``) take their parts of the same draw.
+* **training runs**: within each fold the GAN seeds (where run records carry ``gan_seed``) and, within
+  each, the classifier seeds are drawn with replacement, so a lucky GAN or initialisation is not read as
+  an effect. With one GAN and one seed per fold (today's profiles) the interval counts patients only;
+  the ``gan_seeds`` and ``seeds`` columns say so. Folds are the design and are never resampled.
+
+One measure is the **primary endpoint** (``eval.primary_endpoint`` of the profile the runs were trained
+with; the patient-level rate by default, accuracy where there are no patient ids), the others are
+secondary. The verdicts of one model, protocol and contrast (every count of cWGAN images times every
+measure) are one family: each row has a two-sided bootstrap p-value (:func:`bootstrap_p_value`) and
+Holm's adjustment of it over the family (``p_holm``, ``excludes_0_holm``), beside the unadjusted
+interval. The paper's claimed difference (Table 14, proposed model only, image-level split) stands beside it.
 
 Runs of different protocols (the profile's own split, the folds of ``eval.gan_folds``) and different
 counts of cWGAN images (``train.cwgan_images``: a dose-response) are never pooled: each (protocol,
@@ -24,10 +38,12 @@ import pandas as pd
 from .. import catalogue
 from ..reference import paper_table
 from .scores import has_patients, statistic
-from .uncertainty import check_same_images, clusters, percentile_interval, resample_clusters
+from .uncertainty import bootstrap_p_value, paired_runs_bootstrap, percentile_interval
 
 CONTRASTS = (("cwgan", "none"), ("tradaug+cwgan", "tradaug"))
 MEASURES = ("patient_level_rate", "balanced_accuracy", "roc_auc")
+PRIMARY_ENDPOINT = "patient_level_rate"  # the default of eval.primary_endpoint
+FAMILY = ["model", "protocol", "contrast"]  # one Holm family: every count of cWGAN images x every measure
 
 
 def protocol_of(record: dict) -> str:
@@ -42,8 +58,9 @@ def protocol_of(record: dict) -> str:
 
 
 def _pairs(runs: Sequence, model: str, with_gan: str, without: str) -> dict:
-    """(protocol, count of cWGAN images) -> {(fold, seed): (run with cWGAN images, run without)}, image split
-    excluded. The run without images pairs with the run of every count on its (protocol, fold, seed)."""
+    """(protocol, count of cWGAN images) -> {(fold, seed, GAN seed): (run with cWGAN images, run without)},
+    image split excluded. The run without images pairs with the run of every count and every GAN seed
+    (``gan_seed`` of the record; None for one GAN per fold) on its (protocol, fold, seed)."""
     with_runs, without_runs = defaultdict(dict), {}
     for run in runs:
         record = run.record
@@ -51,13 +68,13 @@ def _pairs(runs: Sequence, model: str, with_gan: str, without: str) -> dict:
             continue
         where = (protocol_of(record), record.get("fold"), record["seed"])
         if record["variant"] == with_gan:
-            with_runs[(where[0], str(record.get("cwgan_images") or "all"))][where[1:]] = run
+            with_runs[(where[0], str(record.get("cwgan_images") or "all"))][(*where[1:], record.get("gan_seed"))] = run
         elif record["variant"] == without:
             without_runs[where] = run
     found = {}
     for (protocol, dose), by_key in sorted(with_runs.items(), key=lambda item: (item[0][0], _dose_order(item[0][1]))):
-        pairs = {key: (run, without_runs[(protocol, *key)]) for key, run in sorted(by_key.items(), key=str)
-                 if (protocol, *key) in without_runs}
+        pairs = {key: (run, without_runs[(protocol, *key[:2])]) for key, run in sorted(by_key.items(), key=str)
+                 if (protocol, *key[:2]) in without_runs}
         if pairs:
             found[(protocol, dose)] = pairs
     return found
@@ -70,33 +87,46 @@ def _dose_order(dose: str) -> tuple:
 
 def pooled_difference(pairs: dict, measure: str, n_resamples: int = 1000, confidence: float = 0.95,
                       seed: int = 0) -> dict:
-    """Mean over (fold, seed) of ``measure(with) - measure(without)``, with a bootstrap interval that
-    resamples patients within each fold (the same draw for every seed of the fold and both runs).
-    ``pairs``: the (fold, seed) pairs averaged; ``units``: the patients resampled (images where there are no
-    patient ids), over all folds."""
-    by_fold = defaultdict(list)
-    for (fold, _), (with_gan, without) in pairs.items():
-        check_same_images(with_gan.predictions, without.predictions)
-        by_fold[fold].append((with_gan, without))
-    classes = next(iter(pairs.values()))[0].classes
-    score = statistic(measure, classes)
-    estimate = float(np.mean([score(a.predictions) - score(b.predictions) for a, b in pairs.values()]))
-    groups = {fold: clusters(runs[0][0].predictions) for fold, runs in by_fold.items()}
-    rng = np.random.default_rng(seed)
-    draws = []
-    for _ in range(n_resamples):
-        differences = []
-        try:
-            for fold, fold_runs in by_fold.items():
-                picked = rng.integers(0, len(groups[fold]), len(groups[fold]))
-                differences += [score(resample_clusters(a.predictions, groups[fold], picked))
-                                - score(resample_clusters(b.predictions, groups[fold], picked)) for a, b in fold_runs]
-        except ValueError:  # undefined on this draw (e.g. ROC AUC with one class drawn)
-            continue
-        draws.append(float(np.mean(differences)))
-    low, high = percentile_interval(np.asarray(draws), confidence)
-    return {"difference": estimate, "low": low, "high": high, "folds": len(by_fold), "pairs": len(pairs),
-            "units": sum(len(g) for g in groups.values())}
+    """The mean over folds, GAN seeds and classifier seeds of ``measure(with) - measure(without)``, with the
+    bootstrap interval of the module's docstring and its two-sided p-value. ``pairs`` maps ``(fold, seed)``
+    or ``(fold, seed, GAN seed)`` to (run with cWGAN images, run without). ``folds``, ``gan_seeds``,
+    ``seeds``: how many of each the pairs hold (``gan_seeds`` 1 where no GAN seed is recorded); ``pairs``:
+    the pairs averaged; ``units``: the distinct test patients (images where there are no patient ids) over
+    all folds, a patient tested in several folds counted once."""
+    design = {(key[0], key[2] if len(key) > 2 else None, key[1]): (a.predictions, b.predictions)
+              for key, (a, b) in pairs.items()}
+    score = statistic(measure, next(iter(pairs.values()))[0].classes)
+    effect = paired_runs_bootstrap(design, score, n_resamples, seed, fixed_levels=1)  # folds kept whole
+    low, high = percentile_interval(effect["draws"], confidence)
+    return {"difference": effect["difference"], "low": low, "high": high,
+            "p_value": bootstrap_p_value(effect["draws"]), "folds": len({k[0] for k in design}),
+            "gan_seeds": len({k[1] for k in design}), "seeds": len({k[2] for k in design}), "pairs": len(pairs),
+            "units": effect["units"]}
+
+
+def holm_adjusted(table: pd.DataFrame, confidence: float = 0.95, family: Sequence[str] = FAMILY) -> pd.DataFrame:
+    """``table`` with ``p_holm`` (Holm's step-down adjustment of ``p_value`` within each ``family``: every
+    count of cWGAN images and every measure of one model, protocol and contrast) and ``excludes_0_holm``
+    (``p_holm`` below ``1 - confidence``). Rows without a p-value (no draw defined) are left out of their
+    family and get NaN and False."""
+    from statsmodels.stats.multitest import multipletests
+
+    adjusted = pd.Series(np.nan, index=table.index)
+    for _, rows in table.groupby(list(family), sort=False):
+        finite = rows["p_value"].dropna()
+        if len(finite):
+            adjusted[finite.index] = multipletests(finite.to_numpy(), method="holm")[1]
+    return table.assign(p_holm=adjusted, excludes_0_holm=(adjusted < 1 - confidence).to_numpy())
+
+
+def declared_primary(runs: Sequence) -> str:
+    """The primary endpoint the runs' profile declares (``eval.primary_endpoint`` in their records), the
+    patient-level rate for records that predate the field; a ValueError if the runs disagree."""
+    declared = {r.record.get("params", {}).get("eval", {}).get("primary_endpoint") for r in runs} - {None}
+    if len(declared) > 1:
+        raise ValueError(f"the runs declare different primary endpoints ({', '.join(sorted(declared))}): "
+                         "compare runs of one profile, or pass primary_endpoint")
+    return declared.pop() if declared else PRIMARY_ENDPOINT
 
 
 def _paper_differences(dataset: str) -> dict:
@@ -107,31 +137,46 @@ def _paper_differences(dataset: str) -> dict:
 
 def gan_effect_table(runs: Sequence, dataset: str, measures: Sequence[str] = MEASURES, n_resamples: int = 1000,
                      confidence: float = 0.95, seed: int = 0, models: Optional[Sequence[str]] = None,
-                     per_fold: bool = False) -> pd.DataFrame:
+                     per_fold: bool = False, primary_endpoint: Optional[str] = None) -> pd.DataFrame:
     """One row per model, protocol, contrast, count of cWGAN images and measure: the pooled paired
-    difference (with cWGAN images minus without) and its interval, whether the interval excludes zero, and
-    the paper's claimed difference in accuracy (proposed model only; NaN where the paper has no such pair).
-    ``per_fold``: one row per fold as well (``fold`` column; ``all`` for the pooled row). Without patient
-    ids (BACH) the patient-level rate is replaced by accuracy and images are resampled."""
+    difference (with cWGAN images minus without), its interval and p-value, whether the interval excludes
+    zero, whether the measure is the primary endpoint (``endpoint``: primary or secondary; ``primary``),
+    Holm's adjustment over the family (:func:`holm_adjusted`), and the paper's claimed difference in
+    accuracy (proposed model only; NaN where the paper has no such pair). The primary endpoint is the
+    first measure of each group of rows; ``primary_endpoint`` None: as the runs' profile declares
+    (:func:`declared_primary`). ``per_fold``: one row per fold as well (``fold`` column; ``all`` for the
+    pooled row; each fold its own Holm family). Without patient ids (BACH) the patient-level rate is
+    replaced by accuracy and images are resampled."""
     paper = _paper_differences(dataset)
     models = models or sorted({r.record["model"] for r in runs})
+    primary = primary_endpoint or declared_primary(runs)
     rows = []
     for model in models:
         for with_gan, without in CONTRASTS:
             for (protocol, dose), pairs in _pairs(runs, model, with_gan, without).items():
                 named = has_patients(next(iter(pairs.values()))[0].predictions)
-                folds = sorted({fold for fold, _ in pairs}, key=str) if per_fold else []
+                folds = sorted({key[0] for key in pairs}, key=str) if per_fold else []
                 subsets = [("all", pairs)] + [(fold, {k: v for k, v in pairs.items() if k[0] == fold})
                                               for fold in folds if len(folds) > 1]
+
                 # No patient ids (BACH): images are the units, and the patient-level rate becomes plain accuracy.
-                for measure in dict.fromkeys(m if named or m != "patient_level_rate" else "accuracy"
-                                             for m in measures):
+                def shown(m: str) -> str:
+                    return m if named or m != "patient_level_rate" else "accuracy"
+
+                for measure in dict.fromkeys(shown(m) for m in (primary, *measures)):
                     for fold, subset in subsets:
                         effect = pooled_difference(subset, measure, n_resamples, confidence, seed)
                         excludes = effect["low"] > 0 or effect["high"] < 0
+                        is_primary = measure == shown(primary)
                         rows.append({"model": model, "protocol": protocol, "contrast": f"{with_gan} - {without}",
                                      "cwgan_images": dose, **({"fold": str(fold)} if per_fold else {}),
                                      "measure": measure, **effect, "interval_excludes_0": bool(excludes),
+                                     "endpoint": "primary" if is_primary else "secondary", "primary": is_primary,
                                      "paper_accuracy_difference": paper[(with_gan, without)]
                                      if model == catalogue.HEADLINE_MODEL else np.nan})
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    table = holm_adjusted(table, confidence, FAMILY + (["fold"] if per_fold else []))
+    paper_column = table.pop("paper_accuracy_difference")
+    return table.assign(paper_accuracy_difference=paper_column)

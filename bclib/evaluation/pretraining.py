@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .scores import has_patients, statistic
-from .uncertainty import check_same_images, clusters, percentile_interval, resample_clusters
+from .uncertainty import paired_runs_bootstrap, percentile_interval
 
 MEASURES = ("balanced_accuracy", "patient_level_rate")
 ARMS = ("imagenet", "none")  # pretrained, random
@@ -37,45 +37,18 @@ def _arms(runs: Sequence, model: str) -> dict[int, dict[str, object]]:
     return {seed: arms for seed, arms in sorted(by_seed.items()) if set(arms) == set(ARMS)}
 
 
-def _unit_column(frame: pd.DataFrame) -> str:
-    return "patient" if has_patients(frame) else "path"
-
-
 def pretraining_effect(pairs: dict[int, dict[str, object]], measure: str, n_resamples: int = 1000,
                        confidence: float = 0.95, seed: int = 0) -> dict:
-    """The mean over seeds of pretrained minus random ``measure``, with the patients-and-seeds bootstrap."""
-    runs = [(arms["imagenet"].predictions, arms["none"].predictions) for arms in pairs.values()]
-    for pretrained, random in runs:
-        check_same_images(pretrained, random)
+    """The mean over seeds of pretrained minus random ``measure``, with the patients-and-seeds bootstrap
+    (:func:`bclib.evaluation.uncertainty.paired_runs_bootstrap`, the seeds its one resampled level)."""
+    runs = {(s,): (arms["imagenet"].predictions, arms["none"].predictions) for s, arms in pairs.items()}
     score = statistic(measure, next(iter(pairs.values()))["imagenet"].classes)
-    per_seed = [(score(a), score(b)) for a, b in runs]
-    column = _unit_column(runs[0][0])
-    units = sorted({str(u) for a, _ in runs for u in a[column]})
-    # each seed's rows of every unit (None where that seed does not test it), in the order of ``units``
-    groups = []
-    for pretrained, _ in runs:
-        found = dict(zip(pd.unique(pretrained[column].astype(str)), clusters(pretrained, column)))
-        groups.append([found.get(u) for u in units])
-    rng = np.random.default_rng(seed)
-    draws = []
-    for _ in range(n_resamples):
-        patients = rng.integers(0, len(units), len(units))
-        seeds = rng.integers(0, len(runs), len(runs))
-        try:
-            differences = []
-            for i in seeds:
-                picked = np.array([j for j in patients if groups[i][j] is not None])
-                if not len(picked):
-                    raise ValueError("no test patient of this seed drawn")
-                differences.append(score(resample_clusters(runs[i][0], groups[i], picked, column))
-                                   - score(resample_clusters(runs[i][1], groups[i], picked, column)))
-            draws.append(float(np.mean(differences)))
-        except ValueError:  # undefined on this draw (one class only)
-            continue
-    low, high = percentile_interval(np.asarray(draws), confidence)
+    per_seed = [(score(a), score(b)) for a, b in runs.values()]
+    effect = paired_runs_bootstrap(runs, score, n_resamples, seed)
+    low, high = percentile_interval(effect["draws"], confidence)
     return {"pretrained": float(np.mean([a for a, _ in per_seed])), "random": float(np.mean([b for _, b in per_seed])),
-            "difference": float(np.mean([a - b for a, b in per_seed])), "low": low, "high": high,
-            "seeds": len(runs), "units": len(units)}
+            "difference": effect["difference"], "low": low, "high": high,
+            "seeds": len(runs), "units": effect["units"]}
 
 
 def pretraining_table(runs: Sequence, measures: Sequence[str] = MEASURES, n_resamples: int = 1000,

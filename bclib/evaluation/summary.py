@@ -88,7 +88,10 @@ def findings(tables: str | Path) -> list[str]:
         for row in primary.itertuples():
             verdict = ("the images helped" if row.low > 0 else "the images hurt" if row.high < 0
                        else "these patients cannot tell")
-            lines.append(f"cWGAN images ({_label(row.model)}, {row.protocol}, {row.contrast}): "
+            if (row.low > 0 or row.high < 0) and not getattr(row, "excludes_0_holm", True):
+                verdict += ", but not after Holm's adjustment over counts of images and measures"
+            dose = f", {row.cwgan_images} GAN images" if "cwgan_images" in primary else ""
+            lines.append(f"cWGAN images ({_label(row.model)}, {row.protocol}, {row.contrast}{dose}): "
                          f"{MEASURE_LABELS.get(row.measure, row.measure)} "
                          f"{_cell(row.difference, row.low, row.high, signed=True)}: {verdict} (`05_gan_effect.csv`).")
     return lines

@@ -6,11 +6,18 @@ every resampling here draws whole **patients** (clusters) with replacement, and
 a patient drawn twice enters the resample as two different patients (the copies
 get new cluster ids), which is what the cluster bootstrap assumes. Where no
 patient ids exist (BACH) each image is its own cluster.
+
+Comparisons pooled over several training runs (seeds, folds, GANs) share one
+bootstrap, :func:`paired_runs_bootstrap`: each draw takes the test patients once
+for every run (a patient tested by several runs counts, with the same
+multiplicity, in each of them) and resamples the training runs hierarchically,
+so that the interval counts what a rerun would change: other patients and other
+trainings. :mod:`.pretraining` and :mod:`.effects` both use it.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -110,6 +117,98 @@ def paired_bootstrap(a: pd.DataFrame, b: pd.DataFrame, statistic: Statistic, n_r
     below = float(np.mean(differences < 0)) if len(differences) else np.nan
     return {"difference": float(statistic(a) - statistic(b)), "low": low, "high": high,
             "clusters": len(groups), "share_below_zero": below}
+
+
+def paired_runs_bootstrap(pairs: Mapping[tuple, tuple[pd.DataFrame, pd.DataFrame]], statistic: Statistic,
+                          n_resamples: int = 1000, seed: int = 0, fixed_levels: int = 0) -> dict:
+    """The nested mean of ``statistic(a) - statistic(b)`` over paired runs, and its bootstrap draws.
+
+    ``pairs`` maps a key of equal length for every pair, one entry per level of the design (e.g. ``(fold,
+    GAN seed, classifier seed)``), to the two runs' predictions on the same test images. The estimate is the
+    mean over the first level of the mean over the second level ... of the paired differences. Each draw:
+
+    * takes the **test units** (patients; images where any run lacks patient ids) once, with replacement,
+      from the union of every run's test units. A run scores the drawn units it tests, each as often as it
+      was drawn, so runs whose test sets overlap (BreakHis's published folds, seeds of a split drawn per
+      seed) see the same draw of the patients they share, and runs that test disjoint patients (folds
+      that partition them) see independent-looking parts of one draw. Both runs of a pair score the same
+      draw, so what they share cancels.
+    * keeps the first ``fixed_levels`` levels whole (folds: the design, every fold every time) and draws
+      the keys of each deeper level with replacement within their parent (GAN seeds within a fold,
+      classifier seeds within a GAN seed): the spread between training runs enters the interval. A level
+      with one key adds nothing; with one run per fold the interval counts the patients only.
+
+    The units and the runs are drawn from two streams of ``seed``, so the draws of the units do not depend
+    on how many runs there are. A draw where the statistic is undefined (one class drawn, a run none of
+    whose units was drawn) is skipped. Returns ``difference`` (the estimate), ``draws`` (one value per kept
+    draw), ``units`` (test units in the union) and ``column`` (what a unit is: ``patient`` or ``path``).
+    """
+    if not pairs:
+        raise ValueError("no pairs of runs to compare")
+    keys = list(pairs)
+    depth = len(keys[0])
+    if any(len(key) != depth for key in keys) or not 0 <= fixed_levels <= depth:
+        raise ValueError("every key must have the same length, at least fixed_levels")
+    frames = [frame for both in pairs.values() for frame in both]
+    column = "patient" if all(_has_groups(frame, "patient") for frame in frames) else "path"
+    units = sorted({str(u) for a, _ in pairs.values() for u in a[column]})
+    where = {u: i for i, u in enumerate(units)}
+    groups, tested = {}, {}
+    for key, (a, b) in pairs.items():
+        check_same_images(a, b)
+        found = [None] * len(units)
+        for unit, rows in zip(pd.unique(a[column].astype(str)), clusters(a, column)):
+            found[where[unit]] = rows
+        groups[key], tested[key] = found, np.array([rows is not None for rows in found])
+    tree: dict = {}
+    for key in keys:
+        node = tree
+        for part in key[:-1]:
+            node = node.setdefault(part, {})
+        node[key[-1]] = key
+
+    def nested_mean(node, level: int, leaf, rng=None) -> float:
+        if level == depth:
+            return leaf(node)
+        children = list(node.values())
+        if rng is not None and level >= fixed_levels:
+            children = [children[i] for i in rng.integers(0, len(children), len(children))]
+        return float(np.mean([nested_mean(child, level + 1, leaf, rng) for child in children]))
+
+    estimate = nested_mean(tree, 0, lambda key: float(statistic(pairs[key][0])) - float(statistic(pairs[key][1])))
+    unit_rng, run_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    draws = []
+    for _ in range(n_resamples):
+        drawn = unit_rng.integers(0, len(units), len(units))
+        done: dict = {}
+
+        def difference(key):
+            if key not in done:
+                picked = drawn[tested[key][drawn]]
+                if not len(picked):
+                    raise ValueError("no test unit of this run drawn")
+                a, b = pairs[key]
+                done[key] = (float(statistic(resample_clusters(a, groups[key], picked, column)))
+                             - float(statistic(resample_clusters(b, groups[key], picked, column))))
+            return done[key]
+
+        try:
+            draws.append(nested_mean(tree, 0, difference, run_rng))
+        except ValueError:  # undefined on this draw
+            continue
+    return {"difference": estimate, "draws": np.asarray(draws, float), "units": len(units), "column": column}
+
+
+def bootstrap_p_value(draws: np.ndarray) -> float:
+    """Two-sided bootstrap p-value of "the difference is 0": twice the smaller share of draws on either side
+    of 0 (draws at 0 count on both sides), as ``(1 + count) / (1 + draws)``, at most 1. It is the level at
+    which the percentile interval would just reach 0, so a p-value below ``1 - confidence`` goes with an
+    interval that excludes 0; its smallest value is ``2 / (1 + draws)``. NaN without draws."""
+    draws = np.asarray(draws, float)
+    if not len(draws):
+        return np.nan
+    side = min(int((draws <= 0).sum()), int((draws >= 0).sum()))
+    return float(min(1.0, 2 * (1 + side) / (1 + len(draws))))
 
 
 def two_sample_bootstrap(a: pd.DataFrame, b: pd.DataFrame, statistic: Statistic, n_resamples: int = 1000,
