@@ -77,8 +77,10 @@ clean:
 # The py:percent scripts are the source: their text goes into the .ipynb first
 # (--update keeps the outputs). `jupytext --sync` would instead trust whichever
 # file is newer, and a notebook executed in place is always newer than its script.
+# Last, the README's results are copied from notebook 05's output (tools/update_readme.py).
 refresh-notebooks: setup data
 	for py in notebooks/[0-9][0-9]_*.py; do $(BIN)/jupytext --quiet --update --to ipynb "$$py" || exit 1; done
 	cd notebooks && for nb in [0-9][0-9]_*.ipynb; do \
 	  TF_NUM_INTRAOP_THREADS=1 ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=1200 "$$nb" || exit 1; \
 	done
+	$(BIN)/python tools/update_readme.py
