@@ -45,6 +45,12 @@ class DataParams(_Section):
                                "absent); cv: bclib's own patient-grouped 5 folds; image: the paper's image-level "
                                "split (leaks patients; kept to measure the leak).")
     image_size: int = Field(224, ge=16, le=2048, description="Side of the square model input, pixels.")
+    geometry: Literal["squash", "crop"] = Field(
+        "squash", description="How the classifiers make each tile square: squash resizes the whole tile (the "
+                              "paper's practice; a 700x460 tile is squashed by 1.52), crop takes its centre square "
+                              "of side min(h, w), unsquashed, as the cWGAN's training images are cut (gan.crop), so "
+                              "real and generated images reach the classifiers with the same geometry "
+                              "(docs/gan.md). Applies to every image of every run, training and test alike.")
     val_fraction: float = Field(0.2, gt=0, lt=1, description="Share of the non-test data used for validation.")
     test_fraction: float = Field(0.2, gt=0, lt=1, description="Share of the data held out for testing.")
     fold: int = Field(1, ge=1, le=5, description="Fold used by split: folds (published) or cv (bclib's own).")

@@ -99,6 +99,9 @@ def test_generator_losses():
     np.testing.assert_allclose(losses.generator_loss(scores, "wasserstein").numpy(), -0.5)
     np.testing.assert_allclose(losses.generator_loss(scores, "hinge").numpy(), (0 + 0.5 + 2.0) / 3)
     np.testing.assert_allclose(losses.critic_wasserstein(tf.constant([1.0, 3.0]), tf.constant([0.0])).numpy(), -2.0)
+    # the logged critic gap is mean D(real) - mean D(fake): the negated linear critic loss, positive when the
+    # critic scores real images higher (issue #40: the column was called `wasserstein` and logged that loss)
+    np.testing.assert_allclose(losses.critic_gap(tf.constant([1.0, 3.0]), tf.constant([0.0])).numpy(), 2.0)
     real, fake = tf.constant([[1.0, 2.0], [3.0, 4.0]]), tf.constant([[0.0, 0.0]])
     np.testing.assert_allclose(losses.feature_matching(real, fake).numpy(), 2.0**2 + 3.0**2)
 
@@ -166,7 +169,9 @@ def test_train_snapshot_resume_equals_uninterrupted(tmp_path, split):
     straight.train()
     records = read_jsonl(tmp_path / "a" / "gan" / "metrics.jsonl")
     assert [r["kimg"] for r in records] == [0.016, 0.032, 0.048]
-    assert {"loss_d", "loss_g", "penalty", "grad_norm", "wasserstein", "wall_s", "fakes"} <= set(records[0])
+    assert {"loss_d", "loss_g", "penalty", "grad_norm", "critic_gap", "wall_s", "fakes"} <= set(records[0])
+    assert "wasserstein" not in records[0]  # the column says what it is (issue #40): a gap, not a distance
+    assert records[0]["critic_gap"] == pytest.approx(records[0]["real_score"] - records[0]["fake_score"], abs=1e-4)
     assert (tmp_path / "a" / "gan" / records[-1]["fakes"]).is_file()
     patients = json.loads((tmp_path / "a" / "gan" / "training_patients.json").read_text())["patients"]
     assert patients == sorted(train["patient"].unique())

@@ -162,3 +162,17 @@ def test_a_sweep_without_scores_is_refused(tmp_path):
     unswept = load_params(write(tmp_path, MINIMAL), ["gan.gamma_sweep=[]", "gan.batch_sweep=[]",
                                                      "metrics.during_training=false"])
     assert not unswept.metrics.during_training
+
+
+def test_profiles_with_gan_images_give_real_tiles_the_gans_geometry():
+    """Issue #40 item 1: every profile that adds cWGAN images (a cwgan variant or eval.gan_folds) makes real tiles
+    square the way the GAN cuts its images (data.geometry crop, with a GAN that crops: gan.crop random or centre),
+    so no arm of a GAN comparison sees unsquashed tissue only in its generated, benign images."""
+    checked = []
+    for path in sorted(PARAMS_DIR.glob("*.yaml")):
+        params = load_params(path)
+        if any("cwgan" in v for v in params.train.variants) or params.eval.gan_folds:
+            assert params.data.geometry == "crop" and params.gan.crop != "squash", path.name
+            checked.append(path.stem)
+    assert {"smoke", "bach-smoke", "breakhis", "breakhis-gan-folds", "breakhis-headline", "bach"} <= set(checked)
+    assert Params.model_validate(yaml.safe_load(MINIMAL)).data.geometry == "squash"  # the paper's resize

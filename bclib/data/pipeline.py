@@ -6,8 +6,14 @@ pipeline never normalises (one shared normalisation for backbones that expect
 different ones is a classic silent bug).
 
 Decoding goes through :func:`bclib.data.images.load_rgb` (PIL), which reads
-TIFF (BACH) as well as PNG and converts every colour mode to RGB. Images are
-resized to a square with antialiasing, as the paper resizes its tiles. With a
+TIFF (BACH) as well as PNG and converts every colour mode to RGB. How a tile
+becomes the model's square input is its *geometry* (``data.geometry``):
+``squash`` resizes the whole tile to a square with antialiasing, as the paper
+resizes its tiles (a 700x460 BreakHis tile is squashed by 1.52 along its long
+side); ``crop`` takes its centre square of side min(h, w), unsquashed, exactly as
+the cWGAN's training-image cache cuts it (:func:`decode_cover`, shared with
+:mod:`bclib.gan.images`), so real tiles and the GAN's square images reach the
+classifiers with the same geometry. With a
 stain reference (``data.stain_normalization``, :mod:`bclib.data.stain`) each
 image is stain-normalised at its native resolution, before the resize; a tile
 without stained tissue passes unchanged.
@@ -46,23 +52,33 @@ def _read(path, stain: Optional[StainReference] = None):
     return image
 
 
-def decode_resize(path, size: int, stain: Optional[StainReference] = None):
-    """A tf op: read ``path`` with PIL, stain-normalise it onto ``stain`` (if given), resize to
-    (size, size) with antialiasing, float32 in [0, 255]."""
+GEOMETRIES = ("squash", "crop")  # data.geometry: how a tile becomes the classifiers' square input
+
+
+def decode_resize(path, size: int, stain: Optional[StainReference] = None, geometry: str = "squash"):
+    """A tf op: read ``path`` with PIL, stain-normalise it onto ``stain`` (if given) and make it a
+    (size, size) square, float32 in [0, 255]: the whole image resized with antialiasing (``geometry``
+    ``squash``) or its centre square of side min(h, w) (``crop``: :func:`decode_cover`, the cut of the
+    cWGAN's training images)."""
     tf = _tf()
+    if geometry == "crop":
+        return decode_cover(path, size, size, stain)
+    if geometry != "squash":
+        raise ValueError(f"unknown geometry {geometry!r}: expected one of {', '.join(GEOMETRIES)}")
     image = tf.image.resize(tf.cast(_read(path, stain), tf.float32), (size, size), method="bilinear", antialias=True)
     return tf.clip_by_value(image, 0.0, 255.0)
 
 
-def decode_cover(path, height: int, width: int):
-    """A tf op: the image at ``path`` scaled *keeping its aspect ratio* until it covers (height, width),
-    then its centre (height, width) cut out; float32 in [0, 255].
+def decode_cover(path, height: int, width: int, stain: Optional[StainReference] = None):
+    """A tf op: the image at ``path`` (stain-normalised onto ``stain`` if given) scaled *keeping its
+    aspect ratio* until it covers (height, width), then its centre (height, width) cut out; float32 in
+    [0, 255].
 
     A portrait image is first turned a quarter (tiles have no preferred orientation), so the
     long side is the width. With height == width this is the centre square of side min(h, w).
     """
     tf = _tf()
-    image = _read(path)
+    image = _read(path, stain)
     image = tf.cond(tf.shape(image)[0] > tf.shape(image)[1], lambda: tf.image.rot90(image), lambda: image)
     size = tf.cast(tf.shape(image)[:2], tf.float32)
     scale = tf.maximum(height / size[0], width / size[1])
@@ -91,6 +107,7 @@ def make_dataset(
     label_column: Optional[str] = "label_index",
     drop_remainder: bool = False,
     stain: Optional[StainReference] = None,
+    geometry: str = "squash",
 ):
     """A batched ``tf.data.Dataset`` of (image, label) over the rows of ``frame``.
 
@@ -100,17 +117,20 @@ def make_dataset(
     again every epoch instead); a string caches them to that file prefix; False
     re-decodes every epoch. With ``label_column=None`` only images are yielded.
     ``stain``: the stain reference every image is normalised onto (None: colours untouched).
+    ``geometry``: ``squash`` (the whole tile resized to a square) or ``crop`` (its centre square):
+    :func:`decode_resize`.
     """
     tf = _tf()
     autotune = tf.data.AUTOTUNE
     paths = tf.constant(frame["path"].astype(str).to_numpy())
     if label_column is None:
         ds = tf.data.Dataset.from_tensor_slices(paths)
-        ds = ds.map(lambda p: decode_resize(p, image_size, stain), num_parallel_calls=autotune, deterministic=True)
+        ds = ds.map(lambda p: decode_resize(p, image_size, stain, geometry), num_parallel_calls=autotune,
+                    deterministic=True)
     else:
         labels = tf.constant(frame[label_column].to_numpy().astype(np.int32))
         ds = tf.data.Dataset.from_tensor_slices((paths, labels))
-        ds = ds.map(lambda p, y: (decode_resize(p, image_size, stain), y), num_parallel_calls=autotune,
+        ds = ds.map(lambda p, y: (decode_resize(p, image_size, stain, geometry), y), num_parallel_calls=autotune,
                     deterministic=True)
     if cache is True and len(frame) * image_size * image_size * 3 * 4 > MEMORY_CACHE_BYTES:
         cache = False
@@ -121,7 +141,9 @@ def make_dataset(
     return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(autotune)
 
 
-def load_batch(paths, image_size: int, stain: Optional[StainReference] = None) -> np.ndarray:
-    """Decode and resize a handful of images eagerly (figures, predictions): (n, size, size, 3) float32."""
+def load_batch(paths, image_size: int, stain: Optional[StainReference] = None,
+               geometry: str = "squash") -> np.ndarray:
+    """Decode a handful of images eagerly (figures, predictions) as the classifiers see them (``geometry``:
+    :func:`decode_resize`): (n, size, size, 3) float32."""
     tf = _tf()
-    return np.stack([decode_resize(tf.constant(str(p)), image_size, stain).numpy() for p in paths])
+    return np.stack([decode_resize(tf.constant(str(p)), image_size, stain, geometry).numpy() for p in paths])

@@ -7,7 +7,9 @@ image gets its own error line and the others are still predicted.
 Class names come from the ``run.json`` written beside the model by
 ``bclib train``; without it they are ``class_0``, ``class_1``, ... A model trained
 with ``data.stain_normalization`` has its stain reference in ``run.json`` too,
-and every image is normalised onto it before prediction, as in training.
+and every image is normalised onto it before prediction, as in training. Images are made
+square as the run made them (``data.geometry`` in ``run.json``: squashed, or their centre
+square cut out; runs from before that setting squashed).
 """
 
 from __future__ import annotations
@@ -56,6 +58,14 @@ def run_stain_reference(model_path: str | Path):
     return None if not stored else StainReference.from_json(json.dumps(stored))
 
 
+def run_image_geometry(model_path: str | Path) -> str:
+    """How the run beside the model made its images square (``data.geometry`` in its ``run.json``)."""
+    from .tta import run_geometry
+
+    record = Path(model_path).with_name("run.json")
+    return run_geometry(json.loads(record.read_text()) if record.is_file() else {})
+
+
 def expand_folders(paths: Sequence[str | Path]) -> list[Path]:
     """``paths`` with every folder replaced by the image files below it, sorted (e.g. BACH's unlabelled
     ``ICIAR2018_BACH_Challenge_TestDataset/Photos``)."""
@@ -85,6 +95,7 @@ def predict_images(model_path: str | Path, image_paths: Sequence[str | Path],
     model, classes = load_classifier(model_path)
     size = int(model.input_shape[1])
     stain = run_stain_reference(model_path)
+    geometry = run_image_geometry(model_path)  # squash or crop, as in training
     threshold = run_threshold(model_path)  # the run's own decision rule (None: the most probable class)
     results = []
     for path in expand_folders(image_paths):
@@ -93,7 +104,7 @@ def predict_images(model_path: str | Path, image_paths: Sequence[str | Path],
         except (ImageProblem, OSError) as exc:
             results.append({"path": str(path), "error": str(exc)})
             continue
-        batch = load_batch([path], size, stain)
+        batch = load_batch([path], size, stain, geometry)
         if gradcam_dir is not None:
             from .gradcam import gradcam, overlay
 

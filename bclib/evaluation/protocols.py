@@ -165,9 +165,10 @@ def saved_model_views(run: Run, batch_size: int = 32) -> np.ndarray:
 
     model_path = run.folder / "model.keras"
     model, _ = load_classifier(model_path)
+    geometry = run_geometry(run.record)  # the test images are made square as in training
     dataset = make_dataset(run.predictions, int(model.input_shape[1]), batch_size, cache=False, label_column=None,
-                           stain=run_stain_reference(model_path))
-    kept = symmetry_indices(run_geometry(run.record))
+                           stain=run_stain_reference(model_path), geometry=geometry)
+    kept = symmetry_indices(geometry)
     parts = [np.stack([np.asarray(model(views[i], training=False)) for i in kept])
              for views in map(dihedral_transforms, dataset)]
     return np.concatenate(parts, axis=1)

@@ -1,7 +1,8 @@
-"""The conditional Wasserstein GAN: models, losses, training, generation, checks.
+"""The cWGAN (the paper's name; the real profiles train it with hinge loss and R1, the smoke profiles as a
+WGAN-GP: docs/gan.md): models, losses, training, generation, checks.
 
 - ``models``       generator and projection critic (Keras 3 functional models), and loading them from a snapshot
-- ``losses``       Wasserstein / hinge / logistic losses, WGAN-GP and R1 penalties, drift, feature matching
+- ``losses``       hinge / Wasserstein / logistic losses, WGAN-GP and R1 penalties, drift, feature matching
 - ``augment``      differentiable critic augmentation, fixed or adaptive probability (StyleGAN2-ADA)
 - ``train``        kimg-based training with atomic snapshots, resume and metrics.jsonl; square crops
 - ``images``       the training images decoded once (row file), their centre squares, uint8 conversion, grids

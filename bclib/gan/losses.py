@@ -19,8 +19,21 @@ Conventions (critic score D(x, y): higher means "more real"):
   interpolates outside the segment between the two images; that is not the method.)
 * ``r1`` penalty (Mescheder et al. 2018): 0.5 * mean ||grad_x D(real)||^2, so that
   ``gamma * penalty`` is StyleGAN2-ADA's ``gamma / 2 * ||grad||^2``.
-* generator ``wasserstein``: -mean D(fake); ``hinge`` (the paper's Eq. 2): mean max(0, 1 - D(fake));
-  ``logistic``: mean softplus(-D(fake)) (the non-saturating loss).
+* generator ``wasserstein``: -mean D(fake); ``hinge``: mean max(0, 1 - D(fake)); ``logistic``:
+  mean softplus(-D(fake)) (the non-saturating loss).
+
+  ``hinge`` is the paper's Eq. 2 as written, L_G = E[max(0, 1 - D(G(z, y), y))], not the usual hinge
+  generator loss of the hinge GAN (Lim & Ye 2017; SAGAN, BigGAN), which is the linear -mean D(fake), i.e.
+  this module's ``wasserstein`` generator loss. The two have the same gradient while D(fake) < 1; Eq. 2
+  stops pushing a generated image once the critic scores it beyond the real margin (D >= 1), where the
+  usual form keeps pushing. The real profiles train Eq. 2 (``g_loss: hinge``) with the hinge critic loss
+  and R1 (``d_loss: hinge``, ``penalty: r1``): "hinge loss with R1", a StyleGAN2-ADA-style objective, not
+  a Wasserstein GAN; ``wgan-gp`` with the linear losses (``wasserstein``) is the paper's named method,
+  kept for the smoke profiles.
+* critic gap (logged as ``critic_gap``, :func:`critic_gap`): mean D(real) - mean D(fake), how far apart the
+  critic puts the two batches. Under WGAN-GP it estimates the Wasserstein-1 distance (the negative of the
+  linear critic loss); under hinge + R1 it is only a separation in score units (a hinge critic's scores sit
+  near [-1, 1], so a gap near 2 means the critic tells them apart).
 * feature matching: squared distance between the mean critic features of a
   real and a fake batch (Salimans et al. 2016), weighted by ``lambda_feat``.
 
@@ -39,7 +52,13 @@ Critic = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]  # (images, labels) -> scor
 
 
 def critic_wasserstein(real_scores, fake_scores):
+    """The linear (Wasserstein) critic loss: mean D(fake) - mean D(real) = -:func:`critic_gap`."""
     return tf.reduce_mean(fake_scores) - tf.reduce_mean(real_scores)
+
+
+def critic_gap(real_scores, fake_scores):
+    """mean D(real) - mean D(fake): the logged ``critic_gap`` (a Wasserstein-1 estimate only under WGAN-GP)."""
+    return tf.reduce_mean(real_scores) - tf.reduce_mean(fake_scores)
 
 
 def critic_loss(real_scores, fake_scores, kind: str):

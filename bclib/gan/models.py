@@ -21,8 +21,9 @@ the images of small groups through one statistic only, on purpose: it lets the
 critic see a batch's lack of variety.
 
 Departures from the paper's wording (see docs/gan.md): the paper describes the
-discriminator's output as the probability that an image is real; a Wasserstein
-critic outputs an unbounded score instead, and the hinge loss of its Eq. 2 is
+discriminator's output as the probability that an image is real; bclib's critic
+(hinge loss with R1 in the real profiles, WGAN-GP in the smoke ones) outputs an
+unbounded score instead, and the generator loss of its Eq. 2, max(0, 1 - D), is
 applied to that score.
 """
 

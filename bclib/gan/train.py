@@ -10,7 +10,10 @@ Progress is counted in **kimg**: thousands of real images shown to the critic
   and renamed into place, so a snapshot either exists whole or not at all;
 * ``fakes-<images seen>.png``: a grid drawn from fixed latents, one row per class;
 * one JSON line appended to ``metrics.jsonl``: kimg, losses, penalty, gradient
-  norm, wall time (plus whatever snapshot hooks add, e.g. FID/KID).
+  norm, ``critic_gap`` (mean D(real) - mean D(fake); a Wasserstein estimate only under
+  WGAN-GP), wall time (plus whatever snapshot hooks add, e.g. FID/KID). Logs written
+  before issue #40 call the negated gap ``wasserstein`` (mean D(fake) - mean D(real));
+  no bclib code reads either column.
 
 Starting the trainer on a folder that holds snapshots resumes from the newest
 complete one. Random numbers are drawn statelessly from (seed, iteration), and
@@ -268,7 +271,7 @@ class CWGANTrainer:
     def _train_step(self, real_u8, labels, step_seed, p):
         cfg = self.cfg
         batch = cfg.batch_size
-        keys = ("loss_d", "adversarial_d", "wasserstein", "penalty", "grad_norm", "real_score", "fake_score",
+        keys = ("loss_d", "adversarial_d", "critic_gap", "penalty", "grad_norm", "real_score", "fake_score",
                 "rt", "d_param_grad_norm")
         stats = {key: 0.0 for key in keys}
         real_features = None
@@ -286,7 +289,7 @@ class CWGANTrainer:
             loss_d, adversarial, penalty, grad_norm, real_scores, fake_scores, real_features = parts
             self.opt_d.apply(grads, self.critic.trainable_variables)
             values = {"loss_d": loss_d, "adversarial_d": adversarial,
-                      "wasserstein": losses.critic_wasserstein(real_scores, fake_scores),
+                      "critic_gap": losses.critic_gap(real_scores, fake_scores),  # was "wasserstein", negated
                       "penalty": penalty, "grad_norm": grad_norm, "real_score": tf.reduce_mean(real_scores),
                       "fake_score": tf.reduce_mean(fake_scores), "rt": tf.reduce_mean(tf.sign(real_scores)),
                       "d_param_grad_norm": tf.linalg.global_norm(grads)}

@@ -71,6 +71,7 @@ class _Run:
 
     def __init__(self, params, model_name: str, variant: str, seed: int, out: Path, log: Callable[[str], None]):
         self.params, self.cfg = params, params.train
+        self.geometry = params.data.geometry  # how every image of the run is made square (squash or crop)
         self.model_name, self.variant, self.seed, self.out, self.log = model_name, variant, seed, out, log
         self.name = f"{model_name}/{variant}/seed {seed}"
         # A frozen encoder's embeddings of TradAug copies are stored once, whatever tradaug_mode says: its
@@ -85,8 +86,9 @@ class _Run:
         self.strategy = distribution_strategy(cfg.distribution)
         calibration = data.real_train.iloc[:CALIBRATION_IMAGES]
         self.stain = data.stain  # every image the run sees is normalised onto it (None: colours untouched)
-        self.trunk_id = trunk_identity(cfg, self.model_name, self.seed, calibration, self.stain)
-        self.trunk = prepare_trunk(cfg, self.model_name, self.trunk_id, calibration, self.strategy, self.stain)
+        self.trunk_id = trunk_identity(cfg, self.model_name, self.seed, calibration, self.stain, self.geometry)
+        self.trunk = prepare_trunk(cfg, self.model_name, self.trunk_id, calibration, self.strategy, self.stain,
+                                   self.geometry)
         # Seeded again so the top's initial weights depend on the seed only, not on whether
         # the trunk was just built or reused.
         keras.utils.set_random_seed(self.seed)
@@ -100,9 +102,10 @@ class _Run:
     def stored(self, frame, augmentation: str = "", augment=None):
         """The trunk outputs of ``frame``'s images, from their store (written first if missing)."""
         folder = self.params.output_dir / "cache" / "trunk" / store_key(
-            self.trunk_id, frame, self.cfg.image_size, augmentation, self.stain.key if self.stain else "")
+            self.trunk_id, frame, self.cfg.image_size, augmentation, self.stain.key if self.stain else "",
+            self.geometry)
         return stored_outputs(self.trunk, frame, self.cfg.image_size, folder, augment, log=self.log,
-                              stain=self.stain)
+                              stain=self.stain, geometry=self.geometry)
 
     def _reader(self, frames_and_stores, labels, shuffle: bool = False):
         reader = StoreReader([store for _, store in frames_and_stores])
@@ -160,7 +163,7 @@ class _Run:
         asks for it (whatever ``tradaug_mode``: offline copies exist only as stored trunk outputs)."""
         cfg = self.cfg
         dataset = make_dataset(data.train, cfg.image_size, cfg.batch_size, shuffle=True, seed=self.seed,
-                               stain=self.stain)
+                               stain=self.stain, geometry=self.geometry)
         if "tradaug" not in self.variant:
             return dataset
         augment = tradaug_layer(self.seed)
@@ -176,7 +179,8 @@ class _Run:
         compile_for_training(self.model, cfg.learning_rate, cfg.lr_decay_steps, cfg.lr_decay_rate, self.strategy)
         self.histories.append(self.fitter.fit(
             1, self.model, self.image_training_set(data), epochs=cfg.epochs,
-            validation_data=make_dataset(data.val, cfg.image_size, cfg.batch_size, stain=self.stain),
+            validation_data=make_dataset(data.val, cfg.image_size, cfg.batch_size, stain=self.stain,
+                                         geometry=self.geometry),
             class_weight=self.image_class_weights(data)))
 
     # -- stage 2 ----------------------------------------------------------
@@ -190,7 +194,8 @@ class _Run:
                              self.strategy)
         self.histories.append(self.fitter.fit(
             2, self.model, self.image_training_set(data), epochs=cfg.fine_tune_epochs,
-            validation_data=make_dataset(data.val, cfg.image_size, cfg.batch_size, stain=self.stain),
+            validation_data=make_dataset(data.val, cfg.image_size, cfg.batch_size, stain=self.stain,
+                                         geometry=self.geometry),
             class_weight=self.image_class_weights(data)))
 
     # -- evaluation -------------------------------------------------------
@@ -200,7 +205,7 @@ class _Run:
         cfg = self.cfg
         if cfg.fine_tune_epochs > 0 and not self.encoder:
             return self.model.predict(make_dataset(frame, cfg.image_size, cfg.batch_size, label_column=None,
-                                                   stain=self.stain), verbose=0)
+                                                   stain=self.stain, geometry=self.geometry), verbose=0)
         return self.top.predict(self._reader([(frame, store)], None), verbose=0)
 
 

@@ -53,12 +53,16 @@ STORE_CODE = ("models", "data/pipeline.py", "data/images.py", "data/stain.py", "
               "backend.py")
 
 
-def store_key(trunk_id: str, frame: pd.DataFrame, image_size: int, augmentation: str = "", stain: str = "") -> str:
+def store_key(trunk_id: str, frame: pd.DataFrame, image_size: int, augmentation: str = "", stain: str = "",
+              geometry: str = "squash") -> str:
     """The name of the store holding ``trunk_id``'s outputs for ``frame``'s images (see the module notes);
-    ``stain`` is the key of the stain reference the images are normalised onto ("" for none)."""
+    ``stain`` is the key of the stain reference the images are normalised onto ("" for none), ``geometry``
+    how they were made square (``data.geometry``: other pixels, other outputs)."""
     what = {"trunk": trunk_id, "images": frame_content_key(frame), "n": len(frame), "size": image_size,
             "augmentation": augmentation, "stain": stain, "code": code_version(STORE_CODE),
             "packages": numeric_packages()}
+    if geometry != "squash":  # keys of squashed stores (all of them before data.geometry) stay as they were
+        what["geometry"] = geometry
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:20]
 
 
@@ -111,10 +115,11 @@ def _finite_float16(batch: np.ndarray) -> np.ndarray:
 
 def write_store(trunk, frame: pd.DataFrame, image_size: int, folder: Path,
                 augment: Optional[Callable] = None, batch_size: int = FEATURE_BATCH,
-                log: Callable[[str], None] = print, stain=None) -> Store:
-    """Run ``frame``'s images (stain-normalised onto ``stain`` if given) through ``trunk`` batch by batch
-    and write the outputs into ``folder``."""
-    dataset = make_dataset(frame, image_size, batch_size, cache=False, label_column=None, stain=stain)
+                log: Callable[[str], None] = print, stain=None, geometry: str = "squash") -> Store:
+    """Run ``frame``'s images (stain-normalised onto ``stain`` if given, made square by ``geometry``) through
+    ``trunk`` batch by batch and write the outputs into ``folder``."""
+    dataset = make_dataset(frame, image_size, batch_size, cache=False, label_column=None, stain=stain,
+                           geometry=geometry)
     if augment is not None:
         dataset = dataset.map(augment, num_parallel_calls=1, deterministic=True)
     infer = _compiled_inference(trunk)
@@ -136,9 +141,11 @@ def write_store(trunk, frame: pd.DataFrame, image_size: int, folder: Path,
 
 
 def stored_outputs(trunk, frame: pd.DataFrame, image_size: int, folder: Path,
-                   augment: Optional[Callable] = None, log: Callable[[str], None] = print, stain=None) -> Store:
+                   augment: Optional[Callable] = None, log: Callable[[str], None] = print, stain=None,
+                   geometry: str = "squash") -> Store:
     """The store in ``folder``, written first if it is not there (complete) yet."""
-    return Store.open(folder) or write_store(trunk, frame, image_size, folder, augment, log=log, stain=stain)
+    return Store.open(folder) or write_store(trunk, frame, image_size, folder, augment, log=log, stain=stain,
+                                             geometry=geometry)
 
 
 class StoreReader:

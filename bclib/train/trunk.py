@@ -37,17 +37,21 @@ def _weights_id(cfg, model_name: str) -> str:
     return weights if weights in ("imagenet", "none") else hashlib.sha256(Path(weights).read_bytes()).hexdigest()[:12]
 
 
-def trunk_identity(cfg, model_name: str, seed: int, calibration_frame: pd.DataFrame, stain=None) -> str:
+def trunk_identity(cfg, model_name: str, seed: int, calibration_frame: pd.DataFrame, stain=None,
+                   geometry: str = "squash") -> str:
     """Names the trunk's weights: an untrained trunk is a different random network for every seed,
-    calibrated on this split's training images (stain-normalised onto ``stain`` if given); a pretrained
-    one is the same for every run (an encoder's checkpoint is named by its contents)."""
+    calibrated on this split's training images (stain-normalised onto ``stain`` if given, made square by
+    ``geometry``); a pretrained one is the same for every run (an encoder's checkpoint is named by its
+    contents)."""
     weights_id = _weights_id(cfg, model_name)
     return f"{model_name}-{weights_id}-{cfg.image_size}" + (
         f"-seed{seed}-cal{frame_content_key(calibration_frame)}" + (f"-stain{stain.key}" if stain else "")
+        + (f"-{geometry}" if geometry != "squash" else "")
         if weights_id == "none" else "")
 
 
-def prepare_trunk(cfg, model_name: str, trunk_id: str, calibration_frame: pd.DataFrame, strategy, stain=None):
+def prepare_trunk(cfg, model_name: str, trunk_id: str, calibration_frame: pd.DataFrame, strategy, stain=None,
+                  geometry: str = "squash"):
     """The run's frozen trunk: reused from the previous run in this process when identical, else built."""
     reusable = cfg.fine_tune_epochs == 0 and cfg.distribution == "none"  # fine-tuning changes the trunk
     trunk = _TRUNKS.get(trunk_id) if reusable else None
@@ -57,7 +61,8 @@ def prepare_trunk(cfg, model_name: str, trunk_id: str, calibration_frame: pd.Dat
         trunk = build_trunk(model_name, cfg.image_size, model_weights(cfg, model_name))
     if model_weights(cfg, model_name) == "none" and not catalogue.entry(model_name).encoder:  # ViTs: LayerNorm
         calibrate_untrained_batchnorm(trunk, next(iter(make_dataset(
-            calibration_frame, cfg.image_size, CALIBRATION_IMAGES, cache=False, label_column=None, stain=stain))))
+            calibration_frame, cfg.image_size, CALIBRATION_IMAGES, cache=False, label_column=None, stain=stain,
+            geometry=geometry))))
     _TRUNKS.clear()  # one trunk kept: the fusion trunk alone holds ~70M weights
     if reusable:
         _TRUNKS[trunk_id] = trunk
