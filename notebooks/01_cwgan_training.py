@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 01 · Training the conditional Wasserstein GAN
+# # 01 · Training the cWGAN (the paper's conditional Wasserstein GAN)
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/bclib/bclib/blob/main/notebooks/01_cwgan_training.ipynb)
 #

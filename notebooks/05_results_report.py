@@ -94,6 +94,7 @@ from bclib.evaluation import tables as report_tables
 from bclib.evaluation.effects import gan_effect_table
 from bclib.evaluation.gradcam import gradcam
 from bclib.evaluation.predict import load_classifier
+from bclib.evaluation.tta import run_geometry
 from bclib.figures import save_figure
 from bclib.metrics.features import features_note
 from bclib.notebook import readable, save_table, setup
@@ -611,7 +612,7 @@ if chosen and "magnification" in chosen[0].predictions and dataset == "breakhis"
                  rows="the proposed model and the best baseline (chosen on validation), their best-validation seed; "
                       "an 'independent' run is one model for all magnifications, scored on each one's images."
                       + caveat)
-    display(zooms_shown)
+    display(readable(zooms_shown))
 else:
     print("no magnifications in this dataset: no per-magnification table")
 if params.data.folds:
@@ -735,7 +736,7 @@ for label, run in (("proposed", proposed), ("baseline", baseline)):
         continue
     examples = loading.balanced_examples(run.predictions, params.eval.gradcam_images)
     model, _ = load_classifier(run.folder / "model.keras")
-    images = load_batch(examples["path"], int(model.input_shape[1]))
+    images = load_batch(examples["path"], int(model.input_shape[1]), geometry=run_geometry(run.record))
     heat, _ = gradcam(model, images)
     titles = [f"{'hit' if t == p else 'ERROR'}: true {t}\npredicted {p}"
               for t, p in zip(examples["label"], examples["pred"])]
