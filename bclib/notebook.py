@@ -68,9 +68,12 @@ def save_table(table, name: str, session: Session, provenance: str) -> Path:
 
 def readable(table, digits: int = 3):
     """A table as a student should read it: numbers rounded to ``digits``, empty cells blank (not NaN or
-    None), a Series as a two-column table (no 'dtype: object' line), every column shown (see :func:`setup`)."""
+    None), a Series as a two-column table (no 'dtype: object' line), every column shown (see :func:`setup`).
+    ``None`` (a table the run had nothing to put in) shows nothing."""
     import pandas as pd
 
+    if table is None:
+        return None
     if isinstance(table, dict):
         table = pd.Series(table)
     if isinstance(table, pd.Series):

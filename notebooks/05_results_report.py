@@ -448,18 +448,21 @@ readable(encoders)
 
 # %%
 from bclib.evaluation.split_leakage import (  # noqa: E402
+    NO_PATIENTS,
     split_leakage_figure,
     split_leakage_from_params,
     split_leakage_summary,
 )
 
-repeated = split_leakage_from_params(params, repeats=30)
-split_leakage = split_leakage_summary(repeated, params.eval.confidence)
+repeated = split_leakage_from_params(params, repeats=30)  # None where the images name no patients (BACH)
+split_leakage = None if repeated is None else split_leakage_summary(repeated, params.eval.confidence)
 probe_provenance = f"{provenance.split(' | ')[0]} | no network: colour statistics"  # data as above, no weights
-save_table(split_leakage, "05_split_leakage", session, probe_provenance)
-fig = split_leakage_figure(repeated, probe_provenance)
-save_figure(fig, "05_split_leakage", session.output_dir)
-readable(split_leakage)
+if split_leakage is None:
+    print(NO_PATIENTS)
+else:
+    save_table(split_leakage, "05_split_leakage", session, probe_provenance)
+    save_figure(split_leakage_figure(repeated, probe_provenance), "05_split_leakage", session.output_dir)
+    display(readable(split_leakage))
 
 # %% [markdown]
 # **The same model trained on both splits.** `eval.leakage_models` trained once
@@ -476,11 +479,12 @@ save_table(leakage, "05_leakage", session, provenance)
 report.text("Leakage", "How much an image-level split flatters a model. First the mechanism: a 1-nearest-neighbour "
             "classifier on colour statistics over 30 random splits of each kind (interval: corrected resampled t, "
             "Nadeau and Bengio 2003). Then the same trained model on a patient-disjoint and an image-level split.")
-report.table("A memorising classifier on patient-disjoint and image-level splits", split_leakage, "05_split_leakage",
-             rows="one row: mean balanced accuracy over the repetitions and the gap, estimate and 95% interval",
-             provenance=probe_provenance)
-report.figure("Each random split's balanced accuracy under the two kinds of split", session.figures_dir /
-              "05_split_leakage.png")
+if split_leakage is not None:
+    report.table("A memorising classifier on patient-disjoint and image-level splits", split_leakage,
+                 "05_split_leakage", provenance=probe_provenance,
+                 rows="one row: mean balanced accuracy over the repetitions and the gap, estimate and 95% interval")
+    report.figure("Each random split's balanced accuracy under the two kinds of split", session.figures_dir /
+                  "05_split_leakage.png")
 report.table("Patient split against image split", report_tables.leakage_shown(leakage), "05_leakage",
              rows="one row per model and seed trained on both splits (eval.leakage_models, variant none); "
                   "test accuracy, estimate [95% interval]")
@@ -520,7 +524,8 @@ pretraining_shown(pretraining, confidence=params.eval.confidence)
 main_split = scores[scores["split"] == params.data.split]
 headline_rows = main_split[(main_split["model"] == "proposed") & (main_split["variant"] == "tradaug+cwgan")]
 print("test patients:", sorted(set(main_split["n_patients"].dropna().astype(int))))
-print("image split flatters a memorising classifier, interval above 0:", bool(split_leakage["low"].iloc[0] > 0))
+print("image split flatters a memorising classifier, interval above 0:",
+      split_leakage is not None and bool(split_leakage["low"].iloc[0] > 0))
 print("ImageNet weights above random weights, interval above 0 (balanced accuracy):",
       bool(len(pretraining)) and bool((pretraining.set_index("measure").loc["balanced_accuracy", "low"] > 0)))
 

@@ -71,3 +71,15 @@ def test_colour_statistics_are_the_channel_means_spreads_and_percentiles():
     assert stats_.shape == (2, 15)
     assert stats_[1, :3] == pytest.approx([0.5] * 3) and stats_[1, 3:6] == pytest.approx([0.5] * 3)
     assert stats_[0] == pytest.approx(np.zeros(15))
+
+
+def test_a_dataset_without_patient_ids_skips_the_lesson_instead_of_failing(bach_root, tmp_path):
+    """BACH names no patients: there is no patient-disjoint split to compare (the bach-smoke run once failed
+    here with scikit-learn's 'train set will be empty')."""
+    from bclib.evaluation.split_leakage import split_leakage_from_params
+    from bclib.params import load_params
+
+    profile = tmp_path / "bach.yaml"
+    profile.write_text(f"data:\n  dataset: bach\n  root: {bach_root}\nrun:\n  output_dir: {tmp_path / 'out'}\n")
+    params = load_params(profile)
+    assert split_leakage_from_params(params, repeats=2) is None

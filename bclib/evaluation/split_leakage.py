@@ -35,6 +35,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 PERCENTILES = (10, 50, 90)
+# Fewer named patients than this and a patient-disjoint split has too few groups to draw 30 different splits
+# from (and BACH, which publishes no patient ids, has none at all).
+MIN_PATIENTS = 10
+NO_PATIENTS = ("Skipped: this dataset does not name a patient for every image (BACH publishes no patient ids), "
+               "so there is no patient-disjoint split to set against an image-level one.")
 
 
 def colour_statistics(images_u8: np.ndarray) -> np.ndarray:
@@ -95,15 +100,21 @@ def split_leakage_summary(table: pd.DataFrame, confidence: float = 0.95) -> pd.D
     }])
 
 
-def split_leakage_from_params(params, repeats: int = 30, image_size: int = 64) -> pd.DataFrame:
+def split_leakage_from_params(params, repeats: int = 30, image_size: int = 64) -> pd.DataFrame | None:
     """:func:`repeated_split_gap` on every image of the profile's dataset (colour statistics at ``image_size``
-    pixels; the labels are the profile's classes, the groups its patients)."""
+    pixels; the labels are the profile's classes, the groups its patients).
+
+    ``None`` (see :data:`NO_PATIENTS`) when an image has no patient or fewer than :data:`MIN_PATIENTS` are named:
+    the comparison needs patients to keep apart."""
     from pathlib import Path
 
     from ..data.index import index_from_params
     from ..metrics.features import folder_arrays
 
     frame = index_from_params(params).frame
+    patients = frame["patient"].astype(str)
+    if (patients == "").any() or patients.nunique() < MIN_PATIENTS:
+        return None
     images, _ = folder_arrays([Path(p) for p in frame["path"]], image_size)
     return repeated_split_gap(colour_statistics(images), frame["label_index"].to_numpy(), frame["patient"].to_numpy(),
                               repeats=repeats, test_fraction=params.data.test_fraction, seed=params.seed)
