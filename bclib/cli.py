@@ -14,7 +14,7 @@ import traceback
 from pathlib import Path
 from typing import Optional, Sequence
 
-from . import catalogue
+from . import catalogue, variants
 from .errors import UserError
 
 
@@ -303,8 +303,8 @@ def _add_model_commands(sub) -> None:
     names = catalogue.model_names()
     p.add_argument("--model", required=True, metavar="NAME",
                    help=f"{', '.join(names[:-1])} or {names[-1]} (bclib/catalogue.py)")
-    p.add_argument("--variant", choices=["none", "tradaug", "cwgan", "tradaug+cwgan"], default="none",
-                   help="augmentation variant")
+    p.add_argument("--variant", choices=variants.NAMES, default="none",
+                   help="training-set variant (bclib/variants.py; the last four are the GAN's controls)")
     p.add_argument("--seed", type=int, default=None, metavar="S", help="model seed (default: the profile's seed)")
 
     p = _command(sub, "predict", "class probabilities (and Grad-CAM overlays) for images from a saved model",

@@ -19,13 +19,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import catalogue
+from . import variants as _variants
+from .data.layouts import BREAKHIS_MAGNIFICATIONS as MAGNIFICATIONS
 from .errors import UserError
 from .paths import project_of
 
-MAGNIFICATIONS = ("40X", "100X", "200X", "400X")
+Magnification = Literal[MAGNIFICATIONS]  # type: ignore[valid-type]
 
 
 class _Section(BaseModel):
@@ -66,7 +68,7 @@ class DataParams(_Section):
     magnification_protocol: Literal["independent", "per_magnification"] = Field(
         "independent", description="BreakHis: independent trains one model on all kept magnifications; "
                                    "per_magnification one model per magnification (outputs in runs/mag-<m>/).")
-    magnifications: Optional[list[Literal["40X", "100X", "200X", "400X"]]] = Field(
+    magnifications: Optional[list[Magnification]] = Field(
         None, description="BreakHis magnifications to keep (all when null)."
     )
     paper_proportions: bool = Field(
@@ -288,6 +290,25 @@ def _known_models(names: list[str]) -> list[str]:
 CwganDose = Annotated[int, Field(ge=0)] | Literal["balance"]
 
 
+
+
+def _registered_variant(name: str) -> str:
+    if name not in _variants.VARIANTS:
+        raise ValueError(f"unknown variant {name!r} (expected {', '.join(_variants.VARIANTS)})")
+    return name
+
+
+def _control(name: str) -> str:
+    if not _registered_variant(name) or not _variants.VARIANTS[name].control:
+        raise ValueError(f"{name!r} is not a control (expected {', '.join(_variants.CONTROLS)})")
+    return name
+
+
+# The names are listed once, in bclib.variants (read at validation, so a registered arm is accepted).
+VariantName = Annotated[str, AfterValidator(_registered_variant)]
+ControlName = Annotated[str, AfterValidator(_control)]
+
+
 def dose_label(dose) -> str:
     """How a ``train.cwgan_images`` value is written in folder names and tables: ``all`` for null."""
     return "all" if dose is None else str(dose)
@@ -295,7 +316,7 @@ def dose_label(dose) -> str:
 
 class TrainParams(_Section):
     models: list[str] = Field(default_factory=lambda: [catalogue.DEFAULT_MODEL])
-    variants: list[Literal["none", "tradaug", "cwgan", "tradaug+cwgan"]] = Field(default_factory=lambda: ["none"])
+    variants: list[VariantName] = Field(default_factory=lambda: ["none"])
     seeds: list[int] = Field(default_factory=lambda: [0])
     epochs: int = Field(50, ge=1, le=10000)
     fine_tune_epochs: int = Field(0, ge=0, le=10000)
@@ -382,6 +403,11 @@ class EvalParams(_Section):
                     "patients (outputs in runs-gan-folds/, gan/fold-<k>/, generated/fold-<k>/).")
     gan_fold_models: list[str] = Field(default_factory=lambda: [catalogue.HEADLINE_MODEL],
                                        description="Models of the eval.gan_folds runs (variants none and cwgan).")
+    gan_controls: list[ControlName] = Field(
+        default_factory=list,
+        description="Controls trained beside the eval.gan_folds runs, each adding as many images as the cwgan "
+                    "run: copies (real tiles drawn again), tradaug-copies, cwgan-shuffled (GAN images of a random "
+                    "class), cwgan-early (the GAN's earliest snapshot); see bclib.variants.")
     pretraining_models: list[str] = Field(
         default_factory=list,
         description="What pretraining buys: these baselines (variant none) trained twice more, with ImageNet "
@@ -449,7 +475,7 @@ class Params(_Section):
 
     @model_validator(mode="after")
     def _cwgan_variants_have_images(self) -> "Params":
-        wanted = [v for v in self.train.variants if "cwgan" in v]
+        wanted = [v for v in self.train.variants if _variants.variant(v).adds_images]
         if wanted and (self.gan.n_generate == 0 or self.gan.target_class == []):
             raise ValueError(f"train.variants lists {', '.join(wanted)}, but the GAN generates no images "
                              "(set gan.n_generate above 0 and gan.target_class to a class, a list, or null for "
@@ -461,7 +487,7 @@ class Params(_Section):
         # Counts are checked here; balance depends on the training split and is checked when a run takes it.
         available = self.gan.n_generate * len(self.generated_classes)
         counts = [d for d in self.train.cwgan_doses if isinstance(d, int)]
-        wanted = [v for v in self.train.variants if "cwgan" in v] or self.eval.gan_folds
+        wanted = [v for v in self.train.variants if _variants.variant(v).adds_images] or self.eval.gan_folds
         if wanted and counts and max(counts) > available:
             raise ValueError(f"train.cwgan_images asks for {max(counts)} cWGAN images, but the GAN generates "
                              f"{available} (gan.n_generate {self.gan.n_generate} x {len(self.generated_classes)} "

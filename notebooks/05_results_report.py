@@ -91,7 +91,7 @@ from bclib.evaluation import loading, protocol_tables, selection
 from bclib.evaluation import protocols as pro
 from bclib.evaluation import report as rep
 from bclib.evaluation import tables as report_tables
-from bclib.evaluation.effects import gan_effect_table
+from bclib.evaluation.effects import effect_figure, gan_effect_table, primary_lines
 from bclib.evaluation.gradcam import gradcam
 from bclib.evaluation.predict import load_classifier
 from bclib.evaluation.tta import run_geometry
@@ -101,6 +101,7 @@ from bclib.notebook import readable, save_table, setup
 from bclib.runner.jobs import gan_jobs, run_gan_jobs
 from bclib.tablefile import read_table
 from bclib.train import jobs as classifier_jobs
+from bclib.variants import CONTROLS
 
 session = setup(params_path)
 params = session.params
@@ -360,6 +361,17 @@ readable(paired)
 # from one count to the next. The per-fold rows are in
 # `tables/05_gan_effect_by_fold.csv`.
 #
+# **Controls.** A GAN arm that beats `none` may only show that *more* benign
+# images help, whatever they look like. `eval.gan_controls` trains four arms
+# beside it, each adding exactly as many images of each class as the GAN arm and
+# changing nothing else: `copies` (real training tiles drawn again),
+# `tradaug-copies` (the same, flipped, rotated and shifted), `cwgan-shuffled` (the
+# same GAN's images, each generated for a random class but labelled benign) and
+# `cwgan-early` (the GAN's earliest snapshot). Each is a `<control> - none` row;
+# the figure under the table puts them under the GAN arm. Read it like this: the
+# GAN's images are doing something of their own only if the GAN arm's interval
+# sits clear of the controls', and in particular of `copies`.
+#
 # How to read a row: if the interval lies above zero, these patients give
 # evidence that the GAN images help this model; if it contains zero, they
 # cannot tell a help from a harm of that size. That is not the same as "no
@@ -387,18 +399,19 @@ if len(effects):
                 "GAN images and measures (p_holm). Each protocol is a row of its own; under "
                 "folds every fold has its own GAN, trained on that fold's training patients. An interval that "
                 "contains zero means these patients cannot tell a help from a harm of that size, not that the "
-                "GAN has no effect.")
+                "GAN has no effect. Controls (eval.gan_controls) add as many images of each class as the GAN arm "
+                "but not realistic GAN images of the class: real copies, TradAug copies, the GAN's images for a "
+                "random class, its earliest snapshot's images.")
     report.table("Effect of adding cWGAN images (with minus without)", effects, "05_gan_effect",
-                 rows="one row per model, protocol, contrast, count of cWGAN images and measure, pooled over "
+                 rows="one row per model, protocol, contrast (the GAN arms, then each control against none), "
+                      "count of images and measure, pooled over "
                       "every fold and seed with both runs (per fold: tables/05_gan_effect_by_fold.csv); "
                       "paper: Table 14's accuracy difference for the proposed model")
-    units = "test patients" if (effects["measure"] == "patient_level_rate").any() else "test images (no patient ids)"
-    for row in effects[effects["primary"]].itertuples():  # the declared primary endpoint
-        verdict = ("the images helped" if row.excludes_0_holm and row.difference > 0 else
-                   "the images hurt" if row.excludes_0_holm else "these patients cannot tell")
-        print(f"{row.model}, {row.protocol}, {row.contrast} ({row.cwgan_images} GAN images): "
-              f"{row.measure.replace('_', ' ')} {row.difference:+.3f} [{row.low:+.3f}, {row.high:+.3f}], "
-              f"Holm p {row.p_holm:.2f}, {row.folds} fold(s), {row.units} {units}: {verdict}")
+    print("\n".join(primary_lines(effects)))  # the declared primary endpoint, Holm's verdict
+    if effects["contrast"].str.split(" - ").str[0].isin(CONTROLS).any():
+        save_figure(effect_figure(effects, provenance), "05_gan_controls", session.output_dir)
+        report.figure("The GAN arm beside its controls (primary endpoint)", session.figures_dir /
+                      "05_gan_controls.png")
 else:
     print("no model has runs with and without cWGAN images: no effect table")
 readable(effects)

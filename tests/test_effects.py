@@ -286,7 +286,7 @@ def test_the_findings_read_the_primary_rows_with_their_count_and_holm_verdict(tm
             for measure in ("patient_level_rate", "roc_auc")]
     write_table(pd.DataFrame(rows), tmp_path / "05_gan_effect.csv", "SYNTHETIC data")
     lines = findings(tmp_path)
-    assert len(lines) == 2 and "cwgan - none, 640 GAN images): patient-level rate" in lines[0]
+    assert len(lines) == 2 and "cwgan - none, 640 images): patient-level rate" in lines[0]
     assert lines[0].endswith("the images helped, but not after Holm's adjustment over counts of images and measures "
                              "(`05_gan_effect.csv`).")
-    assert "1280 GAN images" in lines[1] and "the images helped (" in lines[1]
+    assert "1280 images" in lines[1] and "the images helped (" in lines[1]

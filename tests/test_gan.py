@@ -437,7 +437,8 @@ def scripted_fid_hook(values):
 
 def test_generation_uses_the_snapshot_the_tables_select(tmp_path, split, capsys):
     """Benign FID 5, 1, 3, 4 over four snapshots with keep_snapshots 1: the best (kimg 0.032) is older
-    than the one kept by pruning. It survives, the sweep table names it, and generation uses it."""
+    than the one kept by pruning. It survives (as does the earliest, for the early-snapshot control), the
+    sweep table names it, and generation uses it."""
     from bclib.cli import main
     from bclib.gan import sweeps
     from bclib.gan.snapshots import ranked_scores, select_snapshot
@@ -450,7 +451,8 @@ def test_generation_uses_the_snapshot_the_tables_select(tmp_path, split, capsys)
     trainer = CWGANTrainer(params, train, index.class_names, out, held_out=held,
                            hooks=[scripted_fid_hook([5, 1, 3, 4])], log=lambda m: None)
     trainer.train()
-    assert [s.name for s in list_snapshots(out)] == ["snapshot-000000032", "snapshot-000000064"]
+    assert [s.name for s in list_snapshots(out)] == ["snapshot-000000016", "snapshot-000000032",
+                                                     "snapshot-000000064"]
     snapshot, info = select_snapshot(out)
     assert snapshot.name == "snapshot-000000032" and info["kimg"] == 0.032 and info["fid"] == 1.0
     assert "benign" in info["criterion"]

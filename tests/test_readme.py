@@ -42,3 +42,10 @@ def test_the_block_is_built_from_the_table_files(tmp_path):
     assert read_provenance(tmp_path / "05_scores.csv")["processor"] in block
     assert list(headline_table(_scores(), "patient").columns) == ["none", "TradAug", "cWGAN"]
     assert len(findings(tmp_path)) == 2
+
+
+def test_findings_of_a_dataset_without_patient_ids_count_images(tmp_path):
+    """BACH names no patients (n_patients empty): the bach-smoke report once failed on int(NaN) here."""
+    scores = _scores().assign(n_patients=float("nan"), n_test=16)
+    write_table(scores, tmp_path / "05_scores.csv", "SYNTHETIC data | UNTRAINED backbones")
+    assert findings(tmp_path)[0].startswith("Test set: 16 images (no patient ids);")

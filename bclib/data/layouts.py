@@ -17,7 +17,7 @@ BREAKHIS_SUBTYPES = {
     "mucinous_carcinoma": ("malignant", "MC"),
     "papillary_carcinoma": ("malignant", "PC"),
 }
-BREAKHIS_MAGNIFICATIONS = ["40X", "100X", "200X", "400X"]
+BREAKHIS_MAGNIFICATIONS = ("40X", "100X", "200X", "400X")  # the one list: schema, tables and figures read it
 # data.task of BreakHis: binary (benign/malignant) or subtype (the eight folders above, in this order).
 TASKS = ("binary", "subtype")
 

@@ -38,6 +38,7 @@ from .images import load_rgb
 from .index import frame_content_key
 
 METHODS = ("macenko", "reinhard")
+STAIN_METHODS = METHODS  # the name bclib.data exports
 IO = 240.0  # Macenko: transmitted light intensity
 BETA = 0.15  # Macenko: optical density below which a pixel is background (in any channel)
 ALPHA = 1.0  # Macenko: percentile of the extreme stain angles

@@ -37,10 +37,13 @@ import pandas as pd
 
 from .. import catalogue
 from ..reference import paper_table
+from ..variants import CONTROLS, contrasts
 from .scores import has_patients, statistic
 from .uncertainty import bootstrap_p_value, paired_runs_bootstrap, percentile_interval
 
-CONTRASTS = (("cwgan", "none"), ("tradaug+cwgan", "tradaug"))
+# bclib.variants.contrasts(): the paper's two (cwgan - none, tradaug+cwgan - tradaug), then each control
+# against the run without extra images; read beside cwgan - none at the same count, the controls tell "more
+# images" from "realistic images of the class". A registered arm adds its own row.
 MEASURES = ("patient_level_rate", "balanced_accuracy", "roc_auc")
 PRIMARY_ENDPOINT = "patient_level_rate"  # the default of eval.primary_endpoint
 FAMILY = ["model", "protocol", "contrast"]  # one Holm family: every count of cWGAN images x every measure
@@ -132,7 +135,7 @@ def declared_primary(runs: Sequence) -> str:
 def _paper_differences(dataset: str) -> dict:
     paper = paper_table("table14_proposed_accuracy")
     accuracy = paper[paper["dataset"] == dataset].set_index("bclib_variant")["accuracy"]
-    return {(a, b): (accuracy.get(a, np.nan) - accuracy.get(b, np.nan)) / 100 for a, b in CONTRASTS}
+    return {(a, b): (accuracy.get(a, np.nan) - accuracy.get(b, np.nan)) / 100 for a, b in contrasts()}
 
 
 def gan_effect_table(runs: Sequence, dataset: str, measures: Sequence[str] = MEASURES, n_resamples: int = 1000,
@@ -152,7 +155,7 @@ def gan_effect_table(runs: Sequence, dataset: str, measures: Sequence[str] = MEA
     primary = primary_endpoint or declared_primary(runs)
     rows = []
     for model in models:
-        for with_gan, without in CONTRASTS:
+        for with_gan, without in contrasts():
             for (protocol, dose), pairs in _pairs(runs, model, with_gan, without).items():
                 named = has_patients(next(iter(pairs.values()))[0].predictions)
                 folds = sorted({key[0] for key in pairs}, key=str) if per_fold else []
@@ -180,3 +183,60 @@ def gan_effect_table(runs: Sequence, dataset: str, measures: Sequence[str] = MEA
     table = holm_adjusted(table, confidence, FAMILY + (["fold"] if per_fold else []))
     paper_column = table.pop("paper_accuracy_difference")
     return table.assign(paper_accuracy_difference=paper_column)
+
+
+def arm_label(contrast: str) -> str:
+    """``"cwgan - none"`` -> ``"GAN images"``: the label of the arm with extra images (bclib.variants)."""
+    from ..variants import variant
+
+    return variant(contrast.split(" - ")[0]).label
+
+
+def verdict(row, adjusted: bool = True) -> str:
+    """What one row lets a reader say: helped, hurt, or cannot tell; ``adjusted`` reads Holm's verdict
+    (``excludes_0_holm``), else the unadjusted interval, noting when Holm's adjustment overturns it."""
+    excludes = row.low > 0 or row.high < 0
+    holm = bool(getattr(row, "excludes_0_holm", excludes))
+    decided = holm if adjusted else excludes
+    text = ("the images helped" if decided and row.difference > 0 else "the images hurt" if decided
+            else "these patients cannot tell")
+    if not adjusted and excludes and not holm:
+        text += ", but not after Holm's adjustment over counts of images and measures"
+    return text
+
+
+def primary_lines(effects: pd.DataFrame) -> list[str]:
+    """One line per primary-endpoint row: arm, estimate [interval], Holm p, folds, test units, verdict."""
+    units = "test patients" if (effects["measure"] == "patient_level_rate").any() else "test images (no patient ids)"
+    return [f"{row.model}, {row.protocol}, {arm_label(row.contrast)} ({row.contrast}, {row.cwgan_images} images): "
+            f"{row.measure.replace('_', ' ')} {row.difference:+.3f} [{row.low:+.3f}, {row.high:+.3f}], "
+            f"Holm p {row.p_holm:.2f}, {row.folds} fold(s), {row.units} {units}: {verdict(row)}"
+            for row in effects[effects["primary"]].itertuples()]
+
+
+def effect_figure(effects: pd.DataFrame, provenance: str = ""):
+    """The primary endpoint's effect of each arm against the run without extra images, with its interval:
+    the GAN arm above its controls, one panel per model and protocol (and count of images). An effect that
+    the controls share is an effect of more images, not of realistic images of the class."""
+    import matplotlib.pyplot as plt
+
+    from ..figures import label_provenance
+
+    primary = effects[effects["primary"] & effects["contrast"].str.endswith(" - none")]
+    panels = list(primary.groupby(["model", "protocol", "cwgan_images"], sort=False))
+    fig, axes = plt.subplots(len(panels), 1, figsize=(6.4, 0.5 + 0.45 * max(len(g) for _, g in panels) * len(panels)),
+                             squeeze=False)
+    for ax, ((model, protocol, count), rows) in zip(axes[:, 0], panels):
+        y = np.arange(len(rows))[::-1]
+        colours = ["#c0392b" if c.split(" - ")[0] not in CONTROLS else "#555555" for c in rows["contrast"]]
+        ax.errorbar(rows["difference"], y, xerr=[rows["difference"] - rows["low"], rows["high"] - rows["difference"]],
+                    fmt="none", ecolor=colours, elinewidth=2, capsize=3)
+        ax.scatter(rows["difference"], y, color=colours, zorder=3)
+        ax.axvline(0, color="black", lw=0.8, ls="--")
+        ax.set_yticks(y, [arm_label(c) for c in rows["contrast"]])
+        ax.set_title(f"{model}, {protocol}, {count} images of each arm", fontsize=9)
+        ax.set_xlabel(f"{rows['measure'].iloc[0].replace('_', ' ')}: with minus without extra images "
+                      "(95% interval)", fontsize=8)
+    fig.tight_layout()
+    label_provenance(fig, provenance)
+    return fig

@@ -20,7 +20,7 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from ..params import MAGNIFICATIONS
+from ..data.layouts import BREAKHIS_MAGNIFICATIONS as MAGNIFICATIONS
 from .loading import Run
 from .scores import has_patients, headline_metrics, patient_level_rate, statistic
 from .uncertainty import bootstrap_interval

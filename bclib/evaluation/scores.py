@@ -23,6 +23,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from ..data.layouts import BREAKHIS_MAGNIFICATIONS
+
 TABLE_COLUMNS = ["TP", "TN", "FP", "FN", "Precision", "Recall", "FPR", "TNR", "F1", "Kappa", "MCC"]
 MEASURES = ("accuracy", "balanced_accuracy", "roc_auc", "patient_level_rate")
 
@@ -96,7 +98,7 @@ def patient_level_rates(predictions: pd.DataFrame) -> pd.DataFrame:
         for mag, part in named[named["magnification"].astype(str) != ""].groupby("magnification", sort=False):
             rows.append({"magnification": mag, "patients": part["patient"].nunique(), "images": len(part),
                          "rate": patient_level_rate(part)})
-    order = {m: i for i, m in enumerate(["40X", "100X", "200X", "400X"])}
+    order = {m: i for i, m in enumerate(BREAKHIS_MAGNIFICATIONS)}
     rows.sort(key=lambda r: (order.get(r["magnification"], 99), str(r["magnification"])))
     rows.append({"magnification": "all", "patients": named["patient"].nunique(), "images": len(named),
                  "rate": patient_level_rate(named)})

@@ -16,6 +16,8 @@ import pandas as pd
 
 from .. import catalogue
 from ..tablefile import read_provenance, read_table
+from .effects import arm_label
+from .effects import verdict as effect_verdict
 
 VARIANT_LABELS = {"none": "none", "tradaug": "TradAug", "cwgan": "cWGAN", "tradaug+cwgan": "TradAug + cWGAN"}
 MEASURE_LABELS = {"balanced_accuracy": "balanced accuracy", "patient_level_rate": "patient-level rate",
@@ -61,8 +63,11 @@ def findings(tables: str | Path) -> list[str]:
     scores = _read(tables, "05_scores")
     if scores is not None:
         main = scores[scores["split"] != "image"]
-        lines.append(f"Test set: {int(main['n_patients'].max())} patients; always answering the largest class "
-                     f"scores an accuracy of {main['majority_share'].max():.2f} and a balanced accuracy of 0.50 "
+        patients = main["n_patients"].max()  # NaN where the dataset names no patients (BACH)
+        tested = f"{int(patients)} patients" if pd.notna(patients) else \
+            f"{int(main['n_test'].max())} images (no patient ids)"
+        lines.append(f"Test set: {tested}; always answering the largest class scores an accuracy of "
+                     f"{main['majority_share'].max():.2f} and a balanced accuracy of one over the number of classes "
                      f"(`05_scores.csv`).")
     probe = _read(tables, "05_split_leakage")
     if probe is not None and len(probe):
@@ -86,14 +91,11 @@ def findings(tables: str | Path) -> list[str]:
         primary = effects[effects["primary"]] if "primary" in effects else effects.groupby(
             ["model", "protocol", "contrast", "cwgan_images"], sort=False).head(1)
         for row in primary.itertuples():
-            verdict = ("the images helped" if row.low > 0 else "the images hurt" if row.high < 0
-                       else "these patients cannot tell")
-            if (row.low > 0 or row.high < 0) and not getattr(row, "excludes_0_holm", True):
-                verdict += ", but not after Holm's adjustment over counts of images and measures"
-            dose = f", {row.cwgan_images} GAN images" if "cwgan_images" in primary else ""
-            lines.append(f"cWGAN images ({_label(row.model)}, {row.protocol}, {row.contrast}{dose}): "
+            dose = f", {row.cwgan_images} images" if "cwgan_images" in primary else ""
+            lines.append(f"{arm_label(row.contrast)} ({_label(row.model)}, {row.protocol}, {row.contrast}{dose}): "
                          f"{MEASURE_LABELS.get(row.measure, row.measure)} "
-                         f"{_cell(row.difference, row.low, row.high, signed=True)}: {verdict} (`05_gan_effect.csv`).")
+                         f"{_cell(row.difference, row.low, row.high, signed=True)}: "
+                         f"{effect_verdict(row, adjusted=False)} (`05_gan_effect.csv`).")
     return lines
 
 

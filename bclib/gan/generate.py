@@ -130,15 +130,23 @@ def _class_list(class_names) -> list[str]:
 
 def generate(snapshot: str | Path, class_names: str | list[str], n: int, seed: int, out_dir: str | Path,
              size: Optional[tuple[int, int]] = None, force: bool = False,
-             magnification: Optional[str] = None, which: str = "best", truncation: float = 1.0) -> Path:
+             magnification: Optional[str] = None, which: str = "best", truncation: float = 1.0,
+             random_conditions: bool = False) -> Path:
     """Write ``n`` generated images of each class in ``class_names`` (one name, a list, or names joined
     by commas), each class into ``out_dir/<class>/`` (and of ``magnification``, for a model
     conditioned on it); return ``out_dir``. ``snapshot`` is a snapshot folder or a training folder
-    (its ``which`` snapshot: ``best``, the selected one, or ``latest``)."""
+    (its ``which`` snapshot: ``best``, the selected one, ``latest`` or ``earliest``).
+
+    ``random_conditions``: each image of a class is generated for a class drawn uniformly from all the
+    snapshot's classes (seeded), yet filed and labelled under the asked class: the shuffled-label control
+    of :mod:`bclib.variants` (manifest column ``conditioning``)."""
     snapshot = resolve_snapshot(snapshot, which)
     state = read_state(snapshot)
     classes = _class_list(class_names)
     plans = {c: conditions_for(state, c, max(n, 1), magnification) for c in classes}
+    if random_conditions:
+        plans = {c: _random_conditions(state, max(n, 1), seed + 15485863 * k, magnification)
+                 for k, c in enumerate(classes)}
     if n < 1:
         raise UserError("--n must be at least 1")
     out = Path(out_dir)
@@ -164,11 +172,23 @@ def generate(snapshot: str | Path, class_names: str | list[str], n: int, seed: i
         fields = ["file", "class", "seed", "snapshot", "kimg", MANIFEST_COLUMN]
         fields += ["truncation"] if truncation < 1 else []
         fields += ["magnification"] if any("magnification" in r for r in rows) else []
+        if random_conditions:
+            fields.append("conditioning")
+            for row in rows:
+                row["conditioning"] = "random class"
         with open(tmp / MANIFEST, "w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=fields)
             writer.writeheader()
             writer.writerows(rows)
     return out
+
+
+def _random_conditions(state: dict, n: int, seed: int, magnification: Optional[str]) -> list[tuple]:
+    """The conditions of ``n`` images, each of a class drawn uniformly at random (see :func:`generate`)."""
+    names = state["class_names"]
+    counts = np.bincount(np.random.default_rng(seed).integers(len(names), size=n), minlength=len(names))
+    return [condition for name, count in zip(names, counts) if count
+            for condition in conditions_for(state, name, int(count), magnification)]
 
 
 def _write_class(tmp: Path, class_name: str, parts: list, seed: int, snapshot: Path, state: dict,

@@ -11,8 +11,9 @@ class's FID, the mean over several, or over every class when it is null; the
 pooled FID for records without per-class scores), KID breaking ties - the
 criterion by which :mod:`bclib.gan.sweeps` ranks snapshots in the sweep tables.
 The trainer never deletes it when it prunes old snapshots (``gan.keep_snapshots``
-counts the latest ones kept besides it), and ``bclib gan generate`` uses it unless
-asked for the latest one. A run without scores (``metrics.during_training:
+counts the latest ones kept besides it; the earliest is kept too, for the
+early-snapshot control), and ``bclib gan generate`` uses it unless asked for
+the latest one. A run without scores (``metrics.during_training:
 false``) has no criterion: its latest snapshot is used, and the report says so.
 """
 
@@ -115,12 +116,13 @@ def select_snapshot(path: str | Path, which: str = "best") -> tuple[Path, dict]:
 
     ``path`` is a snapshot folder (used as it is) or a training output folder:
     ``which="best"`` takes its selected snapshot (see the module docstring),
-    ``which="latest"`` its newest complete one. The description has ``snapshot``,
+    ``which="latest"`` its newest complete one, ``which="earliest"`` its oldest (the trainer keeps it: the
+    early-snapshot control of :mod:`bclib.variants`). The description has ``snapshot``,
     ``kimg``, ``which`` (best, latest or given), ``criterion`` and, for the best,
     ``fid``, ``kid`` and ``scored_on``.
     """
-    if which not in ("best", "latest"):
-        raise ValueError(f"which must be 'best' or 'latest', got {which!r}")
+    if which not in ("best", "latest", "earliest"):
+        raise ValueError(f"which must be 'best', 'latest' or 'earliest', got {which!r}")
     path = Path(path)
     snapshots = list_snapshots(path)
     if not snapshots:
@@ -129,6 +131,10 @@ def select_snapshot(path: str | Path, which: str = "best") -> tuple[Path, dict]:
         state = read_state(path)
         return path, {"snapshot": path.name, "kimg": float(state["kimg"]), "which": "given",
                       "criterion": "the snapshot folder given"}
+    if which == "earliest":
+        earliest = snapshots[0]
+        return earliest, {"snapshot": earliest.name, "kimg": float(read_state(earliest)["kimg"]),
+                          "which": "earliest", "criterion": "the earliest snapshot, as asked"}
     latest = snapshots[-1]
     state = read_state(latest)
     if which == "best":

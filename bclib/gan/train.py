@@ -101,7 +101,7 @@ class CWGANTrainer:
         if cfg.condition_magnification:
             if "magnification" not in train.columns:
                 raise UserError("gan.condition_magnification: this dataset has no magnifications")
-            from ..params import MAGNIFICATIONS
+            from ..data.layouts import BREAKHIS_MAGNIFICATIONS as MAGNIFICATIONS
 
             present = set(train["magnification"].astype(str))
             self.magnifications = [m for m in MAGNIFICATIONS if m in present] + sorted(present - set(MAGNIFICATIONS))
@@ -437,9 +437,11 @@ class CWGANTrainer:
             }
             write_text_atomic(tmp / "state.json", json.dumps(state, indent=2))  # written last
         append_jsonl(self.out / "metrics.jsonl", record)
-        # the selected (best) snapshot survives pruning, beside the latest keep_snapshots ones
+        # the selected (best) snapshot survives pruning, beside the latest keep_snapshots ones and the earliest
+        # (the early-snapshot control trains on its images: bclib.variants)
         best = best_snapshot_name(self.out, self.cfg.target_class)
-        for old in list_snapshots(self.out)[:-self.cfg.keep_snapshots]:
+        snapshots = list_snapshots(self.out)
+        for old in snapshots[1:-self.cfg.keep_snapshots]:
             if old.name != best:
                 shutil.rmtree(old, ignore_errors=True)
         return record

@@ -8,6 +8,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from ..data.layouts import BREAKHIS_MAGNIFICATIONS
+
 _FILE = Path(__file__).with_name("paper_results.yaml")
 
 
@@ -42,7 +44,7 @@ def archive_table3() -> pd.DataFrame:
     """Images per subtype x magnification in the real archive, in the layout of the paper's Table 3."""
     counts = breakhis_archive_counts()
     table = counts.pivot_table(index="subtype", columns="magnification", values="images", aggfunc="sum")
-    table = table.reindex(index=paper_table3().index.drop("Total"), columns=["40X", "100X", "200X", "400X"])
+    table = table.reindex(index=paper_table3().index.drop("Total"), columns=list(BREAKHIS_MAGNIFICATIONS))
     table["Total"] = table.sum(axis=1)
     table.loc["Total"] = table.sum(axis=0)
     return table.astype(int)

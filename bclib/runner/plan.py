@@ -18,6 +18,7 @@ import yaml
 
 from .. import catalogue
 from ..params import Params
+from ..variants import variant
 
 # throughput.yaml's fusion_trunk_images_per_s_224 was measured on this model's trunk; other trunks are
 # scaled from it by keras.io's relative backbone costs.
@@ -75,7 +76,8 @@ def classifier_cost(job, n_images: int, seen_trunks: set) -> Cost:
         n_images = n_images * len(data.magnifications) / 4
     n_test = n_images * data.test_fraction
     n_train = (n_images - n_test) * (1 - data.val_fraction)
-    if "cwgan" in job.variant:
+    kind = variant(job.variant)
+    if kind.adds_images:
         n_train += job.params.gan.n_generate
     cpu_rate, gpu_rate = _trunk_speed(job.model, size)
     trunk = (job.model, job.seed if cfg.weights == "none" else None, data.split, tuple(data.magnifications or ()))
@@ -83,8 +85,8 @@ def classifier_cost(job, n_images: int, seen_trunks: set) -> Cost:
     seen_trunks.add(trunk)
     spec = catalogue.entry(job.model)
     # a frozen encoder stores its TradAug copies whatever tradaug_mode says, and is never fine-tuned
-    online = "tradaug" in job.variant and cfg.tradaug_mode == "online" and not spec.encoder
-    copies = cfg.tradaug_copies - 1 if "tradaug" in job.variant and not online else 0
+    online = kind.tradaug and cfg.tradaug_mode == "online" and not spec.encoder
+    copies = cfg.tradaug_copies - 1 if kind.tradaug and not online else 0
     extracted += copies * n_train
     image_passes = cfg.epochs * n_train if online else 0.0
     if not spec.encoder:

@@ -3,6 +3,7 @@ and the ablation grid as jobs.
 
 * :mod:`bclib.train.classifier` - :func:`train_classifier`, one run as a sequence of stages;
 * :mod:`bclib.train.data`       - the run's training (real and generated), validation and test images;
+* :mod:`bclib.train.controls`   - the images a control variant adds in place of the GAN's;
 * :mod:`bclib.train.trunk`      - building or reusing the frozen trunk;
 * :mod:`bclib.train.store`      - frozen-trunk outputs computed once, stored on disk, streamed back;
 * :mod:`bclib.train.fitting`    - compiling, callbacks, resumable fits;
@@ -15,7 +16,7 @@ and the ablation grid as jobs.
 
 from ..lazy_exports import lazy_exports
 
-__all__ = ["VARIANTS", "train_classifier", "generated_training_images", "class_weights", "distribution_strategy",
+__all__ = ["train_classifier", "generated_training_images", "class_weights", "distribution_strategy",
            "run_is_complete", "C_GRID", "Probe", "fit_probe"]
 
 # Resolved on first use: the job grid (bclib.train.jobs), which `bclib plan` and `bclib run`'s scheduler

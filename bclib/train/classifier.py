@@ -37,8 +37,8 @@ from ..backend import keras as _keras
 from ..backend import set_determinism
 from ..data.index import DatasetIndex
 from ..data.pipeline import make_dataset
-from ..errors import UserError
 from ..models import build_top, compose, model_label, unfreeze_for_fine_tuning
+from ..variants import variant as kind
 from . import checkpoint
 from .augment import tradaug_layer
 from .data import RunData, assemble_run_data
@@ -56,8 +56,6 @@ from .store import StoreReader, offline_augmenter, store_key, stored_outputs
 from .trunk import CALIBRATION_IMAGES, prepare_trunk, trunk_identity
 
 keras = _keras()
-
-VARIANTS = ("none", "tradaug", "cwgan", "tradaug+cwgan")
 
 
 def _run_tag(params, model_name: str, variant: str, seed: int) -> str:
@@ -77,7 +75,8 @@ class _Run:
         # A frozen encoder's embeddings of TradAug copies are stored once, whatever tradaug_mode says: its
         # top (a probe, or the head) never needs images, and a probe cannot be fitted batch by batch.
         self.encoder = catalogue.entry(model_name).encoder
-        self.online = "tradaug" in variant and self.cfg.tradaug_mode == "online" and not self.encoder
+        self.kind = kind(variant)  # what the variant adds (bclib.variants)
+        self.online = self.kind.tradaug and self.cfg.tradaug_mode == "online" and not self.encoder
         self.histories: list[list[dict]] = []
 
     # -- stage: the model -------------------------------------------------
@@ -121,7 +120,7 @@ class _Run:
             self._fit_online(data)
             return
         blocks = [(part, self.stored(part)) for part in data.parts]
-        if "tradaug" in self.variant:
+        if self.kind.tradaug:
             for k in range(cfg.tradaug_copies - 1):
                 aug_seed = self.seed * 1000 + k
                 description = f"tradaug seed={aug_seed} stain_jitter={cfg.stain_jitter}"
@@ -164,7 +163,7 @@ class _Run:
         cfg = self.cfg
         dataset = make_dataset(data.train, cfg.image_size, cfg.batch_size, shuffle=True, seed=self.seed,
                                stain=self.stain, geometry=self.geometry)
-        if "tradaug" not in self.variant:
+        if not self.kind.tradaug:
             return dataset
         augment = tradaug_layer(self.seed)
         return dataset.map(lambda x, y: (augment(x, training=True), y))
@@ -212,8 +211,7 @@ class _Run:
 def train_classifier(params, model_name: str, variant: str, seed: int, out_dir: str | Path,
                      index: Optional[DatasetIndex] = None, log: Callable[[str], None] = print) -> dict:
     """Train one classifier and write its outputs; return the run record (also ``run.json``)."""
-    if variant not in VARIANTS:
-        raise UserError(f"unknown variant '{variant}' (expected {', '.join(VARIANTS)})")
+    kind(variant)  # an unknown name: one clear error before any work
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()

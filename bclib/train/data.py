@@ -18,6 +18,8 @@ from ..data.index import DatasetIndex, apply_task, index_from_params, index_gene
 from ..data.splits import split_from_params, split_notes
 from ..data.stain import StainReference, cached_reference
 from ..errors import UserError
+from ..variants import Variant
+from ..variants import variant as kind
 
 
 @dataclass
@@ -57,6 +59,17 @@ def generated_training_images(params, split: pd.DataFrame, class_names: list[str
     check_generated_images(gan_output_dir(params), folder, split)
     frame = index_generated(folder, class_names).frame.assign(part="train")
     return take_generated(frame, params.train.cwgan_images, split[split["part"] == "train"], folder)
+
+
+def extra_training_images(params, kind: Variant, split: pd.DataFrame, class_names: list[str]) -> pd.DataFrame:
+    """The images ``kind`` adds to the real training images: the split's GAN images, or a control's images at
+    the same counts (:mod:`bclib.train.controls`)."""
+    generated = generated_training_images(params, split, class_names)
+    if kind.extra == "gan":
+        return generated
+    from .controls import control_images
+
+    return control_images(params, kind, split, generated, class_names)
 
 
 def take_generated(generated: pd.DataFrame, dose, real_train: pd.DataFrame, folder) -> pd.DataFrame:
@@ -99,8 +112,8 @@ def assemble_run_data(params, variant: str, index: Optional[DatasetIndex] = None
     index = apply_task(index, task) if index is not None else index_from_params(params)
     split = split_from_params(index, params)
     parts = [split[split["part"] == "train"]]
-    if "cwgan" in variant:
-        parts.append(generated_training_images(params, split, index.class_names))
+    if kind(variant).adds_images:
+        parts.append(extra_training_images(params, kind(variant), split, index.class_names))
     stain = cached_reference(split, params.data.stain_normalization, params.output_dir / "cache" / "stain")
     return RunData(index, parts, split[split["part"] == "val"], split[split["part"] == "test"], stain,
                    split_notes(split))

@@ -26,8 +26,7 @@ import pandas as pd
 from .. import catalogue
 from ..figures import label_provenance
 from ..params import Params, dose_label
-
-BASELINE_VARIANTS = ("none", "tradaug")
+from ..variants import BASELINE_VARIANTS, variant
 
 
 @dataclass
@@ -59,16 +58,17 @@ class ClassifierJob:
 
     @property
     def depends_on(self) -> tuple[str, ...]:
-        return (gan_job_name(self.params),) if "cwgan" in self.variant else ()
+        # a control's counts are the GAN images' counts, so every variant that adds images waits for the GAN
+        return (gan_job_name(self.params),) if variant(self.variant).adds_images else ()
 
     def commands(self) -> list[list[str]]:
         return [self.command()]
 
     def inputs(self) -> dict:
-        """The generated images a cwgan variant trains on (their manifest's hash)."""
+        """The generated images a cwgan variant (or a control at their counts) trains on: their manifest's hash."""
         from ..gan.workflow import generated_dir
 
-        if "cwgan" not in self.variant:
+        if not variant(self.variant).adds_images:
             return {}
         manifest = generated_dir(self.params) / "manifest.csv"
         return {"generated": hashlib.sha256(manifest.read_bytes()).hexdigest()[:16] if manifest.is_file() else None}
@@ -92,19 +92,21 @@ def gan_job_name(params: Params) -> str:
     return f"gan/{folder}" if folder else "gan"
 
 
-def with_doses(params: Params, model: str, variant: str, seed: int, folder: Path, overrides: tuple[str, ...],
+def with_doses(params: Params, model: str, variant_name: str, seed: int, folder: Path, overrides: tuple[str, ...],
                group: str) -> list[ClassifierJob]:
     """The job of (model, variant, seed) on one split: one per count of a ``train.cwgan_images`` list
     for a cwgan variant (folder ``<variant>/n-<count>/``, the count set with ``--set``), else one."""
-    doses = params.train.cwgan_doses if "cwgan" in variant and isinstance(params.train.cwgan_images, list) else []
+    listed = isinstance(params.train.cwgan_images, list)
+    doses = params.train.cwgan_doses if listed and variant(variant_name).adds_images else []
     if not doses:
-        return [ClassifierJob(model, variant, seed, folder / model / variant / f"seed-{seed}", params,
+        return [ClassifierJob(model, variant_name, seed, folder / model / variant_name / f"seed-{seed}", params,
                               overrides=overrides, group=group)]
     jobs = []
     for dose in doses:
         at_dose = params.model_copy(update={"train": params.train.model_copy(update={"cwgan_images": dose})})
-        jobs.append(ClassifierJob(model, variant, seed, folder / model / variant / f"n-{dose}" / f"seed-{seed}",
-                                  at_dose, overrides=(*overrides, f"train.cwgan_images={dose}"), group=group,
+        jobs.append(ClassifierJob(model, variant_name, seed,
+                                  folder / model / variant_name / f"n-{dose}" / f"seed-{seed}", at_dose,
+                                  overrides=(*overrides, f"train.cwgan_images={dose}"), group=group,
                                   dose=f"n-{dose_label(dose)}/"))
     return jobs
 
@@ -153,7 +155,8 @@ def gan_fold_jobs(params: Params) -> list[ClassifierJob]:
     """``eval.gan_folds``: the GAN question over folds for a profile that runs one split.
     ``eval.gan_fold_models`` trained without (none) and with cWGAN images (cwgan) on each listed fold,
     every seed, all magnifications in one model; each fold's cwgan runs take the images of a GAN trained on
-    that fold's training patients (``gan/fold-<k>/``). The folds are the published ones under ``split:
+    that fold's training patients (``gan/fold-<k>/``), and the controls of ``eval.gan_controls`` (see
+    :mod:`bclib.variants`) run beside them at the same counts. The folds are the published ones under ``split:
     folds``, bclib's patient-grouped ones (cv) otherwise. Folders ``runs-gan-folds/fold-<k>/<model>/...``."""
     if not params.eval.gan_folds:
         return []
@@ -168,7 +171,8 @@ def gan_fold_jobs(params: Params) -> list[ClassifierJob]:
         overrides = (f"data.split={split}", f"data.folds={folds}", f"data.fold={fold}",
                      "data.magnification_protocol=independent", "eval.gan_folds=[]")
         group = f"gan-folds/{data.setting_folder}"
-        jobs += [job for m in params.eval.gan_fold_models for v in ("none", "cwgan") for s in params.train.seeds
+        arms = ("none", "cwgan", *params.eval.gan_controls)
+        jobs += [job for m in params.eval.gan_fold_models for v in arms for s in params.train.seeds
                  for job in with_doses(setting, m, v, s, params.output_dir / "runs-gan-folds" / data.setting_folder,
                                        overrides, group)]
     return jobs

@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..io import atomic_path, write_json_atomic
 from ..params import dose_label
+from ..variants import variant as kind
 from .decision import decide
 from .trunk import model_weights
 
@@ -78,7 +79,9 @@ def run_record(params, data, model_name: str, variant: str, seed: int, predictio
         "magnifications": params.data.magnifications,
         "n_train": int(len(train)), "n_train_generated": int((train["subtype"] == "cwgan").sum()),
         # the count asked for (null: all generated, "balance": up to the largest class); None without cWGAN
-        "cwgan_images": dose_label(cfg.cwgan_images) if "cwgan" in variant else None,
+        "cwgan_images": dose_label(cfg.cwgan_images) if kind(variant).adds_images else None,
+        # the images a variant adds to the real ones: the GAN's, or a control's (bclib.variants)
+        "n_train_extra": int(sum(len(part) for part in getattr(data, "parts", [])[1:])),
         "n_val": int(len(data.val)), "n_test": int(len(data.test)),
         "test_accuracy": float((predictions["pred"] == predictions["label"]).mean()),
         "epochs_run": int(len(history)), "cached_trunk": cached_trunk,
