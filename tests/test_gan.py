@@ -527,7 +527,7 @@ def test_scores_draw_independent_latents_for_each_class():
     shows whether two classes got the same z."""
     from types import SimpleNamespace
 
-    from bclib.metrics.gan_hook import FidKidHook
+    from bclib.gan.scoring_hook import FidKidHook
 
     class ZOnly:
         layers: list = []

@@ -124,3 +124,15 @@ def test_no_module_outside_the_catalogue_spells_a_models_name():
             if isinstance(node, ast.Constant) and node.value in names:
                 spelled.append(f"{relative}:{node.lineno}: {node.value!r}")
     assert not spelled, "model names outside the catalogue:\n" + "\n".join(spelled)
+
+
+def test_no_two_subpackages_import_each_other():
+    """Layers: where one subpackage uses another, the other never reaches back (issue #39: gan imported metrics
+    for its scores and metrics imported gan for its sampler; the scoring hook now lives in gan)."""
+    def package_of(name: str) -> str:
+        parts = name.split(".")
+        return ".".join(parts[:2]) if len(parts) > 2 or (PACKAGE / parts[-1]).is_dir() else name
+
+    edges = {(package_of(module_name(p)), package_of(m)) for p in MODULES for m in imported_modules(p)}
+    both_ways = sorted({tuple(sorted(e)) for e in edges if e[0] != e[1] and (e[1], e[0]) in edges})
+    assert not both_ways, f"subpackages that import each other: {both_ways}"

@@ -10,6 +10,7 @@ WGAN-GP: docs/gan.md): models, losses, training, generation, checks.
 - ``provenance``   the training-set record, the leakage guard and the check that a folder matches its data
 - ``snapshots``    the snapshots on disk and the selected (lowest-FID) one that tables and generation use
 - ``generate``     labelled synthetic images from a snapshot
+- ``scoring_hook`` FID/KID/precision/recall/SWD at every snapshot (the metrics package never imports gan)
 - ``analysis``     memorisation check and the critic-as-classifier linear probe
 - ``sweeps``       the gamma / batch sweeps, ranked on the generated class, and the selection
 """

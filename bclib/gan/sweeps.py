@@ -31,7 +31,7 @@ table describes a generator that still exists.
 
 The scores ranked are those of the class(es) the profile generates for
 (``gan.target_class``): each is that class's real training images against
-generated images of that class (see :mod:`bclib.metrics.gan_hook`). With one
+generated images of that class (see :mod:`bclib.gan.scoring_hook`). With one
 target class (BreakHis: benign, as in the paper's Tables 8-9) that class's FID
 and KID; with several, or ``null`` meaning every class (BACH), their mean.
 

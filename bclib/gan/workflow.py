@@ -32,7 +32,7 @@ def train_from_params(params: Params, out_dir: Optional[str | Path] = None, hook
     from .train import CWGANTrainer
 
     if params.metrics.during_training and not hooks:
-        from ..metrics.gan_hook import FidKidHook
+        from .scoring_hook import FidKidHook
 
         hooks = [FidKidHook(params.metrics, cache_dir=params.output_dir / "cache" / "features")]
     index = index_from_params(params)

@@ -4,7 +4,6 @@
 - ``features``   InceptionV3 pool features or a saved classifier's penultimate layer, cached per image set
 - ``manifold``   improved precision and recall (k-NN manifolds, blocked distances; equal-size sets)
 - ``swd``        sliced Wasserstein distance on Laplacian-pyramid patches (pixels, no pretrained network)
-- ``gan_hook``   FID/KID/precision/recall/SWD at every cWGAN snapshot
 """
 
 from .distances import frechet_distance, kernel_inception_distance

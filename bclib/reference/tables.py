@@ -8,8 +8,6 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from ..data.layouts import BREAKHIS_MAGNIFICATIONS
-
 _FILE = Path(__file__).with_name("paper_results.yaml")
 
 
@@ -44,7 +42,8 @@ def archive_table3() -> pd.DataFrame:
     """Images per subtype x magnification in the real archive, in the layout of the paper's Table 3."""
     counts = breakhis_archive_counts()
     table = counts.pivot_table(index="subtype", columns="magnification", values="images", aggfunc="sum")
-    table = table.reindex(index=paper_table3().index.drop("Total"), columns=list(BREAKHIS_MAGNIFICATIONS))
+    paper = paper_table3()  # the paper's rows and columns (subtypes x magnifications) give the layout
+    table = table.reindex(index=paper.index.drop("Total"), columns=paper.columns.drop("Total"))
     table["Total"] = table.sum(axis=1)
     table.loc["Total"] = table.sum(axis=0)
     return table.astype(int)

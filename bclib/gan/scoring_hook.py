@@ -33,10 +33,10 @@ from typing import Optional
 
 import numpy as np
 
-from .features import FeatureExtractor, extractor_from_settings, features_of_arrays
-from .manifold import balanced_precision_recall
-from .score import fid_kid
-from .swd import swd_or_none
+from ..metrics.features import FeatureExtractor, extractor_from_settings, features_of_arrays
+from ..metrics.manifold import balanced_precision_recall
+from ..metrics.score import fid_kid
+from ..metrics.swd import swd_or_none
 
 PR_KEYS = ("precision", "recall", "precision_std", "recall_std", "pr_n")
 
@@ -79,7 +79,7 @@ class FidKidHook:
 
     def fake_images(self, trainer, class_index: int, n: int) -> np.ndarray:
         """n images of one class from fixed latents: each class (and each of its conditions) its own stream."""
-        from ..gan.generate import sample
+        from .generate import sample
 
         generator = trainer.generator_ema or trainer.generator
         conditions = trainer.class_conditions(class_index, n) if hasattr(trainer, "class_conditions") \
