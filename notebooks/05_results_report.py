@@ -83,33 +83,14 @@ if "google.colab" in sys.modules:
 params_path = "../params/smoke.yaml"
 
 # %%
-from bclib import catalogue
-from bclib.data.images import load_rgb
-from bclib.data.pipeline import load_batch
-from bclib.evaluation import figures as eval_figures
-from bclib.evaluation import loading, protocol_tables, selection
-from bclib.evaluation import protocols as pro
-from bclib.evaluation import report as rep
-from bclib.evaluation import tables as report_tables
-from bclib.evaluation.effects import effect_figure, gan_effect_table, primary_lines
-from bclib.evaluation.gradcam import gradcam
-from bclib.evaluation.predict import load_classifier
-from bclib.evaluation.tta import run_geometry
-from bclib.figures import save_figure
-from bclib.metrics.features import features_note
-from bclib.notebook import readable, save_table, setup
+from bclib.evaluation import report_sections as sections
+from bclib.notebook import readable, setup
 from bclib.runner.jobs import gan_jobs, run_gan_jobs
-from bclib.tablefile import read_table
-from bclib.train import jobs as classifier_jobs
-from bclib.variants import CONTROLS
+from bclib.train.jobs import run_classifier_jobs
 
 session = setup(params_path)
 params = session.params
-dataset = params.data.dataset
-main_jobs = classifier_jobs.classifier_jobs(params, "baselines") + classifier_jobs.classifier_jobs(params, "fusion")
-leak_jobs = classifier_jobs.leakage_jobs(params)
-stain_jobs = classifier_jobs.stain_jobs(params)  # eval.stain_ablation: empty unless asked
-gan_fold_jobs = classifier_jobs.gan_fold_jobs(params)  # eval.gan_folds: the GAN question over folds
+jobs = sections.report_jobs(params)  # the main grid, image-split runs, stain ablation, GAN folds and controls
 
 # %% [markdown]
 # ## 1. Collect the runs
@@ -119,22 +100,15 @@ gan_fold_jobs = classifier_jobs.gan_fold_jobs(params)  # eval.gan_folds: the GAN
 # fold's training patients, then the model with and without its images.
 
 # %%
-run_gan_jobs(gan_jobs(gan_fold_jobs))
-classifier_jobs.run_classifier_jobs(main_jobs + leak_jobs + stain_jobs + gan_fold_jobs)
-runs = loading.finished_runs(main_jobs)
-image_split_runs = loading.finished_runs(leak_jobs)
-stain_runs = loading.finished_runs(stain_jobs)
-gan_fold_runs = loading.finished_runs(gan_fold_jobs)
-provenance = classifier_jobs.run_provenance(classifier_jobs.collect_runs(main_jobs), params.data.split)
-report = rep.Report(f"bclib results: {dataset} ({params.profile} profile)", provenance)
+run_gan_jobs(gan_jobs(jobs["gan_folds"]))
+run_classifier_jobs([job for arm in jobs.values() for job in arm])
+ctx = sections.collect(session, jobs)  # the runs, the report and their provenance line, shared by every section
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(f"{len(runs)} runs on the {params.data.split} split, {len(image_split_runs)} on the image split")
-print(provenance)
-split_lines = loading.split_description(runs, params.data.split, params.data.fold_policy)
-report.text("The split", "\n\n".join(split_lines))
-print("\n".join(split_lines))
+print(f"{len(ctx.runs)} runs on the {params.data.split} split, {len(ctx.image_split_runs)} on the image split")
+print(ctx.provenance)
+print("\n".join(sections.split(ctx)))
 
 # %% [markdown]
 # The report also carries what notebooks 00-02 found, so that a reader who gets
@@ -147,41 +121,7 @@ print("\n".join(split_lines))
 # notebook 02's short sweep runs are scored on other sets than notebook 01's run.
 
 # %%
-tables, figures = session.output_dir / "tables", session.output_dir / "figures"
-gan_note = features_note(params.metrics.features, params.metrics.weights)
-earlier = [
-    ("00_class_balance", "Images and patients per class in the whole dataset", "one row per class"),
-    ("00_split_summary", "The split used by every run", "one row per part of the split"),
-    ("01_per_class_scores", f"The cWGAN's scores per class at its last snapshot ({gan_note})",
-     "one row per class, their mean, and all classes pooled"),
-    ("01_tstr_trts", f"Do the cWGAN's images carry their class? A classifier trained on real or generated images, "
-                     f"tested on the other kind ({gan_note})", "one row per direction (TRTR: the real reference)"),
-    ("02_gamma_sweep", f"GAN sweep over the R1/GP weight gamma, best snapshot of each run ({gan_note})",
-     "one row per gamma value"),
-    ("02_batch_sweep", f"GAN sweep over the batch size, best snapshot of each run ({gan_note})",
-     "one row per batch size"),
-]
-shown = [name for name, _, _ in earlier if (tables / f"{name}.csv").is_file()]
-if shown:
-    report.text("What notebooks 00-02 found",
-                "The data audit, the cWGAN and its sweeps, as those notebooks saved them. The GAN scores carry "
-                f"the note of their features ({gan_note}). Two FIDs can be compared only when the feature network, "
-                "the image size and the numbers of real and generated images are the same: the sweep runs of "
-                "notebook 02 are shorter and scored on other sets than the run of notebook 01, so their FIDs "
-                "cannot be set beside each other, nor beside the paper's.")
-for name, caption, rows in earlier:
-    if name in shown:
-        report.table(caption, read_table(tables / f"{name}.csv", index_col=0 if name[:2] != "00" else None),
-                     name, rows=rows)
-for name, caption in (
-        ("00_class_balance", "Images per class and magnification: the imbalance the class weights and the cWGAN "
-                             "are there to correct"),
-        ("01_fakes_over_time", "The cWGAN's images at each snapshot (rows) beside real training images (last row): "
-                               "look for tissue structure appearing, not only colour"),
-        ("01_training_curves", f"The cWGAN's losses and scores against kimg ({gan_note})")):
-    if (figures / f"{name}.png").is_file():
-        report.figure(caption, figures / f"{name}.png")
-print(f"{len(shown)} tables and the figures of notebooks 00-02 added to the report")
+print(sections.earlier_notebooks(ctx))
 
 # %% [markdown]
 # ## 2. Headline scores with 95% intervals
@@ -196,14 +136,7 @@ print(f"{len(shown)} tables and the figures of notebooks 00-02 added to the repo
 # the same class is flagged in the `warning` column.
 
 # %%
-scores = report_tables.run_scores(runs + image_split_runs, params.eval.bootstrap, params.eval.confidence, params.seed)
-shown = report_tables.with_interval(scores)
-save_table(scores, "05_scores", session, provenance)
-report.text("Headline scores", "Each measure as estimate [95% interval]; the interval resamples test patients "
-            "(a patient drawn twice counts twice).")
-report.table("Scores per run", shown, "05_scores",
-             rows="every finished run: one row per model, variant, seed and split; nothing selected")
-readable(shown)
+readable(sections.headline_scores(ctx))
 
 # %% [markdown]
 # Over seeds: the mean and the standard deviation of each measure. The spread
@@ -212,15 +145,7 @@ readable(shown)
 # report leaves the table out rather than repeat the rows above without a ±.
 
 # %%
-summary = report_tables.over_seeds(scores)
-save_table(summary, "05_scores_over_seeds", session, provenance)
-if summary["seeds"].max() > 1:
-    report.table("Mean ± standard deviation over seeds", report_tables.with_spread(summary), "05_scores_over_seeds",
-                 rows="one row per model, variant and split: mean ± sd over its seeds; the per-seed rows are "
-                      "'Scores per run' (05_scores)")
-else:
-    report.text(None, "One seed per configuration: no spread between seeds to show (train.seeds lists more).")
-readable(report_tables.with_spread(summary))
+readable(sections.over_seeds(ctx))
 
 # %% [markdown]
 # BreakHis' own papers (Spanhol et al. 2016) give the patient-level rate per
@@ -228,14 +153,7 @@ readable(report_tables.with_spread(summary))
 # column per run; the `all` row pools the four magnifications.
 
 # %%
-patient_rates = report_tables.patient_rates_table(runs)
-if not patient_rates.empty:
-    save_table(patient_rates, "05_patient_rate_per_magnification", session, provenance)
-    report.table("Patient-level recognition rate per magnification", patient_rates.T,
-                 "05_patient_rate_per_magnification",
-                 rows="one row per run, every seed; one column per magnification and all together (the CSV has "
-                      "them the other way round)")
-readable(patient_rates)
+readable(sections.patient_rates(ctx))
 
 # %% [markdown]
 # ## 3. The paper's Table 14 beside ours
@@ -254,20 +172,7 @@ readable(patient_rates)
 # (`bclib/reference/paper_results.yaml`).
 
 # %%
-table14 = report_tables.accuracy_beside_table14(summary, dataset, scores)
-save_table(table14, "05_table14_beside_paper", session, provenance)
-report.text("The paper's claims beside this run",
-            "The paper's numbers come from ImageNet-pretrained networks on the real archive and an image-level "
-            "split; ours from this profile's data, weights and patient split. Only a real run with the real "
-            "profile makes the two columns comparable; with synthetic data or untrained networks they are not. "
-            "The paper's Table 14 and the accuracy its own confusion counts imply (Tables 11 and 12) disagree: "
-            "on BreakHis Table 11 gives the same 159 of 160 for TradAug with and without cWGAN images, where "
-            "Table 14 claims +3.5 points.")
-report.table("Proposed model accuracy (%) per variant: paper's Table 14 and this run", table14,
-             "05_table14_beside_paper", digits=1,
-             rows="one row per variant of the proposed model; ours = mean over seeds on the patient split, with "
-                  "the run's 95% patient-bootstrap interval (one seed) or the sd over seeds (several)")
-readable(table14)
+readable(sections.table14(ctx))
 
 # %% [markdown]
 # ## 4. Per-class tables in the paper's layout (its Tables 11 and 12)
@@ -283,28 +188,10 @@ readable(table14)
 # below lists every candidate with the validation numbers the choice used.
 
 # %%
-choices = {"proposed": selection.choose_on_validation(runs, proposed=True, split=params.data.split),
-           "best baseline": selection.choose_on_validation(runs, proposed=False, split=params.data.split)}
-if choices["best baseline"] is not None:
-    candidates = choices["best baseline"].candidates
-    save_table(candidates, "05_baseline_candidates", session, provenance)
-    report.table("Baseline candidates and their validation scores", candidates, "05_baseline_candidates",
-                 rows="one row per baseline configuration on the main split: validation means over seeds, best first")
-    display(candidates)
-for label, choice in choices.items():
-    if choice is None:
-        continue
-    stem = f"05_per_class_{label.replace(' ', '_')}"
-    table = report_tables.per_class_beside_paper(choice.runs, dataset)
-    per_seed = report_tables.per_class_per_seed(choice.runs)
-    save_table(table, stem, session, provenance)
-    save_table(per_seed, f"{stem}_per_seed", session, provenance)
-    report.table(f"Per-class scores, {label}: {choice.name}", table, stem,
-                 rows=f"{choice.rule}; 'ours' = mean, 'ours sd' = sd over its {len(choice.runs)} seed(s); "
-                      f"per-seed rows in {stem}_per_seed.csv")
+candidates, per_class = sections.per_class(ctx)  # also sets ctx.proposed and ctx.baseline for the sections below
+display(readable(candidates))
+for table in per_class:
     display(readable(table.T))  # one row per measure: 33 columns would not fit a page
-proposed = choices["proposed"].best_seed if choices["proposed"] else None
-baseline = choices["best baseline"].best_seed if choices["best baseline"] else None
 
 # %% [markdown]
 # ## 5. Are the differences real?
@@ -322,15 +209,7 @@ baseline = choices["best baseline"].best_seed if choices["best baseline"] else N
 #   patients), because a patient's decision rests on the mean of many images.
 
 # %%
-named = {r.name: r for r in runs}
-pairs = [(a, b) for a, b in selection.comparison_pairs(runs) if a in named and b in named]
-paired = report_tables.paired_table(named, pairs, params.eval.bootstrap, params.eval.confidence, params.seed)
-save_table(paired, "05_paired_tests", session, provenance)
-report.table("Paired comparisons between runs on the same test images", paired, "05_paired_tests",
-             rows="per seed: each proposed variant against the proposed model without augmentation, and the "
-                  "proposed headline configuration against the baseline and the foundation encoder chosen on "
-                  "validation")
-readable(paired)
+readable(sections.paired(ctx))
 
 # %% [markdown]
 # ### Does adding cWGAN images help?
@@ -385,35 +264,8 @@ readable(paired)
 # profiles use 1000 or more.
 
 # %%
-effect_options = dict(n_resamples=params.eval.bootstrap, confidence=params.eval.confidence, seed=params.seed,
-                      primary_endpoint=params.eval.primary_endpoint)
-effects = gan_effect_table(runs + gan_fold_runs, dataset, **effect_options)
-if len(effects):
-    save_table(effects, "05_gan_effect", session, provenance)
-    by_fold = gan_effect_table(runs + gan_fold_runs, dataset, per_fold=True, **effect_options)
-    save_table(by_fold, "05_gan_effect_by_fold", session, provenance)
-    report.text("Does adding cWGAN images help?",
-                "With minus without cWGAN images, same model and test patients, averaged over folds and seeds; "
-                "the interval draws the test patients once across folds and resamples the seeds within each fold. "
-                "The patient-level rate is the primary endpoint; every verdict is Holm-adjusted over counts of "
-                "GAN images and measures (p_holm). Each protocol is a row of its own; under "
-                "folds every fold has its own GAN, trained on that fold's training patients. An interval that "
-                "contains zero means these patients cannot tell a help from a harm of that size, not that the "
-                "GAN has no effect. Controls (eval.gan_controls) add as many images of each class as the GAN arm "
-                "but not realistic GAN images of the class: real copies, TradAug copies, the GAN's images for a "
-                "random class, its earliest snapshot's images.")
-    report.table("Effect of adding cWGAN images (with minus without)", effects, "05_gan_effect",
-                 rows="one row per model, protocol, contrast (the GAN arms, then each control against none), "
-                      "count of images and measure, pooled over "
-                      "every fold and seed with both runs (per fold: tables/05_gan_effect_by_fold.csv); "
-                      "paper: Table 14's accuracy difference for the proposed model")
-    print("\n".join(primary_lines(effects)))  # the declared primary endpoint, Holm's verdict
-    if effects["contrast"].str.split(" - ").str[0].isin(CONTROLS).any():
-        save_figure(effect_figure(effects, provenance), "05_gan_controls", session.output_dir)
-        report.figure("The GAN arm beside its controls (primary endpoint)", session.figures_dir /
-                      "05_gan_controls.png")
-else:
-    print("no model has runs with and without cWGAN images: no effect table")
+effects, verdicts = sections.gan_effect(ctx)
+print("\n".join(verdicts))  # the declared primary endpoint of each arm, with Holm's verdict
 readable(effects)
 
 # %% [markdown]
@@ -433,15 +285,7 @@ readable(effects)
 # "Foundation encoders").
 
 # %%
-encoders = report_tables.encoders_beside_models(scores, runs, dataset)
-save_table(encoders, "05_encoders", session, provenance)
-if (encoders["model"].map(lambda m: m in catalogue.encoder_models())).any():
-    report.text("Foundation encoders", "Frozen encoders with a linear probe (or the baselines' head) beside the "
-                "headline model and the best baseline; eva's published linear-probe balanced accuracy for the same "
-                "encoder is a reference only (eva's splits differ).")
-    report.table("Foundation encoders beside the models chosen on validation", encoders, "05_encoders",
-                 rows="the encoder runs, the proposed headline configuration and the best baseline, main split")
-readable(encoders)
+readable(sections.encoders(ctx))
 
 # %% [markdown]
 # ## 6. How much does an image-level split inflate accuracy?
@@ -460,22 +304,10 @@ readable(encoders)
 # lesson reads the same on every processor.
 
 # %%
-from bclib.evaluation.split_leakage import (  # noqa: E402
-    NO_PATIENTS,
-    split_leakage_figure,
-    split_leakage_from_params,
-    split_leakage_summary,
-)
-
-repeated = split_leakage_from_params(params, repeats=30)  # None where the images name no patients (BACH)
-split_leakage = None if repeated is None else split_leakage_summary(repeated, params.eval.confidence)
-probe_provenance = f"{provenance.split(' | ')[0]} | no network: colour statistics"  # data as above, no weights
-if split_leakage is None:
-    print(NO_PATIENTS)
-else:
-    save_table(split_leakage, "05_split_leakage", session, probe_provenance)
-    save_figure(split_leakage_figure(repeated, probe_provenance), "05_split_leakage", session.output_dir)
-    display(readable(split_leakage))
+split_leakage, skipped = sections.split_leakage_probe(ctx, repeats=30)  # None where no patients are named (BACH)
+if skipped:
+    print(skipped)
+readable(split_leakage)
 
 # %% [markdown]
 # **The same model trained on both splits.** `eval.leakage_models` trained once
@@ -486,22 +318,7 @@ else:
 # larger gap (`benchmarks/results.md`).
 
 # %%
-leakage = report_tables.leakage_table(scores[scores["split"] == params.data.split], scores[scores["split"] == "image"],
-                            runs + image_split_runs, params.eval.bootstrap, params.eval.confidence, params.seed)
-save_table(leakage, "05_leakage", session, provenance)
-report.text("Leakage", "How much an image-level split flatters a model. First the mechanism: a 1-nearest-neighbour "
-            "classifier on colour statistics over 30 random splits of each kind (interval: corrected resampled t, "
-            "Nadeau and Bengio 2003). Then the same trained model on a patient-disjoint and an image-level split.")
-if split_leakage is not None:
-    report.table("A memorising classifier on patient-disjoint and image-level splits", split_leakage,
-                 "05_split_leakage", provenance=probe_provenance,
-                 rows="one row: mean balanced accuracy over the repetitions and the gap, estimate and 95% interval")
-    report.figure("Each random split's balanced accuracy under the two kinds of split", session.figures_dir /
-                  "05_split_leakage.png")
-report.table("Patient split against image split", report_tables.leakage_shown(leakage), "05_leakage",
-             rows="one row per model and seed trained on both splits (eval.leakage_models, variant none); "
-                  "test accuracy, estimate [95% interval]")
-readable(leakage)
+readable(sections.leakage(ctx))
 
 # %% [markdown]
 # ## 7. What pretraining buys
@@ -511,19 +328,9 @@ readable(leakage)
 # data, with an interval that resamples both the test patients and the seeds.
 
 # %%
-from bclib.evaluation.pretraining import pretraining_provenance, pretraining_shown, pretraining_table  # noqa: E402
+from bclib.evaluation.pretraining import pretraining_shown  # noqa: E402
 
-pretraining_runs = loading.finished_runs(classifier_jobs.pretraining_jobs(params))
-pretraining = pretraining_table(pretraining_runs, n_resamples=params.eval.bootstrap,
-                                confidence=params.eval.confidence, seed=params.seed)
-if len(pretraining):
-    save_table(pretraining, "05_pretraining", session, pretraining_provenance(params))
-    report.text("What pretraining buys", "The same backbone with ImageNet weights and with random weights; only "
-                "the trunk's starting weights differ (eval.pretraining_models).")
-    report.table("ImageNet against random weights", pretraining_shown(pretraining, confidence=params.eval.confidence),
-                 "05_pretraining", rows="one row per model and measure; the mean over seeds of each arm and their "
-                 "difference, estimate [interval] from a bootstrap over test patients and seeds",
-                 provenance=pretraining_provenance(params))
+pretraining = sections.pretraining(ctx)
 pretraining_shown(pretraining, confidence=params.eval.confidence)
 
 # %% [markdown]
@@ -534,7 +341,7 @@ pretraining_shown(pretraining, confidence=params.eval.confidence)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-main_split = scores[scores["split"] == params.data.split]
+main_split = ctx.scores[ctx.scores["split"] == params.data.split]
 headline_rows = main_split[(main_split["model"] == "proposed") & (main_split["variant"] == "tradaug+cwgan")]
 print("test patients:", sorted(set(main_split["n_patients"].dropna().astype(int))))
 print("image split flatters a memorising classifier, interval above 0:",
@@ -563,17 +370,10 @@ print("runs giving every test patient one class:", int(main_split["one_class"].s
 # on normalised images and compared with itself, patient by patient.
 
 # %%
-if stain_runs:
-    stain = report_tables.stain_ablation_table(runs, stain_runs, params.eval.bootstrap, params.eval.confidence,
-                                               params.seed)
-    save_table(stain, "05_stain_ablation", session, provenance)
-    report.table("Stain normalisation against none (a: normalised, b: the same run without)", stain,
-                 "05_stain_ablation",
-                 rows="one row per model and seed of eval.stain_models (variant none), per method of "
-                      "eval.stain_ablation; paired patient bootstrap and McNemar")
-    display(stain)
-else:
+stain = sections.stain_ablation(ctx)
+if stain is None:
     print("eval.stain_ablation is empty: no stain-normalisation comparison")
+readable(stain)
 
 # %% [markdown]
 # ## 8. Diagnosing patients, not tiles
@@ -587,20 +387,7 @@ else:
 # row is image-level only.
 
 # %%
-caveat = (" With synthetic data or untrained backbones (see the provenance line) these numbers only show that "
-          "the machinery works." if "SYNTHETIC" in provenance or "UNTRAINED" in provenance else "")
-diagnosis = pro.patient_diagnosis_table({"proposed": proposed, "best baseline": baseline},
-                                        n_resamples=params.eval.bootstrap, confidence=params.eval.confidence,
-                                        seed=params.seed)
-diagnosis_shown = pro.with_intervals(diagnosis, ["image_accuracy", "mean_rule", "vote_rule"])
-save_table(diagnosis, "05_patient_diagnosis", session, provenance)
-report.text("Patient diagnosis", "Share of test patients diagnosed right under the mean-probability and the "
-            "majority-vote rule, beside image-level accuracy; estimate [95% interval], patients resampled." + caveat)
-report.table("Patient-level diagnostic accuracy beside image-level accuracy", diagnosis_shown,
-             "05_patient_diagnosis",
-             rows="the proposed model and the best baseline (chosen on validation), their best-validation seed; "
-                  "one row per magnification and all pooled (pooled only without magnifications)")
-readable(diagnosis_shown)
+readable(sections.patient_diagnosis(ctx))
 
 # %% [markdown]
 # ## 9. Per magnification, and across folds
@@ -617,28 +404,12 @@ readable(diagnosis_shown)
 # the standard deviation across folds, the field's usual summary.
 
 # %%
-chosen = [run for run in (proposed, baseline) if run is not None]
-if chosen and "magnification" in chosen[0].predictions and dataset == "breakhis":
-    zooms = protocol_tables.magnification_table(chosen, n_resamples=params.eval.bootstrap,
-                                                confidence=params.eval.confidence, seed=params.seed)
-    accuracy_columns = [c[: -len("_low")] for c in zooms.columns if c.endswith("_accuracy_low")]
-    zooms_shown = pro.with_intervals(zooms, accuracy_columns)
-    save_table(zooms, "05_per_magnification", session, provenance)
-    report.table("Test accuracy per magnification (estimate [95% interval], patients resampled)",
-                 zooms_shown[[c for c in zooms_shown.columns if not c.endswith(("_images", "_patient_level_rate"))]],
-                 "05_per_magnification",
-                 rows="the proposed model and the best baseline (chosen on validation), their best-validation seed; "
-                      "an 'independent' run is one model for all magnifications, scored on each one's images."
-                      + caveat)
-    display(readable(zooms_shown))
-else:
+zooms, folds = sections.per_magnification(ctx), sections.folds(ctx)
+if zooms is None:
     print("no magnifications in this dataset: no per-magnification table")
-if params.data.folds:
-    folds = protocol_tables.fold_table(runs)
-    save_table(folds, "05_folds", session, provenance)
-    report.table("Scores per fold, and mean ± sd across folds", protocol_tables.shown_fold_table(folds), "05_folds",
-                 rows="every finished run of every fold; summary rows average a fold's seeds first")
-    display(readable(protocol_tables.shown_fold_table(folds)))
+else:
+    display(readable(zooms))
+readable(folds)
 
 # %% [markdown]
 # ## 10. Do the probabilities mean what they say?
@@ -649,20 +420,7 @@ if params.data.folds:
 # test set never tunes anything. Decisions, and hence accuracy, do not change.
 
 # %%
-calibration = pro.calibration_table({"proposed": proposed, "best baseline": baseline})
-save_table(calibration, "05_calibration", session, provenance)
-report.text("Calibration", "Test ECE (15 equal-width confidence bins) before and after temperature scaling; "
-            "the temperature is fitted on each run's validation predictions, never on the test set." + caveat)
-report.table("Calibration of the test probabilities, raw and temperature-scaled", calibration, "05_calibration",
-             rows="the proposed model and the best baseline (chosen on validation), their best-validation seed; "
-                  "a run without validation predictions says so in 'note'")
-for label, run in (("proposed", proposed), ("baseline", baseline)):
-    if run is not None:
-        fig = eval_figures.reliability_diagram(pro.reliability_tables(run), provenance, title=run.name)
-        report.figure(f"Reliability diagram, {run.name}: a line on the diagonal means the stated confidence is "
-                      "the share correct; a line below it, an over-confident model",
-                      save_figure(fig, f"05_reliability_{label}", session.output_dir))
-readable(calibration)
+readable(sections.calibration(ctx))
 
 # %% [markdown]
 # ## 11. Test-time augmentation (only with `eval.tta: true`)
@@ -675,16 +433,10 @@ readable(calibration)
 # This re-runs each saved model on every view, so it is off unless the profile asks.
 
 # %%
-if params.eval.tta:
-    tta = pro.tta_table({"proposed": proposed, "best baseline": baseline})
-    save_table(tta, "05_tta", session, provenance)
-    report.table("Test accuracy without and with test-time augmentation (the views that are symmetries of the "
-                 "tiles)", tta, "05_tta",
-                 rows="the proposed model and the best baseline (chosen on validation), their best-validation "
-                      "seed; 'changed' counts test images whose decision TTA changes")
-    display(readable(tta))
-else:
+tta = sections.tta(ctx)
+if tta is None:
     print("eval.tta is off: no test-time augmentation table")
+readable(tta)
 
 # %% [markdown]
 # ## 12. Figures
@@ -694,15 +446,7 @@ else:
 # above, the seed with the best validation score.
 
 # %%
-classes = proposed.classes if proposed else runs[0].classes
-report.text("Figures", "One run per figure unless it says otherwise: of the configurations chosen on validation, "
-            "the seed with the best validation score.")
-for label, run in (("proposed", proposed), ("baseline", baseline)):
-    if run is not None:
-        fig = eval_figures.confusion_matrices(run.predictions, classes, provenance, title=run.name)
-        report.figure(f"Confusion matrices, {run.name}: rows are the truth, columns the prediction; a model that "
-                      "gives everyone one class fills a single column",
-                      save_figure(fig, f"05_confusion_{label}", session.output_dir))
+sections.confusion_figures(ctx)
 
 # %% [markdown]
 # **ROC curves** (Figures 8 and 9): how the true-positive rate trades against the
@@ -710,36 +454,21 @@ for label, run in (("proposed", proposed), ("baseline", baseline)):
 # diagonal is guessing.
 
 # %%
-curves = {r.name: r.predictions for r in runs if r.record["seed"] == params.train.seeds[0]
-          and (r.record["model"] == "proposed" or r is baseline)}
-fig = eval_figures.roc_curves(curves, classes, provenance)
-report.figure("ROC curves of the proposed variants and the best baseline: the further a curve bows above the "
-              "dotted diagonal (guessing), the better the scores rank the classes, whatever the threshold",
-              save_figure(fig, "05_roc", session.output_dir))
+sections.roc_figure(ctx)
 
 # %% [markdown]
 # **Learning curves** (Figures 5 and 6) of every run, one column per model, training solid and
 # validation dashed; the dotted line is the validation set's majority-class share.
 
 # %%
-fig = classifier_jobs.learning_curves(main_jobs, provenance)
-report.figure("Learning curves of every run, one column per model, training solid and validation dashed: a "
-              "validation curve that stays flat while training improves is a model memorising its training "
-              "patients; one at or below the dotted majority-class share has learnt nothing a constant answer "
-              "would not give",
-              save_figure(fig, "05_learning_curves", session.output_dir))
+sections.learning_curves_figure(ctx, jobs["main"])
 
 # %% [markdown]
 # **Real beside generated** (Figure 10): training images of the cWGAN's class
 # above images the cWGAN made for that class.
 
 # %%
-real_paths, generated_paths = loading.real_and_generated(params, 6)
-if generated_paths:
-    fig = eval_figures.real_beside_generated(real_paths, generated_paths, load_rgb, provenance)
-    report.figure("Real training images (top) and cWGAN-generated images (bottom) of the generated class: "
-                  "compare colour, texture and structure; a smoke-length GAN makes coloured noise",
-                  save_figure(fig, "05_real_vs_generated", session.output_dir))
+sections.real_vs_generated_figure(ctx)
 
 # %% [markdown]
 # **Grad-CAM**: where in the image the evidence for the predicted class lies,
@@ -749,21 +478,7 @@ if generated_paths:
 # backbones the maps say little; they are here to show the machinery works.
 
 # %%
-for label, run in (("proposed", proposed), ("baseline", baseline)):
-    if run is None or params.eval.gradcam_images == 0:
-        continue
-    examples = loading.balanced_examples(run.predictions, params.eval.gradcam_images)
-    model, _ = load_classifier(run.folder / "model.keras")
-    images = load_batch(examples["path"], int(model.input_shape[1]), geometry=run_geometry(run.record))
-    heat, _ = gradcam(model, images)
-    titles = [f"{'hit' if t == p else 'ERROR'}: true {t}\npredicted {p}"
-              for t, p in zip(examples["label"], examples["pred"])]
-    fig = eval_figures.gradcam_figure(images, heat, titles, run.record["model"], provenance)
-    report.figure(f"Grad-CAM, {run.name}: warm colours mark the regions that raised the predicted class's score; "
-                  "half hits, half errors where the run made enough; each title gives the true and the "
-                  "predicted class; the colour bar runs from no evidence (0) to the image's strongest (1)",
-                  save_figure(fig, f"05_gradcam_{label}", session.output_dir))
-    del model  # the fusion model holds three backbones: free it before loading the next
+sections.gradcam_figures(ctx)
 
 # %% [markdown]
 # ## 13. Conclusion, the report, and the README's numbers
@@ -773,16 +488,14 @@ for label, run in (("proposed", proposed), ("baseline", baseline)):
 # `tools/update_readme.py` copies into README.md (a test checks they agree).
 
 # %%
-from bclib.evaluation.summary import conclusion_lines, readme_block  # noqa: E402
-
-report.conclude(conclusion_lines(tables, "SYNTHETIC" in provenance or "UNTRAINED" in provenance))
-md_path, html_path = report.write(session.output_dir)
-print(f"wrote {md_path.name} and {html_path.name} with {len(report.sections)} sections and a conclusion")
+print(sections.conclude(ctx))
 
 # %% tags=["readme-numbers"]
 from IPython.display import Markdown  # noqa: E402
 
-Markdown(readme_block(tables, params.data.split))
+from bclib.evaluation.summary import readme_block  # noqa: E402
+
+Markdown(readme_block(session.output_dir / "tables", params.data.split))
 
 # %% [markdown]
 # ## What to take away

@@ -41,3 +41,14 @@ def test_each_notebook_opens_with_objectives_and_ends_with_exercises(notebook):
     assert "glossary" in opening.lower()
     closing = "".join(cells[-1]["source"])
     assert "Exercises" in closing
+
+
+def test_the_report_notebook_narrates_and_the_library_computes():
+    """Issue #39: notebook 05's cells call bclib.evaluation.report_sections, each at most 10 code lines (the
+    opening Colab cell, one snippet shared by every notebook and tested on its own, aside)."""
+    cells = [c for c in json.loads((project_root() / "notebooks" / "05_results_report.ipynb").read_text())["cells"]
+             if c["cell_type"] == "code" and "google.colab" not in "".join(c["source"])]
+    long = {number: n for number, cell in enumerate(cells)
+            for n in [sum(1 for line in "".join(cell["source"]).splitlines()
+                          if line.strip() and not line.strip().startswith("#"))] if n > 10}
+    assert not long, f"code cells over 10 lines (cell: lines): {long}"
