@@ -46,6 +46,11 @@ class DataParams(_Section):
                                "folds: the published BreakHis folds (Folds.csv or dsfold1-5.txt, refused when "
                                "absent); cv: bclib's own patient-grouped 5 folds; image: the paper's image-level "
                                "split (leaks patients; kept to measure the leak).")
+    patient_id: Literal["folder", "accession"] = Field(
+        "folder", description="BreakHis: what counts as one patient. folder: each slide folder's id (14-22549AB); "
+                              "accession: the id without its letters (14-22549), so folders sharing an accession "
+                              "number (14-22549AB/CD/G) are one patient: a sensitivity check for the patient "
+                              "splits (published folds stay as published).")
     image_size: int = Field(224, ge=16, le=2048, description="Side of the square model input, pixels.")
     geometry: Literal["squash", "crop"] = Field(
         "squash", description="How the classifiers make each tile square: squash resizes the whole tile (the "

@@ -159,3 +159,29 @@ def test_every_magnification_is_tested_on_the_same_patients(breakhis_index, meth
                 by_zoom[zoom] = patients_in(split, part)
                 assert by_zoom[zoom] == patients_in(full, part) & has_zoom, (method, seed, part, zoom)
             assert by_zoom["400X"] == by_zoom["40X"] - set(patients[::3]), (method, seed, part)
+
+
+def test_accession_grouping_keeps_folders_of_one_accession_number_on_one_side():
+    """Issue #40 item 8: BreakHis folders 14-22549AB/CD/G share an accession number; with data.patient_id
+    accession they are one patient, so a patient split never puts them on two sides."""
+    from bclib.data.index import by_accession
+    from bclib.data.records import DatasetIndex
+    from bclib.data.splits import make_split
+
+    rows = [{"path": f"/x/{p}/{i}.png", "relpath": f"{p}/{i}.png", "label": label, "subtype": "x",
+             "magnification": "40X", "patient": p, "width": 700, "height": 460}
+            for k in range(24) for label in [("benign", "malignant")[k % 2]]
+            for p in (f"14-{1000 + k}AB", f"14-{1000 + k}CD") for i in range(2)]
+    frame = pd.DataFrame(rows)
+    frame["label_index"] = (frame["label"] == "malignant").astype("int64")
+    frame["user_folder"] = ""
+    folders = DatasetIndex("breakhis", Path("/x"), ["benign", "malignant"], frame)
+    grouped = by_accession(folders)
+    assert grouped.frame["patient"].nunique() == 24 and folders.frame["patient"].nunique() == 48
+    assert "24 accession number(s) join several slide folders" in grouped.notes[-1]
+    split = make_split(grouped, "patient", 0, 0.2, 0.2)
+    sides = split.assign(accession=split["path"].str.split("/").str[2].str[:7]).groupby("accession")["part"]
+    assert (sides.nunique() == 1).all()  # every accession on one side
+    by_folder = make_split(folders, "patient", 0, 0.2, 0.2)
+    crossing = by_folder.assign(accession=by_folder["patient"].str[:7]).groupby("accession")["part"].nunique()
+    assert (crossing > 1).any()  # by folder, some accession numbers straddle the split: the check has teeth

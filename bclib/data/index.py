@@ -58,9 +58,26 @@ def index_dataset(dataset: str, root: str | os.PathLike, task: str = "binary") -
 
 
 def index_from_params(params) -> DatasetIndex:
-    """The dataset a profile names, labelled for its task: the one entry point every stage uses
-    (``data.dataset``, ``data.root`` and ``data.task`` always go together)."""
-    return index_dataset(params.data.dataset, params.data.root, params.data.task)
+    """The dataset a profile names, labelled for its task and with its patients as ``data.patient_id`` says:
+    the one entry point every stage uses (``data.dataset``, ``data.root``, ``data.task`` and
+    ``data.patient_id`` always go together)."""
+    index = index_dataset(params.data.dataset, params.data.root, params.data.task)
+    return by_accession(index) if params.data.patient_id == "accession" else index
+
+
+def by_accession(index: DatasetIndex) -> DatasetIndex:
+    """``index`` with each BreakHis patient id cut to its accession number (``14-22549AB`` -> ``14-22549``):
+    slide folders that share one (14-22549AB, CD and G; 14-21998AB, CD and EF) become one patient, so no
+    patient split can put them on two sides."""
+    from dataclasses import replace
+
+    frame = index.frame.assign(patient=index.frame["patient"].astype(str).str.replace(r"[A-Za-z]+$", "",
+                                                                                      regex=True))
+    merged = index.frame.groupby(frame["patient"])["patient"].nunique()
+    note = (f"data.patient_id accession: {int((merged > 1).sum())} accession number(s) join several slide "
+            f"folders ({', '.join(merged[merged > 1].index[:5])})" if (merged > 1).any() else
+            "data.patient_id accession: no two slide folders share an accession number")
+    return replace(index, frame=frame, notes=[*index.notes, note])
 
 
 def index_generated(folder: str | os.PathLike, class_names: list[str]) -> DatasetIndex:
