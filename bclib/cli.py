@@ -104,9 +104,10 @@ def cmd_gan_train(args) -> int:
 
     params = load_params(args.params, args.set or [])
     check_runnable(params)
-    from .gan.workflow import gan_output_dir, train_from_params
+    from .gan.workflow import train_from_params
+    from .layout import Layout
 
-    out = args.out or gan_output_dir(params)
+    out = args.out or Layout.of(params).gan(params.data.setting_folder)
     if args.use_selection:
         from .gan.sweeps import selection_if_swept
 
@@ -188,10 +189,22 @@ def cmd_train(args) -> int:
     params = load_params(args.params, args.set or [])
     check_runnable(params)
     seed = params.seed if args.seed is None else args.seed
-    out = args.out or params.output_dir / "runs" / args.model / args.variant / f"seed-{seed}"
+    out = args.out or default_train_out(args.params, args.set or [], params, args.model, args.variant, seed)
     record = train_classifier(params, args.model, args.variant, seed, out, log=lambda m: print(m, flush=True))
     print(f"test accuracy {record['test_accuracy']:.3f} on {record['n_test']} images; outputs in {out}")
     return 0
+
+
+def default_train_out(params_file, overrides: Sequence[str], params, model: str, variant: str, seed: int) -> Path:
+    """Where ``bclib train`` without ``--out`` writes: the folder the job grid (and so the report) has for
+    this run, fold/magnification and ``n-<count>`` folders included (:func:`bclib.train.jobs.grid_run_dir`).
+    A ``--set train.cwgan_images=N`` picks one count of the profile's list, as the grid's jobs do."""
+    from .params import load_params, parse_override
+    from .train.jobs import grid_run_dir
+
+    rest = [text for text in overrides if parse_override(text)[0] != ["train", "cwgan_images"]]
+    profile = load_params(params_file, rest) if len(rest) < len(overrides) else params
+    return grid_run_dir(params, model, variant, seed, profile)
 
 
 def cmd_predict(args) -> int:
@@ -299,7 +312,8 @@ def _add_run_command(sub) -> None:
 
 def _add_model_commands(sub) -> None:
     p = _command(sub, "train", "train one classifier (model x variant x seed)", cmd_train)
-    _params_options(p, "output folder (default: outputs/<profile>/runs/<model>/<variant>/seed-<s>)")
+    _params_options(p, "output folder (default: the job grid's, outputs/<profile>/runs/[fold-<k>/][mag-<m>/]"
+                       "<model>/<variant>/[n-<count>/]seed-<s>)")
     names = catalogue.model_names()
     p.add_argument("--model", required=True, metavar="NAME",
                    help=f"{', '.join(names[:-1])} or {names[-1]} (bclib/catalogue.py)")
@@ -346,7 +360,7 @@ def _add_gan_commands(sub) -> None:
                          description="train the cWGAN or generate images with it").add_subparsers(
         dest="gan_command", required=True, metavar="{train,generate}")
     p = _command(gan, "train", "train (or resume) the cWGAN on the training split", cmd_gan_train)
-    _params_options(p, "output folder (default: outputs/<profile>/gan)")
+    _params_options(p, "output folder (default: outputs/<profile>/gan/[fold-<k>/][mag-<m>/])")
     p.add_argument("--use-selection", action="store_true",
                    help="train with the gamma and batch size of the profile's gan_selection.json (written from "
                         "the finished sweep if missing); for the main GAN, never for a sweep point")

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .io import atomic_path
+from .layout import Layout
 
 
 def label_provenance(fig, text: Optional[str]) -> None:
@@ -28,7 +29,7 @@ def label_provenance(fig, text: Optional[str]) -> None:
 
 def save_figure(fig, name: str, output_dir: str | Path, dpi: int = 110) -> Path:
     """Save ``fig`` as ``<output_dir>/figures/<name>.png`` (write, then rename)."""
-    target = Path(output_dir) / "figures" / f"{name}.png"
+    target = Layout(output_dir).figure(name)
     with atomic_path(target) as tmp:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
     return target

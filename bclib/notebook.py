@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .layout import Layout
 from .params import Params, load_params
 
 
@@ -26,8 +27,8 @@ class Session:
 
 def setup(params_path: str | Path) -> Session:
     params = load_params(params_path)
-    out = params.output_dir
-    figures, tables = out / "figures", out / "tables"
+    layout = Layout.of(params)
+    out, figures, tables = layout.root, layout.figures(), layout.tables()
     for folder in (out, figures, tables):
         folder.mkdir(parents=True, exist_ok=True)
     random.seed(params.seed)

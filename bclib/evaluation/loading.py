@@ -82,9 +82,9 @@ def real_and_generated(params, n: int) -> tuple[list[str], list[str]]:
     """Up to ``n`` training images of the cWGAN's class and ``n`` of its generated images (empty if none)."""
     from ..data.index import index_from_params, index_generated
     from ..data.splits import split_from_params
-    from ..gan.workflow import generated_dir
+    from ..layout import Layout
 
-    folder = generated_dir(params)
+    folder = Layout.of(params).generated(params.data.setting_folder)
     if not (folder / "manifest.csv").is_file():
         return [], []
     index = index_from_params(params)

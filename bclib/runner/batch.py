@@ -7,6 +7,7 @@ from typing import Callable, Optional, Sequence
 
 from ..errors import UserError
 from ..io import write_json_atomic
+from ..layout import Layout
 from ..params import check_runnable, load_params
 from .notebooks import run_notebooks
 
@@ -31,7 +32,7 @@ def run_batch(params_file, overrides: Sequence[str] = (), parallel: int = 1, exe
     # Jobs read the resolved parameter file, so they see exactly these overrides.
     from ..io import write_text_atomic
 
-    resolved = write_text_atomic(params.output_dir / "params.yaml", params.to_yaml())
+    resolved = write_text_atomic(Layout.of(params).params_file(), params.to_yaml())
     params = load_params(resolved)
     jobs = plan(params)
     pool = executor_for(parallel, executor)
@@ -47,7 +48,7 @@ def run_batch(params_file, overrides: Sequence[str] = (), parallel: int = 1, exe
     status = "failed" if failed else "busy" if busy else "ok"
     manifest = {"profile": params.profile, "params_file": str(resolved), "status": status,
                 "wall_s": round(time.time() - started, 2), "jobs": records, "notebooks": []}
-    write_json_atomic(params.output_dir / "manifest.json", manifest)
+    write_json_atomic(Layout.of(params).manifest(), manifest)
     if failed:
         lines = "; ".join(f"{r['name']}: {r.get('error', 'failed')} (log: {r['output']}/job.log)" for r in failed[:5])
         raise JobsFailed(f"{len(failed)} of {len(records)} job(s) failed, the others finished: {lines}"

@@ -42,6 +42,7 @@ from typing import Callable, Optional, Sequence
 from ..backend import QUIET_ENVIRONMENT
 from ..errors import UserError
 from ..joblock import JobLock, holder_text
+from ..layout import Layout
 from ..ledger import GAN_CODE, is_done, job_key, record_job
 
 # ---------------------------------------------------------------------------
@@ -63,15 +64,11 @@ class GanJob:
 
     @property
     def out_dir(self) -> Path:
-        from ..gan.workflow import gan_output_dir
-
-        return gan_output_dir(self.params)
+        return Layout.of(self.params).gan(self.params.data.setting_folder)
 
     @property
     def generated_dir(self) -> Path:
-        from ..gan.workflow import generated_dir
-
-        return generated_dir(self.params)
+        return Layout.of(self.params).generated(self.params.data.setting_folder)
 
     def commands(self) -> list[list[str]]:
         source = str(self.params._source)

@@ -27,6 +27,7 @@ from typing import Callable, Optional, Sequence
 from ..data.index import fingerprint_tree
 from ..errors import UserError
 from ..io import atomic_path, write_json_atomic, write_text_atomic
+from ..layout import Layout
 from ..params import Params, check_runnable, load_params
 from ..paths import notebooks_dir as default_notebooks_dir
 from ..provenance import git_commit, machine, package_versions
@@ -149,21 +150,22 @@ def run_notebooks(
     check_runnable(params)
     notebooks_dir = Path(notebooks_dir) if notebooks_dir else default_notebooks_dir(params._source)
     notebooks = discover(notebooks_dir, only or params.run.notebooks)
-    out = params.output_dir
-    (out / "notebooks").mkdir(parents=True, exist_ok=True)
-    resolved = write_text_atomic(out / "params.yaml", params.to_yaml())
+    layout = Layout.of(params)
+    out = layout.root
+    layout.notebooks().mkdir(parents=True, exist_ok=True)
+    resolved = write_text_atomic(layout.params_file(), params.to_yaml())
     started = time.time()
     manifest = _start_manifest(params, params_file, overrides, notebooks, jobs)
-    write_json_atomic(out / "manifest.json", manifest)
+    write_json_atomic(layout.manifest(), manifest)
 
     failure: Optional[NotebookResult] = None
     for number, notebook in enumerate(notebooks, start=1):
         log(f"[{number}/{len(notebooks)}] {notebook.name} ...")
-        target = out / "notebooks" / notebook.name
+        target = layout.executed_notebook(notebook.name)
         result = execute_one(notebook, target, resolved, notebooks_dir, kernel_name)
         result.output = str(target.relative_to(out))
         manifest["notebooks"][number - 1] = result.as_dict()
-        write_json_atomic(out / "manifest.json", manifest)
+        write_json_atomic(layout.manifest(), manifest)
         log(f"[{number}/{len(notebooks)}] {notebook.name}: {result.status} ({result.wall_s:.1f} s)")
         if result.status == "failed":
             failure = result
@@ -172,7 +174,7 @@ def run_notebooks(
     manifest["wall_s"] = round(time.time() - started, 2)
     manifest["finished"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     manifest["status"] = "failed" if failure else "ok"
-    write_json_atomic(out / "manifest.json", manifest)
+    write_json_atomic(layout.manifest(), manifest)
     if failure:
         raise NotebookFailed(
             f"notebook {failure.name}.ipynb failed in cell {failure.cell} (counting all cells from 1, markdown "

@@ -37,6 +37,7 @@ from ..backend import keras as _keras
 from ..backend import set_determinism
 from ..data.index import DatasetIndex
 from ..data.pipeline import make_dataset
+from ..layout import Layout
 from ..models import build_top, compose, model_label, unfreeze_for_fine_tuning
 from ..variants import variant as kind
 from . import checkpoint
@@ -100,7 +101,7 @@ class _Run:
 
     def stored(self, frame, augmentation: str = "", augment=None):
         """The trunk outputs of ``frame``'s images, from their store (written first if missing)."""
-        folder = self.params.output_dir / "cache" / "trunk" / store_key(
+        folder = Layout.of(self.params).cache("trunk") / store_key(
             self.trunk_id, frame, self.cfg.image_size, augmentation, self.stain.key if self.stain else "",
             self.geometry)
         return stored_outputs(self.trunk, frame, self.cfg.image_size, folder, augment, log=self.log,

@@ -18,6 +18,7 @@ from ..data.index import DatasetIndex, apply_task, index_from_params, index_gene
 from ..data.splits import split_from_params, split_notes
 from ..data.stain import StainReference, cached_reference
 from ..errors import UserError
+from ..layout import Layout
 from ..variants import Variant
 from ..variants import variant as kind
 
@@ -50,13 +51,12 @@ def generated_training_images(params, split: pd.DataFrame, class_names: list[str
     """The cWGAN images of this split (``train.cwgan_images`` of them), refused if their GAN saw any
     validation or test image or patient."""
     from ..gan.provenance import check_generated_images
-    from ..gan.workflow import gan_output_dir, generated_dir
-
-    folder = generated_dir(params)
+    layout, setting = Layout.of(params), params.data.setting_folder
+    folder = layout.generated(setting)
     if not (folder / "manifest.csv").is_file():
         raise UserError(f"variant cwgan needs generated images in {folder}: run notebook 01 "
                         "(or `bclib gan generate`, or `bclib run --jobs 1`) first")
-    check_generated_images(gan_output_dir(params), folder, split)
+    check_generated_images(layout.gan(setting), folder, split)
     frame = index_generated(folder, class_names).frame.assign(part="train")
     return take_generated(frame, params.train.cwgan_images, split[split["part"] == "train"], folder)
 
@@ -114,6 +114,6 @@ def assemble_run_data(params, variant: str, index: Optional[DatasetIndex] = None
     parts = [split[split["part"] == "train"]]
     if kind(variant).adds_images:
         parts.append(extra_training_images(params, kind(variant), split, index.class_names))
-    stain = cached_reference(split, params.data.stain_normalization, params.output_dir / "cache" / "stain")
+    stain = cached_reference(split, params.data.stain_normalization, Layout.of(params).cache("stain"))
     return RunData(index, parts, split[split["part"] == "val"], split[split["part"] == "test"], stain,
                    split_notes(split))

@@ -25,6 +25,7 @@ import pandas as pd
 
 from .. import catalogue
 from ..figures import label_provenance
+from ..layout import Layout
 from ..params import Params, dose_label
 from ..variants import BASELINE_VARIANTS, variant
 
@@ -66,11 +67,9 @@ class ClassifierJob:
 
     def inputs(self) -> dict:
         """The generated images a cwgan variant (or a control at their counts) trains on: their manifest's hash."""
-        from ..gan.workflow import generated_dir
-
         if not variant(self.variant).adds_images:
             return {}
-        manifest = generated_dir(self.params) / "manifest.csv"
+        manifest = Layout.of(self.params).generated(self.params.data.setting_folder) / "manifest.csv"
         return {"generated": hashlib.sha256(manifest.read_bytes()).hexdigest()[:16] if manifest.is_file() else None}
 
     def outputs_complete(self) -> bool:
@@ -94,21 +93,36 @@ def gan_job_name(params: Params) -> str:
 
 def with_doses(params: Params, model: str, variant_name: str, seed: int, folder: Path, overrides: tuple[str, ...],
                group: str) -> list[ClassifierJob]:
-    """The job of (model, variant, seed) on one split: one per count of a ``train.cwgan_images`` list
-    for a cwgan variant (folder ``<variant>/n-<count>/``, the count set with ``--set``), else one."""
+    """The job of (model, variant, seed) on one split (``folder``: its group folder of the layout): one per
+    count of a ``train.cwgan_images`` list for a cwgan variant (folder ``<variant>/n-<count>/``, the count set
+    with ``--set``), else one."""
     listed = isinstance(params.train.cwgan_images, list)
     doses = params.train.cwgan_doses if listed and variant(variant_name).adds_images else []
     if not doses:
-        return [ClassifierJob(model, variant_name, seed, folder / model / variant_name / f"seed-{seed}", params,
+        return [ClassifierJob(model, variant_name, seed, Layout.run(folder, model, variant_name, seed), params,
                               overrides=overrides, group=group)]
     jobs = []
     for dose in doses:
         at_dose = params.model_copy(update={"train": params.train.model_copy(update={"cwgan_images": dose})})
-        jobs.append(ClassifierJob(model, variant_name, seed,
-                                  folder / model / variant_name / f"n-{dose}" / f"seed-{seed}", at_dose,
+        jobs.append(ClassifierJob(model, variant_name, seed, Layout.run(folder, model, variant_name, seed, dose),
+                                  at_dose,
                                   overrides=(*overrides, f"train.cwgan_images={dose}"), group=group,
                                   dose=f"n-{dose_label(dose)}/"))
     return jobs
+
+
+def grid_run_dir(params: Params, model: str, variant_name: str, seed: int,
+                 profile: Optional[Params] = None) -> Path:
+    """The folder :func:`classifier_jobs` gives (model, variant, seed) on ``params``' split, where the report
+    reads it: ``runs/<setting>/<model>/<variant>/[n-<count>/]seed-<s>`` (``bclib train`` without ``--out``).
+
+    ``profile``: the parameters before ``--set train.cwgan_images=N`` chose one count; as the job grid, a
+    cwgan variant has a count folder only when the profile lists counts (default: ``params`` themselves)."""
+    listed = isinstance((profile or params).train.cwgan_images, list)
+    dose = params.train.cwgan_images
+    if not (listed and variant(variant_name).adds_images) or isinstance(dose, list):
+        dose = None  # a list still unchosen: the run refuses it (take_generated), wherever it would have gone
+    return Layout.of(params).classifier_run(model, variant_name, seed, params.data.setting_folder, dose)
 
 
 def classifier_jobs(params: Params, which: str) -> list[ClassifierJob]:
@@ -124,7 +138,7 @@ def classifier_jobs(params: Params, which: str) -> list[ClassifierJob]:
     else:
         raise ValueError(f"which must be 'baselines' or 'fusion', not {which!r}")
     return [job for group, setting, overrides in protocol_settings(params) for m, v in grid for s in cfg.seeds
-            for job in with_doses(setting, m, v, s, params.output_dir / "runs" / group, overrides, group)]
+            for job in with_doses(setting, m, v, s, Layout.of(params).runs(group), overrides, group)]
 
 
 def protocol_settings(params: Params) -> list[tuple[str, Params, tuple[str, ...]]]:
@@ -173,7 +187,7 @@ def gan_fold_jobs(params: Params) -> list[ClassifierJob]:
         group = f"gan-folds/{data.setting_folder}"
         arms = ("none", "cwgan", *params.eval.gan_controls)
         jobs += [job for m in params.eval.gan_fold_models for v in arms for s in params.train.seeds
-                 for job in with_doses(setting, m, v, s, params.output_dir / "runs-gan-folds" / data.setting_folder,
+                 for job in with_doses(setting, m, v, s, Layout.of(params).gan_fold_runs(data.setting_folder),
                                        overrides, group)]
     return jobs
 
@@ -187,7 +201,7 @@ def stain_jobs(params: Params) -> list[ClassifierJob]:
         if method == params.data.stain_normalization:
             continue  # the main runs already are this arm
         setting = params.model_copy(update={"data": params.data.model_copy(update={"stain_normalization": method})})
-        jobs += [ClassifierJob(m, "none", s, params.output_dir / "runs-stain" / method / m / "none" / f"seed-{s}",
+        jobs += [ClassifierJob(m, "none", s, Layout.run(Layout.of(params).stain_runs(method), m, "none", s),
                                setting, overrides=(f"data.stain_normalization={method}",), group=f"stain-{method}/")
                  for m in params.eval.stain_models for s in params.train.seeds]
     return jobs
@@ -208,7 +222,7 @@ def leakage_jobs(params: Params) -> list[ClassifierJob]:
         update["magnification_protocol"] = "independent"
         overrides.append("data.magnification_protocol=independent")
     image_split = params.model_copy(update={"data": params.data.model_copy(update=update)})
-    return [ClassifierJob(m, "none", s, params.output_dir / "runs-image-split" / m / "none" / f"seed-{s}",
+    return [ClassifierJob(m, "none", s, Layout.run(Layout.of(params).image_split_runs(), m, "none", s),
                           image_split, overrides=tuple(overrides), group="image-split/")
             for m in params.eval.leakage_models for s in params.train.seeds]
 
@@ -224,8 +238,8 @@ def pretraining_jobs(params: Params) -> list[ClassifierJob]:
     jobs = []
     for weights in PRETRAINING_WEIGHTS:
         setting = params.model_copy(update={"train": params.train.model_copy(update={"weights": weights})})
-        folder = params.output_dir / "runs-pretraining" / weights
-        jobs += [ClassifierJob(m, "none", s, folder / m / "none" / f"seed-{s}", setting,
+        folder = Layout.of(params).pretraining_runs(weights)
+        jobs += [ClassifierJob(m, "none", s, Layout.run(folder, m, "none", s), setting,
                                overrides=(f"train.weights={weights}",), group=f"pretraining-{weights}/")
                  for m in params.eval.pretraining_models for s in seeds]
     return jobs
@@ -258,7 +272,9 @@ def collect_runs(jobs: Sequence[ClassifierJob]) -> pd.DataFrame:
             record = json.loads(path.read_text())
             rows.append({k: record[k] for k in ("model", "variant", "seed", "test_accuracy", "n_train",
                                                 "n_train_generated", "n_test", "epochs_run", "untrained_backbone",
-                                                "synthetic_data", "wall_s")} | {"output": str(job.out_dir)})
+                                                "synthetic_data", "wall_s")}
+                        | {"fold": record.get("fold"), "n_train_extra": record.get("n_train_extra", 0),
+                           "output": str(job.out_dir)})
     return pd.DataFrame(rows)
 
 
