@@ -321,7 +321,7 @@ def test_r1_two_pass_gradient_equals_the_one_pass_gradient(tmp_path, split):
     fake = tf.random.stateless_uniform([4, 32, 32, 3], seed=[3, 4], minval=-1, maxval=1)
     y = tf.constant([[0], [1], [0], [1]], tf.int32)
     p, seed = tf.constant(0.0), tf.constant([0, 0], tf.int32)
-    grads, parts = trainer._critic_grads_r1(real, fake, y, p, seed, seed)
+    grads, parts = trainer.loss.critic_gradients(real, fake, y, p, seed, seed, seed)
 
     variables = trainer.critic.trainable_variables
     with tf.GradientTape() as tape:  # the textbook one-pass form: adversarial + gamma * R1 in one loss

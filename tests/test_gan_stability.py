@@ -150,13 +150,13 @@ def test_critic_sees_real_and_fake_through_the_same_augmentation(tmp_path, split
                             ema_kimg=None)
     trainer = CWGANTrainer(params, train, index.class_names, tmp_path / "gan", held_out=held, log=lambda m: None)
     calls = []
-    original = trainer._augment
+    original = trainer.loss.augment
 
     def spy(images, p, seed):
         calls.append((tuple(images.shape[1:]), float(p), tuple(np.asarray(seed))))
         return original(images, p, seed)
 
-    trainer._augment = spy
+    trainer.loss.augment = spy
     trainer._step = trainer._train_step  # eager, so the spy sees each call's values
     trainer.step()
     # real (D's adversarial pass), fake (D step), real again (D's R1 pass), fake (G step)

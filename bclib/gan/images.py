@@ -120,3 +120,25 @@ def image_grid(rows: Sequence[np.ndarray], border: int = 2) -> np.ndarray:
             y, x = border + i * (h + border), border + j * (w + border)
             grid[y:y + h, x:x + w] = image
     return grid
+
+
+def square_view(images, side: int):
+    """What scores and checks see of the stored training images: themselves when (side x side) squares,
+    else their centre squares (:class:`CentreSquares`)."""
+    return CentreSquares(images) if images.row_shape[1] > side else images
+
+
+def save_fakes_grid(generator, latents, n_conditions: int, path: Path) -> Path:
+    """A PNG grid of ``generator``'s images from the fixed ``latents``, one row per condition."""
+    from ..backend import tensorflow
+
+    tf = tensorflow()
+    rows = []
+    for label in range(n_conditions):
+        y = tf.fill([latents.shape[0], 1], label)
+        rows.append(to_uint8(generator([latents, y], training=False)))
+    from PIL import Image
+
+    with atomic_path(path) as tmp:
+        Image.fromarray(image_grid(rows)).save(tmp, format="PNG")
+    return path

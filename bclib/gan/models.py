@@ -31,8 +31,10 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Callable, NamedTuple, Optional
 
 from ..backend import keras as _keras
+from ..backend import mixed_precision_policy
 
 keras = _keras()
 layers = keras.layers
@@ -309,6 +311,42 @@ def build_critic(resolution: int, num_classes: int, max_channels: int = 256, cha
                                   name="score_projection")([features, label])
     score = layers.Add(dtype="float32", name="score")([unconditional, conditional])
     return keras.Model([image, label], [score, features], name="critic")
+
+
+class Networks(NamedTuple):
+    """The networks one training run updates: generator, critic and the generator's EMA copy (or None)."""
+
+    generator: "keras.Model"
+    critic: "keras.Model"
+    generator_ema: Optional["keras.Model"]
+
+
+def build_networks(cfg, conditions: int, log: Callable[[str], None] = print) -> Networks:
+    """Generator, critic and (with ``cfg.ema_kimg``) EMA generator for ``conditions`` conditions, as the
+    settings ``cfg`` (``params.gan``) ask, under the compute policy asked for."""
+    # bfloat16 compute (float32 weights and outputs) when asked: meant for GPUs; no loss scaling needed.
+    previous_policy = keras.mixed_precision.dtype_policy()
+    policy = mixed_precision_policy(cfg.mixed_precision)  # bfloat16 only where the GPU has it
+    if cfg.mixed_precision and policy == "float32":
+        log("gan.mixed_precision: this GPU has no bfloat16 units; training in float32")
+    if policy != "float32":
+        keras.mixed_precision.set_dtype_policy(policy)
+
+    def new_generator():
+        return build_generator(cfg.resolution, cfg.latent_dim, conditions, cfg.max_channels, cfg.channel_base,
+                               cfg.equalized_lr, cfg.normalized_conditioning)
+
+    try:  # the build order (generator, critic, EMA copy) is the order of Keras' weight initialisation draws
+        generator = new_generator()
+        critic = build_critic(cfg.resolution, conditions, cfg.max_channels, cfg.channel_base, cfg.equalized_lr,
+                              cfg.mbstd_group, cfg.mbstd_channels, cfg.normalized_conditioning)
+        generator_ema = None
+        if cfg.ema_kimg:
+            generator_ema = new_generator()
+            generator_ema.set_weights(generator.get_weights())
+    finally:
+        keras.mixed_precision.set_dtype_policy(previous_policy)
+    return Networks(generator, critic, generator_ema)
 
 
 def load_generator(snapshot: Path, prefer_ema: bool = True):

@@ -7,11 +7,12 @@ sha256 of its bytes) and a **fingerprint**, a sha256 over the class names and
 those image entries. Every snapshot's ``state.json`` carries the fingerprint,
 and so does every row of a generated set's ``manifest.csv``.
 
-* :func:`start_afresh_if_stale` (called by the trainer before it resumes): a
-  folder whose snapshots were trained on another training set (another seed,
-  split, fold, test fraction or changed data) is not resumed; its snapshots,
-  metrics and grids are moved aside into ``superseded-<old fingerprint>/`` and
-  training starts from scratch.
+* :func:`start_afresh_if_stale` (called by the trainer before it resumes, with
+  the snapshots' states; :func:`stale_run` decides): a folder whose snapshots
+  were trained on another training set (another seed, split, fold, test fraction
+  or changed data) or of other networks is not resumed; its snapshots, metrics
+  and grids are moved aside into ``superseded-<old fingerprint>/`` and training
+  starts from scratch.
 * :func:`check_generated_images` (called before generated images join a
   classifier's training set): the generated set must come from the GAN run that
   ``training_set.json`` describes, and that run must not have seen any image
@@ -25,7 +26,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 import pandas as pd
 
@@ -93,43 +94,56 @@ def read_training_set(gan_dir: Path) -> dict:
 # Trainer side
 
 
-def start_afresh_if_stale(out_dir: Path, fingerprint: str, snapshots: Sequence[Path],
-                          read_state: Callable[[Path], dict], log: Callable[[str], None] = print,
-                          other_network: Callable[[dict], Optional[str]] = lambda state: None) -> Optional[Path]:
-    """Move aside a previous run trained on another training set, or of another network; return where it went
-    (None if nothing moved).
+def stale_run(fingerprint: str, states: Mapping[Path, dict],
+              network_changes: Optional[Mapping[Path, Optional[str]]] = None) -> Optional[tuple[str, str]]:
+    """Whether a previous run must be moved aside: None, or (its fingerprint, why).
 
-    A snapshot without a recorded fingerprint (older versions) counts as another
-    training set. ``other_network(state)`` says why a snapshot's networks are not
-    the ones asked for (a changed architecture setting, e.g. after an upgrade of
-    bclib's defaults), or None. Everything of the old run (snapshots,
-    ``metrics.jsonl``, ``fakes-*.png``, training-set records) is moved into a
-    hidden folder which is then renamed to ``superseded-<old fingerprint>``; an
-    interrupted move is finished by the next start.
+    ``states`` are the snapshots' ``state.json`` contents (oldest first); a snapshot
+    without a recorded fingerprint (older versions) counts as another training set.
+    ``network_changes`` says, per snapshot, why its networks are not the ones asked
+    for (a changed architecture setting, e.g. after an upgrade of bclib's defaults:
+    :func:`bclib.gan.checkpointing.network_change`), or None. The newest stale
+    snapshot names the old run and the reason.
+    """
+    changes = network_changes or {}
+    reasons = {s: "another training set" if state.get("training_set") != fingerprint else changes.get(s)
+               for s, state in states.items()}
+    stale = [s for s, reason in reasons.items() if reason]
+    if not stale:
+        return None
+    return states[stale[-1]].get("training_set") or "unrecorded", reasons[stale[-1]]
+
+
+def start_afresh_if_stale(out_dir: Path, fingerprint: str, states: Mapping[Path, dict],
+                          network_changes: Optional[Mapping[Path, Optional[str]]] = None,
+                          log: Callable[[str], None] = print) -> Optional[Path]:
+    """Move aside a previous run trained on another training set, or of another network (:func:`stale_run`
+    decides from the snapshots' ``states``); return where it went (None if nothing moved).
+
+    Everything of the old run (snapshots, ``metrics.jsonl``, ``fakes-*.png``,
+    training-set records) is moved into a hidden folder which is then renamed to
+    ``superseded-<old fingerprint>``; an interrupted move is finished by the next start.
     """
     out_dir = Path(out_dir)
     for debris in sorted(out_dir.glob(f".{SUPERSEDED_PREFIX}*.tmp")):  # a move that was interrupted
         debris.rename(_free_name(out_dir, debris.name[1:-4]))
-    reasons = {s: ("another training set" if read_state(s).get("training_set") != fingerprint
-                   else other_network(read_state(s))) for s in snapshots}
-    stale = [s for s, reason in reasons.items() if reason]
-    if not stale:
+    decision = stale_run(fingerprint, states, network_changes)
+    if decision is None:
         return None
-    old = read_state(stale[-1]).get("training_set") or "unrecorded"
-    if out_dir.resolve() in {Path(s).resolve() for s in stale}:
+    old, why = decision
+    if out_dir.resolve() in {Path(s).resolve() for s in states}:  # a snapshot given directly: its only state
         raise UserError(f"{out_dir} is a snapshot trained on another training set (fingerprint {old}≠{fingerprint}); "
                         "train into a new folder")
     name = f"{SUPERSEDED_PREFIX}{old}"
     staging = out_dir / f".{name}.tmp"
     staging.mkdir()
-    items = [*snapshots, out_dir / "metrics.jsonl", out_dir / TRAINING_SET, out_dir / LEGACY_RECORD,
+    items = [*states, out_dir / "metrics.jsonl", out_dir / TRAINING_SET, out_dir / LEGACY_RECORD,
              *out_dir.glob("fakes-*.png")]
     for item in items:
         if item.exists():
             item.rename(staging / item.name)
     target = _free_name(out_dir, name)
     staging.rename(target)
-    why = reasons[stale[-1]]
     what = f"on another training set (fingerprint {old}≠{fingerprint})" if why == "another training set" \
         else f"with {why}"
     log(f"snapshots in {out_dir} were trained {what}: starting afresh; the old run is kept in "

@@ -1,4 +1,14 @@
-"""Training the cWGAN in kimg, with atomic snapshots, resume and a metrics log.
+"""The cWGAN's training loop, in kimg, with atomic snapshots, resume and a metrics log.
+
+:class:`CWGANTrainer` orchestrates the pieces, each in the module of its role: the
+networks (:func:`bclib.gan.models.build_networks`), the conditioning
+(:mod:`bclib.gan.conditions`), the training images and fakes grids
+(:mod:`bclib.gan.images`), the real batches (:mod:`bclib.gan.batches`), the loss
+with its R1 phase (:class:`bclib.gan.loss.CWGANLoss`), the snapshot files and
+resume checks (:mod:`bclib.gan.checkpointing`) and the training-set record
+(:mod:`bclib.gan.provenance`). What stays here: the iteration (critic steps,
+generator step, EMA), its random streams and counters, and the loop that writes
+a snapshot every ``snapshot_kimg``.
 
 Progress is counted in **kimg**: thousands of real images shown to the critic
 (each iteration shows ``batch_size * n_critic`` of them). Every
@@ -35,8 +45,6 @@ moved aside and training starts afresh.
 
 from __future__ import annotations
 
-import json
-import shutil
 import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -45,27 +53,24 @@ import numpy as np
 import pandas as pd
 
 from ..backend import keras as _keras
-from ..backend import mixed_precision_policy, set_determinism, tensorflow
+from ..backend import set_determinism, tensorflow
 from ..errors import UserError
-from ..io import append_jsonl, atomic_directory, atomic_path, read_jsonl, write_text_atomic
+from ..io import append_jsonl, atomic_directory
 from ..progress import ProgressLines
-from . import losses
-from .augment import AdaptiveP, augment
-from .conditions import apportion
-from .images import CentreSquares, image_grid, to_uint8, training_images
-from .models import build_critic, build_generator, load_critic, load_generator
+from . import batches, checkpointing, losses
+from . import conditions as conditioning
+from .augment import AdaptiveP
+from .images import save_fakes_grid, square_view, training_images
+from .loss import CWGANLoss
+from .models import Networks, build_networks
 from .provenance import describe_training_set, guard_training_split, start_afresh_if_stale, write_training_set
-from .snapshots import SNAPSHOT_PREFIX, best_snapshot_name, latest_snapshot, list_snapshots, read_state
+from .snapshots import METRICS, best_snapshot_name, latest_snapshot, list_snapshots, read_state
 
 tf = tensorflow()
 keras = _keras()
 
 IMAGE_CACHE = "training-images"  # the decoded training images (a row file), inside the output folder
 Hook = Callable[["CWGANTrainer", Path], dict]
-
-
-# ---------------------------------------------------------------------------
-# The trainer
 
 
 class CWGANTrainer:
@@ -75,7 +80,7 @@ class CWGANTrainer:
                  held_out: Optional[pd.DataFrame] = None, hooks: Sequence[Hook] = (),
                  log: Callable[[str], None] = print, provenance: str = ""):
         self.params = params
-        self.cfg = params.gan
+        self.cfg = cfg = params.gan
         self.seed = int(params.seed)
         self.class_names = list(class_names)
         self.out = Path(out_dir)
@@ -88,30 +93,22 @@ class CWGANTrainer:
         self.training_set = describe_training_set(train, self.class_names)
         self.out.mkdir(parents=True, exist_ok=True)
 
-        set_determinism(self.seed, deterministic_ops=params.gan.deterministic)
-        cfg = self.cfg
+        set_determinism(self.seed, deterministic_ops=cfg.deterministic)
         # the stored images; self.images: what scores and checks see (square, r x r)
         self.image_file = training_images(train, cfg.resolution, self.out / IMAGE_CACHE, crop=cfg.crop)
-        wide = self.image_file.row_shape[1] > cfg.resolution
-        self.images = CentreSquares(self.image_file) if wide else self.image_file
+        self.images = square_view(self.image_file, cfg.resolution)
         self.labels = train["label_index"].to_numpy().astype(np.int32)
         # What G and D are conditioned on: the class, or (class, magnification) pairs.
         self.magnifications: list[str] = []
         self.conditions = self.labels.copy()
         if cfg.condition_magnification:
-            if "magnification" not in train.columns:
-                raise UserError("gan.condition_magnification: this dataset has no magnifications")
-            from ..data.layouts import BREAKHIS_MAGNIFICATIONS as MAGNIFICATIONS
-
-            present = set(train["magnification"].astype(str))
-            self.magnifications = [m for m in MAGNIFICATIONS if m in present] + sorted(present - set(MAGNIFICATIONS))
-            mag_index = train["magnification"].astype(str).map(self.magnifications.index).to_numpy()
-            self.conditions = (self.labels * len(self.magnifications) + mag_index).astype(np.int32)
+            self.magnifications, self.conditions = conditioning.magnification_conditions(train, self.labels)
         self.source_size = [int(train["width"].median()), int(train["height"].median())]
         self.n = len(self.images)
         self._labels_tf = tf.constant(self.conditions.reshape(-1, 1))
 
-        self._build_networks(len(self.condition_names))
+        self.generator, self.critic, self.generator_ema = build_networks(cfg, len(self.condition_names), log)
+        self.loss = CWGANLoss(cfg, self.generator, self.critic)
         self.opt_g = keras.optimizers.Adam(cfg.lr_g, beta_1=cfg.beta1, beta_2=cfg.beta2)
         self.opt_d = keras.optimizers.Adam(cfg.lr_d, beta_1=cfg.beta1, beta_2=cfg.beta2)
         self.opt_g.build(self.generator.trainable_variables)
@@ -124,45 +121,24 @@ class CWGANTrainer:
         self._fixed_z = tf.random.stateless_normal([8, cfg.latent_dim], seed=[self.seed, 424242])
         # No tensor-dependent Python control flow in the step, so AutoGraph is not needed.
         self._step = tf.function(self._train_step, jit_compile=bool(cfg.xla), autograph=False)
+        self._resume_or_start_afresh()
 
-        for stale in self.out.glob(f".{SNAPSHOT_PREFIX}*"):  # a snapshot interrupted while being written
-            shutil.rmtree(stale, ignore_errors=True)
+    def _resume_or_start_afresh(self) -> None:
+        """Continue the newest complete snapshot in the output folder, if it is of this run."""
+        checkpointing.remove_interrupted(self.out)
         # Snapshots of another training set (other patients, maybe today's test ones) are never resumed.
-        start_afresh_if_stale(self.out, self.training_set["fingerprint"], list_snapshots(self.out), read_state,
-                              self.log, other_network=self._other_network)
+        mine = self.cfg.model_dump(mode="json")
+        states = {s: read_state(s) for s in list_snapshots(self.out)}
+        changes = {s: checkpointing.network_change(state["gan"], mine) for s, state in states.items()}
+        start_afresh_if_stale(self.out, self.training_set["fingerprint"], states, changes, self.log)
         write_training_set(self.out, self.training_set)
         resumed = latest_snapshot(self.out)
         if resumed is not None:
             self._restore(resumed)
-            self._restore_augment(resumed)
 
-    def _build_networks(self, k: int) -> None:
-        """Generator, critic and EMA generator for ``k`` conditions, under the compute policy asked for."""
-        cfg = self.cfg
-        # bfloat16 compute (float32 weights and outputs) when asked: meant for GPUs; no loss scaling needed.
-        previous_policy = keras.mixed_precision.dtype_policy()
-        policy = mixed_precision_policy(cfg.mixed_precision)  # bfloat16 only where the GPU has it
-        if cfg.mixed_precision and policy == "float32":
-            self.log("gan.mixed_precision: this GPU has no bfloat16 units; training in float32")
-        if policy != "float32":
-            keras.mixed_precision.set_dtype_policy(policy)
-        try:
-            self.generator = self._new_generator(k)
-            self.critic = build_critic(cfg.resolution, k, cfg.max_channels, cfg.channel_base, cfg.equalized_lr,
-                                       cfg.mbstd_group, cfg.mbstd_channels, cfg.normalized_conditioning)
-            self.generator_ema = None
-            if cfg.ema_kimg:
-                self.generator_ema = self._new_generator(k)
-                self.generator_ema.set_weights(self.generator.get_weights())
-        finally:
-            keras.mixed_precision.set_dtype_policy(previous_policy)
-
-    def _new_generator(self, conditions: int):
-        cfg = self.cfg
-        return build_generator(cfg.resolution, cfg.latent_dim, conditions, cfg.max_channels, cfg.channel_base,
-                               cfg.equalized_lr, cfg.normalized_conditioning)
-
-    # -- one iteration ---------------------------------------------------------
+    @property
+    def networks(self) -> Networks:
+        return Networks(self.generator, self.critic, self.generator_ema)
 
     @property
     def kimg(self) -> float:
@@ -175,22 +151,12 @@ class CWGANTrainer:
     @property
     def condition_names(self) -> list[str]:
         """One name per conditioning index: the classes, or 'class@magnification'."""
-        if not self.magnifications:
-            return list(self.class_names)
-        return [f"{c}@{m}" for c in self.class_names for m in self.magnifications]
+        return conditioning.condition_names(self.class_names, self.magnifications)
 
     def class_conditions(self, class_index: int, n: int) -> list[tuple[int, int]]:
-        """(condition index, count) pairs that make ``n`` images of a class.
-
-        Without magnification conditioning this is [(class_index, n)]; with it, the n
-        images are spread over the magnifications in the proportions of that class's
-        training images, so a per-class score compares like with like.
-        """
-        if not self.magnifications:
-            return [(class_index, n)]
-        m = len(self.magnifications)
-        counts = np.bincount(self.conditions[self.labels == class_index] - class_index * m, minlength=m)
-        return [(class_index * m + j, c) for j, c in enumerate(apportion(counts, n)) if c > 0]
+        """(condition index, count) pairs that make ``n`` images of a class: spread over the magnifications as
+        the class's training images are, when conditioned on them (:mod:`bclib.gan.conditions`)."""
+        return conditioning.class_conditions(self.conditions, self.labels, len(self.magnifications), class_index, n)
 
     @property
     def augment_p(self) -> float:
@@ -198,12 +164,7 @@ class CWGANTrainer:
             return 0.0
         return self.ada.p if self.ada is not None else float(self.cfg.augment_p)
 
-    def _augment(self, images, p, seed):
-        if self.cfg.augment == "none":
-            return images
-        operations = tuple(self.cfg.augment_ops)
-        # ADA starts at p = 0 and may stay there for a long time: skip the work, not just its effect
-        return tf.cond(p > 0, lambda: augment(images, p, seed, operations=operations), lambda: tf.identity(images))
+    # -- one iteration ---------------------------------------------------------
 
     @staticmethod
     def _seed(step_seed, *keys):
@@ -212,63 +173,11 @@ class CWGANTrainer:
             step_seed = tf.random.experimental.stateless_fold_in(step_seed, key)
         return step_seed
 
-    def _adversarial_d(self, real_scores, fake_scores):
-        loss = losses.critic_loss(real_scores, fake_scores, self.cfg.d_loss)
-        if self.cfg.drift > 0:
-            loss += self.cfg.drift * losses.drift_penalty(real_scores)
-        return loss
-
-    def _critic_grads_r1(self, real, fake, y, p, seed_real, seed_fake):
-        """The critic's gradients with R1, in two passes whose sum is the gradient of adversarial + gamma * R1.
-
-        Pass 1 is the adversarial loss on real and fake images; pass 2 the R1 term,
-        whose double backpropagation through the real images' forward pass is the
-        largest memory cost of the step. Run one after the other (the control
-        dependency), the two passes' activations are never held at once: at 512 px
-        this is what keeps host memory within 8 GB on a CPU (issue #13). The real
-        images go through the same augmentation (same seed, so the same draws) in
-        both passes, so the sum is the gradient of the one-pass loss, at the price of
-        a second forward pass over the real images. StyleGAN2 splits its critic step
-        into a main and a regularisation pass too.
-        """
-        cfg = self.cfg
-        variables = self.critic.trainable_variables
-        with tf.GradientTape() as tape:
-            real_scores, real_features = self.critic([self._augment(real, p, seed_real), y], training=True)
-            fake_scores, _ = self.critic([self._augment(fake, p, seed_fake), y], training=True)
-            adversarial = self._adversarial_d(real_scores, fake_scores)
-        grads_main = tape.gradient(adversarial, variables)
-        with tf.control_dependencies([g for g in grads_main if g is not None]):
-            real = tf.identity(real)
-        with tf.GradientTape() as tape:
-            with tf.GradientTape() as inner:
-                inner.watch(real)
-                real_aug = self._augment(real, p, seed_real)  # R1 through the augmentation, as StyleGAN2-ADA
-                score_sum = tf.reduce_sum(self.critic([real_aug, y], training=True)[0])
-            grads_x = inner.gradient(score_sum, real)
-            norms = tf.sqrt(tf.reduce_sum(tf.square(grads_x), axis=[1, 2, 3]) + 1e-12)
-            penalty = 0.5 * tf.reduce_mean(tf.square(norms))
-            weighted = cfg.gamma_value * penalty
-        grads_reg = tape.gradient(weighted, variables)
-        grads = [_add_gradients(a, b) for a, b in zip(grads_main, grads_reg)]
-        return grads, (adversarial + weighted, adversarial, penalty, tf.reduce_mean(norms), real_scores,
-                       fake_scores, real_features)
-
-    def _critic_grads_gp(self, real, fake, y, p, seed_real, seed_fake, seed_eps):
-        """The critic's gradients with the WGAN-GP penalty (one pass: the penalty is on interpolates)."""
-        with tf.GradientTape() as tape:
-            real_aug, fake_aug = self._augment(real, p, seed_real), self._augment(fake, p, seed_fake)
-            real_scores, real_features = self.critic([real_aug, y], training=True)
-            fake_scores, _ = self.critic([fake_aug, y], training=True)
-            penalty, grad_norm = losses.gradient_penalty(
-                lambda images, labels: self.critic([images, labels], training=True)[0],
-                real_aug, fake_aug, y, seed=seed_eps)
-            adversarial = self._adversarial_d(real_scores, fake_scores)
-            loss_d = adversarial + self.cfg.gamma_value * penalty
-        grads = tape.gradient(loss_d, self.critic.trainable_variables)
-        return grads, (loss_d, adversarial, penalty, grad_norm, real_scores, fake_scores, real_features)
-
     def _train_step(self, real_u8, labels, step_seed, p):
+        """``n_critic`` critic updates, one generator update and the EMA; the iteration's mean statistics.
+
+        The seeds' purpose keys (1: critic latents, 2: WGAN-GP's eps, 3: generator latents, 4/5/6: the
+        augmentation of real / fake / the generator step's fakes) fix the random streams: keep them."""
         cfg = self.cfg
         batch = cfg.batch_size
         keys = ("loss_d", "adversarial_d", "critic_gap", "penalty", "grad_norm", "real_score", "fake_score",
@@ -280,18 +189,14 @@ class CWGANTrainer:
             y = labels[j]
             z = tf.random.stateless_normal([batch, cfg.latent_dim], seed=self._seed(step_seed, j, 1))
             fake = tf.cast(self.generator([z, y], training=True), tf.float32)
-            seed_real, seed_fake = self._seed(step_seed, j, 4), self._seed(step_seed, j, 5)
-            if cfg.penalty == "r1":
-                grads, parts = self._critic_grads_r1(real, fake, y, p, seed_real, seed_fake)
-            else:
-                grads, parts = self._critic_grads_gp(real, fake, y, p, seed_real, seed_fake,
-                                                     self._seed(step_seed, j, 2))
-            loss_d, adversarial, penalty, grad_norm, real_scores, fake_scores, real_features = parts
+            grads, d = self.loss.critic_gradients(real, fake, y, p, self._seed(step_seed, j, 4),
+                                                  self._seed(step_seed, j, 5), self._seed(step_seed, j, 2))
+            real_features = d.real_features
             self.opt_d.apply(grads, self.critic.trainable_variables)
-            values = {"loss_d": loss_d, "adversarial_d": adversarial,
-                      "critic_gap": losses.critic_gap(real_scores, fake_scores),  # was "wasserstein", negated
-                      "penalty": penalty, "grad_norm": grad_norm, "real_score": tf.reduce_mean(real_scores),
-                      "fake_score": tf.reduce_mean(fake_scores), "rt": tf.reduce_mean(tf.sign(real_scores)),
+            values = {"loss_d": d.loss, "adversarial_d": d.adversarial,
+                      "critic_gap": losses.critic_gap(d.real_scores, d.fake_scores),  # was "wasserstein", negated
+                      "penalty": d.penalty, "grad_norm": d.grad_norm, "real_score": tf.reduce_mean(d.real_scores),
+                      "fake_score": tf.reduce_mean(d.fake_scores), "rt": tf.reduce_mean(tf.sign(d.real_scores)),
                       "d_param_grad_norm": tf.linalg.global_norm(grads)}
             for key in keys:
                 stats[key] += values[key] / cfg.n_critic
@@ -300,14 +205,7 @@ class CWGANTrainer:
         # after the critic's last update, so that the generator pass's 512 px activations are not held beside it
         with tf.control_dependencies([stats["d_param_grad_norm"]]):
             z = tf.random.stateless_normal([batch, cfg.latent_dim], seed=self._seed(step_seed, cfg.n_critic, 3))
-        with tf.GradientTape() as tape:
-            fake = self.generator([z, y], training=True)
-            fake_aug = self._augment(tf.cast(fake, tf.float32), p, self._seed(step_seed, cfg.n_critic, 6))
-            fake_scores, fake_features = self.critic([fake_aug, y], training=True)
-            loss_g = losses.generator_loss(fake_scores, cfg.g_loss)
-            if cfg.lambda_feat > 0:
-                loss_g += cfg.lambda_feat * losses.feature_matching(tf.stop_gradient(real_features), fake_features)
-        grads = tape.gradient(loss_g, self.generator.trainable_variables)
+        loss_g, grads = self.loss.generator_gradients(z, y, p, self._seed(step_seed, cfg.n_critic, 6), real_features)
         self.opt_g.apply(grads, self.generator.trainable_variables)
         if self.generator_ema is not None:
             beta = 0.5 ** (batch / (cfg.ema_kimg * 1000.0))
@@ -319,25 +217,11 @@ class CWGANTrainer:
 
     def _batch_indices(self) -> np.ndarray:
         """Indices of the next ``n_critic * batch_size`` real images: a fresh permutation per epoch."""
-        positions = self.images_seen + np.arange(self.images_per_iteration)
-        epochs, offsets = np.divmod(positions, self.n)
-        out = np.empty_like(positions)
-        for epoch in np.unique(epochs):
-            order = np.random.default_rng([self.seed, 7, int(epoch)]).permutation(self.n)
-            mask = epochs == epoch
-            out[mask] = order[offsets[mask]]
-        return out.reshape(self.cfg.n_critic, self.cfg.batch_size)
+        return batches.batch_indices(self.seed, self.images_seen, self.n, self.cfg.n_critic, self.cfg.batch_size)
 
     def real_batch(self, idx: np.ndarray) -> np.ndarray:
-        """The real images ``idx`` (n_critic, batch) as uint8 squares: stored squares as they are, or for
-        ``crop: random`` a random square of each stored strip, drawn from (seed, iteration)."""
-        images = self.image_file.gather(idx.ravel())
-        side, width = self.cfg.resolution, images.shape[2]
-        if width > side:
-            offsets = np.random.default_rng([self.seed, 11, self.iteration]).integers(0, width - side + 1, len(images))
-            columns = offsets[:, None] + np.arange(side)
-            images = np.take_along_axis(images, columns[:, None, :, None], axis=2)
-        return images.reshape(*idx.shape, side, side, images.shape[-1])
+        """The real images ``idx`` (n_critic, batch) as uint8 squares (:func:`bclib.gan.batches.real_batch`)."""
+        return batches.real_batch(self.image_file, idx, self.cfg.resolution, self.seed, self.iteration)
 
     def step(self) -> dict:
         idx = self._batch_indices()
@@ -409,109 +293,50 @@ class CWGANTrainer:
 
     def snapshot(self, record: dict) -> dict:
         """Write snapshot, fakes grid and metrics line for the current state; return the record."""
-        name = f"{SNAPSHOT_PREFIX}{self.images_seen:09d}"
+        name = checkpointing.snapshot_folder_name(self.images_seen)
         with atomic_directory(self.out / name) as tmp:
-            self.generator.save(tmp / "generator.keras")
-            self.critic.save(tmp / "critic.keras")
-            if self.generator_ema is not None:
-                self.generator_ema.save(tmp / "generator_ema.keras")
-            arrays = {f"g{i:04d}": v.numpy() for i, v in enumerate(self.opt_g.variables)}
-            arrays.update({f"d{i:04d}": v.numpy() for i, v in enumerate(self.opt_d.variables)})
-            np.savez(tmp / "optimizers.npz", **arrays)
-            grid_name = f"fakes-{self.images_seen:09d}.png"
+            checkpointing.save_networks(tmp, self.networks, (self.opt_g, self.opt_d))
+            grid_name = checkpointing.fakes_grid_name(self.images_seen)
             self.save_fakes_grid(self.out / grid_name)
             record = {**record, "snapshot": name, "fakes": grid_name}
             for hook in self.hooks:
                 record.update(hook(self, tmp))
-            state = {
-                "images_seen": self.images_seen, "kimg": self.kimg, "iteration": self.iteration,
-                "wall_s": self.wall_s, "seed": self.seed, "class_names": self.class_names,
-                "magnifications": self.magnifications, "condition_names": self.condition_names,
-                "condition_shares": {c: [[int(i), int(n)] for i, n in self.class_conditions(k, 1000)]
-                                     for k, c in enumerate(self.class_names)},
-                "augment": self.ada.state() if self.ada is not None else {"p": self.augment_p},
-                "source_size": self.source_size, "gan": self.cfg.model_dump(mode="json"),
-                "gamma_value": self.cfg.gamma_value,
-                "provenance": self.provenance, "training_set": self.training_set["fingerprint"],
-                "record": record,
-            }
-            write_text_atomic(tmp / "state.json", json.dumps(state, indent=2))  # written last
-        append_jsonl(self.out / "metrics.jsonl", record)
+            checkpointing.write_state(tmp, self._state(record))  # written last: the snapshot is complete
+        append_jsonl(self.out / METRICS, record)
         # the selected (best) snapshot survives pruning, beside the latest keep_snapshots ones and the earliest
-        # (the early-snapshot control trains on its images: bclib.variants)
-        best = best_snapshot_name(self.out, self.cfg.target_class)
-        snapshots = list_snapshots(self.out)
-        for old in snapshots[1:-self.cfg.keep_snapshots]:
-            if old.name != best:
-                shutil.rmtree(old, ignore_errors=True)
+        checkpointing.prune_snapshots(self.out, self.cfg.keep_snapshots,
+                                      best_snapshot_name(self.out, self.cfg.target_class))
         return record
 
-    def _other_network(self, state: dict) -> Optional[str]:
-        """Why the networks of a snapshot's ``state`` are not the ones this run builds (None: they are)."""
-        mine = self.cfg.model_dump(mode="json")
-        # equalized_lr keeps every weight's shape but changes its meaning; snapshots older than a key had
-        # the behaviour it names off (or, for crop, squashed tiles)
-        older = {"equalized_lr": False, "condition_magnification": False, "normalized_conditioning": False,
-                 "mbstd_group": 0, "mbstd_channels": 1, "crop": "squash"}
-        for key in ("resolution", "latent_dim", "max_channels", "channel_base", "equalized_lr",
-                    "condition_magnification", "normalized_conditioning", "mbstd_group", "mbstd_channels", "crop"):
-            if state["gan"].get(key, older.get(key)) != mine[key]:
-                return f"gan.{key} {state['gan'].get(key, older.get(key))} (now {mine[key]})"
-        return None
+    def _state(self, record: dict) -> dict:
+        """A snapshot's ``state.json``: the counters needed to continue and what generation needs to know."""
+        return {
+            "images_seen": self.images_seen, "kimg": self.kimg, "iteration": self.iteration,
+            "wall_s": self.wall_s, "seed": self.seed, "class_names": self.class_names,
+            "magnifications": self.magnifications, "condition_names": self.condition_names,
+            "condition_shares": {c: [[int(i), int(n)] for i, n in self.class_conditions(k, 1000)]
+                                 for k, c in enumerate(self.class_names)},
+            "augment": self.ada.state() if self.ada is not None else {"p": self.augment_p},
+            "source_size": self.source_size, "gan": self.cfg.model_dump(mode="json"),
+            "gamma_value": self.cfg.gamma_value,
+            "provenance": self.provenance, "training_set": self.training_set["fingerprint"],
+            "record": record,
+        }
 
     def _restore(self, snapshot: Path) -> None:
+        """Continue from ``snapshot``: weights, optimizers, counters, ADA's p and the metrics log."""
         state = read_state(snapshot)
-        other = self._other_network(state)
-        if other is not None:  # only a snapshot folder given directly gets here: it is not moved aside
-            raise UserError(f"{snapshot}: cannot resume: trained with {other}; use a new output folder")
-        if state["class_names"] != self.class_names:
-            raise UserError(f"{snapshot}: cannot resume: classes were {state['class_names']}, now {self.class_names}")
-        if state.get("training_set") != self.training_set["fingerprint"]:
-            raise UserError(f"{snapshot}: cannot resume: trained on training set {state.get('training_set')}, "
-                            f"now {self.training_set['fingerprint']}")
-        self.generator.set_weights(load_generator(snapshot, prefer_ema=False).get_weights())
-        self.critic.set_weights(load_critic(snapshot).get_weights())
-        if self.generator_ema is not None:
-            source = snapshot / "generator_ema.keras"
-            weights = load_generator(snapshot, prefer_ema=source.is_file()).get_weights()
-            self.generator_ema.set_weights(weights)
-        with np.load(snapshot / "optimizers.npz") as arrays:
-            for prefix, optimizer in (("g", self.opt_g), ("d", self.opt_d)):
-                for i, variable in enumerate(optimizer.variables):
-                    variable.assign(arrays[f"{prefix}{i:04d}"])
+        checkpointing.check_resumable(snapshot, state, self.class_names, self.training_set["fingerprint"],
+                                      self.cfg.model_dump(mode="json"))
+        checkpointing.restore_networks(snapshot, self.networks, (self.opt_g, self.opt_d))
         self.images_seen, self.iteration = int(state["images_seen"]), int(state["iteration"])
         self.wall_s = float(state["wall_s"])
-        self._repair_metrics(state["record"])
+        checkpointing.repair_metrics(self.out, state["record"])
         self.log(f"resumed from {snapshot.name} at {self.kimg:.2f} kimg")
-
-    def _restore_augment(self, snapshot: Path) -> None:
-        """The adaptive augmentation's p (and its partial interval) at the snapshot."""
-        state = read_state(snapshot)
+        # the adaptive augmentation's p (and its partial interval) at the snapshot
         if self.ada is not None and "augment" in state and "signs" in state["augment"]:
             self.ada.load(state["augment"])
 
-    def _repair_metrics(self, last: dict) -> None:
-        """Make metrics.jsonl end with the resumed snapshot's record (drop lines written after it)."""
-        path = self.out / "metrics.jsonl"
-        records = [r for r in read_jsonl(path) if r.get("kimg", 0) < last["kimg"] - 1e-9] + [last]
-        with atomic_path(path) as tmp:
-            tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
-
     def save_fakes_grid(self, path: Path) -> Path:
-        generator = self.generator_ema or self.generator
-        rows = []
-        for label in range(len(self.condition_names)):
-            y = tf.fill([self._fixed_z.shape[0], 1], label)
-            rows.append(to_uint8(generator([self._fixed_z, y], training=False)))
-        from PIL import Image
-
-        with atomic_path(path) as tmp:
-            Image.fromarray(image_grid(rows)).save(tmp, format="PNG")
-        return path
-
-
-def _add_gradients(a, b):
-    """a + b for two gradients of one variable, either of which may be None or IndexedSlices (embeddings)."""
-    if a is None or b is None:
-        return b if a is None else a
-    return tf.convert_to_tensor(a) + tf.convert_to_tensor(b)
+        """The fakes grid of the EMA generator (else the generator) from the fixed latents, one row per condition."""
+        return save_fakes_grid(self.generator_ema or self.generator, self._fixed_z, len(self.condition_names), path)
