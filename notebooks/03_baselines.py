@@ -235,6 +235,19 @@ if pretraining_jobs:
 # `params/breakhis.yaml`.
 
 # %% [markdown]
+# ## 5. Runs for notebook 05's comparisons
+# Notebook 05 only reads results. Two of its comparisons need more baseline runs,
+# trained here: the same model on an *image-level* split (`eval.leakage_models`:
+# how much a split that lets a patient's images fall on both sides flatters a
+# model) and, when the profile lists `eval.stain_ablation`, on stain-normalised
+# images.
+
+# %%
+extra_jobs = classifier_jobs.comparison_jobs(params, "baselines")  # the fusion model's are notebook 04's
+classifier_jobs.run_classifier_jobs(extra_jobs)
+print(f"{len(extra_jobs)} run(s) for notebook 05:", ", ".join(job.name for job in extra_jobs) or "none")
+
+# %% [markdown]
 # ## What to take away
 # * Every baseline shares the same head and the same data; only the backbone and
 #   the augmentation change, so differences are attributable to them.

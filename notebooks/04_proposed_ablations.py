@@ -24,7 +24,7 @@
 # >
 # > **Run time:** about 3 minutes on 2 CPU cores (smoke profile).
 # > **Reads:** the dataset, `generated/` (for the cWGAN variants). **Writes:** `runs/proposed/...`,
-# > `tables/04_*`, `figures/04_*`. Terms in *italics* are in the [glossary](../docs/glossary.md).
+# > `runs-gan-folds/` and `gan/fold-<k>/` (the GAN question over folds), `tables/04_*`, `figures/04_*`. Terms in *italics* are in the [glossary](../docs/glossary.md).
 #
 # The paper's model combines three pretrained networks, each tapped at a
 # different depth:
@@ -134,6 +134,28 @@ print(runs[["model", "variant", "seed", "n_train", "n_train_generated", "n_test"
 table = classifier_jobs.accuracy_table(runs)
 save_table(table, "04_proposed_accuracy", session, provenance)
 readable(table)
+
+# %% [markdown]
+# ## 4. The GAN question over folds, and its controls
+# One split is one sample of patients. `eval.gan_folds` asks the GAN question
+# again on several patient-grouped folds, each fold with its own GAN trained on
+# that fold's training patients only. Beside each fold's GAN arm,
+# `eval.gan_controls` trains the *controls* that tell "more images" from
+# "realistic images of the class" (`bclib/variants.py`): real training tiles
+# drawn again, TradAug copies of them, the GAN's images generated for a random
+# class, and the images of its earliest snapshot, each adding exactly as many
+# images of each class as the GAN arm (`n_train_extra`). They are trained here
+# (with the fusion model's image-split and stain runs, where the profile asks for
+# them); notebook 05 compares them.
+
+# %%
+from bclib.runner.jobs import gan_jobs, run_gan_jobs  # noqa: E402
+
+fold_jobs = classifier_jobs.gan_fold_jobs(params)
+run_gan_jobs(gan_jobs(fold_jobs))  # a GAN per fold, trained on that fold's training patients only
+classifier_jobs.run_classifier_jobs(fold_jobs + classifier_jobs.comparison_jobs(params, "fusion"))
+fold_runs = classifier_jobs.collect_runs(fold_jobs)
+readable(fold_runs[["fold", "model", "variant", "n_train", "n_train_extra", "n_test"]] if len(fold_runs) else None)
 
 # %% [markdown]
 # ## What to take away

@@ -23,8 +23,8 @@
 # > a reading; (3) explain how an image-level split flatters a model; (4) find where a table
 # > came from (its provenance lines).
 # >
-# > **Run time:** about 3 minutes on 2 CPU cores (smoke profile; it trains the runs the
-# > report needs if `bclib run` has not).
+# > **Run time:** about 1 minute on 2 CPU cores (smoke profile); it trains nothing: notebooks 03
+# > and 04 (or `bclib run --jobs N`) train the runs it reads.
 # > **Reads:** every run, the GAN and the tables of notebooks 00-04. **Writes:** `tables/05_*`,
 # > `figures/05_*`, `report.md`, `report.html`. Terms in *italics* are in the [glossary](../docs/glossary.md).
 #
@@ -85,8 +85,6 @@ params_path = "../params/smoke.yaml"
 # %%
 from bclib.evaluation import report_sections as sections
 from bclib.notebook import readable, setup
-from bclib.runner.jobs import gan_jobs, run_gan_jobs
-from bclib.train.jobs import run_classifier_jobs
 
 session = setup(params_path)
 params = session.params
@@ -94,14 +92,13 @@ jobs = sections.report_jobs(params)  # the main grid, image-split runs, stain ab
 
 # %% [markdown]
 # ## 1. Collect the runs
-# Runs finished by notebooks 03 and 04 are only read. The image-split runs for
-# the leakage comparison are trained here if they are missing, and so are the
-# runs of `eval.gan_folds` (section 5): for each fold, a GAN trained on that
-# fold's training patients, then the model with and without its images.
+# This notebook trains nothing: it reads the runs of notebooks 03 and 04,
+# including the image-split runs of the leakage comparison (03) and the GAN
+# question over folds with its controls (04). The first line says which runs
+# are missing, if any: the report then leaves their rows out.
 
 # %%
-run_gan_jobs(gan_jobs(jobs["gan_folds"]))
-run_classifier_jobs([job for arm in jobs.values() for job in arm])
+print(sections.missing(jobs))  # notebooks 03 and 04 (or `bclib run --jobs N`) train them; this one only reads
 ctx = sections.collect(session, jobs)  # the runs, the report and their provenance line, shared by every section
 
 # %%

@@ -19,8 +19,6 @@ PACKAGE = Path(__file__).resolve().parents[1] / "bclib"
 NOT_YET = {
     "gan/": "gan/workflow.py (gan_output_dir, generated_dir, cache/features) and gan/sweeps.py (sweeps/, "
             "gan_selection.json): Layout.gan, .generated, .cache('features'), .sweep_point, .gan_selection",
-    "train/controls.py": "cache/controls: Layout.cache('controls')",
-    "evaluation/report_sections.py": "tables/ and figures/: session.tables_dir, session.figures_dir or Layout",
 }
 # Names a module outside the layout never joins onto anything (too distinctive to mean another folder).
 LAYOUT_ONLY = {layout_module.CACHE, layout_module.SWEEPS, layout_module.GAN_SELECTION,

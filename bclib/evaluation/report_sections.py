@@ -15,7 +15,9 @@ from typing import Any, Optional
 
 import pandas as pd
 
+from .. import catalogue
 from ..figures import save_figure
+from ..layout import Layout
 from ..notebook import save_table
 from . import loading, selection
 from . import protocol_tables as zoom_tables
@@ -41,6 +43,7 @@ EARLIER_FIGURES = (
                            "look for tissue structure appearing, not only colour"),
     ("01_training_curves", "The cWGAN's losses and scores against kimg ({gan})"),
 )
+PROPOSED = catalogue.HEADLINE_MODEL  # the label of the headline model's rows, files and figures
 CHOSEN_ROWS = "the proposed model and the best baseline (chosen on validation), their best-validation seed"
 
 
@@ -68,6 +71,10 @@ class ReportContext:
         return self.session.params
 
     @property
+    def layout(self) -> Layout:
+        return Layout(self.session.output_dir)
+
+    @property
     def caveat(self) -> str:
         synthetic = "SYNTHETIC" in self.provenance or "UNTRAINED" in self.provenance
         return (" With synthetic data or untrained backbones (see the provenance line) these numbers only show "
@@ -79,7 +86,7 @@ class ReportContext:
 
     @property
     def chosen(self) -> dict:
-        return {"proposed": self.proposed, "best baseline": self.baseline}
+        return {PROPOSED: self.proposed, "best baseline": self.baseline}
 
     def save(self, table: pd.DataFrame, name: str, provenance: Optional[str] = None) -> pd.DataFrame:
         save_table(table, name, self.session, provenance or self.provenance)
@@ -119,6 +126,20 @@ def report_jobs(params) -> dict:
             "gan_folds": classifier_jobs.gan_fold_jobs(params)}
 
 
+def missing(jobs: dict) -> str:
+    """One line: how many of the report's runs are finished, and which arms lack some (the notebook that
+    trains them). The report leaves a missing run's rows out; it never trains."""
+    from ..train import run_is_complete
+
+    trained_by = {"main": "notebooks 03 and 04", "leakage": "notebooks 03 and 04", "stain": "notebooks 03 and 04",
+                  "gan_folds": "notebook 04"}
+    lacking = {arm: sum(not run_is_complete(job.out_dir) for job in arm_jobs) for arm, arm_jobs in jobs.items()}
+    total = sum(len(arm_jobs) for arm_jobs in jobs.values())
+    gaps = [f"{n} of {arm} (run {trained_by[arm]})" for arm, n in lacking.items() if n]
+    return f"{total - sum(lacking.values())} of {total} runs finished" + (f"; missing: {', '.join(gaps)}"
+                                                                         if gaps else "")
+
+
 def split(ctx: ReportContext) -> list[str]:
     """What the runs' split says of itself, added to the report; returns its lines."""
     lines = loading.split_description(ctx.runs, ctx.params.data.split, ctx.params.data.fold_policy)
@@ -131,7 +152,7 @@ def earlier_notebooks(ctx: ReportContext) -> str:
     from ..metrics.features import features_note
     from ..tablefile import read_table
 
-    params, tables, figures = ctx.params, ctx.session.output_dir / "tables", ctx.session.output_dir / "figures"
+    params, tables, figures = ctx.params, ctx.layout.tables(), ctx.layout.figures()
     gan = features_note(params.metrics.features, params.metrics.weights)
     shown = [name for name, _, _ in EARLIER_TABLES if (tables / f"{name}.csv").is_file()]
     if shown:
@@ -210,7 +231,7 @@ def per_class(ctx: ReportContext) -> tuple[Optional[pd.DataFrame], list[pd.DataF
     layout; sets ``ctx.proposed`` and ``ctx.baseline`` (their best-validation seeds). Returns the baseline
     candidates and the per-class tables."""
     split, dataset = ctx.params.data.split, ctx.params.data.dataset
-    choices = {"proposed": selection.choose_on_validation(ctx.runs, proposed=True, split=split),
+    choices = {PROPOSED: selection.choose_on_validation(ctx.runs, proposed=True, split=split),
                "best baseline": selection.choose_on_validation(ctx.runs, proposed=False, split=split)}
     candidates = choices["best baseline"].candidates if choices["best baseline"] else None
     if candidates is not None:
@@ -225,7 +246,7 @@ def per_class(ctx: ReportContext) -> tuple[Optional[pd.DataFrame], list[pd.DataF
         ctx.report.table(f"Per-class scores, {label}: {choice.name}", tables[-1], stem,
                          rows=f"{choice.rule}; 'ours' = mean, 'ours sd' = sd over its {len(choice.runs)} seed(s); "
                               f"per-seed rows in {stem}_per_seed.csv")
-    ctx.proposed = choices["proposed"].best_seed if choices["proposed"] else None
+    ctx.proposed = choices[PROPOSED].best_seed if choices[PROPOSED] else None
     ctx.baseline = choices["best baseline"].best_seed if choices["best baseline"] else None
     return candidates, tables
 
@@ -281,8 +302,6 @@ def gan_effect(ctx: ReportContext) -> tuple[pd.DataFrame, list[str]]:
 
 def encoders(ctx: ReportContext) -> pd.DataFrame:
     """Foundation-encoder runs beside the headline model and the best baseline."""
-    from .. import catalogue
-
     table = ctx.save(report_tables.encoders_beside_models(ctx.scores, ctx.runs, ctx.params.data.dataset),
                      "05_encoders")
     if table["model"].map(lambda m: m in catalogue.encoder_models()).any():
@@ -413,7 +432,7 @@ def calibration(ctx: ReportContext) -> pd.DataFrame:
                     + ctx.caveat)
     ctx.report.table("Calibration of the test probabilities, raw and temperature-scaled", table, "05_calibration",
                      rows=f"{CHOSEN_ROWS}; a run without validation predictions says so in 'note'")
-    for label, run in (("proposed", ctx.proposed), ("baseline", ctx.baseline)):
+    for label, run in ((PROPOSED, ctx.proposed), ("baseline", ctx.baseline)):
         if run is not None:
             fig = eval_figures.reliability_diagram(pro.reliability_tables(run), ctx.provenance, title=run.name)
             ctx.figure(f"Reliability diagram, {run.name}: a line on the diagonal means the stated confidence is the "
@@ -440,7 +459,7 @@ def gradcam_figures(ctx: ReportContext) -> None:
     from .predict import load_classifier
     from .tta import run_geometry
 
-    for label, run in (("proposed", ctx.proposed), ("baseline", ctx.baseline)):
+    for label, run in ((PROPOSED, ctx.proposed), ("baseline", ctx.baseline)):
         if run is None or ctx.params.eval.gradcam_images == 0:
             continue
         examples = loading.balanced_examples(run.predictions, ctx.params.eval.gradcam_images)
@@ -463,7 +482,7 @@ def confusion_figures(ctx: ReportContext) -> None:
 
     ctx.report.text("Figures", "One run per figure unless it says otherwise: of the configurations chosen on "
                     "validation, the seed with the best validation score.")
-    for label, run in (("proposed", ctx.proposed), ("baseline", ctx.baseline)):
+    for label, run in ((PROPOSED, ctx.proposed), ("baseline", ctx.baseline)):
         if run is not None:
             ctx.figure(f"Confusion matrices, {run.name}: rows are the truth, columns the prediction; a model that "
                        "gives everyone one class fills a single column",
@@ -476,7 +495,7 @@ def roc_figure(ctx: ReportContext) -> None:
     from . import figures as eval_figures
 
     curves = {r.name: r.predictions for r in ctx.runs if r.record["seed"] == ctx.params.train.seeds[0]
-              and (r.record["model"] == "proposed" or r is ctx.baseline)}
+              and (r.record["model"] == PROPOSED or r is ctx.baseline)}
     ctx.figure("ROC curves of the proposed variants and the best baseline: the further a curve bows above the "
                "dotted diagonal (guessing), the better the scores rank the classes, whatever the threshold",
                eval_figures.roc_curves(curves, ctx.classes, ctx.provenance), "05_roc")
@@ -509,7 +528,7 @@ def conclude(ctx: ReportContext) -> str:
     """The conclusion from the saved tables, then report.md and report.html written; returns a line saying so."""
     from .summary import conclusion_lines
 
-    tables = ctx.session.output_dir / "tables"
+    tables = ctx.layout.tables()
     ctx.report.conclude(conclusion_lines(tables, "SYNTHETIC" in ctx.provenance or "UNTRAINED" in ctx.provenance))
     md_path, html_path = ctx.report.write(ctx.session.output_dir)
     return f"wrote {md_path.name} and {html_path.name} with {len(ctx.report.sections)} sections and a conclusion"
@@ -518,5 +537,5 @@ def conclude(ctx: ReportContext) -> str:
 __all__ = ["ReportContext", "collect", "earlier_notebooks", "headline_scores", "over_seeds", "patient_rates",
            "table14", "per_class", "paired", "gan_effect", "encoders", "split_leakage_probe", "leakage",
            "pretraining", "stain_ablation", "patient_diagnosis", "per_magnification", "folds", "calibration", "tta",
-           "gradcam_figures", "conclude", "report_jobs", "split", "confusion_figures", "roc_figure",
+           "gradcam_figures", "conclude", "report_jobs", "missing", "split", "confusion_figures", "roc_figure",
            "learning_curves_figure", "real_vs_generated_figure"]

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.index import index_generated
+from ..layout import Layout
 from ..variants import Variant
 
 MANIFEST = "manifest.csv"
@@ -50,7 +51,7 @@ def control_images(params, kind: Variant, split: pd.DataFrame, generated: pd.Dat
     """The training rows the control ``kind`` adds, at the counts of ``generated`` (the cwgan run's images)."""
     counts = class_counts(generated)
     real_train = split[split["part"] == "train"]
-    folder = params.output_dir / "cache" / "controls" / kind.name
+    folder = Layout.of(params).cache("controls") / kind.name
     if kind.extra == "copies":
         return draw_copies(real_train, counts, params.seed).assign(part="train")
     if kind.extra == "tradaug-copies":
@@ -63,10 +64,9 @@ def control_images(params, kind: Variant, split: pd.DataFrame, generated: pd.Dat
         return _read(made, class_names, counts, subtype="tradaug-copy")
     if kind.extra in ("gan-shuffled", "gan-early"):
         from ..gan.generate import generate, resolve_snapshot
-        from ..gan.workflow import gan_output_dir
 
         which = "earliest" if kind.extra == "gan-early" else "best"
-        snapshot = resolve_snapshot(gan_output_dir(params), which)
+        snapshot = resolve_snapshot(Layout.of(params).gan(params.data.setting_folder), which)
         n, truncation = max(counts.values()), params.gan.truncation
         key = _key(hashlib.sha256((snapshot / "state.json").read_bytes()).hexdigest(), list(counts), n,
                    params.seed, truncation, kind.name)

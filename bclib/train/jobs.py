@@ -207,6 +207,14 @@ def stain_jobs(params: Params) -> list[ClassifierJob]:
     return jobs
 
 
+def comparison_jobs(params: Params, which: str) -> list[ClassifierJob]:
+    """The image-split (leakage) and stain-ablation runs of the ``which`` models (``"baselines"`` or
+    ``"fusion"``, as :func:`classifier_jobs`): notebook 03 trains the baselines', notebook 04 the fusion
+    models', so that notebook 05 only reads."""
+    fusion = set(catalogue.fusion_models())
+    return [job for job in leakage_jobs(params) + stain_jobs(params) if (job.model in fusion) == (which == "fusion")]
+
+
 def leakage_jobs(params: Params) -> list[ClassifierJob]:
     """``eval.leakage_models`` (variant none) trained on an **image-level** split, the paper's protocol.
 
