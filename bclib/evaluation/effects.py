@@ -223,18 +223,22 @@ def effect_figure(effects: pd.DataFrame, provenance: str = ""):
     from ..figures import label_provenance
 
     primary = effects[effects["primary"] & effects["contrast"].str.endswith(" - none")]
-    panels = list(primary.groupby(["model", "protocol", "cwgan_images"], sort=False))
-    fig, axes = plt.subplots(len(panels), 1, figsize=(6.4, 0.5 + 0.45 * max(len(g) for _, g in panels) * len(panels)),
+    panels = [(key, rows) for key, rows in primary.groupby(["model", "protocol", "cwgan_images"], sort=False)
+              if rows["contrast"].str.split(" - ").str[0].isin(CONTROLS).any()]  # a GAN arm with its controls
+    if not panels:
+        raise ValueError("no GAN arm has controls beside it (eval.gan_controls)")
+    fig, axes = plt.subplots(len(panels), 1, figsize=(7, 0.9 + 0.5 * max(len(g) for _, g in panels) * len(panels)),
                              squeeze=False)
     for ax, ((model, protocol, count), rows) in zip(axes[:, 0], panels):
         y = np.arange(len(rows))[::-1]
         colours = ["#c0392b" if c.split(" - ")[0] not in CONTROLS else "#555555" for c in rows["contrast"]]
-        ax.errorbar(rows["difference"], y, xerr=[rows["difference"] - rows["low"], rows["high"] - rows["difference"]],
-                    fmt="none", ecolor=colours, elinewidth=2, capsize=3)
-        ax.scatter(rows["difference"], y, color=colours, zorder=3)
+        for yi, colour, row in zip(y, colours, rows.itertuples()):  # errorbar takes one colour per call
+            ax.errorbar(row.difference, yi, xerr=[[row.difference - row.low], [row.high - row.difference]],
+                        fmt="o", color=colour, elinewidth=2, capsize=3)
         ax.axvline(0, color="black", lw=0.8, ls="--")
         ax.set_yticks(y, [arm_label(c) for c in rows["contrast"]])
-        ax.set_title(f"{model}, {protocol}, {count} images of each arm", fontsize=9)
+        extra = "as many as the GAN made" if count == "all" else str(count)
+        ax.set_title(f"{model}, {protocol}\nextra images per arm: {extra}", fontsize=9)
         ax.set_xlabel(f"{rows['measure'].iloc[0].replace('_', ' ')}: with minus without extra images "
                       "(95% interval)", fontsize=8)
     fig.tight_layout()
