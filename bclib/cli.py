@@ -197,10 +197,10 @@ def cmd_train(args) -> int:
 
 def default_train_out(params_file, overrides: Sequence[str], params, model: str, variant: str, seed: int) -> Path:
     """Where ``bclib train`` without ``--out`` writes: the folder the job grid (and so the report) has for
-    this run, fold/magnification and ``n-<count>`` folders included (:func:`bclib.train.jobs.grid_run_dir`).
+    this run, fold/magnification and ``n-<count>`` folders included (:func:`bclib.train.classifier_jobs.grid_run_dir`).
     A ``--set train.cwgan_images=N`` picks one count of the profile's list, as the grid's jobs do."""
     from .params import load_params, parse_override
-    from .train.jobs import grid_run_dir
+    from .train.classifier_jobs import grid_run_dir
 
     rest = [text for text in overrides if parse_override(text)[0] != ["train", "cwgan_images"]]
     profile = load_params(params_file, rest) if len(rest) < len(overrides) else params

@@ -9,7 +9,7 @@ other inputs. A job is done when its outputs are complete and its key is
 unchanged, so a rerun redoes exactly what is missing, failed or out of date.
 
 This module sits below the job planners (:mod:`bclib.gan.sweeps`,
-:mod:`bclib.train.jobs`) and the batch runner (:mod:`bclib.runner.jobs`), and
+:mod:`bclib.train.classifier_jobs`) and the batch runner (:mod:`bclib.runner.jobs`), and
 imports none of them.
 """
 
@@ -31,7 +31,8 @@ MANIFEST = "manifest.json"
 # The parts of bclib whose code a job's result depends on (see code_version).
 SHARED_CODE = ("backend.py", "params.py", "io.py", "data")
 GAN_CODE = SHARED_CODE + ("gan", "metrics")
-CLASSIFIER_CODE = SHARED_CODE + ("catalogue.py", "models", "train")  # catalogue: each model's backbones, fine-tuning
+CLASSIFIER_CODE = SHARED_CODE + ("catalogue.py", "variants.py", "models", "train")  # catalogue: each model's backbones,
+# fine-tuning; variants: what each variant adds
 
 
 # ---------------------------------------------------------------------------

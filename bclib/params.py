@@ -181,6 +181,10 @@ class GanParams(_Section):
     beta1: float = Field(0.0, ge=0, lt=1)
     beta2: float = Field(0.9, ge=0, lt=1)
     ema_kimg: Optional[float] = Field(None, gt=0, description="Half-life of the generator EMA in kimg; null = off.")
+    ema_rampup: Optional[float] = Field(
+        0.05, gt=0, le=1, description="StyleGAN2-ADA's EMA ramp-up: the half-life is at most this share of the "
+                                      "images seen so far, so early snapshots are not mostly the initial weights; "
+                                      "null = the full half-life from the first step.")
     target_class: Optional[str | list[str]] = Field(
         None, description="Class(es) to synthesise for rebalancing (e.g. benign); null means every class.")
     n_generate: int = Field(0, ge=0, description="How many images of target_class to generate for the classifiers.")

@@ -131,9 +131,9 @@ def real_split():
 
 def run_one(config: str, seed: int, args, data, extractors: dict) -> dict:
     """Train one setting and seed; its records, timing and the path of its figure."""
-    from bclib.gan.images import load_images_u8
     from bclib.gan.snapshots import select_snapshot
     from bclib.gan.train import CWGANTrainer
+    from bclib.gan.training_images import load_images_u8
     from bclib.io import read_jsonl
 
     index, train, held = data
@@ -161,8 +161,8 @@ def save_grid(snapshot: Path, reference: HeldOutScores, name: str) -> Path:
     from PIL import Image
 
     from bclib.gan.generate import sample
-    from bclib.gan.images import image_grid
     from bclib.gan.models import load_generator
+    from bclib.gan.training_images import image_grid
     from bclib.io import atomic_path
 
     generator = load_generator(snapshot)

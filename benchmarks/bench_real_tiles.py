@@ -96,7 +96,7 @@ def main(argv=None) -> int:
 def _measure(name: str, args) -> None:
     import pandas as pd
 
-    from bclib.evaluation.tables import run_scores, with_interval
+    from bclib.evaluation.run_tables import run_scores, with_interval
 
     started = time.time()
     runs = []

@@ -110,7 +110,7 @@ import pandas as pd
 from bclib.figures import label_provenance, save_figure
 from bclib.gan import analysis, report, sweeps
 from bclib.gan.generate import generate
-from bclib.gan.images import image_grid, load_images_u8
+from bclib.gan.training_images import image_grid, load_images_u8
 from bclib.gan.models import load_critic, load_generator
 from bclib.gan.snapshots import describe_selection, select_snapshot
 from bclib.gan.workflow import gan_output_dir, generated_dir, train_from_params

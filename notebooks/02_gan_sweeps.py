@@ -96,7 +96,7 @@ params_path = "../params/smoke.yaml"
 # %%
 from bclib.data.index import dataset_is_synthetic
 from bclib.figures import label_provenance, save_figure
-from bclib.gan import report, sweeps
+from bclib.gan import training_figures as report, sweeps
 from bclib.metrics.features import distance_name, features_note
 from bclib.notebook import readable, save_table, setup
 from bclib.reference import paper_table

@@ -85,7 +85,7 @@ params_path = "../params/smoke.yaml"
 # %%
 from bclib.figures import save_figure
 from bclib.notebook import readable, save_table, setup
-from bclib.train import jobs as classifier_jobs
+from bclib.train import classifier_jobs
 
 session = setup(params_path)
 params = session.params

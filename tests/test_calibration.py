@@ -126,7 +126,7 @@ def test_reliability_diagram_draws_raw_and_scaled():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from bclib.evaluation.figures import reliability_diagram
+    from bclib.evaluation.result_figures import reliability_diagram
 
     _, labels, p = _synthetic(500, 2.0, seed=7)
     fig = reliability_diagram({"raw": reliability_table(p, labels),
@@ -138,7 +138,7 @@ def test_reliability_diagram_draws_raw_and_scaled():
 
 def test_a_run_writes_validation_predictions_beside_test_ones(tmp_path):
     keras = pytest.importorskip("keras")
-    from bclib.train.record import write_run
+    from bclib.train.run_record import write_run
 
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="softmax")])
     test = _table(np.array([[0.9, 0.1]]), np.array([0]), ["a", "b"])

@@ -131,8 +131,8 @@ def test_patients_are_decided_at_the_runs_own_threshold(tmp_path):
     """Issue #40: a run whose validation threshold is 0.3 calls each of patient C's images malignant
     (p 0.35, 0.40, 0.45); a 0.5 cut on their mean (0.40) would call C benign. At the run's threshold the
     mean rule agrees with the images, in the diagnosis table, the notebook's protocol table and McNemar."""
+    from bclib.evaluation.diagnostic_tables import patient_diagnosis_table
     from bclib.evaluation.loading import Run
-    from bclib.evaluation.protocols import patient_diagnosis_table
     from bclib.evaluation.uncertainty import patient_mcnemar
 
     case = _frame([("C", "40X", "malignant", 0.35), ("C", "40X", "malignant", 0.40),

@@ -19,8 +19,8 @@ from bclib.data.splits import make_split  # noqa: E402
 from bclib.errors import UserError  # noqa: E402
 from bclib.gan import losses  # noqa: E402
 from bclib.gan.generate import generate  # noqa: E402
+from bclib.gan.image_provenance import guard_training_split  # noqa: E402
 from bclib.gan.models import build_critic, build_generator  # noqa: E402
-from bclib.gan.provenance import guard_training_split  # noqa: E402
 from bclib.gan.snapshots import list_snapshots  # noqa: E402
 from bclib.gan.train import CWGANTrainer  # noqa: E402
 from bclib.io import read_jsonl  # noqa: E402
@@ -547,7 +547,7 @@ def test_scores_draw_independent_latents_for_each_class():
 def test_closest_pairs_show_each_training_tile_once_with_a_unit():
     import matplotlib.pyplot as plt
 
-    from bclib.gan.report import closest_pairs
+    from bclib.gan.training_figures import closest_pairs
 
     generated, training = np.zeros((5, 4, 4, 3), np.uint8), np.zeros((3, 4, 4, 3), np.uint8)
     table = pd.DataFrame({"generated": range(5), "nearest_pixel": [0, 0, 0, 1, 2],
@@ -562,7 +562,7 @@ def test_closest_pairs_show_each_training_tile_once_with_a_unit():
 def test_a_sweep_of_single_snapshot_runs_is_drawn_against_the_swept_value_from_zero():
     import matplotlib.pyplot as plt
 
-    from bclib.gan.report import sweep_figure
+    from bclib.gan.training_figures import sweep_figure
 
     records = pd.DataFrame({"kind": ["gamma", "gamma"], "value": [1.0, 10.0], "kimg": [0.16, 0.16],
                             "fid_ranked": [817.34, 817.26], "kid_ranked": [1.59, 1.58],

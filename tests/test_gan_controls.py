@@ -13,7 +13,7 @@ from bclib.data.index import index_breakhis
 from bclib.data.splits import split_from_params
 from bclib.params import load_params
 from bclib.runner.jobs import plan
-from bclib.train.jobs import gan_fold_jobs
+from bclib.train.classifier_jobs import gan_fold_jobs
 from bclib.variants import CONTROLS, VARIANTS, variant
 
 PROFILE = """

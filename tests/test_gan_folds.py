@@ -12,8 +12,8 @@ from bclib.errors import UserError
 from bclib.params import load_params
 from bclib.runner.jobs import GanJob, gan_jobs, plan
 from bclib.runner.plan import format_plan
+from bclib.train.classifier_jobs import classifier_jobs, gan_fold_jobs
 from bclib.train.data import take_generated
-from bclib.train.jobs import classifier_jobs, gan_fold_jobs
 
 PROFILE = """
 seed: 0
@@ -76,7 +76,7 @@ def test_the_gan_folds_profile_plans_a_gan_per_fold_and_a_run_per_count():
 
 def test_a_folds_gan_never_sees_its_folds_test_patients_and_its_images_stay_in_their_fold(tmp_path, breakhis_root):
     from bclib.gan.generate import generate
-    from bclib.gan.provenance import check_generated_images
+    from bclib.gan.image_provenance import check_generated_images
     from bclib.gan.workflow import gan_output_dir, generated_dir, train_from_params
     from bclib.train.data import generated_training_images
 

@@ -65,3 +65,19 @@ def test_the_loss_objects_r1_is_losses_r1_penalty_through_the_augmentation(small
     for got, want in zip(grads, tape.gradient(one_pass, variables)):
         np.testing.assert_allclose(tf.convert_to_tensor(got).numpy(), tf.convert_to_tensor(want).numpy(),
                                    rtol=1e-4, atol=1e-6)
+
+
+def test_the_ema_ramps_up_as_in_stylegan2_ada():
+    """Issue #40 item 8: without the ramp-up an early snapshot's EMA generator is mostly its initial weights."""
+    from types import SimpleNamespace
+
+    from bclib.gan.train import CWGANTrainer
+
+    def beta(images_seen, rampup):
+        cfg = SimpleNamespace(ema_kimg=10.0, ema_rampup=rampup, batch_size=16)
+        return CWGANTrainer.ema_beta(SimpleNamespace(cfg=cfg, images_seen=images_seen))
+
+    assert beta(0, 0.05) == 0.0  # the first step copies the live generator
+    assert beta(1000, 0.05) == pytest.approx(0.5 ** (16 / 50))  # half-life 5% of the images seen
+    assert beta(10**6, 0.05) == pytest.approx(0.5 ** (16 / 10000))  # then the full 10 kimg
+    assert beta(0, None) == pytest.approx(0.5 ** (16 / 10000))  # off: the full half-life from the start

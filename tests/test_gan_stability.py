@@ -13,7 +13,7 @@ from bclib.data.index import index_breakhis  # noqa: E402
 from bclib.data.splits import make_split  # noqa: E402
 from bclib.errors import UserError  # noqa: E402
 from bclib.gan import losses  # noqa: E402
-from bclib.gan.augment import AdaptiveP, augment  # noqa: E402
+from bclib.gan.critic_augment import AdaptiveP, augment  # noqa: E402
 from bclib.gan.scoring_hook import FidKidHook  # noqa: E402
 from bclib.gan.train import CWGANTrainer  # noqa: E402
 from bclib.params import load_params  # noqa: E402

@@ -11,7 +11,7 @@ from bclib import layout as layout_module
 from bclib.cli import default_train_out, main
 from bclib.layout import Layout
 from bclib.params import load_params
-from bclib.train.jobs import classifier_jobs, gan_fold_jobs, leakage_jobs, pretraining_jobs, stain_jobs
+from bclib.train.classifier_jobs import classifier_jobs, gan_fold_jobs, leakage_jobs, pretraining_jobs, stain_jobs
 
 PACKAGE = Path(__file__).resolve().parents[1] / "bclib"
 

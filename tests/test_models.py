@@ -158,7 +158,7 @@ def _fake_generated_set(params_out: Path, source_images, train):
     """A generated-images folder and GAN training-set record, as notebook 01 leaves them."""
     import shutil
 
-    from bclib.gan.provenance import describe_training_set, write_training_set
+    from bclib.gan.image_provenance import describe_training_set, write_training_set
 
     record = describe_training_set(train, ["benign", "malignant"])
     folder = params_out / "generated" / "benign"
@@ -176,7 +176,7 @@ def _fake_generated_set(params_out: Path, source_images, train):
 def test_cwgan_variants_add_generated_images_and_refuse_leaks(tmp_path, breakhis_root):
     from bclib.data.index import index_breakhis
     from bclib.data.splits import split_from_params
-    from bclib.gan.provenance import write_training_set
+    from bclib.gan.image_provenance import write_training_set
     from bclib.params import load_params
     from bclib.train import train_classifier
 

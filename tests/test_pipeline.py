@@ -129,7 +129,7 @@ def test_crop_geometry_leaves_no_aspect_signal_between_real_and_generated_images
 def test_crop_geometry_cuts_real_tiles_as_the_gan_cache_does(breakhis_root):
     """data.geometry crop is the GAN's own cut (gan.crop centre; the centre of gan.crop random's strips):
     the same pixels, up to the cache's rounding to uint8, and the same stain-free decode."""
-    from bclib.gan.images import load_images_u8
+    from bclib.gan.training_images import load_images_u8
 
     frame = index_breakhis(breakhis_root).frame.iloc[:6]
     cropped = np.concatenate([x.numpy() for x in make_dataset(frame, 32, 4, cache=False, label_column=None,

@@ -8,7 +8,7 @@ from bclib.errors import UserError
 from bclib.evaluation.loading import Run
 from bclib.evaluation.pretraining import pretraining_effect, pretraining_shown, pretraining_table
 from bclib.params import load_params
-from bclib.train.jobs import pretraining_jobs
+from bclib.train.classifier_jobs import pretraining_jobs
 from helpers import TINY_TRAIN
 
 CLASSES = ["benign", "malignant"]

@@ -1,4 +1,4 @@
-"""Notebook 05's protocol tables (bclib.evaluation.protocols) on small cases computed by hand."""
+"""Notebook 05's protocol tables (bclib.evaluation.diagnostic_tables) on small cases computed by hand."""
 
 import json
 import math
@@ -7,8 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bclib.evaluation.loading import load_run
-from bclib.evaluation.protocols import (
+from bclib.evaluation.diagnostic_tables import (
     NO_PATIENTS,
     NO_VALIDATION,
     calibration_table,
@@ -17,6 +16,7 @@ from bclib.evaluation.protocols import (
     tta_table,
     with_intervals,
 )
+from bclib.evaluation.loading import load_run
 
 CLASSES = ["benign", "malignant"]
 
@@ -144,7 +144,7 @@ def test_saved_model_views_rerun_the_saved_model_on_each_view(tmp_path):
     the identity view matches a plain prediction, and tta_table runs end to end on it."""
     keras = pytest.importorskip("keras")
     from bclib.data.pipeline import load_batch
-    from bclib.evaluation.protocols import saved_model_views
+    from bclib.evaluation.diagnostic_tables import saved_model_views
     from helpers import write_png
 
     inputs = keras.Input((8, 8, 3))

@@ -13,7 +13,7 @@ pytest.importorskip("tensorflow")
 from bclib.data.index import index_bach, index_breakhis  # noqa: E402
 from bclib.data.splits import make_split  # noqa: E402
 from bclib.errors import UserError  # noqa: E402
-from bclib.gan.provenance import describe_training_set, write_training_set  # noqa: E402
+from bclib.gan.image_provenance import describe_training_set, write_training_set  # noqa: E402
 from bclib.gan.snapshots import list_snapshots, read_state  # noqa: E402
 from bclib.gan.train import CWGANTrainer  # noqa: E402
 from bclib.io import read_jsonl  # noqa: E402
@@ -98,14 +98,14 @@ def test_bach_image_seen_under_another_name_is_refused(tmp_path, bach_copy):
     renamed = train.iloc[:1].assign(relpath="elsewhere/copy.tif", path=str(bach_copy / "copy.tif"))
     shutil.copy(test_image, bach_copy / "copy.tif")  # a copy of a test image, filed under another name
     _generated_set(tmp_path / "out", pd.concat([train, renamed]), index.class_names)
-    from bclib.gan.provenance import check_generated_images
+    from bclib.gan.image_provenance import check_generated_images
 
     with pytest.raises(UserError, match=r"trained on 1 image\(s\)"):
         check_generated_images(tmp_path / "out" / "gan", tmp_path / "out" / "generated", split)
 
 
 def test_generated_images_of_another_gan_run_or_an_old_record_are_refused(tmp_path, bach_root):
-    from bclib.gan.provenance import check_generated_images
+    from bclib.gan.image_provenance import check_generated_images
 
     index = index_bach(bach_root)
     split = make_split(index, "patient", seed=0, val_fraction=0.25, test_fraction=0.25)

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from bclib.evaluation.tables import accuracy_beside_table14
+from bclib.evaluation.run_tables import accuracy_beside_table14
 from bclib.reference import paper_results, paper_table
 
 

@@ -14,13 +14,7 @@ keras = pytest.importorskip("keras")
 from bclib.evaluation.gradcam import gradcam, overlay  # noqa: E402
 from bclib.evaluation.loading import Run, load_run  # noqa: E402
 from bclib.evaluation.report import Report  # noqa: E402
-from bclib.evaluation.selection import (  # noqa: E402
-    best_run,
-    choose_on_validation,
-    comparison_pairs,
-    validation_score,
-)
-from bclib.evaluation.tables import (  # noqa: E402
+from bclib.evaluation.run_tables import (  # noqa: E402
     accuracy_beside_table14,
     encoders_beside_models,
     leakage_shown,
@@ -34,6 +28,12 @@ from bclib.evaluation.tables import (  # noqa: E402
     stain_ablation_table,
     with_interval,
     with_spread,
+)
+from bclib.evaluation.selection import (  # noqa: E402
+    best_run,
+    choose_on_validation,
+    comparison_pairs,
+    validation_score,
 )
 from helpers import bomb_png, write_png  # noqa: E402
 

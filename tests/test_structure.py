@@ -136,3 +136,12 @@ def test_no_two_subpackages_import_each_other():
     edges = {(package_of(module_name(p)), package_of(m)) for p in MODULES for m in imported_modules(p)}
     both_ways = sorted({tuple(sorted(e)) for e in edges if e[0] != e[1] and (e[1], e[0]) in edges})
     assert not both_ways, f"subpackages that import each other: {both_ways}"
+
+
+def test_module_files_have_unique_role_names():
+    """Issue #39: nine pairs of modules shared a file name (jobs, tables, report, ...); a reader searching for
+    `jobs.py` should find one file."""
+    from collections import Counter
+
+    names = Counter(p.name for p in MODULES if p.name != "__init__.py")
+    assert not [name for name, n in names.items() if n > 1], [name for name, n in names.items() if n > 1]

@@ -72,8 +72,8 @@ def test_patient_split_of_eight_classes_keeps_patients_apart(breakhis_root):
 
 def test_a_subtype_run_writes_eight_class_predictions_and_table(tmp_path, breakhis_root):
     from bclib.evaluation.loading import load_run
+    from bclib.evaluation.run_tables import per_class_beside_paper
     from bclib.evaluation.scores import per_class_table
-    from bclib.evaluation.tables import per_class_beside_paper
     from bclib.train import train_classifier
 
     params = subtype_params(tmp_path, breakhis_root, **{"train.epochs": 1})

@@ -77,8 +77,8 @@ def test_predict_decides_with_the_runs_validation_threshold(tmp_path):
 
 def test_tta_table_decides_with_the_runs_threshold_with_and_without_tta(tmp_path):
     """Fault: the TTA table deciding the averaged (or single-view) probabilities by argmax."""
+    from bclib.evaluation.diagnostic_tables import tta_table
     from bclib.evaluation.loading import load_run
-    from bclib.evaluation.protocols import tta_table
 
     folder = tmp_path / "run"
     folder.mkdir()
@@ -124,7 +124,7 @@ def test_a_cwgan_jobs_key_follows_the_content_of_its_generated_images_manifest(t
     """Fault: a job's key computed without its ``inputs()`` (the cwgan runs' generated-image manifest)."""
     from bclib.gan.workflow import generated_dir
     from bclib.ledger import job_key
-    from bclib.train.jobs import ClassifierJob
+    from bclib.train.classifier_jobs import ClassifierJob
 
     path = tmp_path / "p.yaml"
     path.write_text(f"seed: 0\ndata: {{dataset: breakhis, root: {breakhis_root}}}\n"

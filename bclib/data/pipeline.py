@@ -12,7 +12,7 @@ becomes the model's square input is its *geometry* (``data.geometry``):
 resizes its tiles (a 700x460 BreakHis tile is squashed by 1.52 along its long
 side); ``crop`` takes its centre square of side min(h, w), unsquashed, exactly as
 the cWGAN's training-image cache cuts it (:func:`decode_cover`, shared with
-:mod:`bclib.gan.images`), so real tiles and the GAN's square images reach the
+:mod:`bclib.gan.training_images`), so real tiles and the GAN's square images reach the
 classifiers with the same geometry. With a
 stain reference (``data.stain_normalization``, :mod:`bclib.data.stain`) each
 image is stain-normalised at its native resolution, before the resize; a tile

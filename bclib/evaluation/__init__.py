@@ -32,9 +32,7 @@ from .calibration import (
     temperature_scaled,
 )
 from .diagnosis import RULES, patient_accuracy, patient_diagnoses
-from .effects import gan_effect_table, pooled_difference
-from .protocol_tables import fold_table, magnification_table, run_fold, shown_fold_table
-from .protocols import (
+from .diagnostic_tables import (
     calibration_table,
     patient_diagnosis_table,
     reliability_tables,
@@ -43,6 +41,8 @@ from .protocols import (
     validation_predictions,
     with_intervals,
 )
+from .effects import gan_effect_table, pooled_difference
+from .fold_magnification_tables import fold_table, magnification_table, run_fold, shown_fold_table
 from .scores import (
     MEASURES,
     TABLE_COLUMNS,

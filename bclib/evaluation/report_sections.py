@@ -19,10 +19,10 @@ from .. import catalogue
 from ..figures import save_figure
 from ..layout import Layout
 from ..notebook import save_table
+from . import diagnostic_tables as pro
+from . import fold_magnification_tables as zoom_tables
 from . import loading, selection
-from . import protocol_tables as zoom_tables
-from . import protocols as pro
-from . import tables as report_tables
+from . import run_tables as report_tables
 from .report import Report
 
 EARLIER_TABLES = (  # (table, caption, rows); {gan} is the note of the GAN scores' features
@@ -104,7 +104,7 @@ class ReportContext:
 def collect(session, jobs: dict) -> ReportContext:
     """The finished runs of each arm (``jobs``: main, leakage, stain, gan_folds) and a report headed by their
     provenance."""
-    from ..train import jobs as classifier_jobs
+    from ..train import classifier_jobs
 
     params = session.params
     provenance = classifier_jobs.run_provenance(classifier_jobs.collect_runs(jobs["main"]), params.data.split)
@@ -118,7 +118,7 @@ def report_jobs(params) -> dict:
     """The classifier jobs whose runs the report reads: the main grid, the image-split runs of the leakage
     comparison, the stain ablation and the GAN question over folds with its controls (each empty unless the
     profile asks)."""
-    from ..train import jobs as classifier_jobs
+    from ..train import classifier_jobs
 
     return {"main": classifier_jobs.classifier_jobs(params, "baselines") + classifier_jobs.classifier_jobs(params,
                                                                                                        "fusion"),
@@ -355,7 +355,7 @@ def leakage(ctx: ReportContext) -> pd.DataFrame:
 
 def pretraining(ctx: ReportContext) -> pd.DataFrame:
     """ImageNet against random weights for ``eval.pretraining_models`` (``05_pretraining``); the full table."""
-    from ..train.jobs import pretraining_jobs
+    from ..train.classifier_jobs import pretraining_jobs
     from .pretraining import pretraining_provenance, pretraining_shown, pretraining_table
 
     table = pretraining_table(loading.finished_runs(pretraining_jobs(ctx.params)), **ctx.bootstrap())
@@ -424,7 +424,7 @@ def folds(ctx: ReportContext) -> Optional[pd.DataFrame]:
 
 def calibration(ctx: ReportContext) -> pd.DataFrame:
     """ECE before and after temperature scaling, and a reliability diagram per chosen run."""
-    from . import figures as eval_figures
+    from . import result_figures as eval_figures
 
     table = ctx.save(pro.calibration_table(ctx.chosen), "05_calibration")
     ctx.report.text("Calibration", "Test ECE (15 equal-width confidence bins) before and after temperature scaling; "
@@ -454,7 +454,7 @@ def tta(ctx: ReportContext) -> Optional[pd.DataFrame]:
 def gradcam_figures(ctx: ReportContext) -> None:
     """Grad-CAM of half hits and half errors of each chosen run."""
     from ..data.pipeline import load_batch
-    from . import figures as eval_figures
+    from . import result_figures as eval_figures
     from .gradcam import gradcam
     from .predict import load_classifier
     from .tta import run_geometry
@@ -478,7 +478,7 @@ def gradcam_figures(ctx: ReportContext) -> None:
 
 def confusion_figures(ctx: ReportContext) -> None:
     """Confusion matrices of each chosen run (the paper's Figure 7), overall and per magnification."""
-    from . import figures as eval_figures
+    from . import result_figures as eval_figures
 
     ctx.report.text("Figures", "One run per figure unless it says otherwise: of the configurations chosen on "
                     "validation, the seed with the best validation score.")
@@ -492,7 +492,7 @@ def confusion_figures(ctx: ReportContext) -> None:
 
 def roc_figure(ctx: ReportContext) -> None:
     """ROC curves of the proposed variants and the best baseline, first seed (the paper's Figures 8 and 9)."""
-    from . import figures as eval_figures
+    from . import result_figures as eval_figures
 
     curves = {r.name: r.predictions for r in ctx.runs if r.record["seed"] == ctx.params.train.seeds[0]
               and (r.record["model"] == PROPOSED or r is ctx.baseline)}
@@ -503,7 +503,7 @@ def roc_figure(ctx: ReportContext) -> None:
 
 def learning_curves_figure(ctx: ReportContext, jobs) -> None:
     """Learning curves of every run of ``jobs``, one column per model (the paper's Figures 5 and 6)."""
-    from ..train.jobs import learning_curves
+    from ..train.classifier_jobs import learning_curves
 
     ctx.figure("Learning curves of every run, one column per model, training solid and validation dashed: a "
                "validation curve that stays flat while training improves is a model memorising its training "
@@ -514,7 +514,7 @@ def learning_curves_figure(ctx: ReportContext, jobs) -> None:
 def real_vs_generated_figure(ctx: ReportContext, n: int = 6) -> None:
     """Training images of the generated class above the GAN's images of it (the paper's Figure 10)."""
     from ..data.images import load_rgb
-    from . import figures as eval_figures
+    from . import result_figures as eval_figures
 
     real_paths, generated_paths = loading.real_and_generated(ctx.params, n)
     if generated_paths:

@@ -1,6 +1,6 @@
 """How much an image-level split flatters a model, shown with a model that can only memorise.
 
-The trained-network comparison (:func:`bclib.evaluation.tables.leakage_table`) is
+The trained-network comparison (:func:`bclib.evaluation.run_tables.leakage_table`) is
 one run per split on a few test patients: its interval is too wide to teach from
 on the embedded data. This module shows the mechanism directly, on features that
 carry it and at a cost that allows many repetitions:

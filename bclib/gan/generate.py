@@ -3,7 +3,7 @@
 ``generate(gan_folder, "benign", n=640, seed=0, out_dir=...)`` writes PNGs into
 ``out_dir/<class>/`` plus ``out_dir/manifest.csv`` with columns
 ``file, class, seed, snapshot, kimg, gan_training_set`` (the fingerprint of the
-images the GAN was trained on, see :mod:`bclib.gan.provenance`; a ``truncation``
+images the GAN was trained on, see :mod:`bclib.gan.image_provenance`; a ``truncation``
 column when psi < 1). Given a training folder it uses the run's **selected**
 snapshot, the one the sweep tables rank best (:mod:`bclib.gan.snapshots`), or
 with ``which="latest"`` the newest one. The same snapshot, class, n, seed and
@@ -36,10 +36,10 @@ from ..backend import tensorflow
 from ..errors import UserError
 from ..io import atomic_directory
 from .conditions import apportion
-from .images import to_uint8
+from .image_provenance import MANIFEST_COLUMN
 from .models import load_generator
-from .provenance import MANIFEST_COLUMN
 from .snapshots import list_snapshots, read_state, select_snapshot
+from .training_images import to_uint8
 
 tf = tensorflow()
 

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from ..backend import tensorflow
 from . import losses
-from .augment import augment
+from .critic_augment import augment
 
 tf = tensorflow()
 

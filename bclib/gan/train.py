@@ -3,10 +3,10 @@
 :class:`CWGANTrainer` orchestrates the pieces, each in the module of its role: the
 networks (:func:`bclib.gan.models.build_networks`), the conditioning
 (:mod:`bclib.gan.conditions`), the training images and fakes grids
-(:mod:`bclib.gan.images`), the real batches (:mod:`bclib.gan.batches`), the loss
+(:mod:`bclib.gan.training_images`), the real batches (:mod:`bclib.gan.batches`), the loss
 with its R1 phase (:class:`bclib.gan.loss.CWGANLoss`), the snapshot files and
 resume checks (:mod:`bclib.gan.checkpointing`) and the training-set record
-(:mod:`bclib.gan.provenance`). What stays here: the iteration (critic steps,
+(:mod:`bclib.gan.image_provenance`). What stays here: the iteration (critic steps,
 generator step, EMA), its random streams and counters, and the loop that writes
 a snapshot every ``snapshot_kimg``.
 
@@ -33,11 +33,11 @@ determinism on (CPU) the weights are bit-identical. On GPUs some kernels have no
 deterministic implementation, and XLA may fuse differently after a restart, so
 there only the statistics are guaranteed.
 
-Leakage guard (:func:`bclib.gan.provenance.guard_training_split`): the trainer accepts
+Leakage guard (:func:`bclib.gan.image_provenance.guard_training_split`): the trainer accepts
 training-split images only and refuses any image or patient that also belongs to the
 validation or test parts. The exact
 training set (patients, images, a content fingerprint) is written to
-``training_set.json`` (:mod:`bclib.gan.provenance`) and every snapshot records
+``training_set.json`` (:mod:`bclib.gan.image_provenance`) and every snapshot records
 the fingerprint: a folder whose snapshots were trained on another training set
 (another seed, split, fold or changed data) is never resumed; that old run is
 moved aside and training starts afresh.
@@ -59,12 +59,12 @@ from ..io import append_jsonl, atomic_directory
 from ..progress import ProgressLines
 from . import batches, checkpointing, losses
 from . import conditions as conditioning
-from .augment import AdaptiveP
-from .images import save_fakes_grid, square_view, training_images
+from .critic_augment import AdaptiveP
+from .image_provenance import describe_training_set, guard_training_split, start_afresh_if_stale, write_training_set
 from .loss import CWGANLoss
 from .models import Networks, build_networks
-from .provenance import describe_training_set, guard_training_split, start_afresh_if_stale, write_training_set
 from .snapshots import METRICS, best_snapshot_name, latest_snapshot, list_snapshots, read_state
+from .training_images import save_fakes_grid, square_view, training_images
 
 tf = tensorflow()
 keras = _keras()
@@ -173,7 +173,17 @@ class CWGANTrainer:
             step_seed = tf.random.experimental.stateless_fold_in(step_seed, key)
         return step_seed
 
-    def _train_step(self, real_u8, labels, step_seed, p):
+    def ema_beta(self) -> float:
+        """The EMA's decay for the next step: half-life ``ema_kimg``, but (ramp-up, as StyleGAN2-ADA) at most
+        ``ema_rampup`` times the images seen so far, so the average forgets the initial weights early on
+        (0 on the first step: the average starts as the live generator)."""
+        cfg = self.cfg
+        half_life = cfg.ema_kimg * 1000.0
+        if cfg.ema_rampup is not None:
+            half_life = min(half_life, self.images_seen * cfg.ema_rampup)
+        return 0.5 ** (cfg.batch_size / max(half_life, 1e-8))
+
+    def _train_step(self, real_u8, labels, step_seed, p, ema_beta=None):
         """``n_critic`` critic updates, one generator update and the EMA; the iteration's mean statistics.
 
         The seeds' purpose keys (1: critic latents, 2: WGAN-GP's eps, 3: generator latents, 4/5/6: the
@@ -208,7 +218,7 @@ class CWGANTrainer:
         loss_g, grads = self.loss.generator_gradients(z, y, p, self._seed(step_seed, cfg.n_critic, 6), real_features)
         self.opt_g.apply(grads, self.generator.trainable_variables)
         if self.generator_ema is not None:
-            beta = 0.5 ** (batch / (cfg.ema_kimg * 1000.0))
+            beta = self.ema_beta() if ema_beta is None else ema_beta  # a tensor in the compiled step: no retrace
             for ema, live in zip(self.generator_ema.trainable_variables, self.generator.trainable_variables):
                 ema.assign(beta * ema + (1.0 - beta) * live)
         stats["loss_g"] = loss_g
@@ -229,7 +239,9 @@ class CWGANTrainer:
         labels = tf.gather(self._labels_tf, tf.constant(idx))
         step_seed = tf.constant([self.seed, self.iteration], dtype=tf.int32)
         p = self.augment_p
-        stats = {k: float(v) for k, v in self._step(real, labels, step_seed, tf.constant(p, tf.float32)).items()}
+        beta = tf.constant(self.ema_beta() if self.generator_ema is not None else 0.0, tf.float32)
+        stats = {k: float(v) for k, v in self._step(real, labels, step_seed, tf.constant(p, tf.float32),
+                                                    beta).items()}
         if self.cfg.stop_on_nonfinite:
             self._stop_if_nonfinite(stats)
         stats["augment_p"] = p

@@ -138,7 +138,7 @@ def run_gan_jobs(jobs: Sequence[GanJob], log: Callable[[str], None] = print) -> 
 def plan(params, sweeps: bool = True, classifiers: bool = True) -> list:
     """Every job of a profile: the GAN of each split a cwgan variant trains on, sweep points, classifier runs."""
     from ..gan.sweeps import sweep_jobs
-    from ..train.jobs import classifier_jobs, gan_fold_jobs, leakage_jobs, pretraining_jobs, stain_jobs
+    from ..train.classifier_jobs import classifier_jobs, gan_fold_jobs, leakage_jobs, pretraining_jobs, stain_jobs
 
     runs = classifier_jobs(params, "baselines") + classifier_jobs(params, "fusion") + leakage_jobs(params) \
         + stain_jobs(params) + gan_fold_jobs(params) + pretraining_jobs(params) if classifiers else []

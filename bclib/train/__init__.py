@@ -7,10 +7,10 @@ and the ablation grid as jobs.
 * :mod:`bclib.train.trunk`      - building or reusing the frozen trunk;
 * :mod:`bclib.train.store`      - frozen-trunk outputs computed once, stored on disk, streamed back;
 * :mod:`bclib.train.fitting`    - compiling, callbacks, resumable fits;
-* :mod:`bclib.train.record`     - predictions, history, model and ``run.json``;
-* :mod:`bclib.train.augment`    - TradAug and HED stain jitter;
-* :mod:`bclib.train.checkpoint` - epoch checkpoints for resuming a killed run;
-* :mod:`bclib.train.jobs`       - the (model, variant, seed) grid as skippable jobs;
+* :mod:`bclib.train.run_record`     - predictions, history, model and ``run.json``;
+* :mod:`bclib.train.tradaug`    - TradAug and HED stain jitter;
+* :mod:`bclib.train.epoch_checkpoint` - epoch checkpoints for resuming a killed run;
+* :mod:`bclib.train.classifier_jobs`       - the (model, variant, seed) grid as skippable jobs;
 * :mod:`bclib.train.probe`      - a logistic-regression probe on frozen embeddings, C chosen on validation.
 """
 
@@ -19,6 +19,6 @@ from ..lazy_exports import lazy_exports
 __all__ = ["train_classifier", "generated_training_images", "class_weights", "distribution_strategy",
            "run_is_complete", "C_GRID", "Probe", "fit_probe"]
 
-# Resolved on first use: the job grid (bclib.train.jobs), which `bclib plan` and `bclib run`'s scheduler
+# Resolved on first use: the job grid (bclib.train.classifier_jobs), which `bclib plan` and `bclib run`'s scheduler
 # read, needs no TensorFlow, and importing the classifier here would load it (~5 s) in each such process.
-__getattr__, __dir__ = lazy_exports(__name__, __all__, ("record", "data", "probe", "fitting", "classifier"))
+__getattr__, __dir__ = lazy_exports(__name__, __all__, ("run_record", "data", "probe", "fitting", "classifier"))

@@ -40,8 +40,7 @@ from ..data.pipeline import make_dataset
 from ..layout import Layout
 from ..models import build_top, compose, model_label, unfreeze_for_fine_tuning
 from ..variants import variant as kind
-from . import checkpoint
-from .augment import tradaug_layer
+from . import epoch_checkpoint as checkpoint
 from .data import RunData, assemble_run_data
 from .decision import validation_threshold
 from .fitting import (
@@ -52,8 +51,9 @@ from .fitting import (
     training_callbacks,
 )
 from .probe import fit_probe
-from .record import history_table, prediction_table, run_record, write_run
+from .run_record import history_table, prediction_table, run_record, write_run
 from .store import StoreReader, offline_augmenter, store_key, stored_outputs
+from .tradaug import tradaug_layer
 from .trunk import CALIBRATION_IMAGES, prepare_trunk, trunk_identity
 
 keras = _keras()

@@ -50,7 +50,7 @@ class RunData:
 def generated_training_images(params, split: pd.DataFrame, class_names: list[str]) -> pd.DataFrame:
     """The cWGAN images of this split (``train.cwgan_images`` of them), refused if their GAN saw any
     validation or test image or patient."""
-    from ..gan.provenance import check_generated_images
+    from ..gan.image_provenance import check_generated_images
     layout, setting = Layout.of(params), params.data.setting_folder
     folder = layout.generated(setting)
     if not (folder / "manifest.csv").is_file():

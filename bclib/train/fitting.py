@@ -11,7 +11,7 @@ from ..backend import keras as _keras
 from ..backend import tensorflow
 from ..errors import UserError
 from ..progress import epoch_progress
-from . import checkpoint
+from . import epoch_checkpoint as checkpoint
 
 tf = tensorflow()
 keras = _keras()

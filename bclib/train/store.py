@@ -44,12 +44,12 @@ from ..io import atomic_directory, write_json_atomic
 from ..ledger import code_version, numeric_packages
 from ..progress import ProgressLines
 from ..rowfile import RowFile, RowFileWriter
-from .augment import hed_jitter, tradaug_layer
+from .tradaug import hed_jitter, tradaug_layer
 
 FEATURE_BATCH = 32  # images per batch when computing frozen-trunk features (memory grows with it)
 STORE_DTYPE = np.float16
 # The code whose change changes the stored numbers.
-STORE_CODE = ("models", "data/pipeline.py", "data/images.py", "data/stain.py", "train/store.py", "train/augment.py",
+STORE_CODE = ("models", "data/pipeline.py", "data/images.py", "data/stain.py", "train/store.py", "train/tradaug.py",
               "backend.py")
 
 

@@ -23,7 +23,7 @@ from ..layouts import (
     BREAKHIS_SUBTYPES,
     SYNTHETIC_MARKER,
 )
-from .stain import Stain, render
+from .staining_optics import Stain, render
 from .tissue import Biology, Patient, draw_tissue
 
 MARKER = SYNTHETIC_MARKER

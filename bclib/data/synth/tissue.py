@@ -42,7 +42,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.special import ndtri
 
-from .stain import Stain
+from .staining_optics import Stain
 
 # Typical architecture (motif weights) of each tissue kind.
 MOTIFS = ["acini", "tubules", "slits", "clefts", "nests", "filled", "chains", "mucin", "fronds"]

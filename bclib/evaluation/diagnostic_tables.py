@@ -140,7 +140,7 @@ def calibration_table(runs, n_bins: int = N_BINS) -> pd.DataFrame:
 
 def reliability_tables(run: Run, n_bins: int = N_BINS) -> dict[str, pd.DataFrame]:
     """Reliability tables of the run's test predictions, raw and (with validation predictions) temperature-scaled,
-    keyed by legend label: what :func:`bclib.evaluation.figures.reliability_diagram` draws."""
+    keyed by legend label: what :func:`bclib.evaluation.result_figures.reliability_diagram` draws."""
     p, y = probability_columns(run.predictions, run.classes), run.predictions["label"]
     tables = {"raw": reliability_table(p, y, n_bins, run.classes)}
     val = validation_predictions(run)

@@ -103,7 +103,7 @@ def magnification_table(runs: Sequence[Run], n_resamples: int = 1000, confidence
     ``per_magnification`` run fills its own magnification; an ``independent`` run
     (one model for all) is scored on each magnification's share of its test
     images. Runs of one row that share a magnification are refused. Show the
-    intervals with :func:`bclib.evaluation.protocols.with_intervals`.
+    intervals with :func:`bclib.evaluation.diagnostic_tables.with_intervals`.
     """
     rows: dict[tuple, dict] = {}
     for run in runs:

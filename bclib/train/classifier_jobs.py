@@ -73,7 +73,7 @@ class ClassifierJob:
         return {"generated": hashlib.sha256(manifest.read_bytes()).hexdigest()[:16] if manifest.is_file() else None}
 
     def outputs_complete(self) -> bool:
-        from .record import run_is_complete
+        from .run_record import run_is_complete
 
         return run_is_complete(self.out_dir)
 
