@@ -108,11 +108,11 @@ import numpy as np
 import pandas as pd
 
 from bclib.figures import label_provenance, save_figure
-from bclib.gan import analysis, report, sweeps
+from bclib.gan import analysis, sweeps, training_figures
 from bclib.gan.generate import generate
-from bclib.gan.training_images import image_grid, load_images_u8
 from bclib.gan.models import load_critic, load_generator
 from bclib.gan.snapshots import describe_selection, select_snapshot
+from bclib.gan.training_images import image_grid, load_images_u8
 from bclib.gan.workflow import gan_output_dir, generated_dir, train_from_params
 from bclib.io import read_jsonl
 from bclib.metrics.features import features_note
@@ -205,7 +205,7 @@ print(f"{len(records)} snapshot records, last at {records[-1]['kimg']} kimg")
 #   weights. Lower is better.
 
 # %%
-fig = report.training_curves(records, trainer.class_names)
+fig = training_figures.training_curves(records, trainer.class_names)
 label_provenance(fig, provenance)
 save_figure(fig, "01_training_curves", session.output_dir);
 
@@ -216,7 +216,7 @@ save_figure(fig, "01_training_curves", session.output_dir);
 # sides are the same mixture.
 
 # %%
-scores = report.per_class_scores(records[-1], trainer.class_names)
+scores = training_figures.per_class_scores(records[-1], trainer.class_names)
 save_table(scores.reset_index(), "01_per_class_scores", session, provenance)
 print(feature_note)
 readable(scores, 4)
@@ -245,7 +245,7 @@ readable(scores, 4)
 rng = np.random.default_rng(params.seed)
 real_rows = [trainer.images[rng.choice(np.flatnonzero(trainer.labels == k), 8)]
              for k in range(len(trainer.class_names))]
-fig = report.fakes_over_time(out, records, image_grid(real_rows), trainer.class_names)
+fig = training_figures.fakes_over_time(out, records, image_grid(real_rows), trainer.class_names)
 label_provenance(fig, provenance)
 save_figure(fig, "01_fakes_over_time", session.output_dir);
 
@@ -288,7 +288,7 @@ save_table(summary, "01_memorisation_distances", session, selected)
 readable(summary)
 
 # %%
-fig = report.closest_pairs(generated, trainer.images, nearest)
+fig = training_figures.closest_pairs(generated, trainer.images, nearest)
 label_provenance(fig, selected)
 save_figure(fig, "01_closest_pairs", session.output_dir);
 

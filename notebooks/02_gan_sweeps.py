@@ -96,7 +96,7 @@ params_path = "../params/smoke.yaml"
 # %%
 from bclib.data.index import dataset_is_synthetic
 from bclib.figures import label_provenance, save_figure
-from bclib.gan import training_figures as report, sweeps
+from bclib.gan import sweeps, training_figures
 from bclib.metrics.features import distance_name, features_note
 from bclib.notebook import readable, save_table, setup
 from bclib.reference import paper_table
@@ -145,7 +145,7 @@ provenance = f"{params.data.dataset} ({kind_of_data}) | {feature_note}"
 # %%
 scored_on = records["scored_on"].dropna().iloc[0] if jobs and "scored_on" in records else "all classes"
 if kinds:
-    fig = report.sweep_figure(records, kinds, distance_name(params.metrics.features), scored_on)
+    fig = training_figures.sweep_figure(records, kinds, distance_name(params.metrics.features), scored_on)
     label_provenance(fig, provenance)
     save_figure(fig, "02_fid_kid_vs_kimg", session.output_dir)
 
