@@ -67,7 +67,7 @@
 # 2. we **check for memorisation**: a GAN that copies its training images would
 #    add nothing and could leak them.
 #
-# With the smoke profile the GAN is tiny and trains for a quarter of a kimg on
+# With the smoke profile the GAN is tiny and trains for an eighth of a kimg on
 # synthetic tiles, so its pictures stay colour noise: what you can watch here is the
 # machinery, not a GAN that has learnt tissue. (Measured: at 32 px, 3 kimg in about
 # a minute gives a pink-and-white palette close to stained tissue, still without
@@ -163,7 +163,7 @@ print(f"trained on {trainer.n} images of {len(trainer.patients)} training patien
 
 # %%
 # Not checked by nbval: the sweep's choice of batch size (and so the kimg of the last snapshot) rests on
-# near-ties of a quarter-kimg run, which the processor and TensorFlow's thread count can tip either way.
+# near-ties of an eighth-kimg run, which the processor and TensorFlow's thread count can tip either way.
 print(f"{len(records)} snapshot records, last at {records[-1]['kimg']} kimg")
 
 # %% [markdown]
@@ -232,7 +232,7 @@ readable(scores, 4)
 # same feature network and weights, the same image size and the same numbers of real
 # and generated images (the Fréchet distance is biased upwards for small sets);
 # notebook 02's sweep points are shorter runs scored on other sets, so their
-# distances cannot be set beside these either. After a quarter of a kimg the images
+# distances cannot be set beside these either. After an eighth of a kimg the images
 # above are still mostly colour, whatever the numbers say.
 
 # %% [markdown]
@@ -362,7 +362,7 @@ print(f"features: {features.name} | {features.note}")
 readable(transfer)
 
 # %% [markdown]
-# On the smoke profile these images are mostly colour after a quarter of a kimg of
+# On the smoke profile these images are mostly colour after an eighth of a kimg of
 # training, and the test set holds about 20 patients, so a difference of 0.1
 # between rows is within noise. The features are ImageNet-pretrained
 # (EfficientNet-Lite0), so the real reference row (TRTR) shows how well a linear

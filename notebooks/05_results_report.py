@@ -347,7 +347,7 @@ print("ImageNet weights above random weights, interval above 0 (balanced accurac
       bool(len(pretraining)) and bool((pretraining.set_index("measure").loc["balanced_accuracy", "low"] > 0)))
 
 # %%
-# Not checked by nbval: the headline configuration trains on a quarter-kimg GAN's colour noise, and whether its
+# Not checked by nbval: the headline configuration trains on an eighth-kimg GAN's colour noise, and whether its
 # interval clears 0.5 flipped with TensorFlow's thread count in this run (one thread: yes; two: no).
 print("headline (proposed, tradaug+cwgan) balanced-accuracy interval above 0.5:",
       bool(len(headline_rows)) and bool((headline_rows["balanced_accuracy_low"] > 0.5).all()))

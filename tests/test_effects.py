@@ -290,3 +290,16 @@ def test_the_findings_read_the_primary_rows_with_their_count_and_holm_verdict(tm
     assert lines[0].endswith("the images helped, but not after Holm's adjustment over counts of images and measures "
                              "(`05_gan_effect.csv`).")
     assert "1280 images" in lines[1] and "the images helped (" in lines[1]
+
+
+def test_the_pooled_rows_are_the_per_fold_tables_all_rows():
+    """Notebook 05 computes the effect table once, per fold, and takes its `all` rows as the pooled table: the
+    same draws and the same Holm families as computing it again without folds."""
+    runs = [_at(_run("proposed", "none", 0, ["p4"], fold=1), folds=[1, 2]),
+            _at(_run("proposed", "cwgan", 0, fold=1), folds=[1, 2]),
+            _at(_run("proposed", "none", 0, fold=2, prefix="q"), folds=[1, 2]),
+            _at(_run("proposed", "cwgan", 0, ["q1"], fold=2, prefix="q"), folds=[1, 2])]
+    pooled = gan_effect_table(runs, "breakhis", n_resamples=100)
+    by_fold = gan_effect_table(runs, "breakhis", n_resamples=100, per_fold=True)
+    taken = by_fold[by_fold["fold"] == "all"].drop(columns="fold").reset_index(drop=True)
+    pd.testing.assert_frame_equal(pooled, taken)

@@ -274,11 +274,13 @@ def gan_effect(ctx: ReportContext) -> tuple[pd.DataFrame, list[str]]:
 
     runs, options = ctx.runs + ctx.gan_fold_runs, dict(ctx.bootstrap(),
                                                        primary_endpoint=ctx.params.eval.primary_endpoint)
-    effects = gan_effect_table(runs, ctx.params.data.dataset, **options)
-    if not len(effects):
-        return effects, ["no model has runs with and without cWGAN images: no effect table"]
+    by_fold = gan_effect_table(runs, ctx.params.data.dataset, per_fold=True, **options)
+    if not len(by_fold):
+        return by_fold, ["no model has runs with and without cWGAN images: no effect table"]
+    # the pooled rows are the per-fold table's "all" rows: same draws, same Holm families (computed once)
+    effects = by_fold[by_fold["fold"] == "all"].drop(columns="fold").reset_index(drop=True)
     ctx.save(effects, "05_gan_effect")
-    ctx.save(gan_effect_table(runs, ctx.params.data.dataset, per_fold=True, **options), "05_gan_effect_by_fold")
+    ctx.save(by_fold, "05_gan_effect_by_fold")
     ctx.report.text("Does adding cWGAN images help?",
                     "With minus without cWGAN images, same model and test patients, averaged over folds and seeds; "
                     "the interval draws the test patients once across folds and resamples the seeds within each "
