@@ -246,7 +246,10 @@ readable(sections.paired(ctx))
 # `cwgan-early` (the GAN's earliest snapshot). Each is a `<control> - none` row;
 # the figure under the table puts them under the GAN arm. Read it like this: the
 # GAN's images are doing something of their own only if the GAN arm's interval
-# sits clear of the controls', and in particular of `copies`.
+# sits clear of the controls', and in particular of `copies`. In the smoke run the
+# GAN's selected snapshot can be its earliest one (two snapshots of an eighth of a
+# kimg): then `cwgan-early` trains on the same images as `cwgan` and the two rows
+# agree to the digit, which is what they should do.
 #
 # How to read a row: if the interval lies above zero, these patients give
 # evidence that the GAN images help this model; if it contains zero, they
