@@ -17,8 +17,6 @@ PACKAGE = Path(__file__).resolve().parents[1] / "bclib"
 
 # Modules that still build their own paths, each with what is left to do. Remove an entry when it asks the layout.
 NOT_YET = {
-    "gan/": "gan/workflow.py (gan_output_dir, generated_dir, cache/features) and gan/sweeps.py (sweeps/, "
-            "gan_selection.json): Layout.gan, .generated, .cache('features'), .sweep_point, .gan_selection",
 }
 # Names a module outside the layout never joins onto anything (too distinctive to mean another folder).
 LAYOUT_ONLY = {layout_module.CACHE, layout_module.SWEEPS, layout_module.GAN_SELECTION,

@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from ..io import read_jsonl, write_json_atomic
+from ..layout import Layout
 from ..params import Params
 from .snapshots import RANKED, ranked_scores, snapshot_name, targets_of
 
@@ -149,7 +150,7 @@ def sweep_jobs(params: Params, kinds=("gamma", "batch")) -> list[SweepJob]:
                 continue
             overrides = [f"gan.{key}={value:g}", *held, f"gan.total_kimg={length:g}",
                          f"gan.snapshot_kimg={min(params.gan.snapshot_kimg, length):g}"]
-            jobs.append(SweepJob(kind, value, overrides, params.output_dir / "sweeps" / f"{kind}-{value:g}", point))
+            jobs.append(SweepJob(kind, value, overrides, Layout.of(params).sweep_point(kind, value), point))
     return jobs
 
 
@@ -276,7 +277,7 @@ def selected_params(params: Params, selection_file: Optional[Path] = None) -> tu
     Returns (params, selection); selection is None, and params are returned unchanged, when
     there is no selection file.
     """
-    path = Path(selection_file) if selection_file is not None else params.output_dir / SELECTION_FILE
+    path = Path(selection_file) if selection_file is not None else Layout.of(params).gan_selection()
     if not path.is_file():
         return params, None
     selection = json.loads(path.read_text())
@@ -299,7 +300,7 @@ def ensure_selection(params: Params, log: Callable[[str], None] = print,
     if not jobs:
         return params, None
     run_sweep_jobs(jobs, log=log)
-    select_configuration(sweep_records(jobs), jobs, params.output_dir / SELECTION_FILE, note=note)
+    select_configuration(sweep_records(jobs), jobs, Layout.of(params).gan_selection(), note=note)
     return selected_params(params)
 
 
@@ -307,7 +308,7 @@ def selection_if_swept(params: Params, note: str = "") -> tuple[Params, Optional
     """Like :func:`selected_params`, but first writes ``gan_selection.json`` from the sweep's
     outputs when every sweep point has finished and there is no selection yet (trains nothing).
     For ``bclib gan train --use-selection`` after the sweep jobs of a batch run."""
-    path = params.output_dir / SELECTION_FILE
+    path = Layout.of(params).gan_selection()
     jobs = sweep_jobs(params)
     if not path.is_file() and jobs and all(job.outputs_complete() for job in jobs):
         select_configuration(sweep_records(jobs), jobs, path, note=note)

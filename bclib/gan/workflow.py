@@ -13,17 +13,18 @@ from typing import Callable, Optional, Sequence
 
 from ..data.index import index_from_params
 from ..data.splits import split_from_params
+from ..layout import Layout
 from ..params import Params
 
 
 def gan_output_dir(params: Params) -> Path:
     """The GAN training folder of the profile's split (see the module's docstring)."""
-    return params.output_dir / "gan" / params.data.setting_folder
+    return Layout.of(params).gan(params.data.setting_folder)
 
 
 def generated_dir(params: Params) -> Path:
     """The images the GAN of the profile's split generated for its cwgan classifier runs."""
-    return params.output_dir / "generated" / params.data.setting_folder
+    return Layout.of(params).generated(params.data.setting_folder)
 
 
 def train_from_params(params: Params, out_dir: Optional[str | Path] = None, hooks: Sequence = (),
@@ -34,7 +35,7 @@ def train_from_params(params: Params, out_dir: Optional[str | Path] = None, hook
     if params.metrics.during_training and not hooks:
         from .scoring_hook import FidKidHook
 
-        hooks = [FidKidHook(params.metrics, cache_dir=params.output_dir / "cache" / "features")]
+        hooks = [FidKidHook(params.metrics, cache_dir=Layout.of(params).cache("features"))]
     index = index_from_params(params)
     split = split_from_params(index, params)
     train = split[split["part"] == "train"]
