@@ -6,6 +6,7 @@ import yaml
 from bclib.errors import UserError
 from bclib.params import Params, check_runnable, load_params
 from bclib.paths import project_root
+from bclib.variants import variant
 
 PARAMS_DIR = project_root() / "params"
 
@@ -171,8 +172,9 @@ def test_profiles_with_gan_images_give_real_tiles_the_gans_geometry():
     checked = []
     for path in sorted(PARAMS_DIR.glob("*.yaml")):
         params = load_params(path)
-        if any("cwgan" in v for v in params.train.variants) or params.eval.gan_folds:
+        if any(variant(v).adds_images for v in params.train.variants) or params.eval.gan_folds:
             assert params.data.geometry == "crop" and params.gan.crop != "squash", path.name
             checked.append(path.stem)
-    assert {"smoke", "bach-smoke", "breakhis", "breakhis-gan-folds", "breakhis-headline", "bach"} <= set(checked)
+    # bach-smoke trains no cWGAN variant (make test's budget): its classifiers see no generated images
+    assert {"smoke", "breakhis", "breakhis-gan-folds", "breakhis-headline", "bach"} <= set(checked)
     assert Params.model_validate(yaml.safe_load(MINIMAL)).data.geometry == "squash"  # the paper's resize
