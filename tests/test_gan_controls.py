@@ -187,3 +187,14 @@ def test_an_arm_registered_in_one_place_reaches_the_plan_the_run_and_the_report(
 
     table = gan_effect_table([run("tradaug", [0]), run("tradaug+copies", [])], "breakhis", n_resamples=20)
     assert set(table["contrast"]) == {"tradaug+copies - tradaug"}  # the report's effect table compares it
+
+
+def test_tradaug_copies_are_made_again_when_the_code_that_makes_them_changes(gan_split, monkeypatch):
+    from bclib.train import controls
+    from bclib.train.data import extra_training_images
+
+    params, split, classes = gan_split
+    before = Path(extra_training_images(params, variant("tradaug-copies"), split, classes)["path"].iloc[0]).parent
+    monkeypatch.setattr(controls, "code_version", lambda parts: "changed")
+    after = Path(extra_training_images(params, variant("tradaug-copies"), split, classes)["path"].iloc[0]).parent
+    assert before.parent != after.parent  # a new cache folder, never the stale one

@@ -20,6 +20,7 @@ import pandas as pd
 
 from ..data.index import index_generated
 from ..layout import Layout
+from ..source_hash import code_version
 from ..variants import Variant
 
 MANIFEST = "manifest.csv"
@@ -57,8 +58,9 @@ def control_images(params, kind: Variant, split: pd.DataFrame, generated: pd.Dat
     if kind.extra == "tradaug-copies":
         drawn = draw_copies(real_train, counts, params.seed)
         cfg = params.train
+        # the code that makes a copy (decode, geometry, TradAug) is part of what decides it
         key = _key(list(drawn["path"].astype(str)), cfg.image_size, params.data.geometry, params.seed,
-                   cfg.stain_jitter)
+                   cfg.stain_jitter, code_version(("train/tradaug.py", "train/store.py", "data/pipeline.py")))
         made = write_tradaug_copies(drawn, folder / key, cfg.image_size, params.data.geometry, params.seed,
                                     cfg.stain_jitter)
         return _read(made, class_names, counts, subtype="tradaug-copy")
