@@ -1,5 +1,6 @@
 """The cWGAN effect table: paired differences pooled over folds and seeds, patients resampled within folds."""
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -303,3 +304,48 @@ def test_the_pooled_rows_are_the_per_fold_tables_all_rows():
     by_fold = gan_effect_table(runs, "breakhis", n_resamples=100, per_fold=True)
     taken = by_fold[by_fold["fold"] == "all"].drop(columns="fold").reset_index(drop=True)
     pd.testing.assert_frame_equal(pooled, taken)
+
+
+def _scored(patients, classes, seed, run):
+    """Predictions of one ``run`` on ``patients`` (2-5 images each, as ``seed`` decides), with tied and
+    untied probabilities."""
+    sizes = np.random.default_rng(seed).integers(2, 6, len(patients))
+    rng = np.random.default_rng([seed, run])
+    rows = []
+    for i, patient in enumerate(patients):
+        label = classes[i % len(classes)]  # every class among the patients
+        for j in range(sizes[i]):
+            probs = rng.dirichlet(np.ones(len(classes)))
+            if rng.random() < 0.7:
+                probs = 0.5 * probs + 0.5 * np.eye(len(classes))[classes.index(label)]
+            probs = np.round(probs, 1 if j % 2 else 3)  # ties within and across patients
+            probs[-1] = 1 - probs[:-1].sum()
+            rows.append({"path": f"{patient}/{j}.png", "patient": patient, "label": label,
+                         "pred": classes[int(np.argmax(probs))], **{f"p_{c}": p for c, p in zip(classes, probs)}})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("classes", [["benign", "malignant"], ["Benign", "InSitu", "Invasive", "Normal"]])
+@pytest.mark.parametrize("measure", ["accuracy", "balanced_accuracy", "roc_auc", "patient_level_rate"])
+def test_the_bootstrap_over_many_draws_at_once_equals_scoring_each_resampled_table(classes, measure):
+    # The effect tables score every draw at once (Measure.over_units); the reference is the measure called on
+    # each resampled table, as bclib did before. Overlapping folds, two seeds a fold, draws where ROC AUC is
+    # undefined (a class not drawn): the same draws kept, the same values up to rounding.
+    from bclib.evaluation.scores import statistic
+    from bclib.evaluation.uncertainty import paired_runs_bootstrap
+
+    patients = [f"P{i}" for i in range(10)]
+    pairs = {}
+    for fold, tested in ((1, patients[:7]), (2, patients[4:])):
+        for seed in (0, 1):
+            pairs[(fold, seed)] = (_scored(tested, classes, fold, seed), _scored(tested, classes, fold, 9))
+    score = statistic(measure, classes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn: a resample predicting a class none of its images has
+        fast = paired_runs_bootstrap(pairs, score, 150, seed=3, fixed_levels=1)
+        reference = paired_runs_bootstrap(pairs, lambda frame: score(frame), 150, seed=3, fixed_levels=1)
+    assert fast["difference"] == reference["difference"]
+    assert 0 < len(fast["draws"]) == len(reference["draws"])
+    np.testing.assert_allclose(fast["draws"], reference["draws"], rtol=0, atol=1e-12)
+    if measure == "roc_auc":
+        assert len(fast["draws"]) < 150  # some draws lacked a class and were skipped in both

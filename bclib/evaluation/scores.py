@@ -10,10 +10,11 @@ bootstrap in :mod:`bclib.evaluation.uncertainty` resamples.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import csr_matrix
 from sklearn.metrics import (
     balanced_accuracy_score,
     cohen_kappa_score,
@@ -105,31 +106,98 @@ def patient_level_rates(predictions: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("magnification")
 
 
-def statistic(name: str, classes: Sequence[str]) -> Callable[[pd.DataFrame], float]:
-    """One headline measure as a function of a predictions table (ValueError where it is undefined).
+class Measure:
+    """One headline measure (:data:`MEASURES`) as a function of a predictions table (ValueError where it is
+    undefined), and the same measure on many resamples of that table at once (:meth:`over_units`).
 
-    ``name`` is one of :data:`MEASURES`. ROC AUC is binary (score of the second
-    class) or, with more classes, the macro one-vs-rest AUC; it needs every class
-    in the sample.
+    ROC AUC is binary (score of the second class) or, with more classes, the macro one-vs-rest AUC; it
+    needs every class in the sample.
     """
-    if name not in MEASURES:
-        raise ValueError(f"unknown measure {name!r} (expected one of {', '.join(MEASURES)})")
 
-    def measure(frame: pd.DataFrame) -> float:
-        if name == "patient_level_rate":
+    def __init__(self, name: str, classes: Sequence[str]):
+        if name not in MEASURES:
+            raise ValueError(f"unknown measure {name!r} (expected one of {', '.join(MEASURES)})")
+        self.name, self.classes = name, list(classes)
+
+    def __call__(self, frame: pd.DataFrame) -> float:
+        if self.name == "patient_level_rate":
             return patient_level_rate(frame)
-        true, pred = _indices(frame["label"], classes), _indices(frame["pred"], classes)
-        if name == "accuracy":
+        true, pred = _indices(frame["label"], self.classes), _indices(frame["pred"], self.classes)
+        if self.name == "accuracy":
             return float(np.mean(true == pred))
-        if name == "balanced_accuracy":
+        if self.name == "balanced_accuracy":
             return float(balanced_accuracy_score(true, pred))
-        if len(np.unique(true)) < len(classes):
+        if len(np.unique(true)) < len(self.classes):
             raise ValueError("ROC AUC needs every class in the sample")
-        scores = frame[[f"p_{c}" for c in classes]].to_numpy()
-        return float(roc_auc_score(true, scores[:, 1]) if len(classes) == 2
+        scores = frame[[f"p_{c}" for c in self.classes]].to_numpy()
+        return float(roc_auc_score(true, scores[:, 1]) if len(self.classes) == 2
                      else roc_auc_score(true, scores, multi_class="ovr", average="macro"))
 
-    return measure
+    def over_units(self, frame: pd.DataFrame, unit_of_row: np.ndarray, units_are_patients: bool):
+        """The measure on many cluster resamples of ``frame`` at once, or None where only :meth:`__call__` can.
+
+        A resample is given by how often each unit (cluster of rows, ``unit_of_row``) was drawn, a unit
+        drawn twice counting as two patients (as :func:`bclib.evaluation.uncertainty.resample_clusters`
+        relabels them). Returns ``values(counts)``: ``counts`` an array (draws x units), the result one
+        value per draw, NaN where the measure is undefined (no row drawn; ROC AUC without every class).
+        Equal to calling the measure on each resampled table up to rounding (pinned by a test); it
+        exists because the effect tables call it hundreds of thousands of times. None for the
+        patient-level rate when the units are not patients (copies of an image keep their patient)
+        and for a multi-class ROC AUC whose probabilities do not sum to 1 (scikit-learn refuses those).
+        """
+        unit_of_row = np.asarray(unit_of_row, int)
+        true, pred = _indices(frame["label"], self.classes), _indices(frame["pred"], self.classes)
+        correct = (true == pred).astype(float)
+        k = len(self.classes)
+        if self.name == "patient_level_rate":
+            if not units_are_patients:
+                return None
+            n_units = unit_of_row.max() + 1
+            rate = np.bincount(unit_of_row, correct, n_units) / np.maximum(np.bincount(unit_of_row, None, n_units), 1)
+            return lambda counts: _ratio(counts @ rate, counts.sum(axis=1))
+        if self.name == "accuracy":
+            return lambda counts: _ratio(counts[:, unit_of_row] @ correct, counts[:, unit_of_row].sum(axis=1))
+        member = np.eye(k)[true]  # rows x classes
+        if self.name == "balanced_accuracy":
+            def balanced(counts):
+                weights = counts[:, unit_of_row]
+                totals, hits = weights @ member, weights @ (member * correct[:, None])
+                present = totals > 0
+                recall = np.divide(hits, totals, out=np.zeros_like(hits), where=present)
+                return _ratio(recall.sum(axis=1), present.sum(axis=1))
+            return balanced
+        scores = frame[[f"p_{c}" for c in self.classes]].to_numpy(float)
+        if k > 2 and not np.allclose(scores.sum(axis=1), 1):
+            return None
+        columns = [1] if k == 2 else range(k)
+
+        def auc(counts):
+            weights = counts[:, unit_of_row]
+            values = np.mean([_weighted_auc(weights, member[:, c], scores[:, c]) for c in columns], axis=0)
+            return np.where(((weights @ member) > 0).all(axis=1), values, np.nan)
+        return auc
+
+
+def _ratio(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
+    return np.divide(top, bottom, out=np.full(np.shape(top), np.nan), where=np.asarray(bottom) > 0)
+
+
+def _weighted_auc(weights: np.ndarray, positive: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """ROC AUC of ``score`` for ``positive`` rows (1/0) under each row of ``weights`` (draws x rows): the
+    weighted Mann-Whitney statistic, ties counted half, which is the area scikit-learn's ROC curve
+    encloses. NaN where a draw has no positive or no negative weight."""
+    _, level = np.unique(score, return_inverse=True)  # tied scores share a level, levels ascending
+    indicator = csr_matrix((np.ones(len(score)), (np.arange(len(score)), level)))  # rows x levels
+    positives, negatives = (weights * positive) @ indicator, (weights * (1 - positive)) @ indicator
+    below = np.cumsum(negatives, axis=1) - negatives
+    pairs = positives.sum(axis=1) * negatives.sum(axis=1)
+    return _ratio((positives * (below + 0.5 * negatives)).sum(axis=1), pairs)
+
+
+def statistic(name: str, classes: Sequence[str]) -> Measure:
+    """One headline measure as a function of a predictions table (ValueError where it is undefined):
+    a :class:`Measure`. ``name`` is one of :data:`MEASURES`."""
+    return Measure(name, classes)
 
 
 def has_patients(predictions: pd.DataFrame) -> bool:

@@ -177,26 +177,58 @@ def paired_runs_bootstrap(pairs: Mapping[tuple, tuple[pd.DataFrame, pd.DataFrame
 
     estimate = nested_mean(tree, 0, lambda key: float(statistic(pairs[key][0])) - float(statistic(pairs[key][1])))
     unit_rng, run_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    unit_draws = [unit_rng.integers(0, len(units), len(units)) for _ in range(n_resamples)]
+    differences = {key: _differences(pairs[key], groups[key], tested[key], unit_draws, statistic, column)
+                   for key in keys}
     draws = []
-    for _ in range(n_resamples):
-        drawn = unit_rng.integers(0, len(units), len(units))
-        done: dict = {}
-
+    for i in range(n_resamples):
         def difference(key):
-            if key not in done:
-                picked = drawn[tested[key][drawn]]
-                if not len(picked):
-                    raise ValueError("no test unit of this run drawn")
-                a, b = pairs[key]
-                done[key] = (float(statistic(resample_clusters(a, groups[key], picked, column)))
-                             - float(statistic(resample_clusters(b, groups[key], picked, column))))
-            return done[key]
+            value = differences[key](i)
+            if np.isnan(value):
+                raise ValueError("undefined on this draw")
+            return value
 
         try:
             draws.append(nested_mean(tree, 0, difference, run_rng))
         except ValueError:  # undefined on this draw
             continue
     return {"difference": estimate, "draws": np.asarray(draws, float), "units": len(units), "column": column}
+
+
+def _differences(pair: tuple[pd.DataFrame, pd.DataFrame], groups: list, tested: np.ndarray,
+                 unit_draws: Sequence[np.ndarray], statistic: Statistic, column: str) -> Callable[[int], float]:
+    """``draw number -> statistic(a) - statistic(b)`` on that draw of one pair's test units (NaN where
+    undefined). All draws at once, in blocks, where the statistic can (:meth:`bclib.evaluation.scores.
+    Measure.over_units`); otherwise each draw's resampled tables are built when the draw is first asked for.
+    ``groups`` holds the rows of each unit of the union (None where this pair does not test it)."""
+    a, b = pair
+    mine = np.flatnonzero(tested)  # the union's units this pair tests, in the union's order
+    unit_of_row = np.empty(len(a), int)
+    for local, unit in enumerate(mine):
+        unit_of_row[groups[unit]] = local
+    over = getattr(statistic, "over_units", None)
+    fast = [over(frame, unit_of_row, column == "patient") for frame in (a, b)] if over else [None]
+    if all(f is not None for f in fast):
+        values = np.full(len(unit_draws), np.nan)
+        for start in range(0, len(unit_draws), 256):  # memory: a block of draws x test rows at a time
+            counts = np.stack([np.bincount(d, minlength=len(tested))[mine] for d in unit_draws[start:start + 256]])
+            values[start:start + len(counts)] = fast[0](counts.astype(float)) - fast[1](counts.astype(float))
+        return lambda i: float(values[i])
+    done: dict[int, float] = {}
+
+    def difference(i: int) -> float:
+        if i not in done:
+            drawn = unit_draws[i]
+            picked = drawn[tested[drawn]]
+            try:
+                if not len(picked):
+                    raise ValueError("no test unit of this run drawn")
+                done[i] = (float(statistic(resample_clusters(a, groups, picked, column)))
+                           - float(statistic(resample_clusters(b, groups, picked, column))))
+            except ValueError:
+                done[i] = np.nan
+        return done[i]
+    return difference
 
 
 def bootstrap_p_value(draws: np.ndarray) -> float:
