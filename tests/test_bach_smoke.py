@@ -41,10 +41,11 @@ def test_the_gan_generates_every_class_and_is_scored_per_class(bach_run):
 
 def test_classifiers_predict_four_classes_and_the_report_follows_table_12(bach_run):
     out, _ = bach_run
-    predictions = pd.read_csv(next((out / "runs" / "proposed" / "none").rglob("predictions.csv")))
+    predictions = pd.read_csv(next((out / "runs" / "mobilenet" / "none").rglob("predictions.csv")))
     assert sorted(c for c in predictions if c.startswith("p_")) == sorted(f"p_{c}" for c in BACH_CLASSES)
     assert predictions.filter(like="p_").sum(axis=1).round(4).eq(1).all()
-    table = read_table(out / "tables" / "05_per_class_proposed.csv", header=None)  # 3 header rows
+    # the profile trains a baseline only (make test's budget): the report's per-class table is the best baseline's
+    table = read_table(out / "tables" / "05_per_class_best_baseline.csv", header=None)  # 3 header rows
     assert set(BACH_CLASSES) <= set(table[0].astype(str))
     assert (out / "figures" / "05_roc.png").stat().st_size > 0
     assert "BACH" in (out / "report.md").read_text() or "bach" in (out / "report.md").read_text()
