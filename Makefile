@@ -29,7 +29,11 @@ help:
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-compile -r requirements.txt
+	@# pip compiles the bytecode on one core (36 s of a 69 s install here); compileall uses every core (23 s).
+	@# Bytecode is compiled ahead because imports never write it where PYTHONDONTWRITEBYTECODE is set. A
+	@# file that does not compile (some packages ship such test data) is skipped, as pip skips it.
+	-@$(BIN)/python -m compileall -q -j 0 $(VENV)/lib > /dev/null
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $@
 

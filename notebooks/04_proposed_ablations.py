@@ -154,7 +154,8 @@ readable(table)
 # class, and the images of its earliest snapshot, each adding exactly as many
 # images of each class as the GAN arm (`n_train_extra`). They are trained here
 # (with the fusion model's image-split and stain runs, where the profile asks for
-# them); notebook 05 compares them.
+# them); notebook 05 compares them. The smoke profile asks on fold 1 only, to
+# keep `make test` short; `params/breakhis-gan-folds.yaml` asks on all five.
 
 # %%
 from bclib.runner.jobs import gan_jobs, run_gan_jobs  # noqa: E402

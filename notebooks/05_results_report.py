@@ -254,8 +254,8 @@ readable(sections.paired(ctx))
 # How to read a row: if the interval lies above zero, these patients give
 # evidence that the GAN images help this model; if it contains zero, they
 # cannot tell a help from a harm of that size. That is not the same as "no
-# effect": with twenty test patients only large effects could show, and two
-# folds of the smoke data are two small samples, not ten. With untrained
+# effect": with twenty test patients only large effects could show, and the
+# smoke profile asks on one fold (the real profile pools five). With untrained
 # backbones and a smoke-length GAN, whatever the table says is about the
 # machinery, not about GAN augmentation. Read the primary row's
 # `excludes_0_holm` as the verdict: among a dozen unadjusted intervals, one that
