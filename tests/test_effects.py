@@ -349,3 +349,14 @@ def test_the_bootstrap_over_many_draws_at_once_equals_scoring_each_resampled_tab
     np.testing.assert_allclose(fast["draws"], reference["draws"], rtol=0, atol=1e-12)
     if measure == "roc_auc":
         assert len(fast["draws"]) < 150  # some draws lacked a class and were skipped in both
+
+
+def test_a_protocol_of_one_fold_reads_in_the_singular():
+    from bclib.evaluation.effects import protocol_of
+
+    def record(folds):
+        return {"split": "cv", "params": {"data": {"folds": folds}}}
+
+    assert protocol_of(record([1])) == "cv fold 1"  # as the smoke profile's GAN question is labelled
+    assert protocol_of(record([1, 2])) == "cv folds 1, 2"
+    assert protocol_of({"split": "patient", "params": {"data": {}}}) == "patient split"

@@ -51,10 +51,11 @@ FAMILY = ["model", "protocol", "contrast"]  # one Holm family: every count of cW
 
 def protocol_of(record: dict) -> str:
     """The protocol a run belongs to, as the effect table names it: ``patient split`` for a profile of one
-    split, ``cv folds 1, 2`` for the folds of one experiment, with ``, 40X model`` for one magnification's
-    models under ``per_magnification``."""
+    split, ``cv folds 1, 2`` for the folds of one experiment (``cv fold 1`` for one), with ``, 40X model``
+    for one magnification's models under ``per_magnification``."""
     folds = record.get("params", {}).get("data", {}).get("folds")
-    protocol = f"{record['split']} folds {', '.join(str(k) for k in folds)}" if folds else f"{record['split']} split"
+    protocol = (f"{record['split']} fold{'s' if len(folds) > 1 else ''} {', '.join(str(k) for k in folds)}" if folds
+                else f"{record['split']} split")
     if record.get("magnification_protocol") == "per_magnification" and record.get("magnifications"):
         protocol += f", {'+'.join(record['magnifications'])} model"  # other test images: a row of its own
     return protocol
