@@ -360,3 +360,28 @@ def test_a_protocol_of_one_fold_reads_in_the_singular():
     assert protocol_of(record([1])) == "cv fold 1"  # as the smoke profile's GAN question is labelled
     assert protocol_of(record([1, 2])) == "cv folds 1, 2"
     assert protocol_of({"split": "patient", "params": {"data": {}}}) == "patient split"
+
+
+@pytest.mark.parametrize("classes", [["benign", "malignant"], ["Benign", "InSitu", "Invasive", "Normal"]])
+@pytest.mark.parametrize("measure", ["accuracy", "balanced_accuracy", "roc_auc", "patient_level_rate"])
+def test_the_one_and_two_run_bootstraps_over_many_draws_equal_scoring_each_resampled_table(classes, measure):
+    # bootstrap_interval, paired_bootstrap and two_sample_bootstrap score every draw at once as well; the
+    # reference is the measure called on each resampled table (a plain function has no over_units).
+    from bclib.evaluation.scores import statistic
+    from bclib.evaluation.uncertainty import bootstrap_values, paired_bootstrap, two_sample_bootstrap
+
+    patients = [f"P{i}" for i in range(8)]
+    a, b = _scored(patients, classes, 1, 0), _scored(patients, classes, 1, 1)
+    other = _scored([f"Q{i}" for i in range(6)], classes, 2, 0)
+    score = statistic(measure, classes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn: a resample predicting a class none of its images has
+        for group in ("patient", None):  # patients as clusters, then images
+            fast, reference = (bootstrap_values(a, s, 120, 5, group) for s in (score, lambda f: score(f)))
+            assert 0 < len(fast) == len(reference)
+            np.testing.assert_allclose(fast, reference, rtol=0, atol=1e-12)
+            for compare, second in ((paired_bootstrap, b), (two_sample_bootstrap, other)):
+                fast, reference = (compare(a, second, s, 120, 0.95, 5, group) for s in (score, lambda f: score(f)))
+                assert fast.keys() == reference.keys()
+                for key in fast:
+                    np.testing.assert_allclose(fast[key], reference[key], rtol=0, atol=1e-12, err_msg=key)

@@ -60,22 +60,43 @@ def bootstrap_values(predictions: pd.DataFrame, statistic: Statistic, n_resample
                      group: Optional[str] = "patient") -> np.ndarray:
     """The statistic on ``n_resamples`` cluster-bootstrap resamples (resamples where it is undefined are skipped)."""
     groups = clusters(predictions, group)
-    return _over_resamples(lambda picked: statistic(resample_clusters(predictions, groups, picked, group)),
-                           len(groups), n_resamples, seed)
-
-
-def _over_resamples(value_of, n_groups: int, n_resamples: int, seed: int) -> np.ndarray:
-    """``value_of(picked)`` for ``n_resamples`` draws of ``n_groups`` clusters with replacement, skipping
-    draws where it is undefined (ValueError: e.g. a resample with one class only, for ROC AUC)."""
     rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(n_resamples):
-        picked = rng.integers(0, n_groups, n_groups)
+    draws = [rng.integers(0, len(groups), len(groups)) for _ in range(n_resamples)]
+    values = _values_over_draws(predictions, statistic, groups, group, draws)
+    return values[np.isfinite(values)]
+
+
+def _values_over_draws(predictions: pd.DataFrame, statistic: Statistic, groups: Sequence[np.ndarray],
+                       group: Optional[str], draws: Sequence[np.ndarray]) -> np.ndarray:
+    """The statistic on each draw of clusters (``groups`` indices, with repeats), NaN where it is undefined:
+    every draw at once, in blocks, where the statistic can (:meth:`bclib.evaluation.scores.Measure.
+    over_units`), else on each resampled table (:func:`resample_clusters`)."""
+    values = np.full(len(draws), np.nan)
+    over = getattr(statistic, "over_units", None)
+    unit_of_row = np.empty(len(predictions), int)
+    for unit, rows in enumerate(groups):
+        unit_of_row[rows] = unit
+    fast = over(predictions, unit_of_row, _has_groups(predictions, group) and group == "patient") if over else None
+    if fast is not None:
+        for start in range(0, len(draws), 256):  # memory: a block of draws x rows at a time
+            counts = np.stack([np.bincount(d, minlength=len(groups)) for d in draws[start:start + 256]])
+            values[start:start + len(counts)] = fast(counts.astype(float))
+        return values
+    for i, picked in enumerate(draws):
         try:
-            values.append(float(value_of(picked)))
+            values[i] = float(statistic(resample_clusters(predictions, groups, picked, group)))
         except ValueError:
             continue
-    return np.asarray(values, float)
+    return values
+
+
+def _snapped(differences: np.ndarray) -> np.ndarray:
+    """Differences within 1e-12 of 0 set to 0: two equal scores summed in another order differ in the last
+    bits, and the sign of a difference decides the p-value and the share below 0. A real difference of
+    two scores in [0, 1] over at most millions of images is far larger."""
+    differences = np.asarray(differences, float).copy()
+    differences[np.abs(differences) < 1e-12] = 0.0
+    return differences
 
 
 def percentile_interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
@@ -110,9 +131,11 @@ def paired_bootstrap(a: pd.DataFrame, b: pd.DataFrame, statistic: Statistic, n_r
     """
     check_same_images(a, b)
     groups = clusters(a, group)
-    differences = _over_resamples(lambda picked: statistic(resample_clusters(a, groups, picked, group))
-                                  - statistic(resample_clusters(b, groups, picked, group)),
-                                  len(groups), n_resamples, seed)
+    rng = np.random.default_rng(seed)
+    draws = [rng.integers(0, len(groups), len(groups)) for _ in range(n_resamples)]
+    differences = _snapped(_values_over_draws(a, statistic, groups, group, draws)
+                           - _values_over_draws(b, statistic, groups, group, draws))
+    differences = differences[np.isfinite(differences)]
     low, high = percentile_interval(differences, confidence)
     below = float(np.mean(differences < 0)) if len(differences) else np.nan
     return {"difference": float(statistic(a) - statistic(b)), "low": low, "high": high,
@@ -213,6 +236,7 @@ def _differences(pair: tuple[pd.DataFrame, pd.DataFrame], groups: list, tested: 
         for start in range(0, len(unit_draws), 256):  # memory: a block of draws x test rows at a time
             counts = np.stack([np.bincount(d, minlength=len(tested))[mine] for d in unit_draws[start:start + 256]])
             values[start:start + len(counts)] = fast[0](counts.astype(float)) - fast[1](counts.astype(float))
+        values = _snapped(values)
         return lambda i: float(values[i])
     done: dict[int, float] = {}
 
@@ -223,8 +247,8 @@ def _differences(pair: tuple[pd.DataFrame, pd.DataFrame], groups: list, tested: 
             try:
                 if not len(picked):
                     raise ValueError("no test unit of this run drawn")
-                done[i] = (float(statistic(resample_clusters(a, groups, picked, column)))
-                           - float(statistic(resample_clusters(b, groups, picked, column))))
+                done[i] = float(_snapped(float(statistic(resample_clusters(a, groups, picked, column)))
+                                         - float(statistic(resample_clusters(b, groups, picked, column)))))
             except ValueError:
                 done[i] = np.nan
         return done[i]
@@ -255,16 +279,13 @@ def two_sample_bootstrap(a: pd.DataFrame, b: pd.DataFrame, statistic: Statistic,
     """
     rng = np.random.default_rng(seed)
     groups_a, groups_b = clusters(a, group), clusters(b, group)
-    differences = []
-    for _ in range(n_resamples):
-        picked_a = rng.integers(0, len(groups_a), len(groups_a))
-        picked_b = rng.integers(0, len(groups_b), len(groups_b))
-        try:
-            differences.append(float(statistic(resample_clusters(a, groups_a, picked_a, group)))
-                               - float(statistic(resample_clusters(b, groups_b, picked_b, group))))
-        except ValueError:
-            continue
-    low, high = percentile_interval(np.asarray(differences, float), confidence)
+    draws_a, draws_b = [], []
+    for _ in range(n_resamples):  # a's and b's draws alternate in one stream
+        draws_a.append(rng.integers(0, len(groups_a), len(groups_a)))
+        draws_b.append(rng.integers(0, len(groups_b), len(groups_b)))
+    differences = _snapped(_values_over_draws(a, statistic, groups_a, group, draws_a)
+                           - _values_over_draws(b, statistic, groups_b, group, draws_b))
+    low, high = percentile_interval(differences[np.isfinite(differences)], confidence)
     return {"difference": float(statistic(a) - statistic(b)), "low": low, "high": high,
             "clusters_a": len(groups_a), "clusters_b": len(groups_b)}
 
