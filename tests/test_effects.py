@@ -342,13 +342,13 @@ def test_the_bootstrap_over_many_draws_at_once_equals_scoring_each_resampled_tab
     score = statistic(measure, classes)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scikit-learn: a resample predicting a class none of its images has
-        fast = paired_runs_bootstrap(pairs, score, 150, seed=3, fixed_levels=1)
-        reference = paired_runs_bootstrap(pairs, lambda frame: score(frame), 150, seed=3, fixed_levels=1)
+        fast = paired_runs_bootstrap(pairs, score, 60, seed=3, fixed_levels=1)
+        reference = paired_runs_bootstrap(pairs, lambda frame: score(frame), 60, seed=3, fixed_levels=1)
     assert fast["difference"] == reference["difference"]
     assert 0 < len(fast["draws"]) == len(reference["draws"])
     np.testing.assert_allclose(fast["draws"], reference["draws"], rtol=0, atol=1e-12)
     if measure == "roc_auc":
-        assert len(fast["draws"]) < 150  # some draws lacked a class and were skipped in both
+        assert len(fast["draws"]) < 60  # some draws lacked a class and were skipped in both
 
 
 def test_a_protocol_of_one_fold_reads_in_the_singular():
@@ -377,11 +377,11 @@ def test_the_one_and_two_run_bootstraps_over_many_draws_equal_scoring_each_resam
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scikit-learn: a resample predicting a class none of its images has
         for group in ("patient", None):  # patients as clusters, then images
-            fast, reference = (bootstrap_values(a, s, 120, 5, group) for s in (score, lambda f: score(f)))
+            fast, reference = (bootstrap_values(a, s, 60, 5, group) for s in (score, lambda f: score(f)))
             assert 0 < len(fast) == len(reference)
             np.testing.assert_allclose(fast, reference, rtol=0, atol=1e-12)
             for compare, second in ((paired_bootstrap, b), (two_sample_bootstrap, other)):
-                fast, reference = (compare(a, second, s, 120, 0.95, 5, group) for s in (score, lambda f: score(f)))
+                fast, reference = (compare(a, second, s, 60, 0.95, 5, group) for s in (score, lambda f: score(f)))
                 assert fast.keys() == reference.keys()
                 for key in fast:
                     np.testing.assert_allclose(fast[key], reference[key], rtol=0, atol=1e-12, err_msg=key)
