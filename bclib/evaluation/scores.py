@@ -156,7 +156,10 @@ class Measure:
             rate = np.bincount(unit_of_row, correct, n_units) / np.maximum(np.bincount(unit_of_row, None, n_units), 1)
             return lambda counts: _ratio(counts @ rate, counts.sum(axis=1))
         if self.name == "accuracy":
-            return lambda counts: _ratio(counts[:, unit_of_row] @ correct, counts[:, unit_of_row].sum(axis=1))
+            def accuracy(counts):
+                weights = counts[:, unit_of_row]
+                return _ratio(weights @ correct, weights.sum(axis=1))
+            return accuracy
         member = np.eye(k)[true]  # rows x classes
         if self.name == "balanced_accuracy":
             def balanced(counts):

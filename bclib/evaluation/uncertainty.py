@@ -84,7 +84,8 @@ def _values_over_draws(predictions: pd.DataFrame, statistic: Statistic, groups: 
         return values
     for i, picked in enumerate(draws):
         try:
-            values[i] = float(statistic(resample_clusters(predictions, groups, picked, group)))
+            if len(picked):
+                values[i] = float(statistic(resample_clusters(predictions, groups, picked, group)))
         except ValueError:
             continue
     return values
@@ -221,38 +222,17 @@ def paired_runs_bootstrap(pairs: Mapping[tuple, tuple[pd.DataFrame, pd.DataFrame
 def _differences(pair: tuple[pd.DataFrame, pd.DataFrame], groups: list, tested: np.ndarray,
                  unit_draws: Sequence[np.ndarray], statistic: Statistic, column: str) -> Callable[[int], float]:
     """``draw number -> statistic(a) - statistic(b)`` on that draw of one pair's test units (NaN where
-    undefined). All draws at once, in blocks, where the statistic can (:meth:`bclib.evaluation.scores.
-    Measure.over_units`); otherwise each draw's resampled tables are built when the draw is first asked for.
-    ``groups`` holds the rows of each unit of the union (None where this pair does not test it)."""
+    undefined; a draw of none of its units is undefined). ``groups`` holds the rows of each unit of the
+    union (None where this pair does not test it); each draw keeps the units the pair tests, in order."""
     a, b = pair
     mine = np.flatnonzero(tested)  # the union's units this pair tests, in the union's order
-    unit_of_row = np.empty(len(a), int)
-    for local, unit in enumerate(mine):
-        unit_of_row[groups[unit]] = local
-    over = getattr(statistic, "over_units", None)
-    fast = [over(frame, unit_of_row, column == "patient") for frame in (a, b)] if over else [None]
-    if all(f is not None for f in fast):
-        values = np.full(len(unit_draws), np.nan)
-        for start in range(0, len(unit_draws), 256):  # memory: a block of draws x test rows at a time
-            counts = np.stack([np.bincount(d, minlength=len(tested))[mine] for d in unit_draws[start:start + 256]])
-            values[start:start + len(counts)] = fast[0](counts.astype(float)) - fast[1](counts.astype(float))
-        values = _snapped(values)
-        return lambda i: float(values[i])
-    done: dict[int, float] = {}
-
-    def difference(i: int) -> float:
-        if i not in done:
-            drawn = unit_draws[i]
-            picked = drawn[tested[drawn]]
-            try:
-                if not len(picked):
-                    raise ValueError("no test unit of this run drawn")
-                done[i] = float(_snapped(float(statistic(resample_clusters(a, groups, picked, column)))
-                                         - float(statistic(resample_clusters(b, groups, picked, column)))))
-            except ValueError:
-                done[i] = np.nan
-        return done[i]
-    return difference
+    local = np.full(len(tested), -1)
+    local[mine] = np.arange(len(mine))
+    draws = [local[drawn[tested[drawn]]] for drawn in unit_draws]
+    own = [groups[unit] for unit in mine]
+    values = _snapped(_values_over_draws(a, statistic, own, column, draws)
+                      - _values_over_draws(b, statistic, own, column, draws))
+    return lambda i: float(values[i])
 
 
 def bootstrap_p_value(draws: np.ndarray) -> float:
