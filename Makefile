@@ -49,7 +49,7 @@ $(SYNTH_BACH): $(wildcard bclib/data/synth/*.py) | $(STAMP)
 data: $(SYNTH_BREAKHIS) $(SYNTH_BACH)
 
 demo: setup data
-	$(BIN)/bclib run --params params/smoke.yaml
+	$(BIN)/bclib run --params params/smoke.yaml --notebooks-at-once 2
 
 # pyflakes, pycodestyle and import order ([tool.ruff] in pyproject.toml), before any test runs.
 lint: setup

@@ -84,10 +84,11 @@ def cmd_run(args) -> int:
     only = [part for item in (args.only or []) for part in item.split(",")]
     say = lambda m: print(m, flush=True)  # noqa: E731
     if args.jobs is None and args.executor is None and not args.jobs_only:
-        run_notebooks(args.params, only=only or None, overrides=args.set or [], log=say)
+        run_notebooks(args.params, only=only or None, overrides=args.set or [], log=say,
+                      at_once=args.notebooks_at_once)
     else:
         run_batch(args.params, args.set or [], parallel=args.jobs or 1, executor=args.executor, force=args.force,
-                  notebooks=not args.jobs_only, only=only or None, log=say)
+                  notebooks=not args.jobs_only, only=only or None, log=say, notebooks_at_once=args.notebooks_at_once)
     return 0
 
 
@@ -305,6 +306,9 @@ def _add_run_command(sub) -> None:
                    help="run the jobs on an existing Dask distributed cluster instead")
     p.add_argument("--force", action="store_true", help="rerun jobs even if complete and up to date")
     p.add_argument("--jobs-only", action="store_true", help="run the jobs, not the notebooks")
+    p.add_argument("--notebooks-at-once", type=int, default=1, metavar="N",
+                   help="run up to N notebooks at a time, each once the notebooks it reads are done (make demo: 2, "
+                        "for a 2-core CPU; keep 1 on a single GPU)")
 
     p = _command(sub, "plan", "list the jobs a profile will run, with estimates of time and disk", cmd_plan)
     _params_options(p, "")

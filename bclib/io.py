@@ -44,11 +44,15 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
 
 
 @contextlib.contextmanager
-def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
+def atomic_directory(target: str | os.PathLike, keep_existing: bool = False) -> Iterator[Path]:
     """Yield a temporary folder next to ``target``; on success it replaces ``target`` by a rename.
 
     The temporary folder is named ``.<target name>.<random>`` so that a crash leaves
     only such hidden debris, never a partial ``target``. On any exception it is removed.
+
+    ``keep_existing``: ``target`` is a cache named by its content, so a copy that another
+    process finished first is the same; keep it (its readers may have files open) and drop ours.
+    Two kernels of ``bclib run --notebooks-at-once`` can write one store at the same time.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -57,8 +61,16 @@ def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 folders
         if target.exists():
+            if keep_existing:
+                shutil.rmtree(tmp)
+                return
             shutil.rmtree(target)
-        tmp.rename(target)
+        try:
+            tmp.rename(target)
+        except OSError:  # another writer's folder arrived between the check and the rename
+            if not (keep_existing and target.exists()):
+                raise
+            shutil.rmtree(tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -1,6 +1,6 @@
 """End to end: wall time and peak memory of the smoke run (`make demo` after installation).
 
-Runs ``bclib run --params params/smoke.yaml`` into a fresh temporary output folder (the
+Runs ``bclib run --params params/smoke.yaml --notebooks-at-once 2`` (what ``make demo`` runs) into a fresh temporary output folder (the
 committed outputs/smoke is left alone), sampling the memory of the whole process tree
 (the runner and the notebook kernels) twice a second. Target (issue #26): <= 8 minutes of
 notebooks and <= 6 GB on a 2-core CPU; with installation from a warm package cache, `make demo`
@@ -38,7 +38,7 @@ def main() -> None:
     bclib = Path(sys.executable).with_name("bclib")
     with tempfile.TemporaryDirectory() as out:
         command = [str(bclib), "run", "--params", str(project_root() / "params" / "smoke.yaml"),
-                   "--set", f"run.output_dir={out}"]
+                   "--notebooks-at-once", "2", "--set", f"run.output_dir={out}"]  # as make demo runs it
         started = time.time()
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         watched, peak = psutil.Process(process.pid), 0

@@ -56,3 +56,24 @@ def test_atomic_directory_replaces_whole_or_not_at_all(tmp_path):
     assert (target / "a.txt").read_text() == "1"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["snapshot"]
     assert target.stat().st_mode & 0o700 == 0o700
+
+
+def test_a_content_named_folder_finished_by_another_writer_is_kept(tmp_path):
+    """Two kernels writing one trunk store: the second keeps the first's folder (whose files a reader may
+    hold open) instead of deleting it, whether it was there before ours started or arrived while ours was written."""
+    from bclib.io import atomic_directory
+
+    target = tmp_path / "store"
+    with atomic_directory(target, keep_existing=True) as tmp:
+        (tmp / "tap0.npy").write_text("first")
+    inode = target.stat().st_ino
+    with atomic_directory(target, keep_existing=True) as tmp:
+        (tmp / "tap0.npy").write_text("second")
+    assert target.stat().st_ino == inode and (target / "tap0.npy").read_text() == "first"
+    late = tmp_path / "late"
+    with atomic_directory(late, keep_existing=True) as tmp:
+        (tmp / "tap0.npy").write_text("ours")
+        late.mkdir()  # another writer's rename lands while ours is being written
+        (late / "tap0.npy").write_text("theirs")
+    assert (late / "tap0.npy").read_text() == "theirs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["late", "store"]  # no hidden debris

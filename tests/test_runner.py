@@ -88,3 +88,99 @@ def test_headline_profile_with_empty_sweeps_and_no_baselines_runs_its_notebooks(
     executed = (tmp_path / "out" / "notebooks" / "03_baselines.ipynb").read_text()
     assert "nothing to train" in executed
     assert "no sweep to run" in (tmp_path / "out" / "notebooks" / "02_gan_sweeps.ipynb").read_text()
+
+
+def test_two_kernels_at_once_run_real_notebooks(project):
+    """papermill from two threads: both notebooks execute (00 and 01 read nothing of each other)."""
+    tmp_path, notebooks, params = project
+    manifest = run_notebooks(params, notebooks_dir=notebooks, log=lambda m: None, at_once=2)
+    assert [n["status"] for n in manifest["notebooks"]] == ["ok", "ok"]
+    assert (tmp_path / "out" / "first.txt").exists()
+
+
+@pytest.fixture
+def fake_kernels(tmp_path, breakhis_root, monkeypatch):
+    """The six numbered notebooks, executed by a stand-in that records when each starts and ends."""
+    import threading
+    import time
+
+    from bclib.runner import notebooks as runner
+
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    for name in ["00_audit", "01_gan", "02_sweeps", "03_baselines", "04_proposed", "05_report"]:
+        notebook(folder / f"{name}.ipynb", "pass")
+    params = tmp_path / "params.yaml"
+    params.write_text(f"seed: 0\ndata:\n  dataset: breakhis\n  root: {breakhis_root}\n"
+                      f"run:\n  profile: t\n  output_dir: {tmp_path / 'out'}\n")
+    events, lock, failing = [], threading.Lock(), set()
+
+    def execute(notebook_path, target, resolved, notebooks_dir, kernel_name):
+        number = notebook_path.name[:2]
+        with lock:
+            events.append(("start", number))
+        time.sleep({"01": 0.4, "03": 0.1}.get(number, 0.05))
+        target.write_text("{}")
+        with lock:
+            events.append(("end", number))
+        return runner.NotebookResult(notebook_path.stem, "failed" if number in failing else "ok", error="x", cell=1)
+
+    monkeypatch.setattr(runner, "execute_one", execute)
+    return params, folder, events, failing
+
+
+def _starts_after(events, number, others):
+    """Whether ``number`` started only after every notebook in ``others`` had ended."""
+    start = events.index(("start", number))
+    return all(("end", o) in events[:start] for o in others)
+
+
+def test_notebooks_at_once_respect_what_each_reads(fake_kernels):
+    params, folder, events, _ = fake_kernels
+    manifest = run_notebooks(params, notebooks_dir=folder, log=lambda m: None, at_once=2)
+    assert [n["status"] for n in manifest["notebooks"]] == ["ok"] * 6
+    assert ("start", "03") in events[:events.index(("end", "01"))]  # the baselines beside the GAN
+    assert _starts_after(events, "02", ["01"]) and _starts_after(events, "04", ["01"])
+    assert _starts_after(events, "05", ["00", "01", "02", "03", "04"])
+    running, most = set(), 0
+    for event, number in events:
+        running = running | {number} if event == "start" else running - {number}
+        most = max(most, len(running))
+    assert most == 2  # never more kernels than asked for
+
+
+def test_one_at_a_time_is_number_order(fake_kernels):
+    params, folder, events, _ = fake_kernels
+    run_notebooks(params, notebooks_dir=folder, log=lambda m: None)
+    assert events == [(e, n) for n in ["00", "01", "02", "03", "04", "05"] for e in ("start", "end")]
+
+
+def test_a_failure_starts_nothing_more_and_lets_the_running_finish(fake_kernels):
+    params, folder, events, failing = fake_kernels
+    failing.add("03")  # fails while 01 is still running
+    with pytest.raises(NotebookFailed, match="03_baselines"):
+        run_notebooks(params, notebooks_dir=folder, log=lambda m: None, at_once=2)
+    assert ("end", "01") in events and ("start", "02") not in events and ("start", "05") not in events
+    statuses = {n["name"][:2]: n["status"] for n in json.loads((params.parent / "out" / "manifest.json").read_text())
+                ["notebooks"]}
+    assert statuses == {"00": "ok", "01": "ok", "02": "not run", "03": "failed", "04": "not run", "05": "not run"}
+
+
+def test_a_notebook_missing_from_the_table_reads_every_earlier_one(tmp_path):
+    from bclib.runner.notebooks import reads
+
+    names = [tmp_path / f"{n}.ipynb" for n in ["00_a", "01_b", "03_c", "04_d", "06_extra"]]
+    assert reads(names[4], names) == {"00", "01", "03", "04"}
+    assert reads(names[3], names) == {"01"} and reads(names[2], names) == set()
+    assert reads(names[3], [names[0], names[3]]) == set()  # --only 00,04: 01 is not part of this run
+
+
+def test_the_table_of_reads_covers_the_committed_notebooks():
+    """Every numbered notebook has an entry, and notebook 03 (run beside the GAN notebooks) trains no variant
+    that uses generated images."""
+    from bclib.paths import notebooks_dir
+    from bclib.runner.notebooks import READS
+    from bclib.variants import BASELINE_VARIANTS, variant
+
+    assert set(READS) == {p.name[:2] for p in notebooks_dir().glob("[0-9][0-9]_*.ipynb")}
+    assert not any(variant(v).uses_gan for v in BASELINE_VARIANTS) and "01" not in READS["03"]

@@ -22,7 +22,7 @@ class JobsBusy(UserError):
 
 def run_batch(params_file, overrides: Sequence[str] = (), parallel: int = 1, executor: Optional[str] = None,
               force: bool = False, notebooks: bool = True, only: Optional[Sequence[str]] = None,
-              log: Callable[[str], None] = print) -> dict:
+              log: Callable[[str], None] = print, notebooks_at_once: int = 1) -> dict:
     """Run every job of the profile (``parallel`` at a time, or on the Dask cluster at ``executor``),
     then, unless ``notebooks`` is False or a job failed, the notebooks. Return the run manifest."""
     from .jobs import executor_for, plan, run_jobs
@@ -44,7 +44,7 @@ def run_batch(params_file, overrides: Sequence[str] = (), parallel: int = 1, exe
     failed = [r for r in records if r["status"] == "failed"]
     busy = [r for r in records if r["status"] == "busy"]
     if notebooks and not failed and not busy:
-        return run_notebooks(resolved, only=only, log=log, jobs=records)
+        return run_notebooks(resolved, only=only, log=log, jobs=records, at_once=notebooks_at_once)
     status = "failed" if failed else "busy" if busy else "ok"
     manifest = {"profile": params.profile, "params_file": str(resolved), "status": status,
                 "wall_s": round(time.time() - started, 2), "jobs": records, "notebooks": []}

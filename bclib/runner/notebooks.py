@@ -13,6 +13,13 @@ notebook. It is rewritten (atomically) after every notebook, so it is
 truthful even when a run is interrupted. A failing notebook stops the run
 (later notebooks build on earlier ones); the error names the notebook and
 the cell.
+
+``at_once`` > 1 (``bclib run --notebooks-at-once 2``, what ``make demo`` uses)
+runs a notebook beside another when it reads none of the other's outputs
+(``READS``): on a 2-core CPU one kernel keeps about one core busy (Python,
+graph tracing, small ops), so two kernels use the machine. Every notebook's
+numbers are the same either way: each kernel is seeded on its own, and the
+caches they share are keyed by content and written by rename.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import time
+from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -31,6 +39,19 @@ from ..layout import Layout
 from ..params import Params, check_runnable, load_params
 from ..paths import notebooks_dir as default_notebooks_dir
 from ..provenance import git_commit, machine, package_versions
+
+
+# Which notebooks' outputs each notebook reads (its "Reads:" line), by number; a notebook not listed here
+# reads every notebook before it. Notebook 03's baselines train without generated images (variants.BASELINE_VARIANTS),
+# so it runs beside the GAN notebooks; 02 draws 01's sweep, 04 trains on 01's generated images.
+READS = {"00": (), "01": (), "02": ("01",), "03": (), "04": ("01",), "05": ("00", "01", "02", "03", "04")}
+
+
+def reads(notebook: Path, notebooks: Sequence[Path]) -> set[str]:
+    """The numbers of the notebooks among ``notebooks`` whose outputs ``notebook`` reads."""
+    number = notebook.name[:2]
+    earlier = {p.name[:2] for p in notebooks if p.name[:2] < number}
+    return earlier & set(READS[number]) if number in READS else earlier
 
 
 class NotebookFailed(UserError):
@@ -140,8 +161,10 @@ def run_notebooks(
     kernel_name: Optional[str] = None,
     log: Callable[[str], None] = print,
     jobs: Optional[list[dict]] = None,
+    at_once: int = 1,
 ) -> dict:
-    """Execute the notebooks; return the manifest. Raise NotebookFailed if one fails.
+    """Execute the notebooks (``at_once`` kernels at a time, each notebook once the notebooks it reads are
+    done); return the manifest. Raise NotebookFailed if one fails.
 
     ``jobs``: the job records of a batch run that came first (``bclib run --jobs``),
     kept in the manifest's ``jobs`` list.
@@ -158,19 +181,7 @@ def run_notebooks(
     manifest = _start_manifest(params, params_file, overrides, notebooks, jobs)
     write_json_atomic(layout.manifest(), manifest)
 
-    failure: Optional[NotebookResult] = None
-    for number, notebook in enumerate(notebooks, start=1):
-        log(f"[{number}/{len(notebooks)}] {notebook.name} ...")
-        target = layout.executed_notebook(notebook.name)
-        result = execute_one(notebook, target, resolved, notebooks_dir, kernel_name)
-        result.output = str(target.relative_to(out))
-        manifest["notebooks"][number - 1] = result.as_dict()
-        write_json_atomic(layout.manifest(), manifest)
-        log(f"[{number}/{len(notebooks)}] {notebook.name}: {result.status} ({result.wall_s:.1f} s)")
-        if result.status == "failed":
-            failure = result
-            break
-
+    failure = _execute_all(notebooks, layout, resolved, notebooks_dir, kernel_name, manifest, at_once, log)
     manifest["wall_s"] = round(time.time() - started, 2)
     manifest["finished"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     manifest["status"] = "failed" if failure else "ok"
@@ -182,3 +193,41 @@ def run_notebooks(
         )
     log(f"done: {len(notebooks)} notebook(s) in {manifest['wall_s']:.1f} s -> {out}")
     return manifest
+
+
+def _execute_all(notebooks: list[Path], layout: Layout, resolved: Path, notebooks_dir: Path,
+                 kernel_name: Optional[str], manifest: dict, at_once: int,
+                 log: Callable[[str], None]) -> Optional[NotebookResult]:
+    """Start each notebook, in number order, once a kernel is free and the notebooks it reads have succeeded;
+    after a failure start nothing more and let the running ones finish. Return the first failure."""
+    if at_once < 1:
+        raise UserError(f"--notebooks-at-once must be at least 1, got {at_once}")
+    total, waiting, done = len(notebooks), list(enumerate(notebooks, start=1)), set()
+    failure: Optional[NotebookResult] = None
+    with futures.ThreadPoolExecutor(max_workers=at_once) as pool:
+        running: dict = {}
+        while waiting or running:
+            while failure is None and len(running) < at_once:
+                ready = next(((n, nb) for n, nb in waiting if reads(nb, notebooks) <= done), None)
+                if ready is None:
+                    break
+                waiting.remove(ready)
+                number, notebook = ready
+                log(f"[{number}/{total}] {notebook.name} ...")
+                running[pool.submit(execute_one, notebook, layout.executed_notebook(notebook.name), resolved,
+                                    notebooks_dir, kernel_name)] = ready
+            if not running:
+                break
+            finished, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
+            for future in sorted(finished, key=lambda f: running[f][0]):
+                number, notebook = running.pop(future)
+                result = future.result()
+                result.output = str(layout.executed_notebook(notebook.name).relative_to(layout.root))
+                manifest["notebooks"][number - 1] = result.as_dict()
+                write_json_atomic(layout.manifest(), manifest)
+                log(f"[{number}/{total}] {notebook.name}: {result.status} ({result.wall_s:.1f} s)")
+                if result.status == "ok":
+                    done.add(notebook.name[:2])
+                elif failure is None:
+                    failure = result
+    return failure

@@ -100,7 +100,7 @@ def write_tradaug_copies(drawn: pd.DataFrame, target: Path, image_size: int, geo
 
     augment = offline_augmenter(seed, stain_jitter)
     rows = []
-    with atomic_directory(target) as tmp:
+    with atomic_directory(target, keep_existing=True) as tmp:  # named by its key: another writer's copy is ours
         for start in range(0, len(drawn), 32):  # batches keep memory flat whatever the count
             chunk = drawn.iloc[start:start + 32]
             images = np.asarray(augment(load_batch(chunk["path"], image_size, geometry=geometry)))

@@ -124,7 +124,7 @@ def write_store(trunk, frame: pd.DataFrame, image_size: int, folder: Path,
         dataset = dataset.map(augment, num_parallel_calls=1, deterministic=True)
     infer = _compiled_inference(trunk)
     shapes = tuple(tuple(int(d) for d in t.shape[1:]) for t in _as_list(trunk.output))
-    with atomic_directory(folder) as tmp:
+    with atomic_directory(folder, keep_existing=True) as tmp:  # named by content (store_key)
         writers = [RowFileWriter(tmp / f"tap{k}.npy", len(frame), shape, STORE_DTYPE) for k, shape in enumerate(shapes)]
         progress = ProgressLines(len(frame), f"trunk outputs ({folder.name[:8]})", "img", log)
         try:
