@@ -1,8 +1,9 @@
 """End to end: wall time and peak memory of the smoke run (`make demo` after installation).
 
-Runs ``bclib run --params params/smoke.yaml --notebooks-at-once 2`` (what ``make demo`` runs) into a fresh temporary output folder (the
-committed outputs/smoke is left alone), sampling the memory of the whole process tree
-(the runner and the notebook kernels) twice a second. Target (issue #26): <= 8 minutes of
+Runs ``bclib run --params params/smoke.yaml --notebooks-at-once 2`` (what ``make demo`` runs)
+into a fresh temporary output folder (the committed outputs/smoke is left alone), sampling the
+memory of the whole process tree (the runner and the notebook kernels) twice a second.
+Target (issue #26): <= 8 minutes of
 notebooks and <= 6 GB on a 2-core CPU; with installation from a warm package cache, `make demo`
 on a fresh clone within 10 minutes (installation is timed by the README's fresh-clone check).
 """

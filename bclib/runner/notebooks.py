@@ -40,7 +40,6 @@ from ..params import Params, check_runnable, load_params
 from ..paths import notebooks_dir as default_notebooks_dir
 from ..provenance import git_commit, machine, package_versions
 
-
 # Which notebooks' outputs each notebook reads (its "Reads:" line), by number; a notebook not listed here
 # reads every notebook before it. Notebook 03's baselines train without generated images (variants.BASELINE_VARIANTS),
 # so it runs beside the GAN notebooks; 02 draws 01's sweep, 04 trains on 01's generated images.
