@@ -184,3 +184,10 @@ def test_the_table_of_reads_covers_the_committed_notebooks():
 
     assert set(READS) == {p.name[:2] for p in notebooks_dir().glob("[0-9][0-9]_*.ipynb")}
     assert not any(variant(v).uses_gan for v in BASELINE_VARIANTS) and "01" not in READS["03"]
+
+
+def test_zero_notebooks_at_once_is_one_line_before_anything_is_written(fake_kernels):
+    params, folder, events, _ = fake_kernels
+    with pytest.raises(UserError, match="--notebooks-at-once must be at least 1, got 0"):
+        run_notebooks(params, notebooks_dir=folder, log=lambda m: None, at_once=0)
+    assert not events and not (params.parent / "out").exists()

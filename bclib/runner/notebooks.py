@@ -168,6 +168,8 @@ def run_notebooks(
     ``jobs``: the job records of a batch run that came first (``bclib run --jobs``),
     kept in the manifest's ``jobs`` list.
     """
+    if at_once < 1:  # before anything is written
+        raise UserError(f"--notebooks-at-once must be at least 1, got {at_once}")
     params: Params = load_params(params_file, overrides)
     check_runnable(params)
     notebooks_dir = Path(notebooks_dir) if notebooks_dir else default_notebooks_dir(params._source)
@@ -199,8 +201,6 @@ def _execute_all(notebooks: list[Path], layout: Layout, resolved: Path, notebook
                  log: Callable[[str], None]) -> Optional[NotebookResult]:
     """Start each notebook, in number order, once a kernel is free and the notebooks it reads have succeeded;
     after a failure start nothing more and let the running ones finish. Return the first failure."""
-    if at_once < 1:
-        raise UserError(f"--notebooks-at-once must be at least 1, got {at_once}")
     total, waiting, done = len(notebooks), list(enumerate(notebooks, start=1)), set()
     failure: Optional[NotebookResult] = None
     with futures.ThreadPoolExecutor(max_workers=at_once) as pool:
