@@ -19,7 +19,8 @@ sys.path.insert(0, str(HERE))
 
 from common import RESULTS, machine  # noqa: E402
 
-ORDER = ["fid", "pipeline", "train", "gan", "gan_real", "real_tiles", "demo"]  # results.md sections, in this order
+# results.md sections, in this order
+ORDER = ["fid", "pipeline", "train", "gan", "gan_real", "real_tiles", "demo", "setup"]
 
 
 def main(only: list[str]) -> int:
