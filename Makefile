@@ -26,7 +26,7 @@ help:
 	@echo "make repository URL=https://github.com/OWNER/NAME - point badges and Colab cells at your fork"
 
 # The virtual environment, rebuilt when the pins or the package metadata change.
-# uv installs the pins with pip's resolution rules in 34 s where pip takes 81 (benchmarks/results.md, "Setup"),
+# uv installs the pins with pip's resolution rules in about half pip's time (benchmarks/results.md, "Setup"),
 # compiling the bytecode on every core as it goes: ahead of time because imports never write it where
 # PYTHONDONTWRITEBYTECODE is set. Where uv cannot be installed (no wheel for the platform, no index), pip does
 # the same work; compileall then compiles on every core (pip alone uses one), skipping what pip skips.

@@ -131,6 +131,11 @@ class Layout:
         """One GAN sweep point: ``sweeps/<kind>-<value>`` (``gamma-10``, ``batch-8``)."""
         return self.root / SWEEPS / f"{kind}-{value:g}"
 
+    def sweep_points(self) -> list[Path]:
+        """Every GAN sweep point folder there is (``sweeps/*``), in name order."""
+        folder = self.root / SWEEPS
+        return sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
     def gan_selection(self) -> Path:
         """The gamma and batch size the sweep chose (read by ``bclib gan train --use-selection``)."""
         return self.root / GAN_SELECTION

@@ -148,7 +148,11 @@ print(f"profile {params.profile}: {gan.resolution}px, batch {gan.batch_size}, {g
 # `train_from_params` indexes the dataset, makes the profile's patient-disjoint
 # split and trains on the training part only. If the output folder already holds
 # snapshots, training resumes from the newest complete one, so re-running this
-# cell after an interruption loses nothing.
+# cell after an interruption loses nothing. The sweep point the sweep selected was
+# trained with exactly these settings, only for fewer kimg: it *is* the start of
+# this run, so training continues from its last snapshot instead of repeating
+# those kimg (the log says "continuing ..."; `continued_from.json` in the GAN's
+# folder records it). The result is the same, bit for bit, as starting from zero.
 
 # %%
 trainer = train_from_params(params)

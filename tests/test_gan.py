@@ -181,6 +181,16 @@ def test_train_snapshot_resume_equals_uninterrupted(tmp_path, split):
                          held_out=held, log=lambda m: None)
     first.train(stop_after_kimg=0.032)
     assert [s.name for s in list_snapshots(out)] == ["snapshot-000000016", "snapshot-000000032"]
+    # A run of the same settings continues that shorter run (as the main GAN continues its sweep point).
+    lines = []
+    continued = CWGANTrainer(tiny_params(tmp_path / "c", index.root), train, index.class_names, tmp_path / "c" / "gan",
+                             held_out=held, log=lines.append, continue_from=out / "snapshot-000000032")
+    continued.train()
+    assert any(line.startswith("continuing gan's snapshot-000000032") for line in lines), lines
+    assert [r["kimg"] for r in read_jsonl(tmp_path / "c" / "gan" / "metrics.jsonl")] == [0.016, 0.032, 0.048]
+    assert json.loads((tmp_path / "c" / "gan" / "continued_from.json").read_text())["kimg"] == pytest.approx(0.032)
+    for a, b in zip(final_weights(tmp_path / "a" / "gan"), final_weights(tmp_path / "c" / "gan")):
+        np.testing.assert_array_equal(a, b)
     (out / ".snapshot-000000040.tmpjunk").mkdir()  # debris of a run killed while writing
     resumed = CWGANTrainer(tiny_params(tmp_path / "b", index.root), train, index.class_names, out,
                            held_out=held, log=lambda m: None)
@@ -190,6 +200,47 @@ def test_train_snapshot_resume_equals_uninterrupted(tmp_path, split):
     assert [r["kimg"] for r in read_jsonl(out / "metrics.jsonl")] == [0.016, 0.032, 0.048]
     for a, b in zip(final_weights(tmp_path / "a" / "gan"), final_weights(out)):
         np.testing.assert_array_equal(a, b)  # bit-identical on CPU with op determinism
+
+
+def test_the_main_run_continues_the_sweep_point_of_its_settings(tmp_path, breakhis_root, monkeypatch):
+    """The selected sweep point is the main run's first kimg: train_from_params hands its newest snapshot to
+    the trainer to continue (that continuing equals training from scratch is pinned in
+    test_train_snapshot_resume_equals_uninterrupted). Other settings, another seed, a longer point or a
+    main folder with snapshots of its own are never continued."""
+    from bclib.gan import train as gan_train
+    from bclib.gan.checkpointing import snapshot_to_continue
+    from bclib.gan.workflow import gan_output_dir, train_from_params
+    from bclib.layout import Layout
+
+    path = tmp_path / "p.yaml"
+    path.write_text(TINY_GAN.format(root=breakhis_root, total=0.048, out=tmp_path / "out"))
+    main = load_params(path, ["metrics.during_training=false"])
+    point = load_params(path, ["metrics.during_training=false", "gan.total_kimg=0.032"])
+    snapshot = Layout.of(point).sweep_point("gamma", point.gan.gamma_value) / "snapshot-000000032"
+    snapshot.mkdir(parents=True)
+    (snapshot / "state.json").write_text(json.dumps({"seed": point.seed, "kimg": 0.032,
+                                                     "gan": point.gan.model_dump(mode="json")}))
+    out = gan_output_dir(main)
+    assert snapshot_to_continue(main, out) == snapshot
+    assert snapshot_to_continue(load_params(path, ["metrics.during_training=false", "gan.gamma=1"]), out) is None
+    assert snapshot_to_continue(load_params(path, ["metrics.during_training=false", "seed=4"]), out) is None
+    assert snapshot_to_continue(load_params(path, ["metrics.during_training=false", "gan.total_kimg=0.016"]),
+                                out) is None  # the point is longer than the run
+    given = []
+
+    class Recorder:
+        def __init__(self, *args, continue_from=None, **kwargs):
+            given.append(continue_from)
+
+        def train(self, stop_after_kimg=None):
+            return []
+
+    monkeypatch.setattr(gan_train, "CWGANTrainer", Recorder)
+    train_from_params(main, log=lambda m: None)
+    (out / "snapshot-000000016").mkdir(parents=True)
+    (out / "snapshot-000000016" / "state.json").write_text("{}")
+    train_from_params(main, log=lambda m: None)  # its own snapshots: resumed, nothing adopted
+    assert given == [snapshot, None]
 
 
 def test_a_different_architecture_is_never_resumed_it_starts_afresh(tmp_path, split):

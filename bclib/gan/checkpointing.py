@@ -12,14 +12,17 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
 from ..errors import UserError
-from ..io import atomic_path, read_jsonl, write_text_atomic
+from ..io import atomic_path, read_jsonl, write_json_atomic, write_text_atomic
+from ..layout import Layout
 from .models import Networks, load_critic, load_generator
-from .snapshots import METRICS, SNAPSHOT_PREFIX, list_snapshots
+from .snapshots import METRICS, SNAPSHOT_PREFIX, latest_snapshot, list_snapshots, read_state
+
+CONTINUED_FROM = "continued_from.json"  # where a run's first snapshots were trained (adopt_snapshots)
 
 # The settings that decide the networks' weights (shapes and meaning) and the images they learn from.
 NETWORK_SETTINGS = ("resolution", "latent_dim", "max_channels", "channel_base", "equalized_lr",
@@ -112,3 +115,63 @@ def repair_metrics(out_dir: Path, last: dict) -> None:
     records = [r for r in read_jsonl(path) if r.get("kimg", 0) < last["kimg"] - 1e-9] + [last]
     with atomic_path(path) as tmp:
         tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def snapshot_to_continue(params, out_dir: Path) -> Optional[Path]:
+    """The newest snapshot of a GAN sweep point trained with exactly ``params.gan`` and ``params.seed`` but a
+    shorter ``total_kimg``, or None: a main run (the selected point trained longer) continues it instead of
+    training its first ``gan.sweep_kimg`` again (:func:`adopt_snapshots` checks the training set). ``out_dir``
+    itself is never a candidate."""
+    def settings(gan: dict) -> dict:
+        return {k: v for k, v in gan.items() if k != "total_kimg"}
+
+    wanted = settings(params.gan.model_dump(mode="json"))
+    for folder in Layout.of(params).sweep_points():
+        snapshot = latest_snapshot(folder)
+        if snapshot is None or folder.resolve() == Path(out_dir).resolve():
+            continue
+        state = read_state(snapshot)
+        if (state.get("seed") == params.seed and settings(state.get("gan", {})) == wanted
+                and float(state["kimg"]) <= params.gan.total_kimg + 1e-9):
+            return snapshot
+    return None
+
+
+def adopt_snapshots(snapshot: Path, out_dir: Path, fingerprint: str, current: dict,
+                    log: Callable[[str], None] = print) -> Optional[Path]:
+    """Copy ``snapshot`` and its run's earlier snapshots, metrics records and fakes grids into ``out_dir``
+    (which has no snapshot yet), so that training continues there; return the copy of ``snapshot``.
+
+    For a run whose settings are ``snapshot``'s but for a longer ``total_kimg``: its first kimg are
+    that run's, step for step (the steps' random numbers are keyed by the iteration), so continuing
+    the copy gives what training them again would. The caller decides that the settings agree;
+    here the training set and the networks are checked, and None is returned (with a line) if
+    either differs. ``continued_from.json`` records where the snapshots came from.
+    """
+    snapshot, out_dir = Path(snapshot), Path(out_dir)
+    state = read_state(snapshot)
+    if state.get("training_set") != fingerprint or network_change(state["gan"], current) is not None:
+        log(f"{snapshot} was trained on another training set or with other networks: not continued")
+        return None
+    kimg = float(state["kimg"])
+    source = snapshot.parent
+    records = [r for r in read_jsonl(source / METRICS) if r.get("kimg", 0) <= kimg + 1e-9]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out_dir / METRICS) as tmp:  # resuming repairs it against the snapshot (repair_metrics)
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
+    for record in records:
+        fakes = record.get("fakes")
+        if isinstance(fakes, str) and (source / fakes).is_file():
+            shutil.copy2(source / fakes, out_dir / fakes)
+    earlier = [s for s in list_snapshots(source) if float(read_state(s)["kimg"]) <= kimg + 1e-9]
+    for folder in earlier:  # under the trainer's temporary name until complete (remove_interrupted)
+        staging = out_dir / f".{folder.name}"
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(folder, staging)
+        staging.rename(out_dir / folder.name)
+    write_json_atomic(out_dir / CONTINUED_FROM, {
+        "source": str(source.resolve()), "snapshot": snapshot.name, "kimg": kimg,
+        "note": "The snapshots up to this one were trained in the source folder with the same settings "
+                "but a shorter total_kimg (a GAN sweep point), then continued here."})
+    log(f"continuing {source.name}'s {snapshot.name} ({kimg:g} kimg): the same settings, trained that far")
+    return out_dir / snapshot.name

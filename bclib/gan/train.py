@@ -78,8 +78,10 @@ class CWGANTrainer:
 
     def __init__(self, params, train: pd.DataFrame, class_names: list[str], out_dir: str | Path,
                  held_out: Optional[pd.DataFrame] = None, hooks: Sequence[Hook] = (),
-                 log: Callable[[str], None] = print, provenance: str = ""):
+                 log: Callable[[str], None] = print, provenance: str = "",
+                 continue_from: Optional[Path] = None):
         self.params = params
+        self.continue_from = continue_from  # a shorter run's snapshot to start from (checkpointing.adopt_snapshots)
         self.cfg = cfg = params.gan
         self.seed = int(params.seed)
         self.class_names = list(class_names)
@@ -133,6 +135,9 @@ class CWGANTrainer:
         start_afresh_if_stale(self.out, self.training_set["fingerprint"], states, changes, self.log)
         write_training_set(self.out, self.training_set)
         resumed = latest_snapshot(self.out)
+        if resumed is None and self.continue_from is not None:
+            resumed = checkpointing.adopt_snapshots(self.continue_from, self.out, self.training_set["fingerprint"],
+                                                    mine, self.log)
         if resumed is not None:
             self._restore(resumed)
 

@@ -15,6 +15,8 @@ from ..data.index import index_from_params
 from ..data.splits import split_from_params
 from ..layout import Layout
 from ..params import Params
+from .checkpointing import snapshot_to_continue
+from .snapshots import list_snapshots
 
 
 def gan_output_dir(params: Params) -> Path:
@@ -40,8 +42,11 @@ def train_from_params(params: Params, out_dir: Optional[str | Path] = None, hook
     split = split_from_params(index, params)
     train = split[split["part"] == "train"]
     held_out = split[split["part"].isin(["val", "test"])]
-    trainer = CWGANTrainer(params, train, index.class_names, out_dir or gan_output_dir(params),
-                           held_out=held_out, hooks=hooks, log=log, provenance=index.provenance())
+    out = Path(out_dir or gan_output_dir(params))
+    # A sweep point with these very settings, trained for fewer kimg, is where this run would be after them.
+    start = None if list_snapshots(out) else snapshot_to_continue(params, out)
+    trainer = CWGANTrainer(params, train, index.class_names, out, held_out=held_out, hooks=hooks, log=log,
+                           provenance=index.provenance(), continue_from=start)
     trainer.train(stop_after_kimg=stop_after_kimg)
     return trainer
 
