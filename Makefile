@@ -34,15 +34,16 @@ UV := uv==0.13.9
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@if $(BIN)/python -m pip install --quiet $(UV) 2>/dev/null; then \
-	  echo "installing requirements.txt with $(UV)"; \
-	  $(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -r requirements.txt; \
+	  echo "installing requirements.txt and bclib with $(UV)"; \
+	  $(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -r requirements.txt && \
+	  $(BIN)/uv pip install --python $(BIN)/python --quiet --no-deps -e .; \
 	else \
-	  echo "$(UV) could not be installed: installing requirements.txt with pip"; \
+	  echo "$(UV) could not be installed: installing requirements.txt and bclib with pip"; \
 	  $(BIN)/python -m pip install --quiet --upgrade pip && \
 	  $(BIN)/python -m pip install --quiet --no-compile -r requirements.txt && \
-	  { $(BIN)/python -m compileall -q -j 0 $(VENV)/lib > /dev/null || true; }; \
+	  { $(BIN)/python -m compileall -q -j 0 $(VENV)/lib > /dev/null || true; } && \
+	  $(BIN)/python -m pip install --quiet --no-deps -e .; \
 	fi
-	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $@
 
 setup: $(STAMP)
