@@ -205,8 +205,8 @@ def test_train_snapshot_resume_equals_uninterrupted(tmp_path, split):
 def test_the_main_run_continues_the_sweep_point_of_its_settings(tmp_path, breakhis_root, monkeypatch):
     """The selected sweep point is the main run's first kimg: train_from_params hands its newest snapshot to
     the trainer to continue (that continuing equals training from scratch is pinned in
-    test_train_snapshot_resume_equals_uninterrupted). Other settings, another seed, a longer point or a
-    main folder with snapshots of its own are never continued."""
+    test_train_snapshot_resume_equals_uninterrupted). Other settings, another seed, other metrics, a longer
+    point or a main folder with snapshots of its own are never continued."""
     from bclib.gan import train as gan_train
     from bclib.gan.checkpointing import snapshot_to_continue
     from bclib.gan.workflow import gan_output_dir, train_from_params
@@ -219,11 +219,13 @@ def test_the_main_run_continues_the_sweep_point_of_its_settings(tmp_path, breakh
     snapshot = Layout.of(point).sweep_point("gamma", point.gan.gamma_value) / "snapshot-000000032"
     snapshot.mkdir(parents=True)
     (snapshot / "state.json").write_text(json.dumps({"seed": point.seed, "kimg": 0.032,
-                                                     "gan": point.gan.model_dump(mode="json")}))
+                                                     "gan": point.gan.model_dump(mode="json"),
+                                                     "metrics": point.metrics.model_dump(mode="json")}))
     out = gan_output_dir(main)
     assert snapshot_to_continue(main, out) == snapshot
     assert snapshot_to_continue(load_params(path, ["metrics.during_training=false", "gan.gamma=1"]), out) is None
     assert snapshot_to_continue(load_params(path, ["metrics.during_training=false", "seed=4"]), out) is None
+    assert snapshot_to_continue(load_params(path, []), out) is None  # scored otherwise: its records would mislead
     assert snapshot_to_continue(load_params(path, ["metrics.during_training=false", "gan.total_kimg=0.016"]),
                                 out) is None  # the point is longer than the run
     given = []

@@ -112,16 +112,20 @@ def restore_networks(snapshot: Path, networks: Networks, optimizers: Sequence) -
 def repair_metrics(out_dir: Path, last: dict) -> None:
     """Make metrics.jsonl end with the resumed snapshot's record ``last`` (drop lines written after it)."""
     path = Path(out_dir) / METRICS
-    records = [r for r in read_jsonl(path) if r.get("kimg", 0) < last["kimg"] - 1e-9] + [last]
+    _write_records(path, [r for r in read_jsonl(path) if r.get("kimg", 0) < last["kimg"] - 1e-9] + [last])
+
+
+def _write_records(path: Path, records: list[dict]) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
 
 
 def snapshot_to_continue(params, out_dir: Path) -> Optional[Path]:
     """The newest snapshot of a GAN sweep point trained with exactly ``params.gan`` and ``params.seed`` but a
-    shorter ``total_kimg``, or None: a main run (the selected point trained longer) continues it instead of
-    training its first ``gan.sweep_kimg`` again (:func:`adopt_snapshots` checks the training set). ``out_dir``
-    itself is never a candidate."""
+    shorter ``total_kimg``, and scored with ``params.metrics`` (its metrics records are copied too), or None:
+    a main run (the selected point trained longer) continues it instead of training its first
+    ``gan.sweep_kimg`` again (:func:`adopt_snapshots` checks the training set). ``out_dir`` itself is never
+    a candidate."""
     def settings(gan: dict) -> dict:
         return {k: v for k, v in gan.items() if k != "total_kimg"}
 
@@ -132,6 +136,7 @@ def snapshot_to_continue(params, out_dir: Path) -> Optional[Path]:
             continue
         state = read_state(snapshot)
         if (state.get("seed") == params.seed and settings(state.get("gan", {})) == wanted
+                and state.get("metrics") == params.metrics.model_dump(mode="json")
                 and float(state["kimg"]) <= params.gan.total_kimg + 1e-9):
             return snapshot
     return None
@@ -157,8 +162,7 @@ def adopt_snapshots(snapshot: Path, out_dir: Path, fingerprint: str, current: di
     source = snapshot.parent
     records = [r for r in read_jsonl(source / METRICS) if r.get("kimg", 0) <= kimg + 1e-9]
     out_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out_dir / METRICS) as tmp:  # resuming repairs it against the snapshot (repair_metrics)
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
+    _write_records(out_dir / METRICS, records)  # resuming repairs it against the snapshot (repair_metrics)
     for record in records:
         fakes = record.get("fakes")
         if isinstance(fakes, str) and (source / fakes).is_file():

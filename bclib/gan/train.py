@@ -336,6 +336,7 @@ class CWGANTrainer:
             "augment": self.ada.state() if self.ada is not None else {"p": self.augment_p},
             "source_size": self.source_size, "gan": self.cfg.model_dump(mode="json"),
             "gamma_value": self.cfg.gamma_value,
+            "metrics": self.params.metrics.model_dump(mode="json"),  # what the scoring hook was asked to compute
             "provenance": self.provenance, "training_set": self.training_set["fingerprint"],
             "record": record,
         }
