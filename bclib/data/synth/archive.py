@@ -100,7 +100,10 @@ def _draw_and_save(job) -> None:
     patient = draw_patient(patient_keys, kind)
     image = draw_image(kind, shape, unit, patient, _image_rng(*image_keys))
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image).save(path, format="TIFF" if path.suffix == ".tif" else "PNG")
+    # PNG at zlib level 1: the same pixels (lossless), written in half the time of the default level 6 for
+    # 12% larger files; `make data` writes 420 tiles on every fresh clone.
+    options = {"format": "TIFF"} if path.suffix == ".tif" else {"format": "PNG", "compress_level": 1}
+    Image.fromarray(image).save(path, **options)
 
 
 def _run_jobs(jobs: list, workers: int | None) -> None:
