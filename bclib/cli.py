@@ -93,8 +93,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_plan(args) -> int:
+    from .experiment.costs import format_plan
     from .params import load_params
-    from .runner.plan import format_plan
 
     print(format_plan(load_params(args.params, args.set or [])))
     return 0
@@ -110,7 +110,7 @@ def cmd_gan_train(args) -> int:
 
     out = args.out or Layout.of(params).gan(params.data.setting_folder)
     if args.use_selection:
-        from .gan.sweeps import selection_if_swept
+        from .experiment.gan_sweeps import selection_if_swept
 
         params, selection = selection_if_swept(params)
         print(f"gamma {params.gan.gamma}, batch {params.gan.batch_size}: "
@@ -198,10 +198,11 @@ def cmd_train(args) -> int:
 
 def default_train_out(params_file, overrides: Sequence[str], params, model: str, variant: str, seed: int) -> Path:
     """Where ``bclib train`` without ``--out`` writes: the folder the job grid (and so the report) has for
-    this run, fold/magnification and ``n-<count>`` folders included (:func:`bclib.train.classifier_jobs.grid_run_dir`).
+    this run, fold/magnification and ``n-<count>`` folders included
+    (:func:`bclib.experiment.classifier_jobs.grid_run_dir`).
     A ``--set train.cwgan_images=N`` picks one count of the profile's list, as the grid's jobs do."""
+    from .experiment.classifier_jobs import grid_run_dir
     from .params import load_params, parse_override
-    from .train.classifier_jobs import grid_run_dir
 
     rest = [text for text in overrides if parse_override(text)[0] != ["train", "cwgan_images"]]
     profile = load_params(params_file, rest) if len(rest) < len(overrides) else params

@@ -4,7 +4,7 @@ A profile's outputs (``Params.output_dir``)::
 
     params.yaml, manifest.json         the resolved parameters and the run manifest of `bclib run`
     notebooks/ tables/ figures/        executed notebooks, their tables and figures
-    runs/<setting>/<model>/<variant>/[n-<count>/]seed-<s>/     the classifier grid (bclib.train.classifier_jobs)
+    runs/<setting>/<model>/<variant>/[n-<count>/]seed-<s>/     the classifier grid (bclib.experiment.classifier_jobs)
     runs-gan-folds/<setting>/...       the eval.gan_folds arm, same shape below <setting>
     runs-stain/<method>/<model>/none/seed-<s>/, runs-image-split/<model>/none/seed-<s>/,
     runs-pretraining/<weights>/<model>/none/seed-<s>/                 the controlled comparisons
@@ -97,7 +97,7 @@ class Layout:
 
     def classifier_run(self, model: str, variant: str, seed: int, setting: str = "",
                        dose: Optional[int | str] = None) -> Path:
-        """A run of the main grid (``bclib.train.classifier_jobs.classifier_jobs``), where the report reads it."""
+        """A run of the main grid (``bclib.experiment.classifier_jobs``), where the report reads it."""
         return self.run(self.runs(setting), model, variant, seed, dose)
 
     def gan_fold_runs(self, setting: str) -> Path:
@@ -117,8 +117,8 @@ class Layout:
         return self.root / PRETRAINING_RUNS / weights
 
     # -- the cWGAN ---------------------------------------------------------
-    # bclib/gan/workflow.py (gan_output_dir, generated_dir) and bclib/gan/sweeps.py still build these
-    # themselves; tests/test_layout.py holds them equal until they ask the layout.
+    # gan/workflow.py (gan_output_dir, generated_dir), experiment/gan_jobs.py and experiment/gan_sweeps.py ask
+    # for these; tests/test_layout.py holds them equal.
     def gan(self, setting: str = "") -> Path:
         """The GAN training folder of one split (snapshots, metrics.jsonl, fakes grids): ``gan/<setting>``."""
         return self.root / GAN / setting

@@ -1,8 +1,8 @@
 """A package's exports resolved on first use (PEP 562).
 
 For packages where some modules load TensorFlow (seconds) and others do not: ``bclib plan`` and
-``bclib run``'s scheduler read ``bclib.train.classifier_jobs``, and an ``__init__`` that imported every export
-eagerly would load TensorFlow in those processes for nothing.
+``bclib run``'s scheduler read ``bclib.train.run_record`` (a job's completeness), and an ``__init__`` that
+imported every export eagerly would load TensorFlow in those processes for nothing.
 """
 
 from __future__ import annotations

@@ -8,9 +8,8 @@ runs, the versions of the numerical packages, the dataset's fingerprint and its
 other inputs. A job is done when its outputs are complete and its key is
 unchanged, so a rerun redoes exactly what is missing, failed or out of date.
 
-This module sits below the job planners (:mod:`bclib.gan.sweeps`,
-:mod:`bclib.train.classifier_jobs`) and the batch runner (:mod:`bclib.runner.jobs`), and
-imports none of them.
+This module sits below the experiment's jobs (:mod:`bclib.experiment`) and the
+scheduler (:mod:`bclib.runner.scheduler`), and imports neither.
 """
 
 from __future__ import annotations

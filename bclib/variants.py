@@ -14,7 +14,8 @@ cwgan run at the same count (``train.cwgan_images``) takes from its GAN, and not
 * ``cwgan-early``: the same GAN's images from its earliest snapshot (little training: realism removed).
 
 ``eval.gan_controls`` trains them beside the none and cwgan runs of ``eval.gan_folds``
-(:func:`bclib.train.classifier_jobs.gan_fold_jobs`); the effect table sets each against the run without extra images.
+(:func:`bclib.experiment.classifier_jobs.gan_fold_jobs`); the effect table sets each against the run without
+extra images.
 """
 
 from __future__ import annotations

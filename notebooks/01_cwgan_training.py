@@ -107,8 +107,9 @@ params_path = "../params/smoke.yaml"
 import numpy as np
 import pandas as pd
 
+from bclib.experiment import gan_sweeps
 from bclib.figures import label_provenance, save_figure
-from bclib.gan import analysis, sweeps, training_figures
+from bclib.gan import analysis, training_figures
 from bclib.gan.generate import generate
 from bclib.gan.models import load_critic, load_generator
 from bclib.gan.snapshots import describe_selection, select_snapshot
@@ -133,7 +134,7 @@ profile_params = session.params
 # the sweep's tables and curves.
 
 # %%
-params, selection = sweeps.ensure_selection(profile_params, log=print)
+params, selection = gan_sweeps.ensure_selection(profile_params, log=print)
 gan = params.gan
 if selection:
     print(f"selected by the sweep ({selection['criterion']}): gamma {gan.gamma}, batch {gan.batch_size}")

@@ -95,15 +95,16 @@ params_path = "../params/smoke.yaml"
 
 # %%
 from bclib.data.index import dataset_is_synthetic
+from bclib.experiment import gan_sweeps
 from bclib.figures import label_provenance, save_figure
-from bclib.gan import sweeps, training_figures
+from bclib.gan import training_figures
 from bclib.metrics.features import distance_name, features_note
 from bclib.notebook import readable, save_table, setup
 from bclib.reference import paper_table
 
 session = setup(params_path)
 params = session.params
-jobs = sweeps.sweep_jobs(params)
+jobs = gan_sweeps.sweep_jobs(params)
 feature_note = features_note(params.metrics.features, params.metrics.weights)
 if jobs:
     print(f"{len(jobs)} sweep jobs: {', '.join(j.name for j in jobs)}")
@@ -124,8 +125,8 @@ else:  # a headline-only profile sweeps nothing
 # %%
 if jobs:
     print(" ".join(jobs[0].command()))
-    sweeps.run_sweep_jobs(jobs)
-records = sweeps.sweep_records(jobs) if jobs else None
+    gan_sweeps.run_sweep_jobs(jobs)
+records = gan_sweeps.sweep_records(jobs) if jobs else None
 kinds = [k for k in ("gamma", "batch") if jobs and (records["kind"] == k).any()]
 kind_of_data = "SYNTHETIC data" if dataset_is_synthetic(params.data.root) else "real data"
 provenance = f"{params.data.dataset} ({kind_of_data}) | {feature_note}"
@@ -159,8 +160,8 @@ if kinds:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-gamma_table = sweeps.sweep_table(records, "gamma") if "gamma" in kinds else None
-batch_table = sweeps.sweep_table(records, "batch") if "batch" in kinds else None
+gamma_table = gan_sweeps.sweep_table(records, "gamma") if "gamma" in kinds else None
+batch_table = gan_sweeps.sweep_table(records, "batch") if "batch" in kinds else None
 if gamma_table is not None:
     save_table(gamma_table, "02_gamma_sweep", session, provenance)
     print(gamma_table[["gamma", "N real", "N generated", "scored on"]].to_string(index=False))
@@ -186,12 +187,12 @@ paper_table("table9_batch_sweep")
 # with the lowest FID of the generated class (KID breaks ties), so the main
 # GAN is trained with a configuration the sweep actually trained. We write
 # them to `gan_selection.json`. Notebook 01 reads
-# it through `sweeps.selected_params` and trains the main GAN with that gamma and
+# it through `gan_sweeps.selected_params` and trains the main GAN with that gamma and
 # batch size. With runs this short the choice is close to arbitrary, whatever
 # the features; with the real profile it is the paper's procedure.
 
 # %%
-selection = (sweeps.select_configuration(records, jobs, session.output_dir / "gan_selection.json", note=provenance)
+selection = (gan_sweeps.select_configuration(records, jobs, session.output_dir / "gan_selection.json", note=provenance)
              if kinds else {"gamma": params.gan.gamma, "batch_size": params.gan.batch_size,
                             "criterion": "the profile's own values (no sweep)"})
 readable({k: v for k, v in selection.items() if k in ("gamma", "batch_size", "criterion")})

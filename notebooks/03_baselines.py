@@ -83,9 +83,10 @@ if "google.colab" in sys.modules:
 params_path = "../params/smoke.yaml"
 
 # %%
+from bclib.evaluation import run_overview
+from bclib.experiment import classifier_jobs
 from bclib.figures import save_figure
 from bclib.notebook import readable, save_table, setup
-from bclib.train import classifier_jobs
 
 session = setup(params_path)
 params = session.params
@@ -105,8 +106,8 @@ else:  # a headline-only profile (train.models: [proposed]) trains no baseline
 if jobs:
     print(" ".join(jobs[0].command()))
     classifier_jobs.run_classifier_jobs(jobs)
-    runs = classifier_jobs.collect_runs(jobs)
-    provenance = classifier_jobs.run_provenance(runs, params.data.split)
+    runs = run_overview.collect_runs(jobs)
+    provenance = run_overview.run_provenance(runs, params.data.split)
     print(provenance)
 
 # %% [markdown]
@@ -120,7 +121,7 @@ if jobs:
 
 # %%
 if jobs:
-    fig = classifier_jobs.learning_curves(jobs, provenance)
+    fig = run_overview.learning_curves(jobs, provenance)
     save_figure(fig, "03_learning_curves", session.output_dir)
 
 # %% [markdown]
@@ -136,7 +137,7 @@ if jobs:
     print(runs[["model", "variant", "seed", "n_train", "n_test"]].to_string(index=False))
 
 # %%
-table = classifier_jobs.accuracy_table(runs) if jobs else None
+table = run_overview.accuracy_table(runs) if jobs else None
 if jobs:
     save_table(table, "03_baseline_accuracy", session, provenance)
 readable(table)

@@ -79,9 +79,10 @@ if "google.colab" in sys.modules:
 params_path = "../params/smoke.yaml"
 
 # %%
+from bclib.evaluation import run_overview
+from bclib.experiment import classifier_jobs
 from bclib.figures import save_figure
 from bclib.notebook import readable, save_table, setup
-from bclib.train import classifier_jobs
 
 session = setup(params_path)
 params = session.params
@@ -110,8 +111,8 @@ else:  # a baselines-only profile (params/bach-smoke.yaml) lists no fusion model
 # %%
 if jobs:
     classifier_jobs.run_classifier_jobs(jobs)
-    runs = classifier_jobs.collect_runs(jobs)
-    provenance = classifier_jobs.run_provenance(runs, params.data.split)
+    runs = run_overview.collect_runs(jobs)
+    provenance = run_overview.run_provenance(runs, params.data.split)
     print(provenance)
 
 # %% [markdown]
@@ -120,7 +121,7 @@ if jobs:
 
 # %%
 if jobs:
-    fig = classifier_jobs.learning_curves(jobs, provenance)
+    fig = run_overview.learning_curves(jobs, provenance)
     save_figure(fig, "04_learning_curves", session.output_dir)
 
 # %% [markdown]
@@ -138,7 +139,7 @@ if jobs:
     print(runs[["model", "variant", "seed", "n_train", "n_train_generated", "n_test"]].to_string(index=False))
 
 # %%
-table = classifier_jobs.accuracy_table(runs) if jobs else None
+table = run_overview.accuracy_table(runs) if jobs else None
 if jobs:
     save_table(table, "04_proposed_accuracy", session, provenance)
 readable(table)
@@ -158,12 +159,12 @@ readable(table)
 # keep `make test` short; `params/breakhis-gan-folds.yaml` asks on all five.
 
 # %%
-from bclib.runner.jobs import gan_jobs, run_gan_jobs  # noqa: E402
+from bclib.experiment.gan_jobs import gan_jobs, run_gan_jobs  # noqa: E402
 
 fold_jobs = classifier_jobs.gan_fold_jobs(params)
 run_gan_jobs(gan_jobs(fold_jobs))  # a GAN per fold, trained on that fold's training patients only
 classifier_jobs.run_classifier_jobs(fold_jobs + classifier_jobs.comparison_jobs(params, "fusion"))
-fold_runs = classifier_jobs.collect_runs(fold_jobs)
+fold_runs = run_overview.collect_runs(fold_jobs)
 readable(fold_runs[["fold", "model", "variant", "n_train", "n_train_extra", "n_test"]] if len(fold_runs) else None)
 
 # %% [markdown]

@@ -81,9 +81,9 @@ def test_fine_tuning_rules_and_store_sizes():
 
 
 def test_a_registered_model_is_accepted_planned_and_listed(twin, tmp_path):
+    from bclib.experiment.classifier_jobs import classifier_jobs
+    from bclib.experiment.costs import plan_costs
     from bclib.params import load_params
-    from bclib.runner.plan import plan_costs
-    from bclib.train.classifier_jobs import classifier_jobs
 
     params = load_params(_profile(tmp_path), [f"train.models=[{TWIN}, proposed]"])
     assert params.train.models == [TWIN, "proposed"]

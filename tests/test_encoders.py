@@ -149,8 +149,8 @@ def test_untrained_encoder_features_are_standardised_on_the_reference_noise():
 
 def test_plan_costs_an_encoder_as_it_runs_frozen_with_stored_tradaug_copies(profile):
     """Online TradAug and a fine-tuning stage do not apply to a frozen encoder: they must not change its cost."""
+    from bclib.experiment.costs import plan_costs
     from bclib.params import load_params
-    from bclib.runner.plan import plan_costs
 
     plain, _, _ = plan_costs(load_params(profile))
     asked, _, _ = plan_costs(load_params(profile, ["train.tradaug_mode=online", "train.fine_tune_epochs=10"]))

@@ -493,7 +493,7 @@ def test_generation_uses_the_snapshot_the_tables_select(tmp_path, split, capsys)
     than the one kept by pruning. It survives (as does the earliest, for the early-snapshot control), the
     sweep table names it, and generation uses it."""
     from bclib.cli import main
-    from bclib.gan import sweeps
+    from bclib.experiment import gan_sweeps as sweeps
     from bclib.gan.snapshots import ranked_scores, select_snapshot
 
     train, held = train_part(split)

@@ -11,9 +11,9 @@ import pytest
 
 from bclib.data.index import index_breakhis
 from bclib.data.splits import split_from_params
+from bclib.experiment import plan
+from bclib.experiment.classifier_jobs import gan_fold_jobs
 from bclib.params import load_params
-from bclib.runner.jobs import plan
-from bclib.train.classifier_jobs import gan_fold_jobs
 from bclib.variants import CONTROLS, VARIANTS, variant
 
 PROFILE = """
@@ -164,7 +164,7 @@ def test_an_arm_registered_in_one_place_reaches_the_plan_the_run_and_the_report(
     """Issue #39: adding an ablation arm touches bclib/variants.py and nothing else."""
     from bclib.evaluation.effects import gan_effect_table
     from bclib.evaluation.loading import Run
-    from bclib.runner.plan import format_plan
+    from bclib.experiment.costs import format_plan
 
     path = tmp_path / "arm.yaml"
     path.write_text(PROFILE.format(root=breakhis_root, out=tmp_path / "out", controls="[]").replace(

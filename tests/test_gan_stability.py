@@ -250,7 +250,7 @@ def test_target_class_accepts_a_name_a_list_or_null(tmp_path):
 def sweep_fixture(tmp_path, target):
     import json
 
-    from bclib.gan import sweeps
+    from bclib.experiment import gan_sweeps as sweeps
 
     params = load_params(PARAMS / "smoke.yaml", [f"run.output_dir={tmp_path}", f"gan.target_class={target}"])
     jobs = sweeps.sweep_jobs(params, kinds=("gamma",))
@@ -270,7 +270,7 @@ def sweep_fixture(tmp_path, target):
 
 
 def test_sweep_ranks_on_the_target_class_and_the_main_run_uses_the_selection(tmp_path):
-    from bclib.gan import sweeps
+    from bclib.experiment import gan_sweeps as sweeps
 
     params, jobs = sweep_fixture(tmp_path, "benign")
     records = sweeps.sweep_records(jobs)
@@ -288,7 +288,7 @@ def test_sweep_ranks_on_the_target_class_and_the_main_run_uses_the_selection(tmp
 
 
 def test_sweep_over_every_class_ranks_on_the_class_mean(tmp_path):
-    from bclib.gan import sweeps
+    from bclib.experiment import gan_sweeps as sweeps
 
     params, jobs = sweep_fixture(tmp_path, "null")
     table = sweeps.sweep_table(sweeps.sweep_records(jobs), "gamma")
@@ -299,7 +299,7 @@ def test_sweep_over_every_class_ranks_on_the_class_mean(tmp_path):
 def test_a_batch_point_equal_to_a_gamma_point_is_trained_once_and_fills_both_tables(tmp_path):
     import json
 
-    from bclib.gan import sweeps
+    from bclib.experiment import gan_sweeps as sweeps
 
     params = load_params(PARAMS / "smoke.yaml", [f"run.output_dir={tmp_path}", "gan.gamma=10",
                                                  "gan.batch_size=16", "gan.gamma_sweep=[1, 10]",
@@ -319,7 +319,7 @@ def test_a_batch_point_equal_to_a_gamma_point_is_trained_once_and_fills_both_tab
 def test_the_batch_sweep_holds_gamma_at_the_profiles_gamma_point(tmp_path):
     """Issue #40: with gamma auto (breakhis.yaml) every batch point trains at the gamma auto gives at the
     profile's batch size (1.6384 at 512 px, batch 32), not at 3.28 ... 0.41; the command line says so."""
-    from bclib.gan import sweeps
+    from bclib.experiment import gan_sweeps as sweeps
 
     params = load_params(PARAMS / "breakhis.yaml", [f"run.output_dir={tmp_path}"])
     assert params.gan.gamma == "auto"
@@ -339,7 +339,7 @@ def test_the_selection_is_a_configuration_the_sweep_trained(tmp_path):
     selection is one run's (gamma, batch), never (1, 16), and the main GAN is trained with it."""
     import json
 
-    from bclib.gan import sweeps
+    from bclib.experiment import gan_sweeps as sweeps
 
     params = load_params(PARAMS / "breakhis.yaml", [f"run.output_dir={tmp_path}", "gan.gamma_sweep=[1, 5]",
                                                     "gan.batch_sweep=[16, 64]"])

@@ -19,7 +19,7 @@ import pytest
 from bclib.joblock import LOCK_FILE, JobLock
 from bclib.ledger import is_done, record_job, run_in_process
 from bclib.params import load_params
-from bclib.runner.jobs import executor_for, run_jobs
+from bclib.runner.scheduler import executor_for, run_jobs
 
 
 @dataclass

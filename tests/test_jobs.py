@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from bclib.experiment import plan
+from bclib.ledger import is_done, job_key
 from bclib.params import load_params
-from bclib.runner.jobs import executor_for, is_done, job_key, plan, run_jobs
+from bclib.runner.scheduler import executor_for, run_jobs
 
 # -- the scheduler, on jobs that are one-line Python commands -----------------------------
 
@@ -168,7 +170,7 @@ def test_plan_lists_sweep_points_and_classifier_runs(tmp_path, breakhis_root):
     assert list(jobs)[0] == "gan" and jobs["proposed/cwgan/seed-0"].depends_on == ("gan",)
     assert "mobilenet/cwgan/seed-0" not in jobs  # baselines: none and tradaug only
     assert jobs["proposed-gap/cwgan/seed-0"].depends_on == ("gan",)  # both fusion models: every variant
-    from bclib.runner.plan import plan_costs
+    from bclib.experiment.costs import plan_costs
 
     groups, _, _ = plan_costs(with_gan)
     assert groups["proposed-gap"].jobs == 2 and groups["proposed-gap"].disk_gb > 0
@@ -255,13 +257,17 @@ def test_a_killed_batch_resumes_without_redoing_finished_jobs(tmp_path, breakhis
 @pytest.mark.parametrize("profile", sorted((Path(__file__).resolve().parents[1] / "params").glob("*.yaml")),
                          ids=lambda p: p.stem)
 def test_every_job_of_every_committed_profile_formats_as_strings(profile, tmp_path):
-    """`bclib run --jobs` never puts a non-string (e.g. a null target class) into a command line."""
+    """`bclib run --jobs` never puts a non-string (e.g. a null target class) into a command line; every job of
+    every kind follows the one job protocol the scheduler and the ledger rely on, under a name of its own."""
+    from bclib.experiment import Job
     from bclib.params import load_params
 
     params = load_params(profile, [f"run.output_dir={tmp_path}"])
     jobs = plan(params)
     assert jobs
+    assert len({job.name for job in jobs}) == len(jobs)
     for job in jobs:
+        assert isinstance(job, Job), f"{job.name} ({type(job).__name__}) lacks part of the job protocol"
         for command in job.commands():
             assert all(isinstance(word, str) and word for word in command), (job.name, command)
     gan_jobs = [j for j in jobs if j.name == "gan"]

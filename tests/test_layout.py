@@ -9,9 +9,9 @@ import pytest
 
 from bclib import layout as layout_module
 from bclib.cli import default_train_out, main
+from bclib.experiment.classifier_jobs import classifier_jobs, gan_fold_jobs, leakage_jobs, pretraining_jobs, stain_jobs
 from bclib.layout import Layout
 from bclib.params import load_params
-from bclib.train.classifier_jobs import classifier_jobs, gan_fold_jobs, leakage_jobs, pretraining_jobs, stain_jobs
 
 PACKAGE = Path(__file__).resolve().parents[1] / "bclib"
 
@@ -133,7 +133,7 @@ def profile(tmp_path, breakhis_root):
 
 
 def test_the_job_grid_and_the_gan_workflow_ask_the_layout(profile):
-    from bclib.gan.sweeps import SELECTION_FILE, sweep_jobs
+    from bclib.experiment.gan_sweeps import SELECTION_FILE, sweep_jobs
     from bclib.gan.workflow import gan_output_dir, generated_dir
 
     params = load_params(profile)

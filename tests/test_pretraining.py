@@ -7,8 +7,8 @@ import pytest
 from bclib.errors import UserError
 from bclib.evaluation.loading import Run
 from bclib.evaluation.pretraining import pretraining_effect, pretraining_shown, pretraining_table
+from bclib.experiment.classifier_jobs import pretraining_jobs
 from bclib.params import load_params
-from bclib.train.classifier_jobs import pretraining_jobs
 from helpers import TINY_TRAIN
 
 CLASSES = ["benign", "malignant"]

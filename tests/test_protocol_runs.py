@@ -13,9 +13,9 @@ from bclib.data.splits import make_split, patient_overlap
 from bclib.errors import UserError
 from bclib.evaluation import fold_table, magnification_table, shown_fold_table
 from bclib.evaluation.loading import Run, load_run
+from bclib.experiment import plan
+from bclib.experiment.classifier_jobs import classifier_jobs, leakage_jobs
 from bclib.params import load_params
-from bclib.runner.jobs import plan
-from bclib.train.classifier_jobs import classifier_jobs, leakage_jobs
 from bclib.train.run_record import run_record
 
 PROFILE = """
@@ -243,7 +243,7 @@ def test_the_folds_profile_runs_five_folds_per_magnification_without_gan_images(
 
 
 def test_stain_ablation_trains_the_stain_models_again_with_each_method(tmp_path, breakhis_root):
-    from bclib.train.classifier_jobs import stain_jobs
+    from bclib.experiment.classifier_jobs import stain_jobs
 
     params = load_params(profile(tmp_path, breakhis_root), ["eval.stain_ablation=[macenko, reinhard]"])
     jobs = stain_jobs(params)

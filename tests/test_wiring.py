@@ -122,9 +122,9 @@ def test_write_json_atomic_replaces_the_file_and_a_reader_of_the_old_one_sees_it
 
 def test_a_cwgan_jobs_key_follows_the_content_of_its_generated_images_manifest(tmp_path, breakhis_root):
     """Fault: a job's key computed without its ``inputs()`` (the cwgan runs' generated-image manifest)."""
+    from bclib.experiment.classifier_jobs import ClassifierJob
     from bclib.gan.workflow import generated_dir
     from bclib.ledger import job_key
-    from bclib.train.classifier_jobs import ClassifierJob
 
     path = tmp_path / "p.yaml"
     path.write_text(f"seed: 0\ndata: {{dataset: breakhis, root: {breakhis_root}}}\n"

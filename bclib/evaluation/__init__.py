@@ -13,12 +13,14 @@
 * :mod:`.effects` - the effect of adding cWGAN images (with minus without), pooled over folds and
   seeds, with a bootstrap that draws the patients once across folds and resamples seeds (GAN and
   classifier), a declared primary endpoint and Holm-adjusted verdicts;
-* :mod:`.protocol_tables` - the cross-validation (per-fold, mean ± sd) and per-magnification tables;
-* :mod:`.protocols` - notebook 05's patient-diagnosis, calibration and TTA tables of the chosen runs;
+* :mod:`.fold_magnification_tables` - the cross-validation (per-fold, mean ± sd) and per-magnification tables;
+* :mod:`.diagnostic_tables` - notebook 05's patient-diagnosis, calibration and TTA tables of the chosen runs;
 * :mod:`.loading` - finished runs as the report reads them; :mod:`.selection` - what is chosen on
   validation (the proposed model's configuration, the best baseline and encoder, the pairs compared);
-  :mod:`.tables` - notebook 05's tables; :mod:`.report` - report.md and report.html; :mod:`.figures`
-  its figures (reliability diagrams among them).
+  :mod:`.run_tables` - notebook 05's tables; :mod:`.report_sections` - which tables and figures the report
+  holds, with their captions; :mod:`.report` - report.md and report.html; :mod:`.result_figures` its
+  figures (reliability diagrams among them); :mod:`.run_overview` - notebooks 03-04's view of the runs they
+  trained (a row per run, learning curves); :mod:`.summary` - the findings in a few lines (README, conclusion).
 """
 
 from .calibration import (

@@ -48,7 +48,7 @@ def load_run(folder: str | Path) -> Run:
 
 
 def finished_runs(jobs) -> list[Run]:
-    """The runs of ``jobs`` (``bclib.train.classifier_jobs.ClassifierJob``) that have finished, in job order."""
+    """The runs of ``jobs`` (``bclib.experiment.ClassifierJob``) that have finished, in job order."""
     from ..train import run_is_complete
 
     return [load_run(job.out_dir) for job in jobs if run_is_complete(job.out_dir)]

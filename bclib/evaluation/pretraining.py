@@ -1,7 +1,7 @@
 """What pretraining buys: the same baseline with ImageNet weights and with random weights, one table.
 
-The two arms (``eval.pretraining_models``, :func:`bclib.train.classifier_jobs.pretraining_jobs`) differ in the trunk's
-weights only: same split, head, epochs and seeds, and so, seed by seed, the same test images. The effect of
+The two arms (``eval.pretraining_models``, :func:`bclib.experiment.classifier_jobs.pretraining_jobs`) differ in
+the trunk's weights only: same split, head, epochs and seeds, and so, seed by seed, the same test images. The effect of
 a measure is the mean over seeds of ``measure(pretrained run) - measure(random run)``. Its interval comes
 from a two-level bootstrap that counts both things a rerun would change: each draw takes the patients with
 replacement and the seeds with replacement (so that a lucky initialisation of one seed is not read as an

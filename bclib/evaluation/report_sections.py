@@ -16,12 +16,13 @@ from typing import Any, Optional
 import pandas as pd
 
 from .. import catalogue
+from ..experiment import classifier_jobs
 from ..figures import save_figure
 from ..layout import Layout
 from ..notebook import save_table
 from . import diagnostic_tables as pro
 from . import fold_magnification_tables as zoom_tables
-from . import loading, selection
+from . import loading, run_overview, selection
 from . import run_tables as report_tables
 from .report import Report
 
@@ -104,10 +105,8 @@ class ReportContext:
 def collect(session, jobs: dict) -> ReportContext:
     """The finished runs of each arm (``jobs``: main, leakage, stain, gan_folds) and a report headed by their
     provenance."""
-    from ..train import classifier_jobs
-
     params = session.params
-    provenance = classifier_jobs.run_provenance(classifier_jobs.collect_runs(jobs["main"]), params.data.split)
+    provenance = run_overview.run_provenance(run_overview.collect_runs(jobs["main"]), params.data.split)
     report = Report(f"bclib results: {params.data.dataset} ({params.profile} profile)", provenance)
     return ReportContext(session, report, provenance, loading.finished_runs(jobs["main"]),
                          loading.finished_runs(jobs["leakage"]), loading.finished_runs(jobs["stain"]),
@@ -118,8 +117,6 @@ def report_jobs(params) -> dict:
     """The classifier jobs whose runs the report reads: the main grid, the image-split runs of the leakage
     comparison, the stain ablation and the GAN question over folds with its controls (each empty unless the
     profile asks)."""
-    from ..train import classifier_jobs
-
     return {"main": classifier_jobs.classifier_jobs(params, "baselines") + classifier_jobs.classifier_jobs(params,
                                                                                                        "fusion"),
             "leakage": classifier_jobs.leakage_jobs(params), "stain": classifier_jobs.stain_jobs(params),
@@ -357,10 +354,9 @@ def leakage(ctx: ReportContext) -> pd.DataFrame:
 
 def pretraining(ctx: ReportContext) -> pd.DataFrame:
     """ImageNet against random weights for ``eval.pretraining_models`` (``05_pretraining``); the full table."""
-    from ..train.classifier_jobs import pretraining_jobs
     from .pretraining import pretraining_provenance, pretraining_shown, pretraining_table
 
-    table = pretraining_table(loading.finished_runs(pretraining_jobs(ctx.params)), **ctx.bootstrap())
+    table = pretraining_table(loading.finished_runs(classifier_jobs.pretraining_jobs(ctx.params)), **ctx.bootstrap())
     if len(table):
         provenance = pretraining_provenance(ctx.params)
         ctx.save(table, "05_pretraining", provenance)
@@ -505,12 +501,10 @@ def roc_figure(ctx: ReportContext) -> None:
 
 def learning_curves_figure(ctx: ReportContext, jobs) -> None:
     """Learning curves of every run of ``jobs``, one column per model (the paper's Figures 5 and 6)."""
-    from ..train.classifier_jobs import learning_curves
-
     ctx.figure("Learning curves of every run, one column per model, training solid and validation dashed: a "
                "validation curve that stays flat while training improves is a model memorising its training "
                "patients; one at or below the dotted majority-class share has learnt nothing a constant answer "
-               "would not give", learning_curves(jobs, ctx.provenance), "05_learning_curves")
+               "would not give", run_overview.learning_curves(jobs, ctx.provenance), "05_learning_curves")
 
 
 def real_vs_generated_figure(ctx: ReportContext, n: int = 6) -> None:

@@ -6,18 +6,21 @@ WGAN-GP: docs/gan.md): models, losses, training, generation, checks.
 - ``losses``       hinge / Wasserstein / logistic losses, WGAN-GP and R1 penalties, drift, feature matching
 - ``loss``         the objective as one object: critic and generator gradients for the configured losses,
                    with R1 as a phase of its own (losses.r1_penalty through the augmentation)
-- ``augment``      differentiable critic augmentation, fixed or adaptive probability (StyleGAN2-ADA)
+- ``critic_augment`` differentiable critic augmentation, fixed or adaptive probability (StyleGAN2-ADA)
 - ``train``        the training loop: the trainer orchestrating the pieces, in kimg, with a snapshot every
                    snapshot_kimg and metrics.jsonl
 - ``checkpointing`` writing, pruning and restoring snapshots, and the checks that a snapshot may be resumed
 - ``batches``      which real images each iteration shows (per-epoch permutations, random square crops)
-- ``images``       the training images decoded once (row file), their centre squares, uint8 conversion, grids
+- ``training_images`` the training images decoded once (row file), their centre squares, uint8 conversion, grids
 - ``conditions``   what G and D are conditioned on (class, or class and magnification) and how many images each
                    condition gets
-- ``provenance``   the training-set record, the leakage guard and the check that a folder matches its data
+- ``image_provenance`` the training-set record, the leakage guard and the check that a folder matches its data
 - ``snapshots``    the snapshots on disk and the selected (lowest-FID) one that tables and generation use
 - ``generate``     labelled synthetic images from a snapshot
 - ``scoring_hook`` FID/KID/precision/recall/SWD at every snapshot (the metrics package never imports gan)
 - ``analysis``     memorisation check and the critic-as-classifier linear probe
-- ``sweeps``       the gamma / batch sweeps, ranked on the generated class, and the selection
+- ``training_figures`` loss and score curves, fakes over time, nearest training images, the sweep figure
+- ``workflow``     from a parameter profile to a trained cWGAN (what ``bclib gan train`` and notebook 01 share)
+
+The sweeps and the GAN of each split as jobs are :mod:`bclib.experiment`'s.
 """

@@ -9,7 +9,7 @@ matched through their fakes grid, ``fakes-<images seen>.png``).
 lowest FID of the class(es) the profile generates for (``gan.target_class``: that
 class's FID, the mean over several, or over every class when it is null; the
 pooled FID for records without per-class scores), KID breaking ties - the
-criterion by which :mod:`bclib.gan.sweeps` ranks snapshots in the sweep tables.
+criterion by which :mod:`bclib.experiment.gan_sweeps` ranks snapshots in the sweep tables.
 The trainer never deletes it when it prunes old snapshots (``gan.keep_snapshots``
 counts the latest ones kept besides it; the earliest is kept too, for the
 early-snapshot control), and ``bclib gan generate`` uses it unless asked for

@@ -1,7 +1,7 @@
 """Running the analysis headlessly: independent jobs first (in parallel if asked), then the notebooks.
 
-* :mod:`bclib.runner.jobs` - GAN, sweep points and classifier runs as independent,
-  skippable jobs on a local thread pool or a Dask cluster;
+* :mod:`bclib.runner.scheduler` - the jobs of the plan (:mod:`bclib.experiment`) run in
+  dependency order, skipped when done, on a local thread pool or a Dask cluster;
 * :mod:`bclib.runner.notebooks` - the numbered notebooks, executed in order with papermill.
 
 ``bclib run --params P`` runs the notebooks (which train what is missing, one job

@@ -25,7 +25,8 @@ def run_batch(params_file, overrides: Sequence[str] = (), parallel: int = 1, exe
               log: Callable[[str], None] = print, notebooks_at_once: int = 1) -> dict:
     """Run every job of the profile (``parallel`` at a time, or on the Dask cluster at ``executor``),
     then, unless ``notebooks`` is False or a job failed, the notebooks. Return the run manifest."""
-    from .jobs import executor_for, plan, run_jobs
+    from ..experiment import plan
+    from .scheduler import executor_for, run_jobs
 
     params = load_params(params_file, overrides)
     check_runnable(params)

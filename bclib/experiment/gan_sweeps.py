@@ -50,10 +50,12 @@ from typing import Callable, Optional
 import numpy as np
 import pandas as pd
 
+from ..gan.snapshots import RANKED, ranked_scores, snapshot_name, targets_of
 from ..io import read_jsonl, write_json_atomic
 from ..layout import Layout
+from ..ledger import GAN_CODE, run_in_process
 from ..params import Params
-from .snapshots import RANKED, ranked_scores, snapshot_name, targets_of
+from .job import LedgerCompletion
 
 SELECTION_FILE = "gan_selection.json"
 
@@ -61,7 +63,7 @@ SWEEP_KEYS = {"gamma": "gamma", "batch": "batch_size"}
 
 
 @dataclass
-class SweepJob:
+class SweepJob(LedgerCompletion):
     kind: str  # gamma | batch
     value: float
     overrides: list[str]
@@ -81,8 +83,6 @@ class SweepJob:
 
     @property
     def code_parts(self) -> tuple[str, ...]:
-        from ..ledger import GAN_CODE
-
         return GAN_CODE
 
     def command(self) -> list[str]:
@@ -109,12 +109,6 @@ class SweepJob:
     @property
     def batch_size(self) -> int:
         return int(self.params.gan.batch_size)
-
-    def is_complete(self) -> bool:
-        """Trained to its length with the current parameters, code and data (see bclib.ledger)."""
-        from ..ledger import is_done
-
-        return is_done(self)
 
 
 def batch_sweep_gamma(params: Params) -> float:
@@ -172,8 +166,7 @@ def describe_sweeps(params: Params) -> list[str]:
 
 def run_sweep_jobs(jobs: list[SweepJob], log: Callable[[str], None] = print) -> None:
     """Run the jobs one after another in this process, skipping finished ones."""
-    from ..ledger import run_in_process
-    from .workflow import train_from_params
+    from ..gan.workflow import train_from_params  # TensorFlow: loaded when a point trains, not by the plan
 
     run_in_process(jobs, lambda job: train_from_params(job.params, job.out_dir, log=lambda m: None), log)
 

@@ -1,6 +1,6 @@
 """``bclib plan``: what a profile will run and roughly what it will cost, before anything runs.
 
-Counts come from the job planner (:func:`bclib.runner.jobs.plan`), sizes from the
+Counts come from the job planner (:func:`bclib.experiment.plan`), sizes from the
 dataset when it is there (else the archive's published size), and times from the
 throughput figures in ``bclib/reference/throughput.yaml``, which name the machine
 they were measured on. The figures are rough on purpose: they tell an hour from a
@@ -19,6 +19,9 @@ import yaml
 from .. import catalogue
 from ..params import Params
 from ..variants import variant
+from .gan_jobs import GanJob
+from .gan_sweeps import SweepJob, describe_sweeps
+from .plan import plan
 
 # throughput.yaml's fusion_trunk_images_per_s_224 was measured on this model's trunk; other trunks are
 # scaled from it by keras.io's relative backbone costs.
@@ -117,11 +120,10 @@ def gan_cost(job) -> Cost:
 
 
 def _group(job) -> str:
-    kind = type(job).__name__
-    if kind == "GanJob":  # one row per split: a GAN per fold is a job per fold
+    if isinstance(job, GanJob):  # one row per split: a GAN per fold is a job per fold
         split = job.name.removeprefix("gan").strip("/")
         return f"cWGAN {split} (train + generate)" if split else "cWGAN (train + generate)"
-    if kind == "SweepJob":
+    if isinstance(job, SweepJob):
         return f"GAN sweep: {job.kind}"
     prefix = next((label for start, label in (("image-split", "image-split "), ("gan-folds", "GAN folds "))
                    if job.group.startswith(start)), "")
@@ -129,14 +131,11 @@ def _group(job) -> str:
 
 
 def plan_costs(params: Params) -> tuple[OrderedDict, int, str]:
-    from .jobs import plan
-
     n_images, source = dataset_size(params)
     groups: OrderedDict[str, Cost] = OrderedDict()
     seen: set = set()
     for job in plan(params):
-        kind = type(job).__name__
-        cost = (gan_cost(job) if kind in ("GanJob", "SweepJob") else classifier_cost(job, n_images, seen))
+        cost = gan_cost(job) if isinstance(job, (GanJob, SweepJob)) else classifier_cost(job, n_images, seen)
         groups.setdefault(_group(job), Cost()).add(cost)
     return groups, n_images, source
 
@@ -163,8 +162,6 @@ def format_plan(params: Params) -> str:
     lines.append(f"| **total** | {total.jobs} | {_hours(total.cpu_hours)} | {_hours(total.gpu_hours)} | "
                  f"{total.disk_gb:.1f} GB |")
     if any(name.startswith("GAN sweep") for name in groups):
-        from ..gan.sweeps import describe_sweeps
-
         lines += ["", *describe_sweeps(params)]
     lines += ["", f"CPU times: from figures measured on {t['measured_on']}, scaled by image size and by "
               "keras.io's relative backbone costs.",

@@ -1,4 +1,4 @@
-"""The ablation grid as independent jobs, and what notebooks 03 and 04 show of them.
+"""The classifier grid and its arms as independent jobs.
 
 Every (model, variant, seed) is one job with its own folder,
 ``outputs/<profile>/runs/<model>/<variant>/seed-<s>/``, runnable on its own as
@@ -15,23 +15,21 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-import matplotlib.pyplot as plt
-import pandas as pd
-
 from .. import catalogue
-from ..figures import label_provenance
 from ..layout import Layout
+from ..ledger import CLASSIFIER_CODE, run_in_process
 from ..params import Params, dose_label
 from ..variants import BASELINE_VARIANTS, variant
+from .gan_jobs import gan_job_name
+from .job import LedgerCompletion
 
 
 @dataclass
-class ClassifierJob:
+class ClassifierJob(LedgerCompletion):
     model: str
     variant: str
     seed: int
@@ -53,8 +51,6 @@ class ClassifierJob:
 
     @property
     def code_parts(self) -> tuple[str, ...]:
-        from ..ledger import CLASSIFIER_CODE
-
         return CLASSIFIER_CODE
 
     @property
@@ -73,22 +69,9 @@ class ClassifierJob:
         return {"generated": hashlib.sha256(manifest.read_bytes()).hexdigest()[:16] if manifest.is_file() else None}
 
     def outputs_complete(self) -> bool:
-        from .run_record import run_is_complete
+        from ..train.run_record import run_is_complete
 
         return run_is_complete(self.out_dir)
-
-    def is_complete(self) -> bool:
-        """Outputs complete and made with the current parameters, code and inputs (see bclib.ledger)."""
-        from ..ledger import is_done
-
-        return is_done(self)
-
-
-def gan_job_name(params: Params) -> str:
-    """The name of the job that trains the GAN of this split: ``gan``, or ``gan/fold-<k>`` (and
-    ``/mag-<m>``) for one split of a protocol of several (see ``DataParams.setting_folder``)."""
-    folder = params.data.setting_folder.rstrip("/")
-    return f"gan/{folder}" if folder else "gan"
 
 
 def with_doses(params: Params, model: str, variant_name: str, seed: int, folder: Path, overrides: tuple[str, ...],
@@ -256,8 +239,7 @@ def pretraining_jobs(params: Params) -> list[ClassifierJob]:
 def run_classifier_jobs(jobs: Sequence[ClassifierJob], log: Callable[[str], None] = print) -> None:
     """Run the jobs one after another in this process, skipping complete ones; the dataset is indexed once."""
     from ..data.index import index_from_params
-    from ..ledger import run_in_process
-    from .classifier import train_classifier
+    from ..train.classifier import train_classifier  # TensorFlow: loaded when a job trains, not by the plan
 
     indexed = {}
 
@@ -269,84 +251,3 @@ def run_classifier_jobs(jobs: Sequence[ClassifierJob], log: Callable[[str], None
         gc.collect()  # the finished run's model and arrays, before the next one allocates its own
 
     run_in_process(jobs, train, log)
-
-
-def collect_runs(jobs: Sequence[ClassifierJob]) -> pd.DataFrame:
-    """One row per finished job: model, variant, seed, test accuracy, sizes, provenance."""
-    rows = []
-    for job in jobs:
-        path = job.out_dir / "run.json"
-        if path.is_file():
-            record = json.loads(path.read_text())
-            rows.append({k: record[k] for k in ("model", "variant", "seed", "test_accuracy", "n_train",
-                                                "n_train_generated", "n_test", "epochs_run", "untrained_backbone",
-                                                "synthetic_data", "wall_s")}
-                        | {"fold": record.get("fold"), "n_train_extra": record.get("n_train_extra", 0),
-                           "output": str(job.out_dir)})
-    return pd.DataFrame(rows)
-
-
-def accuracy_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Test accuracy per model and variant: mean and standard deviation over seeds."""
-    grouped = runs.groupby(["model", "variant"])["test_accuracy"]
-    table = pd.DataFrame({"seeds": grouped.size(), "accuracy_mean": grouped.mean(), "accuracy_std": grouped.std()})
-    return table.fillna({"accuracy_std": 0.0}).round(3)
-
-
-def learning_curves(jobs: Sequence[ClassifierJob], provenance: str = ""):
-    """Training and validation loss and accuracy per epoch for every finished job (the paper's Figures 5-6).
-
-    One column per model (a panel with ten runs cannot be read), loss above accuracy; one colour per variant
-    and seed, solid for training and dashed for validation. Each accuracy panel carries the validation set's
-    majority-class share (dotted): a validation curve at or below it has learnt nothing a constant answer would
-    not give. A linear probe is fitted once, so its run is a single marked point at epoch 1.
-    """
-    from matplotlib.lines import Line2D
-    from matplotlib.ticker import MaxNLocator
-
-    done = [j for j in jobs if (j.out_dir / "history.csv").is_file()]
-    models = list(dict.fromkeys(j.model for j in done)) or ["(no finished run)"]
-    fig, axes = plt.subplots(2, len(models), figsize=(3.4 * len(models) + 1.5, 6.2), squeeze=False, sharex="col")
-    palette = plt.get_cmap("tab10")
-    for column, model in enumerate(models):
-        runs = [j for j in done if j.model == model]
-        for i, job in enumerate(runs):
-            history = pd.read_csv(job.out_dir / "history.csv")
-            colour, marker = palette(i % palette.N), "o" if len(history) == 1 else None
-            for ax, metric in zip(axes[:, column], ("loss", "accuracy")):
-                ax.plot(history["epoch"], history[metric], color=colour, marker=marker,
-                        label=job.name.split("/", 1)[-1])
-                ax.plot(history["epoch"], history[f"val_{metric}"], color=colour, marker=marker, linestyle="--")
-        majority = _validation_majority(runs)
-        if majority is not None:
-            axes[1, column].axhline(majority, color="black", linestyle=":", linewidth=1)
-        axes[0, column].set_title(model, fontsize=10)
-        axes[1, column].set_xlabel("epoch")
-        axes[1, column].xaxis.set_major_locator(MaxNLocator(integer=True))  # a probe's single epoch: no 0.96..1.04
-        if runs:
-            axes[1, column].legend(fontsize=6, loc="lower right", title="variant / seed", title_fontsize=6)
-    axes[0, 0].set_ylabel("loss")
-    axes[1, 0].set_ylabel("accuracy")
-    fig.legend(handles=[Line2D([], [], color="grey", label="training"),
-                        Line2D([], [], color="grey", linestyle="--", label="validation"),
-                        Line2D([], [], color="black", linestyle=":", label="validation majority-class share")],
-               fontsize=7, loc="upper center", ncol=3, bbox_to_anchor=(0.5, 1.02))
-    fig.tight_layout(rect=(0, 0.02, 1, 0.96))
-    label_provenance(fig, provenance)
-    return fig
-
-
-def _validation_majority(jobs: Sequence[ClassifierJob]) -> Optional[float]:
-    """The share of the largest class among the validation images of the first of ``jobs`` that saved them
-    (the runs of one model share their validation split)."""
-    for job in jobs:
-        path = job.out_dir / "val_predictions.csv"
-        if path.is_file():
-            return float(pd.read_csv(path, usecols=["label"])["label"].value_counts(normalize=True).max())
-    return None
-
-
-def run_provenance(runs: pd.DataFrame, split: str) -> str:
-    data = "SYNTHETIC data" if runs["synthetic_data"].all() else "real data"
-    weights = "UNTRAINED backbones (weights: none)" if runs["untrained_backbone"].any() else "ImageNet backbones"
-    return f"{data} | {weights} | {split} split"

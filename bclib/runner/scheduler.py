@@ -1,11 +1,12 @@
-"""Independent jobs (GAN, sweep points, classifier runs) run in parallel, on this machine or a Dask cluster.
+"""The scheduler: independent jobs run in parallel, on this machine or a Dask cluster.
 
 A job is anything with ``name``, ``out_dir``, ``params``, ``commands()`` (shell
 argument lists run one after another), ``outputs_complete()``, ``inputs()``
 (fingerprints of files it reads besides the dataset), ``depends_on`` (names
 of jobs that must finish first) and, optionally, ``code_parts`` (the parts of
-bclib its result depends on). :func:`plan` lists the jobs of a profile;
-:func:`run_jobs` runs them through any :class:`concurrent.futures.Executor`.
+bclib its result depends on): :class:`bclib.experiment.Job`. The plan of a profile
+(:func:`bclib.experiment.plan`) lists its jobs; :func:`run_jobs` runs them through any
+:class:`concurrent.futures.Executor`.
 
 **Skipping.** A job whose outputs are complete and whose key is unchanged is
 skipped (keys and manifests: :mod:`bclib.ledger`), so rerunning a batch (after an
@@ -35,117 +36,14 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from ..backend import QUIET_ENVIRONMENT
 from ..errors import UserError
 from ..joblock import JobLock, holder_text
-from ..layout import Layout
-from ..ledger import GAN_CODE, is_done, job_key, record_job
-
-# ---------------------------------------------------------------------------
-# The GAN job (training then the generated set), and the plan of a profile
-
-
-@dataclass
-class GanJob:
-    """Train (or resume) the cWGAN of one split, then write its generated images for that split's cwgan runs.
-
-    ``params`` is the split's setting and ``overrides`` the ``--set`` arguments that make it from the profile
-    file (none for a profile of one split; ``data.fold=k`` for fold k of ``data.folds``)."""
-
-    params: object = field(repr=False)
-    name: str = "gan"
-    depends_on: tuple[str, ...] = ()
-    overrides: tuple[str, ...] = ()
-    code_parts: tuple[str, ...] = GAN_CODE
-
-    @property
-    def out_dir(self) -> Path:
-        return Layout.of(self.params).gan(self.params.data.setting_folder)
-
-    @property
-    def generated_dir(self) -> Path:
-        return Layout.of(self.params).generated(self.params.data.setting_folder)
-
-    def commands(self) -> list[list[str]]:
-        source = str(self.params._source)
-        gan = self.params.gan
-        sets = [arg for text in self.overrides for arg in ("--set", text)]
-        # --use-selection: the gamma and batch size the sweep chose (gan_selection.json), when it ran
-        return [["bclib", "gan", "train", "--params", source, *sets, "--out", str(self.out_dir), "--use-selection"],
-                ["bclib", "gan", "generate", "--snapshot", str(self.out_dir), "--class", ",".join(self.classes()),
-                 "--n", str(gan.n_generate), "--seed", str(self.params.seed), "--out", str(self.generated_dir),
-                 "--force"]]
-
-    def classes(self) -> list[str]:
-        """The classes to generate: ``gan.target_class`` (null: every class of the dataset)."""
-        return self.params.generated_classes
-
-    def outputs_complete(self) -> bool:
-        from ..io import read_jsonl
-
-        records = read_jsonl(self.out_dir / "metrics.jsonl")
-        return (bool(records) and records[-1]["kimg"] >= self.params.gan.total_kimg - 1e-9
-                and (self.generated_dir / "manifest.csv").is_file())
-
-    def inputs(self) -> dict:
-        # The sweep's choice follows from the parameters (sweep values included) already in the key.
-        return {}
-
-    def is_complete(self) -> bool:
-        """Outputs complete and made with the current parameters and code (see bclib.ledger)."""
-        return is_done(self)
-
-    def run_here(self, log: Callable[[str], None] = print) -> Path:
-        """What :meth:`commands` do, in this process: train with the sweep's choice of gamma and batch size
-        (when it ran), then write the generated images from the selected snapshot. Returns their folder."""
-        from ..gan.generate import generate
-        from ..gan.sweeps import selection_if_swept
-        from ..gan.workflow import train_from_params
-
-        chosen, _ = selection_if_swept(self.params)
-        train_from_params(chosen, self.out_dir, log=log)
-        return generate(self.out_dir, self.classes(), self.params.gan.n_generate, self.params.seed,
-                        self.generated_dir, force=True, truncation=self.params.gan.truncation)
-
-
-def gan_jobs(runs: Sequence, depends_on: tuple[str, ...] = ()) -> list[GanJob]:
-    """One GAN job per split that the cwgan runs among ``runs`` train on (``ClassifierJob.depends_on``
-    names it), made from that split's setting without the run's own count of images."""
-    jobs: dict[str, GanJob] = {}
-    for run in runs:
-        for name in run.depends_on:
-            if name not in jobs:
-                # the count of images a run takes is not the GAN's: one key for every count
-                setting = run.params.model_copy(update={"train": run.params.train.model_copy(
-                    update={"cwgan_images": None})})
-                sets = tuple(o for o in run.overrides if not o.startswith("train.cwgan_images="))
-                jobs[name] = GanJob(setting, name=name, depends_on=depends_on, overrides=sets)
-    return list(jobs.values())
-
-
-def run_gan_jobs(jobs: Sequence[GanJob], log: Callable[[str], None] = print) -> None:
-    """Run GAN jobs one after another in this process, skipping complete ones (what a notebook does
-    where the batch runner runs their commands)."""
-    from ..ledger import run_in_process
-
-    run_in_process(jobs, lambda job: job.run_here(log=lambda message: None), log)
-
-
-def plan(params, sweeps: bool = True, classifiers: bool = True) -> list:
-    """Every job of a profile: the GAN of each split a cwgan variant trains on, sweep points, classifier runs."""
-    from ..gan.sweeps import sweep_jobs
-    from ..train.classifier_jobs import classifier_jobs, gan_fold_jobs, leakage_jobs, pretraining_jobs, stain_jobs
-
-    runs = classifier_jobs(params, "baselines") + classifier_jobs(params, "fusion") + leakage_jobs(params) \
-        + stain_jobs(params) + gan_fold_jobs(params) + pretraining_jobs(params) if classifiers else []
-    points = sweep_jobs(params) if sweeps else []
-    # Every GAN waits for the sweep (single split, data.fold), whose choice of gamma and batch size it trains with.
-    return gan_jobs(runs, depends_on=tuple(job.name for job in points)) + points + runs
-
+from ..ledger import is_done, job_key, record_job
 
 # ---------------------------------------------------------------------------
 # Running one job (in a worker: a thread here, a process on a Dask worker)

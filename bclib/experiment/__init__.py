@@ -1,0 +1,23 @@
+"""The experiment: a profile expanded into jobs, one module per kind of job.
+
+* :mod:`.job`             - the job protocol (:class:`Job`) the plan, the scheduler and the ledger rely on;
+* :mod:`.gan_sweeps`      - the gamma and batch-size sweep points, their tables and the selection of the
+                            configuration the main GAN trains with;
+* :mod:`.gan_jobs`        - the GAN of each split (train, then generate the images its cwgan runs take);
+* :mod:`.classifier_jobs` - the (model, variant, seed) grid over folds, magnifications and image counts, and
+                            its arms (image split, stain ablation, GAN folds with their controls, pretraining);
+* :mod:`.plan`            - every job of a profile, in the order they may run (``bclib plan``, ``bclib run``);
+* :mod:`.costs`           - what a plan will cost, before anything runs (``bclib plan``).
+
+Nothing here loads TensorFlow: a job imports the trainer only when it runs in this process. Running many
+jobs (threads, a Dask cluster, papermill) is :mod:`bclib.runner`'s.
+"""
+
+from .classifier_jobs import ClassifierJob, classifier_jobs, run_classifier_jobs
+from .gan_jobs import GanJob, gan_jobs, run_gan_jobs
+from .gan_sweeps import SweepJob, run_sweep_jobs, sweep_jobs
+from .job import Job
+from .plan import plan
+
+__all__ = ["Job", "plan", "ClassifierJob", "classifier_jobs", "run_classifier_jobs", "GanJob", "gan_jobs",
+           "run_gan_jobs", "SweepJob", "sweep_jobs", "run_sweep_jobs"]
