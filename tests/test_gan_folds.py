@@ -9,9 +9,10 @@ import pytest
 from bclib.data.index import index_breakhis
 from bclib.data.splits import split_from_params
 from bclib.errors import UserError
-from bclib.experiment import GanJob, gan_jobs, plan
+from bclib.experiment import GanJob, plan
 from bclib.experiment.classifier_jobs import classifier_jobs, gan_fold_jobs
 from bclib.experiment.costs import format_plan
+from bclib.experiment.gan_jobs import gan_jobs
 from bclib.params import load_params
 from bclib.train.data import take_generated
 

@@ -201,6 +201,10 @@ def test_parallel_jobs_then_a_rerun_skips_every_completed_job(tmp_path, breakhis
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
     assert statuses(tmp_path / "local") == {"gamma-1": "ok", "gamma-10": "ok"}
     assert "running" in first.stdout and "elapsed" in first.stdout
+    # one manifest layout for every kind of run (bclib.runner.run_manifest): a jobs-only run says what it ran on
+    manifest = json.loads((tmp_path / "local" / "manifest.json").read_text())
+    assert {"params", "overrides", "git", "packages", "machine", "data", "started", "finished", "wall_s"} <= set(manifest)
+    assert manifest["status"] == "ok" and manifest["params_file"] == str(params_path.resolve())
     again = bclib_run(params_path, "--jobs", "2")
     assert again.returncode == 0
     assert set(statuses(tmp_path / "local").values()) == {"skipped"}
@@ -213,6 +217,25 @@ def test_parallel_jobs_then_a_rerun_skips_every_completed_job(tmp_path, breakhis
     executed = (tmp_path / "local" / "notebooks" / "02_gan_sweeps.ipynb").read_text()
     assert "gamma-1: complete, skipped" in executed and "gamma-10: complete, skipped" in executed
     assert ": training" not in executed  # the notebook trained nothing again
+
+
+def test_a_wrong_only_is_refused_before_any_job_runs(tmp_path, breakhis_root):
+    from bclib.errors import UserError
+    from bclib.runner import run_batch
+
+    with pytest.raises(UserError, match="--only: no notebook starts with 9"):
+        run_batch(batch_params(tmp_path, breakhis_root, "only"), only=["9"], log=lambda m: None)
+    assert not (tmp_path / "only" / "sweeps").exists()  # no job started
+
+
+def test_the_notebooks_import_the_job_modules_by_their_names():
+    """`from bclib.experiment import classifier_jobs` (notebooks 03-04) must give the module, not the function of
+    the same name."""
+    import inspect
+
+    from bclib.experiment import classifier_jobs, gan_jobs, gan_sweeps
+
+    assert all(inspect.ismodule(m) for m in (classifier_jobs, gan_jobs, gan_sweeps))
 
 
 def test_jobs_run_on_a_dask_cluster(tmp_path, breakhis_root):

@@ -6,18 +6,21 @@
 * :mod:`.gan_jobs`        - the GAN of each split (train, then generate the images its cwgan runs take);
 * :mod:`.classifier_jobs` - the (model, variant, seed) grid over folds, magnifications and image counts, and
                             its arms (image split, stain ablation, GAN folds with their controls, pretraining);
-* :mod:`.plan`            - every job of a profile, in the order they may run (``bclib plan``, ``bclib run``);
+* :mod:`.planner`         - :func:`plan`: every job of a profile, in the order they may run (``bclib plan``,
+                            ``bclib run``, the notebooks);
 * :mod:`.costs`           - what a plan will cost, before anything runs (``bclib plan``).
 
 Nothing here loads TensorFlow: a job imports the trainer only when it runs in this process. Running many
 jobs (threads, a Dask cluster, papermill) is :mod:`bclib.runner`'s.
 """
 
-from .classifier_jobs import ClassifierJob, classifier_jobs, run_classifier_jobs
-from .gan_jobs import GanJob, gan_jobs, run_gan_jobs
+# The modules classifier_jobs and gan_jobs share their names with a function of theirs: the functions are
+# not exported here, so that `from bclib.experiment import classifier_jobs` gives the module.
+from .classifier_jobs import ClassifierJob, run_classifier_jobs
+from .gan_jobs import GanJob, run_gan_jobs
 from .gan_sweeps import SweepJob, run_sweep_jobs, sweep_jobs
 from .job import Job
-from .plan import plan
+from .planner import plan
 
-__all__ = ["Job", "plan", "ClassifierJob", "classifier_jobs", "run_classifier_jobs", "GanJob", "gan_jobs",
-           "run_gan_jobs", "SweepJob", "sweep_jobs", "run_sweep_jobs"]
+__all__ = ["Job", "plan", "ClassifierJob", "run_classifier_jobs", "GanJob", "run_gan_jobs", "SweepJob",
+           "sweep_jobs", "run_sweep_jobs"]

@@ -21,7 +21,7 @@ from ..params import Params
 from ..variants import variant
 from .gan_jobs import GanJob
 from .gan_sweeps import SweepJob, describe_sweeps
-from .plan import plan
+from .planner import plan
 
 # throughput.yaml's fusion_trunk_images_per_s_224 was measured on this model's trunk; other trunks are
 # scaled from it by keras.io's relative backbone costs.

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
+from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from ..errors import UserError
-from ..io import write_json_atomic
-from ..layout import Layout
-from ..params import check_runnable, load_params
-from .notebooks import run_notebooks
+from ..paths import notebooks_dir as default_notebooks_dir
+from .notebooks import NotebookResult, discover, execute_notebooks, prepare_run
+from .run_manifest import RunManifest
 
 
 class JobsFailed(UserError):
@@ -28,28 +27,24 @@ def run_batch(params_file, overrides: Sequence[str] = (), parallel: int = 1, exe
     from ..experiment import plan
     from .scheduler import executor_for, run_jobs
 
-    params = load_params(params_file, overrides)
-    check_runnable(params)
-    # Jobs read the resolved parameter file, so they see exactly these overrides.
-    from ..io import write_text_atomic
-
-    resolved = write_text_atomic(Layout.of(params).params_file(), params.to_yaml())
-    params = load_params(resolved)
+    if notebooks_at_once < 1:  # before anything is written
+        raise UserError(f"--notebooks-at-once must be at least 1, got {notebooks_at_once}")
+    folder = default_notebooks_dir(Path(params_file).resolve())
+    params, resolved = prepare_run(params_file, overrides)  # jobs read the resolved file: exactly these overrides
+    chosen = discover(folder, only or params.run.notebooks) if notebooks else []  # a wrong --only: before any job
     jobs = plan(params)
     pool = executor_for(parallel, executor)
-    started = time.time()
     try:
         records = run_jobs(jobs, pool, parallel=len(jobs) if executor else parallel, force=force, log=log)
     finally:
         pool.shutdown(wait=True)
     failed = [r for r in records if r["status"] == "failed"]
     busy = [r for r in records if r["status"] == "busy"]
+    manifest = RunManifest(params, params_file, overrides,
+                           [NotebookResult(p.stem, "not run").as_dict() for p in chosen], jobs=records)
     if notebooks and not failed and not busy:
-        return run_notebooks(resolved, only=only, log=log, jobs=records, at_once=notebooks_at_once)
-    status = "failed" if failed else "busy" if busy else "ok"
-    manifest = {"profile": params.profile, "params_file": str(resolved), "status": status,
-                "wall_s": round(time.time() - started, 2), "jobs": records, "notebooks": []}
-    write_json_atomic(Layout.of(params).manifest(), manifest)
+        return execute_notebooks(chosen, params, resolved, manifest, folder, log=log, at_once=notebooks_at_once)
+    record = manifest.finish("failed" if failed else "busy" if busy else "ok")
     if failed:
         lines = "; ".join(f"{r['name']}: {r.get('error', 'failed')} (log: {r['output']}/job.log)" for r in failed[:5])
         raise JobsFailed(f"{len(failed)} of {len(records)} job(s) failed, the others finished: {lines}"
@@ -61,4 +56,4 @@ def run_batch(params_file, overrides: Sequence[str] = (), parallel: int = 1, exe
                        f"(e.g. {busy[0]['name']}: {who}) and were not started twice; the others are done. "
                        "Rerun the same command once that run has finished"
                        + (" (the notebooks were not run)" if notebooks else ""))
-    return manifest
+    return record

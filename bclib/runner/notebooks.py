@@ -9,8 +9,8 @@ parameter file (overrides applied, paths absolute) written to
 
 ``outputs/<profile>/manifest.json`` records the parameters, the git commit,
 package versions, a fingerprint of the data, and wall time and status per
-notebook. It is rewritten (atomically) after every notebook, so it is
-truthful even when a run is interrupted. A failing notebook stops the run
+notebook (:mod:`.run_manifest`). It is rewritten (atomically) after every
+notebook, so it is truthful even when a run is interrupted. A failing notebook stops the run
 (later notebooks build on earlier ones); the error names the notebook and
 the cell.
 
@@ -24,7 +24,6 @@ caches they share are keyed by content and written by rename.
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
 import time
 from concurrent import futures
@@ -32,13 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from ..data.index import fingerprint_tree
 from ..errors import UserError
-from ..io import atomic_path, write_json_atomic, write_text_atomic
+from ..io import atomic_path, write_text_atomic
 from ..layout import Layout
 from ..params import Params, check_runnable, load_params
 from ..paths import notebooks_dir as default_notebooks_dir
-from ..provenance import git_commit, machine, package_versions
+from .run_manifest import RunManifest
 
 # Which notebooks' outputs each notebook reads (its "Reads:" line), by number; a notebook not listed here
 # reads every notebook before it. Notebook 03's baselines train without generated images (variants.BASELINE_VARIANTS),
@@ -102,29 +100,6 @@ def _failure_text(exc: Exception, executed: Path) -> tuple[str, Optional[int]]:
     return f"{ename}: {evalue}".strip(), (index + 1 if index is not None else None)
 
 
-def _start_manifest(params: Params, params_file, overrides: Sequence[str], notebooks: list[Path],
-                    jobs: Optional[list[dict]]) -> dict:
-    """What a run records before its first notebook: parameters, code, packages, machine and data."""
-    return {
-        "profile": params.profile,
-        "params_file": str(Path(params_file).resolve()),
-        "overrides": list(overrides),
-        "params": params.model_dump(mode="json"),
-        "git": git_commit(),
-        "packages": package_versions(),
-        "machine": machine(),
-        "data": {
-            "dataset": params.data.dataset,
-            "root": str(params.data.root),
-            "fingerprint": fingerprint_tree(params.data.root),
-        },
-        "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "status": "running",
-        "jobs": jobs or [],
-        "notebooks": [NotebookResult(p.stem, "not run").as_dict() for p in notebooks],
-    }
-
-
 # The kernel logs only errors: at its default level every notebook printed a warning that
 # the kernel talks to papermill over unencrypted local TCP, which reads like a fault.
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
@@ -152,6 +127,16 @@ def execute_one(notebook: Path, target: Path, resolved: Path, notebooks_dir: Pat
     return result
 
 
+def prepare_run(params_file: str | os.PathLike, overrides: Sequence[str] = ()) -> tuple[Params, Path]:
+    """The profile read and checked once per run, and written resolved (overrides applied, paths absolute) to
+    ``outputs/<profile>/params.yaml``: every job and notebook of the run reads that file, so their parameters
+    (and job keys) are the same. Returns the parameters as that file gives them, and the file."""
+    params = load_params(params_file, overrides)
+    check_runnable(params)
+    resolved = write_text_atomic(Layout.of(params).params_file(), params.to_yaml())
+    return load_params(resolved), resolved
+
+
 def run_notebooks(
     params_file: str | os.PathLike,
     only: Optional[Sequence[str]] = None,
@@ -159,45 +144,40 @@ def run_notebooks(
     notebooks_dir: Optional[Path] = None,
     kernel_name: Optional[str] = None,
     log: Callable[[str], None] = print,
-    jobs: Optional[list[dict]] = None,
     at_once: int = 1,
 ) -> dict:
     """Execute the notebooks (``at_once`` kernels at a time, each notebook once the notebooks it reads are
-    done); return the manifest. Raise NotebookFailed if one fails.
-
-    ``jobs``: the job records of a batch run that came first (``bclib run --jobs``),
-    kept in the manifest's ``jobs`` list.
-    """
+    done); return the manifest. Raise NotebookFailed if one fails."""
     if at_once < 1:  # before anything is written
         raise UserError(f"--notebooks-at-once must be at least 1, got {at_once}")
-    params: Params = load_params(params_file, overrides)
-    check_runnable(params)
-    notebooks_dir = Path(notebooks_dir) if notebooks_dir else default_notebooks_dir(params._source)
+    notebooks_dir = Path(notebooks_dir) if notebooks_dir else default_notebooks_dir(Path(params_file).resolve())
+    params, resolved = prepare_run(params_file, overrides)
     notebooks = discover(notebooks_dir, only or params.run.notebooks)
-    layout = Layout.of(params)
-    out = layout.root
-    layout.notebooks().mkdir(parents=True, exist_ok=True)
-    resolved = write_text_atomic(layout.params_file(), params.to_yaml())
-    started = time.time()
-    manifest = _start_manifest(params, params_file, overrides, notebooks, jobs)
-    write_json_atomic(layout.manifest(), manifest)
+    manifest = RunManifest(params, params_file, overrides, [NotebookResult(p.stem, "not run").as_dict()
+                                                              for p in notebooks])
+    return execute_notebooks(notebooks, params, resolved, manifest, notebooks_dir, kernel_name, at_once, log)
 
+
+def execute_notebooks(notebooks: list[Path], params: Params, resolved: Path, manifest: RunManifest,
+                      notebooks_dir: Path, kernel_name: Optional[str] = None, at_once: int = 1,
+                      log: Callable[[str], None] = print) -> dict:
+    """Execute ``notebooks`` on a prepared run (:func:`prepare_run`), recording each in ``manifest``; return
+    the manifest's record. Raise NotebookFailed if one fails."""
+    layout = Layout.of(params)
+    layout.notebooks().mkdir(parents=True, exist_ok=True)
     failure = _execute_all(notebooks, layout, resolved, notebooks_dir, kernel_name, manifest, at_once, log)
-    manifest["wall_s"] = round(time.time() - started, 2)
-    manifest["finished"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    manifest["status"] = "failed" if failure else "ok"
-    write_json_atomic(layout.manifest(), manifest)
+    record = manifest.finish("failed" if failure else "ok")
     if failure:
         raise NotebookFailed(
             f"notebook {failure.name}.ipynb failed in cell {failure.cell} (counting all cells from 1, markdown "
-            f"included): {failure.error} (executed copy: {out / failure.output})"
+            f"included): {failure.error} (executed copy: {layout.root / failure.output})"
         )
-    log(f"done: {len(notebooks)} notebook(s) in {manifest['wall_s']:.1f} s -> {out}")
-    return manifest
+    log(f"done: {len(notebooks)} notebook(s) in {record['wall_s']:.1f} s -> {layout.root}")
+    return record
 
 
 def _execute_all(notebooks: list[Path], layout: Layout, resolved: Path, notebooks_dir: Path,
-                 kernel_name: Optional[str], manifest: dict, at_once: int,
+                 kernel_name: Optional[str], manifest: RunManifest, at_once: int,
                  log: Callable[[str], None]) -> Optional[NotebookResult]:
     """Start each notebook, in number order, once a kernel is free and the notebooks it reads have succeeded;
     after a failure start nothing more and let the running ones finish. Return the first failure."""
@@ -222,8 +202,7 @@ def _execute_all(notebooks: list[Path], layout: Layout, resolved: Path, notebook
                 number, notebook = running.pop(future)
                 result = future.result()
                 result.output = str(layout.executed_notebook(notebook.name).relative_to(layout.root))
-                manifest["notebooks"][number - 1] = result.as_dict()
-                write_json_atomic(layout.manifest(), manifest)
+                manifest.notebook(number, result.as_dict())
                 log(f"[{number}/{total}] {notebook.name}: {result.status} ({result.wall_s:.1f} s)")
                 if result.status == "ok":
                     done.add(notebook.name[:2])
