@@ -203,7 +203,8 @@ def test_parallel_jobs_then_a_rerun_skips_every_completed_job(tmp_path, breakhis
     assert "running" in first.stdout and "elapsed" in first.stdout
     # one manifest layout for every kind of run (bclib.runner.run_manifest): a jobs-only run says what it ran on
     manifest = json.loads((tmp_path / "local" / "manifest.json").read_text())
-    assert {"params", "overrides", "git", "packages", "machine", "data", "started", "finished", "wall_s"} <= set(manifest)
+    provenance = {"params", "overrides", "git", "packages", "machine", "data", "started", "finished", "wall_s"}
+    assert provenance <= set(manifest)
     assert manifest["status"] == "ok" and manifest["params_file"] == str(params_path.resolve())
     again = bclib_run(params_path, "--jobs", "2")
     assert again.returncode == 0
