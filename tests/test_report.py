@@ -373,3 +373,16 @@ def test_report_tables_have_reader_headers_no_row_numbers_and_no_nan(tmp_path):
     assert "0.712" in text and "0.712" in html and "0.71234" not in html
     table_lines = [line for line in text.splitlines() if line.startswith("|")]
     assert table_lines[2].split("|")[1].strip() == "0.712"  # the first column is the data, not a row number 0
+
+
+def test_a_one_row_table_read_back_from_its_file_shows_no_row_number(tmp_path):
+    """A saved table read with index_col=0 has row numbers 0..n-1; pandas makes that a RangeIndex for two rows
+    but a plain Index for one, and the report showed an 'index' column for the one-row batch sweep."""
+    from bclib.tablefile import read_table, write_table
+
+    write_table(pd.DataFrame({"kimg": [0.08], "FID": [1051.6]}), tmp_path / "one.csv", "SYNTHETIC data")
+    table = read_table(tmp_path / "one.csv", index_col=0)
+    report = Report("Title", "SYNTHETIC data")
+    report.table("Sweep", table, rows="one row per batch size")
+    header = next(line for line in report.write(tmp_path)[0].read_text().splitlines() if line.startswith("|"))
+    assert [cell.strip() for cell in header.strip("|").split("|")] == ["kimg", "FID"]

@@ -27,8 +27,10 @@ def _anchor(heading: str) -> str:
 def _flat(frame: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     """Tables as shown in the report: row keys as columns, two-level headers joined ('TP this run'),
     columns with no value at all left out (a standard deviation over one seed), whole numbers as integers."""
-    # Row keys become columns; a plain row number (0, 1, 2, ...) says nothing and is dropped.
-    named_index = not isinstance(frame.index, pd.RangeIndex) or frame.index.name is not None
+    # Row keys become columns; a plain row number (0, 1, 2, ...) says nothing and is dropped, also when a table
+    # read back from its file (index_col=0) holds it as a plain Index (pandas does so for a single row).
+    row_numbers = frame.index.name is None and frame.index.equals(pd.RangeIndex(len(frame)))
+    named_index = not row_numbers
     shown = frame.reset_index() if named_index else frame.reset_index(drop=True)
     if isinstance(shown.columns, pd.MultiIndex):
         shown.columns = [" ".join(str(p) for p in col if str(p)).strip() for col in shown.columns]
