@@ -199,7 +199,7 @@ def patient_rates(ctx: ReportContext) -> pd.DataFrame:
     rates = report_tables.patient_rates_table(ctx.runs)
     if not rates.empty:
         ctx.save(rates, "05_patient_rate_per_magnification")
-        ctx.report.table("Patient-level recognition rate per magnification", rates.T,
+        ctx.report.table("Patient-level recognition rate per magnification", rates.T.rename_axis("run"),
                          "05_patient_rate_per_magnification", rows="one row per run, every seed; one column per "
                          "magnification and all together (the CSV has them the other way round)")
     return rates
