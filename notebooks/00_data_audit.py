@@ -86,15 +86,13 @@ params_path = "../params/smoke.yaml"
 # the random seeds.
 
 # %%
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from bclib.data import audit as dataset_audit
-from bclib.data.images import load_rgb
+from bclib.data import audit_figures
 from bclib.data.index import index_from_params
-from bclib.data.layouts import BREAKHIS_MAGNIFICATIONS, BREAKHIS_SUBTYPES
 from bclib.data.splits import make_split, patient_overlap, split_from_params, split_notes
-from bclib.figures import label_provenance, sample_grid, save_figure
+from bclib.figures import save_figure
 from bclib.io import write_json_atomic
 from bclib.notebook import save_table, setup
 from bclib.reference import archive_table3, paper_table3
@@ -183,16 +181,7 @@ save_table(balance, "00_class_balance", session, provenance)
 print(balance.to_string())
 
 # %%
-fig, ax = plt.subplots(figsize=(6, 3))
-counts = index.frame.groupby(["magnification", "label"]).size().unstack("label") if index.dataset == "breakhis" \
-    else index.frame.groupby("label").size().to_frame("images")
-if index.dataset == "breakhis":  # 40X before 100X: by magnification, not alphabetically
-    counts = counts.loc[sorted(counts.index, key=lambda m: int(str(m).rstrip("X")))]
-counts.plot.bar(ax=ax, rot=0)
-ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)  # beside the bars, never over one
-ax.set_ylabel("images")
-ax.set_title("Images per class" + (" and magnification" if index.dataset == "breakhis" else ""))
-label_provenance(fig, provenance)
+fig = audit_figures.class_balance_figure(index, provenance)
 save_figure(fig, "00_class_balance", session.output_dir);
 
 # %% [markdown]
@@ -233,14 +222,7 @@ problems.head(20) if len(problems) else "no problem found: every file was read"
 #   learn instead of the disease (section 6).
 
 # %%
-rows = list(BREAKHIS_SUBTYPES) if index.dataset == "breakhis" else index.class_names
-row_key = "subtype" if index.dataset == "breakhis" else "label"
-if index.dataset == "breakhis":
-    fig = sample_grid(index.frame, row_key, "magnification", rows, BREAKHIS_MAGNIFICATIONS,
-                      load_rgb, seed=params.seed)
-else:
-    fig = sample_grid(index.frame.assign(any=""), row_key, "any", rows, [""], load_rgb, per_cell=4, seed=params.seed)
-label_provenance(fig, provenance)
+fig = audit_figures.samples_figure(index, params.seed, provenance)
 save_figure(fig, "00_samples", session.output_dir);
 
 # %% [markdown]
@@ -250,18 +232,7 @@ save_figure(fig, "00_samples", session.output_dir);
 # than about the diagnosis.
 
 # %%
-if index.dataset == "breakhis":
-    top = index.frame[index.frame["magnification"] == BREAKHIS_MAGNIFICATIONS[-1]]
-    picks = pd.concat([top[top["label"] == label].sample(2, random_state=params.seed)
-                       for label in ("benign", "malignant")])
-else:
-    picks = index.frame.groupby("label").sample(1, random_state=params.seed)
-fig, axes = plt.subplots(1, len(picks), figsize=(4 * len(picks), 3))
-for ax, (_, row) in zip(axes, picks.iterrows()):
-    ax.imshow(load_rgb(row["path"]))
-    ax.set_title(f"{row['label']} · {row.get('subtype', '') or ''}\npatient {row['patient'] or '-'}", fontsize=9)
-    ax.axis("off")
-label_provenance(fig, provenance)
+fig = audit_figures.closeup_figure(index, params.seed, provenance)
 save_figure(fig, "00_closeup", session.output_dir);
 
 # %% [markdown]
