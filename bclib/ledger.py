@@ -1,11 +1,11 @@
 """The job ledger: what determines a job's result (its key), and the manifest a finished job leaves.
 
-A job is anything with ``name``, ``out_dir``, ``params``, ``commands()``,
-``outputs_complete()``, ``inputs()`` and, optionally, ``code_parts`` (the parts
-of bclib its result depends on). Each finished job leaves ``manifest.json`` in
-its folder with a *key*: a hash of its parameters, the bclib source code it
-runs, the versions of the numerical packages, the dataset's fingerprint and its
-other inputs. A job is done when its outputs are complete and its key is
+A job (:class:`bclib.experiment.Job`) has ``name``, ``out_dir``, ``params``,
+``commands()``, ``outputs_complete()``, ``inputs()`` and ``code_parts`` (the parts
+of bclib its result depends on; empty: all of bclib). Each finished job leaves
+``manifest.json`` in its folder with a *key*: a hash of its parameters, the bclib
+source code it runs, the versions of the numerical packages, the dataset's
+fingerprint and its other inputs. A job is done when its outputs are complete and its key is
 unchanged, so a rerun redoes exactly what is missing, failed or out of date.
 
 This module sits below the experiment's jobs (:mod:`bclib.experiment`) and the
@@ -94,7 +94,7 @@ def run_in_process(jobs: Sequence, run: Callable, log: Callable[[str], None] = p
                    poll_s: float = 5.0) -> None:
     """Run ``jobs`` one after another in this process (what the notebooks do): a complete job is skipped,
     ``run(job)`` does the work of the others, and each finished one is recorded in its ledger. The batch
-    runner (:func:`bclib.runner.run_jobs`) runs the same jobs as commands, in parallel and in order.
+    runner (:func:`bclib.runner.scheduler.run_jobs`) runs the same jobs as commands, in parallel and in order.
 
     Each job is trained holding its folder's lock (:mod:`bclib.joblock`): one that another live process is
     running is waited for (one line naming its host and PID), then skipped if that process completed it."""

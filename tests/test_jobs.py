@@ -36,6 +36,11 @@ class ScriptJob:
     def inputs(self):
         return {}
 
+    code_parts = ()
+
+    def is_complete(self):
+        return is_done(self)
+
 
 @pytest.fixture
 def params(tmp_path, breakhis_root):
@@ -206,6 +211,7 @@ def test_parallel_jobs_then_a_rerun_skips_every_completed_job(tmp_path, breakhis
     provenance = {"params", "overrides", "git", "packages", "machine", "data", "started", "finished", "wall_s"}
     assert provenance <= set(manifest)
     assert manifest["status"] == "ok" and manifest["params_file"] == str(params_path.resolve())
+    assert manifest["wall_s"] >= max(j["wall_s"] for j in manifest["jobs"])  # the run's time counts its jobs
     again = bclib_run(params_path, "--jobs", "2")
     assert again.returncode == 0
     assert set(statuses(tmp_path / "local").values()) == {"skipped"}
@@ -224,9 +230,13 @@ def test_a_wrong_only_is_refused_before_any_job_runs(tmp_path, breakhis_root):
     from bclib.errors import UserError
     from bclib.runner import run_batch
 
+    previous = tmp_path / "only" / "params.yaml"  # the resolved parameters of an earlier run of the profile
+    previous.parent.mkdir()
+    previous.write_text("an earlier run's parameters\n")
     with pytest.raises(UserError, match="--only: no notebook starts with 9"):
-        run_batch(batch_params(tmp_path, breakhis_root, "only"), only=["9"], log=lambda m: None)
+        run_batch(batch_params(tmp_path, breakhis_root, "only"), ["gan.n_critic=2"], only=["9"], log=lambda m: None)
     assert not (tmp_path / "only" / "sweeps").exists()  # no job started
+    assert previous.read_text() == "an earlier run's parameters\n"  # and nothing of the earlier run overwritten
 
 
 def test_the_notebooks_import_the_job_modules_by_their_names():

@@ -1,14 +1,36 @@
-"""``bclib run --jobs N``: every job of a profile first (in parallel), then the notebooks."""
+"""``bclib run``: the notebooks of a profile, in order; with ``--jobs N`` (or a Dask ``--executor``) every job of
+its plan first, in parallel, then the notebooks, which find the jobs done."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from ..errors import UserError
-from ..paths import notebooks_dir as default_notebooks_dir
-from .notebooks import NotebookResult, discover, execute_notebooks, prepare_run
+from .notebooks import NotebookResult, execute_notebooks
+from .preparation import PreparedRun, prepare_run
 from .run_manifest import RunManifest
+
+
+def _manifest(run: PreparedRun) -> RunManifest:
+    return RunManifest(run.params, run.params_file, run.overrides,
+                       [NotebookResult(p.stem, "not run").as_dict() for p in run.notebooks])
+
+
+def run_notebooks(
+    params_file: str | os.PathLike,
+    only: Optional[Sequence[str]] = None,
+    overrides: Sequence[str] = (),
+    notebooks_dir: Optional[Path] = None,
+    kernel_name: Optional[str] = None,
+    log: Callable[[str], None] = print,
+    at_once: int = 1,
+) -> dict:
+    """Execute the notebooks (``at_once`` kernels at a time, each notebook once the notebooks it reads are
+    done); return the manifest. Raise NotebookFailed if one fails."""
+    run = prepare_run(params_file, overrides, only, notebooks_dir=notebooks_dir, at_once=at_once)
+    return execute_notebooks(run, _manifest(run), kernel_name, at_once, log)
 
 
 class JobsFailed(UserError):
@@ -27,23 +49,20 @@ def run_batch(params_file, overrides: Sequence[str] = (), parallel: int = 1, exe
     from ..experiment import plan
     from .scheduler import executor_for, run_jobs
 
-    if notebooks_at_once < 1:  # before anything is written
-        raise UserError(f"--notebooks-at-once must be at least 1, got {notebooks_at_once}")
-    folder = default_notebooks_dir(Path(params_file).resolve())
-    params, resolved = prepare_run(params_file, overrides)  # jobs read the resolved file: exactly these overrides
-    chosen = discover(folder, only or params.run.notebooks) if notebooks else []  # a wrong --only: before any job
-    jobs = plan(params)
+    # Jobs read the resolved file (exactly these overrides); a wrong --only is refused before any job runs.
+    run = prepare_run(params_file, overrides, only, notebooks=notebooks, at_once=notebooks_at_once)
+    jobs = plan(run.params)
     pool = executor_for(parallel, executor)
+    manifest = _manifest(run)
     try:
         records = run_jobs(jobs, pool, parallel=len(jobs) if executor else parallel, force=force, log=log)
     finally:
         pool.shutdown(wait=True)
     failed = [r for r in records if r["status"] == "failed"]
     busy = [r for r in records if r["status"] == "busy"]
-    manifest = RunManifest(params, params_file, overrides,
-                           [NotebookResult(p.stem, "not run").as_dict() for p in chosen], jobs=records)
+    manifest.jobs(records)
     if notebooks and not failed and not busy:
-        return execute_notebooks(chosen, params, resolved, manifest, folder, log=log, at_once=notebooks_at_once)
+        return execute_notebooks(run, manifest, at_once=notebooks_at_once, log=log)
     record = manifest.finish("failed" if failed else "busy" if busy else "ok")
     if failed:
         lines = "; ".join(f"{r['name']}: {r.get('error', 'failed')} (log: {r['output']}/job.log)" for r in failed[:5])

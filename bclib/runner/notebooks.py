@@ -1,18 +1,16 @@
 """Headless execution of the numbered notebooks with papermill.
 
-``bclib run --params params/smoke.yaml`` validates the parameters (and the
-data and output folders) before anything runs, then executes
-``notebooks/NN_*.ipynb`` in order into ``outputs/<profile>/notebooks/``. Each
-notebook receives one papermill parameter, ``params_path``: the resolved
-parameter file (overrides applied, paths absolute) written to
-``outputs/<profile>/params.yaml``.
+``bclib run --params params/smoke.yaml`` checks the parameters, the data and
+output folders and the notebooks asked for before anything runs
+(:mod:`.preparation`), then executes ``notebooks/NN_*.ipynb`` in order into
+``outputs/<profile>/notebooks/``. Each notebook receives one papermill
+parameter, ``params_path``: the resolved parameter file (overrides applied,
+paths absolute) written to ``outputs/<profile>/params.yaml``.
 
-``outputs/<profile>/manifest.json`` records the parameters, the git commit,
-package versions, a fingerprint of the data, and wall time and status per
-notebook (:mod:`.run_manifest`). It is rewritten (atomically) after every
-notebook, so it is truthful even when a run is interrupted. A failing notebook stops the run
-(later notebooks build on earlier ones); the error names the notebook and
-the cell.
+``outputs/<profile>/manifest.json`` (:mod:`.run_manifest`) records each
+notebook's status and wall time as it ends. A failing notebook stops the run
+(later notebooks build on earlier ones); the error names the notebook and the
+cell.
 
 ``at_once`` > 1 (``bclib run --notebooks-at-once 2``, what ``make demo`` uses)
 runs a notebook beside another when it reads none of the other's outputs
@@ -24,7 +22,6 @@ caches they share are keyed by content and written by rename.
 
 from __future__ import annotations
 
-import os
 import time
 from concurrent import futures
 from dataclasses import dataclass
@@ -32,10 +29,8 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from ..errors import UserError
-from ..io import atomic_path, write_text_atomic
+from ..io import atomic_path
 from ..layout import Layout
-from ..params import Params, check_runnable, load_params
-from ..paths import notebooks_dir as default_notebooks_dir
 from .run_manifest import RunManifest
 
 # Which notebooks' outputs each notebook reads (its "Reads:" line), by number; a notebook not listed here
@@ -127,52 +122,21 @@ def execute_one(notebook: Path, target: Path, resolved: Path, notebooks_dir: Pat
     return result
 
 
-def prepare_run(params_file: str | os.PathLike, overrides: Sequence[str] = ()) -> tuple[Params, Path]:
-    """The profile read and checked once per run, and written resolved (overrides applied, paths absolute) to
-    ``outputs/<profile>/params.yaml``: every job and notebook of the run reads that file, so their parameters
-    (and job keys) are the same. Returns the parameters as that file gives them, and the file."""
-    params = load_params(params_file, overrides)
-    check_runnable(params)
-    resolved = write_text_atomic(Layout.of(params).params_file(), params.to_yaml())
-    return load_params(resolved), resolved
-
-
-def run_notebooks(
-    params_file: str | os.PathLike,
-    only: Optional[Sequence[str]] = None,
-    overrides: Sequence[str] = (),
-    notebooks_dir: Optional[Path] = None,
-    kernel_name: Optional[str] = None,
-    log: Callable[[str], None] = print,
-    at_once: int = 1,
-) -> dict:
-    """Execute the notebooks (``at_once`` kernels at a time, each notebook once the notebooks it reads are
-    done); return the manifest. Raise NotebookFailed if one fails."""
-    if at_once < 1:  # before anything is written
-        raise UserError(f"--notebooks-at-once must be at least 1, got {at_once}")
-    notebooks_dir = Path(notebooks_dir) if notebooks_dir else default_notebooks_dir(Path(params_file).resolve())
-    params, resolved = prepare_run(params_file, overrides)
-    notebooks = discover(notebooks_dir, only or params.run.notebooks)
-    manifest = RunManifest(params, params_file, overrides, [NotebookResult(p.stem, "not run").as_dict()
-                                                              for p in notebooks])
-    return execute_notebooks(notebooks, params, resolved, manifest, notebooks_dir, kernel_name, at_once, log)
-
-
-def execute_notebooks(notebooks: list[Path], params: Params, resolved: Path, manifest: RunManifest,
-                      notebooks_dir: Path, kernel_name: Optional[str] = None, at_once: int = 1,
+def execute_notebooks(run, manifest: RunManifest, kernel_name: Optional[str] = None, at_once: int = 1,
                       log: Callable[[str], None] = print) -> dict:
-    """Execute ``notebooks`` on a prepared run (:func:`prepare_run`), recording each in ``manifest``; return
-    the manifest's record. Raise NotebookFailed if one fails."""
-    layout = Layout.of(params)
+    """Execute the notebooks of a prepared run (:class:`bclib.runner.preparation.PreparedRun`), each recorded
+    in ``manifest`` as it ends; return the manifest's record. Raise NotebookFailed if one fails."""
+    layout = Layout.of(run.params)
     layout.notebooks().mkdir(parents=True, exist_ok=True)
-    failure = _execute_all(notebooks, layout, resolved, notebooks_dir, kernel_name, manifest, at_once, log)
+    failure = _execute_all(list(run.notebooks), layout, run.resolved, run.notebooks_dir, kernel_name, manifest,
+                           at_once, log)
     record = manifest.finish("failed" if failure else "ok")
     if failure:
         raise NotebookFailed(
             f"notebook {failure.name}.ipynb failed in cell {failure.cell} (counting all cells from 1, markdown "
             f"included): {failure.error} (executed copy: {layout.root / failure.output})"
         )
-    log(f"done: {len(notebooks)} notebook(s) in {record['wall_s']:.1f} s -> {layout.root}")
+    log(f"done: {len(run.notebooks)} notebook(s) in {record['wall_s']:.1f} s -> {layout.root}")
     return record
 
 

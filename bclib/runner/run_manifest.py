@@ -3,7 +3,9 @@
 One writer for both kinds of run (notebooks, with or without the jobs first, and ``--jobs-only``), so
 the file has one layout: the profile and its overrides, the resolved parameters, the git commit, package
 versions, the machine, the data's fingerprint, then the jobs' records and each notebook's status and wall
-time. It is rewritten atomically after every event, so it is truthful even when a run is interrupted.
+time. It is written when the run starts (status ``running``) and rewritten atomically after the jobs and
+after each notebook, so it is truthful even when a run is interrupted; ``wall_s`` covers the whole run,
+jobs and notebooks.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 import time
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Sequence
 
 from ..data.index import fingerprint_tree
 from ..io import write_json_atomic
@@ -25,10 +27,10 @@ def _now() -> str:
 
 
 class RunManifest:
-    """The manifest of one run, written when created and after each :meth:`notebook` and :meth:`finish`."""
+    """The manifest of one run, written when created (before the run's first job or notebook) and after
+    :meth:`jobs`, each :meth:`notebook` and :meth:`finish`."""
 
-    def __init__(self, params: Params, params_file, overrides: Sequence[str], notebooks: Sequence[dict],
-                 jobs: Optional[list[dict]] = None):
+    def __init__(self, params: Params, params_file, overrides: Sequence[str], notebooks: Sequence[dict]):
         """``notebooks``: one record per notebook the run will execute, each "not run" yet."""
         self.path = Layout.of(params).manifest()
         self.started = time.time()
@@ -44,13 +46,18 @@ class RunManifest:
                      "fingerprint": fingerprint_tree(params.data.root)},
             "started": _now(),
             "status": "running",
-            "jobs": jobs or [],
+            "jobs": [],
             "notebooks": list(notebooks),
         }
         self.write()
 
     def write(self) -> None:
         write_json_atomic(self.path, self.record)
+
+    def jobs(self, records: list[dict]) -> None:
+        """The jobs have ended: one record per job (name, status, wall time, output, error)."""
+        self.record["jobs"] = records
+        self.write()
 
     def notebook(self, number: int, result: dict) -> None:
         """Notebook ``number`` (from 1) has finished: its status, wall time, output and error."""

@@ -1,12 +1,12 @@
 """The scheduler: independent jobs run in parallel, on this machine or a Dask cluster.
 
-A job is anything with ``name``, ``out_dir``, ``params``, ``commands()`` (shell
-argument lists run one after another), ``outputs_complete()``, ``inputs()``
-(fingerprints of files it reads besides the dataset), ``depends_on`` (names
-of jobs that must finish first) and, optionally, ``code_parts`` (the parts of
-bclib its result depends on): :class:`bclib.experiment.Job`. The plan of a profile
-(:func:`bclib.experiment.plan`) lists its jobs; :func:`run_jobs` runs them through any
-:class:`concurrent.futures.Executor`.
+A job is a :class:`bclib.experiment.Job`: ``name``, ``out_dir``, ``params``,
+``commands()`` (shell argument lists run one after another), ``outputs_complete()``,
+``inputs()`` (fingerprints of files it reads besides the dataset), ``depends_on``
+(names of jobs that must finish first), ``code_parts`` (the parts of bclib its
+result depends on) and ``is_complete()``. The plan of a profile
+(:func:`bclib.experiment.plan`) lists its jobs; :func:`run_jobs` runs them through
+any :class:`concurrent.futures.Executor`.
 
 **Skipping.** A job whose outputs are complete and whose key is unchanged is
 skipped (keys and manifests: :mod:`bclib.ledger`), so rerunning a batch (after an
@@ -43,7 +43,7 @@ from typing import Callable, Optional, Sequence
 from ..backend import QUIET_ENVIRONMENT
 from ..errors import UserError
 from ..joblock import JobLock, holder_text
-from ..ledger import is_done, job_key, record_job
+from ..ledger import job_key, record_job
 
 # ---------------------------------------------------------------------------
 # Running one job (in a worker: a thread here, a process on a Dask worker)
@@ -175,7 +175,7 @@ def run_jobs(jobs: Sequence, executor: futures.Executor, parallel: int = 1, forc
     results: dict[str, dict] = {}
     progress = Progress(len(jobs), parallel, log)
     for job in jobs:
-        if not force and is_done(job):
+        if not force and job.is_complete():
             results[job.name] = {"name": job.name, "status": "skipped", "output": str(job.out_dir)}
             progress.update(job.name, "skipped")
     ready: list[str] = []  # dependencies done, not started yet
@@ -199,7 +199,7 @@ def run_jobs(jobs: Sequence, executor: futures.Executor, parallel: int = 1, forc
                     ready.remove(name)
                     lock = JobLock(job.out_dir, job.name)
                     holder = lock.acquire(log)
-                    if holder is not None or (not force and is_done(job)):
+                    if holder is not None or (not force and job.is_complete()):
                         # busy: another live process runs it; done: another batch finished it since we looked
                         lock.release()
                         results[name] = _not_run(job, holder, progress)
