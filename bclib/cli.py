@@ -147,7 +147,7 @@ def read_truncation(snapshot) -> float:
     return float(read_state(snapshot).get("gan", {}).get("truncation", 1.0))
 
 
-FID_KEYS = ("fid", "kid_mean", "kid_std", "precision", "precision_std", "recall", "recall_std", "pr_n", "swd",
+FID_KEYS = ("fid", "kid", "kid_std", "precision", "precision_std", "recall", "recall_std", "pr_n", "swd",
             "n_real", "n_fake", "features")
 
 
@@ -157,7 +157,7 @@ def _fid_summary(record: dict) -> str:
         return "n/a" if value is None else f"{value:.3f} +/- {spread:.3f}" if spread is not None else f"{value:.3f}"
 
     fid, kid = record.get("distance_name", "FID"), "KID" if record.get("distance_name", "FID") == "FID" else "KD"
-    return (f"{fid} {record['fid']:.4g}, {kid} {record['kid_mean']:.4g} +/- {record['kid_std']:.2g}; precision "
+    return (f"{fid} {record['fid']:.4g}, {kid} {record['kid']:.4g} +/- {record['kid_std']:.2g}; precision "
             f"{pm('precision')}, recall {pm('recall')} (equal-size sets of {record.get('pr_n', 'n/a')}); SWD "
             f"{record['swd']:.4g} (x1e3); {record['n_real']} real, {record['n_fake']} generated images")
 

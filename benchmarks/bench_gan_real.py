@@ -113,7 +113,7 @@ def _scores(real_f, fake_f, real_u8, fake_u8, seed: int, suffix: str) -> dict:
 
     scores = fid_kid(real_f, fake_f, kid_subsets=50, kid_subset_size=min(len(real_f), len(fake_f), 100), seed=seed)
     pr = balanced_precision_recall(real_f, fake_f, k=3, repeats=10, seed=seed)
-    out = {"fid": scores["fid"], "kid": scores["kid_mean"], "precision": pr["precision"], "recall": pr["recall"],
+    out = {"fid": scores["fid"], "kid": scores["kid"], "precision": pr["precision"], "recall": pr["recall"],
            "precision_std": pr["precision_std"], "recall_std": pr["recall_std"], "swd": swd(real_u8, fake_u8)["swd"],
            "n_real": len(real_f), "n_fake": len(fake_f)}
     return {f"{key}{suffix}": value for key, value in out.items()}

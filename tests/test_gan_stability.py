@@ -97,6 +97,9 @@ def test_breakhis_gan_settings_stay_bounded_and_fid_falls(tmp_path, split):
         assert abs(r["real_score"]) < 10 and abs(r["fake_score"]) < 10, r  # issue #17: D(fake) ran off
         assert r["grad_norm_max"] < 10 and r["loss_g"] < 10, r  # issue #17: grad norm 85, loss_g 42,096
         assert 0 <= r["precision"] <= 1 and 0 <= r["recall"] <= 1
+    # one set of keys for a score, here and in `bclib fid`'s record (bclib.metrics.score)
+    assert {"fid", "kid", "kid_std", "precision", "recall", "swd", "n_real", "n_fake"} <= set(records[-1])
+    assert "kid_mean" not in records[-1]
     assert records[-1]["fid_benign"] < 0.7 * before["fid_benign"], (before["fid_benign"],
                                                                      [r["fid_benign"] for r in records])
     assert "augment_p" in records[-1] and "rt" in records[-1]

@@ -339,8 +339,9 @@ def test_fid_command_on_two_folders(tmp_path, bach_root):
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-1500:]
     record = json.loads(out.read_text())
-    assert set(record) >= {"fid", "kid_mean", "kid_std", "n_real", "n_fake", "features", "note", "precision",
+    assert set(record) >= {"fid", "kid", "kid_std", "n_real", "n_fake", "features", "note", "precision",
                            "recall", "precision_std", "recall_std", "pr_n", "swd", "swd_64", "swd_16"}
+    assert "kid_mean" not in record  # the key metrics.jsonl uses too: one record, one set of keys
     assert 0 <= record["precision"] <= 1 and 0 <= record["recall"] <= 1 and record["swd"] > 0
     printed = json.loads(result.stdout.strip().splitlines()[-1])
     assert {"precision", "recall", "swd"} <= set(printed) and printed["swd"] == record["swd"]

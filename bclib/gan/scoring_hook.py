@@ -94,7 +94,7 @@ class FidKidHook:
         fake = self.extractor(fake_images)
         scores = fid_kid(real, fake, cfg.kid_subsets, cfg.kid_subset_size, seed=trainer.seed)
         pr = _pr(cfg, real, fake, trainer.seed)
-        record = {f"fid_{name}": scores["fid"], f"kid_{name}": scores["kid_mean"], f"kid_std_{name}": scores["kid_std"],
+        record = {f"fid_{name}": scores["fid"], f"kid_{name}": scores["kid"], f"kid_std_{name}": scores["kid_std"],
                   **{f"{key}_{name}": value for key, value in pr.items()},
                   f"swd_{name}": _swd(cfg, trainer.images, rows, fake_images, trainer.seed),
                   f"n_real_{name}": scores["n_real"], f"n_fake_{name}": scores["n_fake"]}
@@ -121,7 +121,7 @@ class FidKidHook:
         pooled_swd = _swd(cfg, trainer.images, np.concatenate(real_rows),
                           np.concatenate([f[:t] for f, t in zip(fake_images, take)]), trainer.seed)
         record.update({
-            "fid": overall["fid"], "kid": overall["kid_mean"], "kid_std": overall["kid_std"], **pr, "swd": pooled_swd,
+            "fid": overall["fid"], "kid": overall["kid"], "kid_std": overall["kid_std"], **pr, "swd": pooled_swd,
             "n_real": overall["n_real"], "n_fake": overall["n_fake"],
             "fid_class_mean": float(np.mean([record[f"fid_{c}"] for c in names])),
             "kid_class_mean": float(np.mean([record[f"kid_{c}"] for c in names])),

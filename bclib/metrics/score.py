@@ -20,15 +20,17 @@ READING_NOTE = ("FID, KID, precision and recall are measured in the extractor's 
 
 def fid_kid(real: np.ndarray, fake: np.ndarray, kid_subsets: int = 100, kid_subset_size: int = 1000,
             seed: int = 0) -> dict:
+    """FID and KID (mean and std over subsets) of two feature sets, under the keys every record of bclib uses:
+    ``bclib fid``'s JSON and the GAN's ``metrics.jsonl`` (:mod:`bclib.gan.scoring_hook`) alike."""
     kid_mean, kid_std = kernel_inception_distance(real, fake, kid_subsets, kid_subset_size, seed)
-    return {"fid": frechet_distance(real, fake), "kid_mean": kid_mean, "kid_std": kid_std,
+    return {"fid": frechet_distance(real, fake), "kid": kid_mean, "kid_std": kid_std,
             "n_real": int(len(real)), "n_fake": int(len(fake))}
 
 
 def score_folders(real_dir, fake_dir, extractor: FeatureExtractor, kid_subsets: int = 100,
                   kid_subset_size: int = 1000, cache_dir: Optional[Path] = None, crop: str = "squash",
                   pr_k: int = 3, pr_repeats: int = 10, swd_size: int = 64, seed: int = 0) -> dict:
-    """The record ``bclib fid`` prints: fid, kid_mean, kid_std, precision, recall (on equal-size sets,
+    """The record ``bclib fid`` prints: fid, kid, kid_std, precision, recall (on equal-size sets,
     mean and std over ``pr_repeats`` draws, ``pr_n`` images each), swd (x 10^3, images at ``swd_size``
     px), n_real, n_fake, features (+ notes). ``crop``: each image whole (``squash``) or its centre square."""
     real, real_problems = features_of_folder(extractor, real_dir, cache_dir, crop)
