@@ -35,8 +35,9 @@
 #    (images per tumour subtype and magnification) for the dataset found on disk,
 #    and put the paper's own counts beside it.
 # 2. **How unbalanced are the classes, and how many patients stand behind them?**
-#    BreakHis has thousands of images but only 82 patients; the number of
-#    patients, not images, limits how well a result generalises.
+#    BreakHis has thousands of images but only 81 patients (in 82 folders: one
+#    patient is filed under two subtypes); the number of patients, not images,
+#    limits how well a result generalises.
 # 3. **Is anything broken?** Unreadable, truncated or misnamed files are listed,
 #    not silently dropped.
 # 4. **Does the split keep patients apart?** If images of one patient appear in

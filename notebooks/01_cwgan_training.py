@@ -38,10 +38,13 @@
 #
 # In a *Wasserstein* GAN the critic does not output a probability; it outputs an
 # unbounded score, and the gap between its average score on real and on generated
-# images estimates how far apart the two distributions are. A penalty on the
-# critic's gradient (WGAN-GP, or R1 as in StyleGAN2-ADA, weighted by `gamma`) keeps
-# that estimate well behaved. Training progress is counted in **kimg**: thousands
-# of real images shown to the critic.
+# images estimates how far apart the two distributions are. That estimate only
+# means something while the critic's slope is held in check: WGAN-GP (the smoke
+# profile) penalises a gradient norm other than 1 at points between real and
+# generated images, with weight `gamma`. StyleGAN2-ADA's R1 penalty (also weighted
+# by `gamma`) watches real images only and cannot hold a Wasserstein critic on its
+# own, so the real profiles pair it with a hinge loss (first item below). Training
+# progress is counted in **kimg**: thousands of real images shown to the critic.
 #
 # Four more ingredients matter when, as here, there are only a few thousand
 # training images (see `docs/gan.md` for the reasons and the measurements):
@@ -167,8 +170,9 @@ provenance = f"{trainer.provenance} | cWGAN {gan.resolution}px, {trainer.kimg:.2
 print(f"trained on {trainer.n} images of {len(trainer.patients)} training patients")
 
 # %%
-# Not checked by nbval: the sweep's choice of batch size (and so the kimg of the last snapshot) rests on
-# near-ties of an eighth-kimg run, which the processor and TensorFlow's thread count can tip either way.
+# Not checked by nbval: the sweep's choice of gamma (and so the point the main run continues and the kimg of
+# its last snapshot) rests on near-ties of an eighth-kimg run, which the processor and TensorFlow's thread
+# count can tip either way.
 print(f"{len(records)} snapshot records, last at {records[-1]['kimg']} kimg")
 
 # %% [markdown]
@@ -195,15 +199,17 @@ print(f"{len(records)} snapshot records, last at {records[-1]['kimg']} kimg")
 #   names FID and KID belong to InceptionV3's features; the smoke profile measures the
 #   same two distances in the features of an ImageNet-pretrained EfficientNet-Lite0
 #   (the one pretrained network that installs offline), so the panels say **FD** and
-#   **KD (EfficientNet-Lite0)** instead.
+#   **KD (EfficientNet-Lite0)** instead. The tables and the snapshot-selection lines
+#   keep the record names `fid` and `kid`, which every profile shares: here, read them
+#   as FD and KD.
 # * **Precision and recall.** Precision: the share of generated images that land among
 #   real ones (do they look real?). Recall: the share of real images that have a
 #   generated image nearby (is the variety covered?). A generator that makes a few
 #   perfect images has high precision and low recall: FID alone would hide that. Both
 #   are computed on sets of equal size (the larger one subsampled, ten times). The
 #   pooled precision can sit above both classes' own: pooled, a generated image counts
-#   as realistic if it lands near a real image of *either* class. At a quarter kimg
-#   the images are colour noise, and both are 0.
+#   as realistic if it lands near a real image of *either* class. After an eighth of
+#   a kimg the images are colour noise: recall is 0 and precision low.
 # * **SWD.** The sliced Wasserstein distance between small patches of real and
 #   generated images at several scales (a Laplacian pyramid): it needs no trained
 #   network, so it means the same thing in every profile, with or without pretrained
@@ -229,16 +235,16 @@ readable(scores, 4)
 # %% [markdown]
 # **Before reading these numbers as quality:** with the smoke profile the distances,
 # precision and recall are computed in the features of EfficientNet-Lite0 trained on
-# ImageNet photographs, at 128 px. Those features have learnt edges, textures and
-# colours, so a smaller distance does mean generated images closer to the real ones in
-# what such a network sees; but the network has never seen tissue, and the number is
-# not an FID: it cannot be set beside the paper's FID of 16.1, nor beside an FID of
-# any other project. Two such distances are only comparable when they come from the
-# same feature network and weights, the same image size and the same numbers of real
-# and generated images (the Fréchet distance is biased upwards for small sets);
-# notebook 02's sweep points are shorter runs scored on other sets, so their
-# distances cannot be set beside these either. After an eighth of a kimg the images
-# above are still mostly colour, whatever the numbers say.
+# ImageNet photographs, at 96 px (`metrics.image_size`). Those features have learnt
+# edges, textures and colours, so a smaller distance does mean generated images closer
+# to the real ones in what such a network sees; but the network has never seen tissue,
+# and the number is not an FID: it cannot be set beside the paper's FID of 16.1, nor
+# beside an FID of any other project. Two such distances are only comparable when they
+# come from the same feature network and weights, the same image size and the same
+# numbers of real and generated images (the Fréchet distance is biased upwards for
+# small sets); notebook 02's sweep points are shorter runs scored on other sets, so
+# their distances cannot be set beside these either. After an eighth of a kimg the
+# images above are still mostly colour, whatever the numbers say.
 
 # %% [markdown]
 # ## 3. What the generator draws, over time
@@ -323,7 +329,7 @@ write_json_table(probe, session.tables_dir / "01_critic_probe.json", selected)
 readable(probe)
 
 # %% [markdown]
-# Read this number with its context. A critic trained for a quarter kimg on synthetic
+# Read this number with its context. A critic trained for an eighth of a kimg on synthetic
 # tiles (the smoke profile) has not learned much about tissue, and with a handful
 # of training patients its features can even separate *patients* better than
 # classes, so on new patients a probe can do no better than the majority share

@@ -62,7 +62,16 @@
 # EfficientNet-Lite0 (installed with bclib, no download); the figures call them FD
 # and KD, not FID and KID, because FID is defined in Inception's features. FIDs
 # from Keras' InceptionV3 weights are in any case not comparable with published
-# FIDs, which use the original 2015 TensorFlow graph.
+# FIDs, which use the original 2015 TensorFlow graph. The tables keep the column
+# names `FID` and `KID`, the names every profile's records share: with the smoke
+# profile read them as FD and KD in Lite0 features.
+#
+# One more caution before setting our sweep beside Table 8: the paper's gamma is the
+# weight of the R1 penalty. The smoke profile trains with WGAN-GP (`penalty:
+# wgan-gp`), whose weight is also called `gamma` here but weighs a different penalty
+# (`docs/gan.md`), so its two points (1 and 10) show the sweep machinery, not a
+# repeat of Table 8. The real profiles (`params/breakhis.yaml`) use R1 and the
+# paper's gammas.
 
 # %% [markdown]
 # *On Google Colab* the next cell fetches the compendium, installs bclib (keeping

@@ -22,7 +22,7 @@
 # > parts (*MSCF*, multi-layer fusion, chain parallel pooling); (2) set up an ablation that
 # > changes one thing at a time; (3) compare two runs on the same patients with a paired test.
 # >
-# > **Run time:** about 3 minutes on 2 CPU cores (smoke profile).
+# > **Run time:** about 4 minutes on 2 CPU cores (smoke profile).
 # > **Reads:** the dataset, `generated/` (for the cWGAN variants). **Writes:** `runs/proposed/...`,
 # > `runs-gan-folds/` and `gan/fold-<k>/` (the GAN question over folds), `tables/04_*`, `figures/04_*`. Terms in *italics* are in the [glossary](../docs/glossary.md).
 #
@@ -185,5 +185,7 @@ readable(fold_runs[["fold", "model", "variant", "n_train", "n_train_extra", "n_t
 #    patients does it count, and why must they be patients, not images?
 # 3. The paper reports 150 against 148 correct images out of 160. What difference in
 #    accuracy is that, and how many images is one point?
-# 4. *Try next:* add `train.cwgan_images: [16, 64]` to a copy of the smoke profile: does
-#    the effect grow with the number of generated images?
+# 4. *Try next:* add `train.cwgan_images: [16, 64]` and `gan.n_generate: 64` to a copy
+#    of the smoke profile (the GAN must generate at least the largest count; bclib
+#    refuses the profile otherwise and says so): does the effect grow with the number
+#    of generated images?

@@ -68,8 +68,12 @@ def test_notebook_02(tiny):
     s = solutions("solutions_02_gan_sweeps")
     gammas = s.exercise_1(tiny[0])
     assert list(gammas.values()) == sorted(gammas.values(), reverse=True)
-    records = pd.DataFrame({"gamma": [1.0, 10.0], "fid": [5.0, 3.0]})
-    assert s.exercise_2(records) == 10.0
+    from bclib.experiment.gan_sweeps import sweep_table
+
+    records = pd.DataFrame({"kind": ["gamma"] * 4, "value": [1.0, 1.0, 10.0, 10.0], "kimg": [0.1, 0.2, 0.1, 0.2],
+                            "fid": [6.0, 5.0, 3.0, 4.0], "kid": [0.1] * 4})
+    best, answer = s.exercise_2(sweep_table(records, "gamma"))  # the table notebook 02 shows
+    assert best == 10.0 and "trained" in answer
 
 
 def test_notebook_03(tiny):

@@ -14,6 +14,12 @@ def exercise_1(params: Params, batch_sizes=(16, 32, 64, 128)) -> dict:
     return {batch: type(params.gan)(**{**settings, "batch_size": batch}).gamma_value for batch in batch_sizes}
 
 
-def exercise_2(records, column: str = "gamma") -> object:
-    """The swept value with the lowest best-snapshot FID, read from a sweep table like notebook 02's."""
-    return records.loc[records["fid"].idxmin(), column]
+def exercise_2(table, column: str = "gamma") -> tuple[object, str]:
+    """The swept value with the lowest best-snapshot FID, read from a sweep table like notebook 02's
+    (``bclib.experiment.gan_sweeps.sweep_table``: one row per trained sweep point, column ``FID``), and the
+    answer to "trained, or a combination?": every row of one sweep table is a run that was trained. A
+    combination would arise only by taking the best gamma of the gamma table with the best batch size of
+    the batch table, a pair nobody trained, which is why ``select_configuration`` picks one run's pair."""
+    best = table.loc[table["FID"].idxmin(), column]
+    return best, (f"{column} {best}: a trained point (each row of a sweep table is one run); "
+                  "pairing two tables' winners would be a combination nobody trained")
