@@ -226,6 +226,28 @@ def test_parallel_jobs_then_a_rerun_skips_every_completed_job(tmp_path, breakhis
     assert ": training" not in executed  # the notebook trained nothing again
 
 
+def test_complete_sweep_points_are_read_without_loading_tensorflow(tmp_path, breakhis_root):
+    """Notebook 02 after notebook 01 (or after `bclib run`) finds every sweep point complete: skipping them
+    must not load TensorFlow (~5 CPU-s in every such kernel, for nothing)."""
+    code = ("import json, sys\n"
+            "from bclib.params import load_params\n"
+            "from bclib.experiment.gan_sweeps import sweep_jobs, run_sweep_jobs\n"
+            "from bclib.ledger import record_job\n"
+            f"jobs = sweep_jobs(load_params({str(batch_params(tmp_path, breakhis_root, 'read'))!r}))\n"
+            "for job in jobs:\n"
+            "    job.out_dir.mkdir(parents=True)\n"
+            "    (job.out_dir / 'metrics.jsonl').write_text(json.dumps({'kimg': job.params.gan.total_kimg}) + '\\n')\n"
+            "    record_job(job, 'ok', 0.0)\n"
+            "lines = []\n"
+            "run_sweep_jobs(jobs, log=lines.append)\n"
+            "print(json.dumps([lines, sorted(m for m in ('tensorflow', 'keras') if m in sys.modules)]))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines, loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert lines == ["[1/2] gamma-1: complete, skipped", "[2/2] gamma-10: complete, skipped"]
+    assert loaded == []
+
+
 def test_a_wrong_only_is_refused_before_any_job_runs(tmp_path, breakhis_root):
     from bclib.errors import UserError
     from bclib.runner import run_batch

@@ -166,9 +166,15 @@ def describe_sweeps(params: Params) -> list[str]:
 
 def run_sweep_jobs(jobs: list[SweepJob], log: Callable[[str], None] = print) -> None:
     """Run the jobs one after another in this process, skipping finished ones."""
-    from ..gan.workflow import train_from_params  # TensorFlow: loaded when a point trains, not by the plan
 
-    run_in_process(jobs, lambda job: train_from_params(job.params, job.out_dir, log=lambda m: None), log)
+    def train(job: SweepJob) -> None:
+        # Imported here, when a point trains: TensorFlow costs ~5 CPU-s to load, and a notebook whose sweep
+        # points are all complete (notebook 02 after a batch run or after notebook 01) only reads them.
+        from ..gan.workflow import train_from_params
+
+        train_from_params(job.params, job.out_dir, log=lambda m: None)
+
+    run_in_process(jobs, train, log)
 
 
 def _targets(params: Params) -> Optional[list[str]]:
