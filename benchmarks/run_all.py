@@ -20,7 +20,7 @@ sys.path.insert(0, str(HERE))
 from common import RESULTS, machine  # noqa: E402
 
 # results.md sections, in this order
-ORDER = ["fid", "pipeline", "train", "gan", "gan_real", "real_tiles", "demo", "setup"]
+ORDER = ["fid", "pipeline", "train", "gan", "gan_real", "real_tiles", "demo", "setup", "exit"]
 
 
 def main(only: list[str]) -> int:
