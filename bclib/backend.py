@@ -62,15 +62,15 @@ def _native_stderr_silenced(enabled: bool):
 def _no_collection_at_exit() -> None:
     """Make the interpreter's shutdown skip the cyclic collector's full pass over the heap.
 
-    At exit CPython walks every object it tracks once more to free unreachable cycles, and with
-    TensorFlow and a trained model loaded that heap is millions of objects: 1 CPU-second for a process
-    that only imported TensorFlow, 2 after training the fusion model, 3 for a test worker
-    (benchmarks/results.md, "Process exit"). ``gc.freeze()`` as the first exit handler moves them all
-    to the permanent generation, which no collection visits, and the process ends as soon as modules
-    are torn down. Nothing is lost that was promised: Python never guarantees ``__del__`` at exit,
-    files are written with ``with`` blocks and renamed into place, temporary folders and TensorFlow,
-    h5py and Dask clean up through their own exit handlers (``atexit``, ``weakref.finalize``), which
-    still run, and the standard streams are flushed by the interpreter itself.
+    At exit CPython walks every object it tracks once more to free unreachable cycles, and with TensorFlow and a
+    model loaded that heap is millions of objects: about 1 CPU-second for a process that only loaded Keras, 1.4
+    after building the fusion trunk (benchmarks/results.md, "Process exit"), 2 after training it, 3 for a test
+    worker (docs/decisions.md). ``gc.freeze()`` as the first exit handler moves them all to the permanent
+    generation, which no collection visits, and the process ends as soon as modules are torn down. Nothing is
+    lost that was promised: Python never guarantees ``__del__`` at exit, files are written with ``with`` blocks
+    and renamed into place, temporary folders and TensorFlow, h5py and Dask clean up through their own exit
+    handlers (``atexit``, ``weakref.finalize``), which still run, and the standard streams are flushed by the
+    interpreter itself.
     """
     if not getattr(_no_collection_at_exit, "registered", False):
         atexit.register(gc.freeze)  # last in, first out: runs before the handlers registered earlier
